@@ -1,0 +1,110 @@
+package org.livetrain.data;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * The one definition of how a data set is divided into train / dev / test, and how the training part
+ * is dealt to workers. Deterministic for a seed; stratified, so each class keeps its share in each part.
+ *
+ * <p>A pool without a separate test set (the bundled digits) is split 80 / 10 / 10 (10,000 digits give
+ * exactly 8,000 / 1,000 / 1,000). A pool with its own test set (MNIST, Fashion-MNIST) gives 10% of its
+ * training pool to dev, and the whole test set to test.
+ *
+ * @param train indices into the training pool
+ * @param dev indices into the training pool
+ * @param test indices into the test pool if there is one, else into the training pool
+ */
+public record Split(int[] train, int[] dev, int[] test, boolean separateTest) {
+    public static final long DEFAULT_SEED = 20261125L;
+    public static final double DEV_FRACTION = 0.1;
+    public static final double TEST_FRACTION = 0.1;
+
+    public static Split of(int[] poolLabels, int testPoolSize, long seed) {
+        boolean separate = testPoolSize > 0;
+        int n = poolLabels.length;
+        int classes = Arrays.stream(poolLabels).max().orElse(-1) + 1;
+        List<List<Integer>> byClass = new ArrayList<>();
+        for (int c = 0; c < classes; c++) byClass.add(new ArrayList<>());
+        for (int i = 0; i < n; i++) byClass.get(poolLabels[i]).add(i);
+        Random rnd = new Random(seed);
+        for (List<Integer> l : byClass) java.util.Collections.shuffle(l, rnd);
+
+        int[] devQuota = quotas(byClass, (int) Math.round(n * DEV_FRACTION), new int[classes]);
+        int[] testQuota = separate ? new int[classes] : quotas(byClass, (int) Math.round(n * TEST_FRACTION), devQuota);
+        List<Integer> train = new ArrayList<>(), dev = new ArrayList<>(), test = new ArrayList<>();
+        for (int c = 0; c < classes; c++) {
+            List<Integer> l = byClass.get(c);
+            dev.addAll(l.subList(0, devQuota[c]));
+            test.addAll(l.subList(devQuota[c], devQuota[c] + testQuota[c]));
+            train.addAll(l.subList(devQuota[c] + testQuota[c], l.size()));
+        }
+        int[] testIdx = separate ? range(testPoolSize) : sorted(test);
+        return new Split(sorted(train), sorted(dev), testIdx, separate);
+    }
+
+    /**
+     * Deals the training indices of one epoch to {@code workers} shards of equal size (the few left over
+     * wait for the next epoch's shuffle), each sorted so that it is read in one sequential pass.
+     */
+    public static int[][] shards(int[] train, int workers, long seed, int epoch) {
+        int[] order = train.clone();
+        Random rnd = new Random(seed * 31 + epoch);
+        for (int i = order.length - 1; i > 0; i--) {
+            int j = rnd.nextInt(i + 1);
+            int t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        int per = order.length / workers;
+        int[][] shards = new int[workers][per];
+        for (int w = 0; w < workers; w++) {
+            for (int k = 0; k < per; k++) shards[w][k] = order[k * workers + w];
+            Arrays.sort(shards[w]);
+        }
+        return shards;
+    }
+
+    /** Contiguous slices of a sorted index array, for evaluation spread over {@code parts} tasks. */
+    public static int[][] slices(int[] indices, int parts) {
+        int[][] out = new int[parts][];
+        for (int p = 0; p < parts; p++) {
+            int from = (int) ((long) indices.length * p / parts), to = (int) ((long) indices.length * (p + 1) / parts);
+            out[p] = Arrays.copyOfRange(indices, from, to);
+        }
+        return out;
+    }
+
+    /** Per-class counts adding up to exactly {@code total}, proportional to what each class still has (largest remainder). */
+    private static int[] quotas(List<List<Integer>> byClass, int total, int[] taken) {
+        int classes = byClass.size();
+        long available = 0;
+        for (int c = 0; c < classes; c++) available += byClass.get(c).size() - taken[c];
+        int[] q = new int[classes];
+        double[] rem = new double[classes];
+        int sum = 0;
+        for (int c = 0; c < classes; c++) {
+            double exact = available == 0 ? 0 : (double) total * (byClass.get(c).size() - taken[c]) / available;
+            q[c] = (int) Math.floor(exact);
+            rem[c] = exact - q[c];
+            sum += q[c];
+        }
+        Integer[] order = new Integer[classes];
+        for (int c = 0; c < classes; c++) order[c] = c;
+        Arrays.sort(order, (a, b) -> rem[b] != rem[a] ? Double.compare(rem[b], rem[a]) : Integer.compare(a, b));
+        for (int k = 0; sum < total && k < classes; k++, sum++) q[order[k]]++;
+        return q;
+    }
+
+    private static int[] sorted(List<Integer> l) {
+        return l.stream().mapToInt(Integer::intValue).sorted().toArray();
+    }
+
+    private static int[] range(int n) {
+        int[] r = new int[n];
+        for (int i = 0; i < n; i++) r[i] = i;
+        return r;
+    }
+}

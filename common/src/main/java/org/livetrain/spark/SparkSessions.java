@@ -1,0 +1,34 @@
+package org.livetrain.spark;
+
+import org.apache.spark.SparkConf;
+import org.apache.spark.sql.SparkSession;
+
+import java.util.Map;
+
+/**
+ * Creates the Spark session of a LiveTrain command. Under {@code spark-submit} the master and everything
+ * else come from spark-submit; run directly (local mode) the session gets {@code local[threads]}, and all
+ * of Spark's listeners bind to 127.0.0.1.
+ */
+public final class SparkSessions {
+    private SparkSessions() {
+    }
+
+    /** True when spark-submit (or a user's spark-defaults) chose a master. */
+    public static boolean submitted() {
+        return new SparkConf().contains("spark.master");
+    }
+
+    public static SparkSession create(String appName, int localThreads, Map<String, String> extraConf) {
+        SparkConf conf = new SparkConf().setAppName(appName);
+        if (!conf.contains("spark.master")) {
+            conf.setMaster("local[" + Math.max(1, localThreads) + "]");
+            conf.setIfMissing("spark.driver.host", "127.0.0.1");
+            conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
+            conf.setIfMissing("spark.ui.showConsoleProgress", "false");
+            conf.setIfMissing("spark.sql.shuffle.partitions", String.valueOf(Math.max(1, localThreads)));
+        }
+        extraConf.forEach(conf::set);
+        return SparkSession.builder().config(conf).getOrCreate();
+    }
+}

@@ -1,0 +1,102 @@
+package org.livetrain.cli;
+
+import org.livetrain.LiveTrainException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Properties;
+
+/**
+ * The {@code livetrain} command line ({@code ./submit.sh CMD ...}). Defaults come from
+ * {@code conf/livetrain.properties} (bundled in the jar; {@code LIVETRAIN_CONF} or {@code -Dlivetrain.conf}
+ * names another file); flags override them.
+ */
+@Command(name = "livetrain",
+        mixinStandardHelpOptions = true,
+        versionProvider = LiveTrain.Version.class,
+        description = {"Train an image classifier on Spark with BytePS-style workers, and serve live predictions from the best model so far."},
+        subcommands = {TrainCommand.class, CommandLine.HelpCommand.class},
+        synopsisSubcommandLabel = "COMMAND")
+public final class LiveTrain implements Runnable {
+    public static final String DEFAULTS_RESOURCE = "livetrain/livetrain.properties";
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (train, ...)");
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args, System.out, System.err));
+    }
+
+    /** Runs a command line; returns the exit code (0 ok, 1 failure, 2 bad input). */
+    public static int execute(String[] args, PrintStream out, PrintStream err) {
+        CommandLine cl = new CommandLine(new LiveTrain());
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        cl.setDefaultValueProvider(new CommandLine.PropertiesDefaultProvider(defaults()));
+        cl.setParameterExceptionHandler((ex, a) -> {
+            CommandLine c = ex.getCommandLine();
+            err.println(c.getCommandSpec().qualifiedName() + ": " + ex.getMessage() + " (see --help)");
+            return 2;
+        });
+        cl.setExecutionExceptionHandler((ex, c, parsed) -> {
+            LiveTrainException user = userError(ex);
+            if (user != null) {
+                err.println(c.getCommandSpec().qualifiedName() + ": " + user.getMessage());
+                return 2;
+            }
+            err.println(c.getCommandSpec().qualifiedName() + ": failed: " + ex);
+            ex.printStackTrace(err);
+            return 1;
+        });
+        return cl.execute(args);
+    }
+
+    /** A user error anywhere in the cause chain (Spark wraps what executors throw). */
+    static LiveTrainException userError(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof LiveTrainException lte) return lte;
+            if (c.getCause() == c) break;
+        }
+        return null;
+    }
+
+    /** The bundled defaults, overlaid by the file that LIVETRAIN_CONF or -Dlivetrain.conf names. */
+    static Properties defaults() {
+        Properties p = new Properties();
+        try (InputStream in = LiveTrain.class.getClassLoader().getResourceAsStream(DEFAULTS_RESOURCE)) {
+            if (in != null) p.load(in);
+        } catch (IOException e) {
+            throw new IllegalStateException("bundled defaults unreadable", e);
+        }
+        String file = System.getProperty("livetrain.conf", System.getenv("LIVETRAIN_CONF"));
+        if (file != null && !file.isBlank()) {
+            Path f = Path.of(file);
+            if (!Files.isReadable(f)) throw new LiveTrainException("defaults file " + f + ": not found or not readable");
+            try (InputStream in = Files.newInputStream(f)) {
+                p.load(in);
+            } catch (IOException e) {
+                throw new LiveTrainException("defaults file " + f + ": unreadable (" + e.getMessage() + ")");
+            }
+        }
+        return p;
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = LiveTrain.class.getPackage().getImplementationVersion();
+            return new String[]{"LiveTrain " + (v == null ? "(development build)" : v)};
+        }
+    }
+}

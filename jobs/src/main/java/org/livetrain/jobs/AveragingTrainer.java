@@ -1,0 +1,83 @@
+package org.livetrain.jobs;
+
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.storage.StorageLevel;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.spark.api.RDDTrainingApproach;
+import org.deeplearning4j.spark.api.Repartition;
+import org.deeplearning4j.spark.impl.multilayer.SparkDl4jMultiLayer;
+import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
+import org.livetrain.data.Split;
+import org.livetrain.model.Models;
+import org.livetrain.store.CheckpointMeta;
+import org.livetrain.store.CheckpointStore;
+import org.nd4j.evaluation.classification.Evaluation;
+import org.nd4j.linalg.dataset.DataSet;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The reference baseline: dl4j-spark's {@link SparkDl4jMultiLayer} with a
+ * {@link ParameterAveragingTrainingMaster} over {@code --workers} partitions. Each worker fits
+ * {@code --averaging-frequency} mini-batches of {@code --batch} examples, then the driver averages the
+ * parameters. Dev evaluation and a checkpoint after every epoch.
+ */
+final class AveragingTrainer {
+    private final TrainingJob.Context ctx;
+
+    AveragingTrainer(TrainingJob.Context ctx) {
+        this.ctx = ctx;
+    }
+
+    void train() {
+        TrainConfig c = ctx.config();
+        int classes = ctx.data().numClasses();
+        MultiLayerNetwork net = Models.create(ctx.model(), ctx.data().shape(), classes, c.learningRate(), c.seed());
+        ParameterAveragingTrainingMaster tm = new OwnedParameterAveragingMaster(new ParameterAveragingTrainingMaster.Builder(c.workers(), c.batch())
+                .batchSizePerWorker(c.batch())
+                .averagingFrequency(c.averagingFrequency())
+                .workerPrefetchNumBatches(0)
+                .rddTrainingApproach(RDDTrainingApproach.Direct)
+                .repartionData(Repartition.Never)
+                .storageLevel(StorageLevel.MEMORY_ONLY())
+                .collectTrainingStats(false)
+                .rngSeed(c.seed())
+                .saveUpdater(true));
+        SparkDl4jMultiLayer sparkNet = new SparkDl4jMultiLayer(ctx.jsc(), net, tm);
+        JavaRDD<DataSet> dev = DataRdds.batches(ctx.jsc(), ctx.data().pool(), Split.slices(ctx.split().dev(), c.workers()),
+                TrainingJob.EVAL_BATCH, classes, null).persist(StorageLevel.MEMORY_ONLY());
+        long step = 0;
+        double trainSeconds = 0;
+        for (int epoch = 1; epoch <= c.epochs(); epoch++) {
+            int[][] shards = Split.shards(ctx.split().train(), c.workers(), c.seed(), epoch);
+            JavaRDD<DataSet> train = DataRdds.batches(ctx.jsc(), ctx.data().pool(), shards, c.batch(), classes, c.seed() + epoch)
+                    .persist(StorageLevel.MEMORY_ONLY());
+            long t0 = System.nanoTime();
+            sparkNet.fit(train);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            train.unpersist(false);
+            trainSeconds += seconds;
+            int examples = shards.length * shards[0].length;
+            step += (shards[0].length + c.batch() - 1) / c.batch();
+            double trainLoss = sparkNet.getScore();
+
+            // a clone: evaluation broadcasts the parameters, and Spark closes broadcast values (see OwnedParameterAveragingMaster)
+            SparkDl4jMultiLayer scorer = TrainingJob.evaluator(ctx, sparkNet.getNetwork().clone());
+            Evaluation ev = scorer.evaluate(dev);
+            double devLoss = scorer.calculateScore(dev, true);
+            Map<String, Object> stats = new LinkedHashMap<>();
+            stats.put("averaging_frequency", c.averagingFrequency());
+            stats.put("batch_per_worker", c.batch());
+            stats.put("learning_rate", c.learningRate());
+            stats.put("train_seconds", trainSeconds);
+            CheckpointMeta meta = new CheckpointMeta(step, epoch, ev.accuracy(), devLoss, trainLoss, c.trainer(), c.workers(),
+                    c.data(), ctx.model().name().toLowerCase(java.util.Locale.ROOT), ctx.data().classNames(),
+                    ctx.progress().elapsedSeconds(), examples / seconds, null, null, 0, stats);
+            CheckpointStore.Published pub = ctx.store().publish(sparkNet.getNetwork(), meta);
+            ctx.progress().evaluation(epoch, c.epochs(), step, examples / seconds, trainLoss, ev.accuracy(),
+                    pub.best().devAccuracy(), pub.best().step(), pub.newBest());
+        }
+        dev.unpersist(false);
+    }
+}

@@ -1,0 +1,35 @@
+package org.livetrain.jobs;
+
+import java.io.PrintWriter;
+import java.util.Locale;
+
+/** The concise lines a training run prints: one per evaluation, and a summary at the end. */
+public final class Progress {
+    private final PrintWriter out;
+    private final long start = System.nanoTime();
+
+    public Progress(PrintWriter out) {
+        this.out = out;
+    }
+
+    public double elapsedSeconds() {
+        return (System.nanoTime() - start) / 1e9;
+    }
+
+    public void line(String fmt, Object... args) {
+        out.println(String.format(Locale.ROOT, fmt, args));
+        out.flush();
+    }
+
+    public void evaluation(int epoch, int epochs, long step, double examplesPerSecond, double trainLoss, double devAccuracy,
+                           double bestAccuracy, long bestStep, boolean newBest) {
+        line("epoch %d/%d  step %d  %.0f ex/s  train loss %.4f  dev acc %.4f  best %.4f (step %d)%s  %s",
+                epoch, epochs, step, examplesPerSecond, trainLoss, devAccuracy, bestAccuracy, bestStep, newBest ? " *" : "", clock(elapsedSeconds()));
+    }
+
+    static String clock(double seconds) {
+        long s = Math.round(seconds);
+        return s >= 3600 ? String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
+                : String.format(Locale.ROOT, "%02d:%02d", s / 60, s % 60);
+    }
+}

@@ -1,0 +1,103 @@
+package org.livetrain.jobs;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.spark.impl.multilayer.SparkDl4jMultiLayer;
+import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
+import org.livetrain.LiveTrainException;
+import org.livetrain.data.Dataset;
+import org.livetrain.data.Split;
+import org.livetrain.model.Models;
+import org.livetrain.spark.SparkSessions;
+import org.livetrain.store.Checkpoint;
+import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.Pointer;
+import org.nd4j.evaluation.classification.Evaluation;
+import org.nd4j.linalg.dataset.DataSet;
+
+import java.io.PrintWriter;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The training job of {@code submit.sh train}: checks its inputs before it writes anything, opens the data
+ * and the checkpoint store, runs the chosen trainer, and finally reports the test accuracy of the best
+ * checkpoint.
+ */
+public final class TrainingJob {
+    public static final List<String> TRAINERS = List.of("averaging");
+    static final int EVAL_BATCH = 256;
+
+    /** What a finished run produced. */
+    public record Result(Pointer best, double testAccuracy, int testExamples, String checkpointDir) {
+    }
+
+    /** What every trainer is handed. */
+    record Context(TrainConfig config, SparkSession spark, JavaSparkContext jsc, Dataset data, Split split,
+                   CheckpointStore store, Models.Kind model, Progress progress) {
+    }
+
+    private TrainingJob() {
+    }
+
+    public static void validate(TrainConfig c) {
+        if (c.workers() < 1) throw new LiveTrainException("--workers " + c.workers() + ": must be at least 1");
+        if (c.epochs() < 1) throw new LiveTrainException("--epochs " + c.epochs() + ": must be at least 1");
+        if (c.batch() < 1) throw new LiveTrainException("--batch " + c.batch() + ": must be at least 1");
+        if (!(c.learningRate() > 0) || Double.isInfinite(c.learningRate())) throw new LiveTrainException("--learning-rate " + c.learningRate() + ": must be a positive number");
+        if (c.averagingFrequency() < 1) throw new LiveTrainException("--averaging-frequency " + c.averagingFrequency() + ": must be at least 1");
+        if (c.keep() < 1) throw new LiveTrainException("--keep " + c.keep() + ": must keep at least one checkpoint besides the best");
+        if (!TRAINERS.contains(c.trainer())) throw new LiveTrainException("--trainer " + c.trainer() + ": unknown trainer (use " + String.join(" or ", TRAINERS) + ")");
+        Models.Kind.parse(c.model());
+    }
+
+    public static Result run(TrainConfig config, PrintWriter out) {
+        validate(config);
+        Models.Kind kind = Models.Kind.parse(config.model());
+        SparkSession spark = SparkSessions.create("LiveTrain train", config.workers(), config.conf());
+        try {
+            JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+            Configuration hconf = spark.sparkContext().hadoopConfiguration();
+            Dataset data = Dataset.open(config.data(), hconf);
+            Split split = data.split(config.seed());
+            if (split.train().length < config.workers()) {
+                throw new LiveTrainException("--workers " + config.workers() + ": more workers than training examples (" + split.train().length + ")");
+            }
+            CheckpointStore store = CheckpointStore.create(config.checkpointDir(), hconf, config.keep());
+            Progress progress = new Progress(out);
+            progress.line("data %s: %s images, %d classes; %d train / %d dev / %d test", data.spec(), data.shape(), data.numClasses(),
+                    split.train().length, split.dev().length, split.test().length);
+            progress.line("training %s with the %s trainer on %d workers (%s), %d epoch(s) of batch %d per worker; checkpoints in %s",
+                    kind.name().toLowerCase(Locale.ROOT), config.trainer(), config.workers(), spark.sparkContext().master(), config.epochs(),
+                    config.batch(), store.root());
+            Context ctx = new Context(config, spark, jsc, data, split, store, kind, progress);
+            new AveragingTrainer(ctx).train();
+            return testBest(ctx);
+        } finally {
+            spark.stop();
+        }
+    }
+
+    /** Loads the best checkpoint (checksum verified) and scores it on the test split, on the executors. */
+    static Result testBest(Context ctx) {
+        Pointer best = ctx.store().best().orElseThrow(() -> new LiveTrainException(ctx.store().location() + ": no best checkpoint was published"));
+        Checkpoint cp = ctx.store().load(best, false);
+        int[][] parts = Split.slices(ctx.split().test(), ctx.config().workers());
+        JavaRDD<DataSet> test = DataRdds.batches(ctx.jsc(), ctx.data().testSource(), parts, EVAL_BATCH, ctx.data().numClasses(), null);
+        Evaluation ev = evaluator(ctx, cp.network()).evaluate(test);
+        int n = ctx.split().test().length;
+        ctx.progress().line("best checkpoint: step %d (epoch %d), dev accuracy %.4f; test accuracy %.4f on %d examples",
+                best.step(), best.epoch(), best.devAccuracy(), ev.accuracy(), n);
+        return new Result(best, ev.accuracy(), n, ctx.store().location());
+    }
+
+    /** Scores a network on RDDs of mini-batches (evaluation is spread over the executors). */
+    static SparkDl4jMultiLayer evaluator(Context ctx, MultiLayerNetwork net) {
+        ParameterAveragingTrainingMaster tm = new ParameterAveragingTrainingMaster.Builder(EVAL_BATCH)
+                .batchSizePerWorker(EVAL_BATCH).build();
+        return new SparkDl4jMultiLayer(ctx.jsc(), net, tm);
+    }
+}
