@@ -133,6 +133,7 @@ public final class IdxFile {
         private final Header header;
         private final DataInputStream in;
         private long position; // items consumed
+        private final byte[] scratch = new byte[1 << 16];
 
         Reader(Header header, DataInputStream in) {
             this.header = header;
@@ -160,7 +161,13 @@ public final class IdxFile {
         public void skipTo(long index) {
             if (index < position) throw new IllegalArgumentException("IDX items must be read in increasing order");
             try {
-                in.skipNBytes((index - position) * header.itemBytes());
+                // read rather than skip: skip() on a local file happily moves past its end
+                long left = (index - position) * header.itemBytes();
+                while (left > 0) {
+                    int n = (int) Math.min(scratch.length, left);
+                    in.readFully(scratch, 0, n);
+                    left -= n;
+                }
                 position = index;
             } catch (EOFException e) {
                 throw truncated();

@@ -1,0 +1,168 @@
+package org.livetrain.store;
+
+import org.apache.hadoop.conf.Configuration;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.LiveTrainException;
+import org.livetrain.data.Shape;
+import org.livetrain.model.Models;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class CheckpointStoreTest {
+    static final Configuration CONF = new Configuration();
+
+    @TempDir
+    Path dir;
+
+    static MultiLayerNetwork smallNet(long seed) {
+        return Models.create(Models.Kind.MLP, new Shape(8, 8, 1), 3, 1e-3, seed);
+    }
+
+    static CheckpointMeta meta(long step, double devAccuracy) {
+        return new CheckpointMeta(step, 1, devAccuracy, 1 - devAccuracy, 0.5, "test", 2, "digits", "mlp", List.of("a", "b", "c"),
+                1.0, 100.0, null, null, 0, Map.of("k", 1));
+    }
+
+    @Test
+    void bestMovesOnlyToAStrictlyBetterDevAccuracy() {
+        CheckpointStore store = CheckpointStore.create(dir.toString(), CONF, 10);
+        MultiLayerNetwork net = smallNet(1);
+        double[] acc = {0.5, 0.7, 0.6, 0.7, 0.8, 0.75};
+        long[] bestAfter = {1, 2, 2, 2, 5, 5};
+        for (int i = 0; i < acc.length; i++) {
+            CheckpointStore.Published p = store.publish(net, meta(i + 1, acc[i]));
+            assertEquals(bestAfter[i], store.best().orElseThrow().step(), "best after publishing step " + (i + 1));
+            assertEquals(i + 1, store.latest().orElseThrow().step());
+            assertEquals(bestAfter[i] == i + 1, p.newBest());
+        }
+        assertEquals(acc.length, store.history().size());
+        assertTrue(store.history().get(4).get("best").asBoolean());
+        assertFalse(store.history().get(3).get("best").asBoolean());
+    }
+
+    @Test
+    void loadedCheckpointIsTheSavedNetworkWithItsMeta() {
+        CheckpointStore store = CheckpointStore.create(dir.toString(), CONF, 3);
+        MultiLayerNetwork net = smallNet(2);
+        store.publish(net, meta(7, 0.9));
+        Checkpoint cp = CheckpointStore.open(dir.toString(), CONF).load(store.best().orElseThrow(), true);
+        assertEquals(net.params(), cp.network().params());
+        assertEquals(7, cp.meta().step());
+        assertEquals(0.9, cp.meta().devAccuracy());
+        assertEquals(List.of("a", "b", "c"), cp.meta().classes());
+        assertEquals(64, cp.meta().sha256().length());
+        assertTrue(cp.meta().modelBytes() > 0);
+    }
+
+    @Test
+    void retentionKeepsTheBestAndTheNewestK() throws Exception {
+        CheckpointStore store = CheckpointStore.create(dir.toString(), CONF, 2);
+        MultiLayerNetwork net = smallNet(3);
+        double[] acc = {0.5, 0.9, 0.6, 0.7, 0.8, 0.85};
+        for (int i = 0; i < acc.length; i++) store.publish(net, meta(i + 1, acc[i]));
+        assertEquals(List.of(2L, 5L, 6L), store.steps());
+        try (Stream<Path> s = Files.list(dir.resolve("checkpoints"))) {
+            assertEquals(3, s.count(), "no temporary directories left behind");
+        }
+    }
+
+    @Test
+    void corruptedModelIsRefusedWithTheFileName() throws Exception {
+        CheckpointStore store = CheckpointStore.create(dir.toString(), CONF, 3);
+        store.publish(smallNet(4), meta(1, 0.9));
+        Path zip = dir.resolve("checkpoints/step-1/model.zip");
+        byte[] b = Files.readAllBytes(zip);
+        b[b.length / 2] ^= 0x5a;
+        Files.write(zip, b);
+        Pointer best = store.best().orElseThrow();
+        LiveTrainException e = assertThrows(LiveTrainException.class, () -> store.load(best, false));
+        assertTrue(e.getMessage().contains("step-1/model.zip") && e.getMessage().contains("checksum mismatch"), e.getMessage());
+    }
+
+    @Test
+    void garbagePointerIsAClearError() throws Exception {
+        CheckpointStore store = CheckpointStore.open(dir.toString(), CONF);
+        assertEquals(Optional.empty(), store.best());
+        Files.writeString(dir.resolve("best.json"), "{not json");
+        LiveTrainException e = assertThrows(LiveTrainException.class, store::best);
+        assertTrue(e.getMessage().contains("best.json") && e.getMessage().contains("not a valid checkpoint pointer"), e.getMessage());
+    }
+
+    @Test
+    void unwritableDirectoryIsRefusedAndNothingIsCreated() throws Exception {
+        Path file = Files.writeString(dir.resolve("a-file"), "x");
+        LiveTrainException e = assertThrows(LiveTrainException.class, () -> CheckpointStore.create(file.resolve("ckpt").toString(), CONF, 3));
+        assertTrue(e.getMessage().contains("not writable"), e.getMessage());
+        assertEquals("x", Files.readString(file));
+    }
+
+    /**
+     * A reader polling best.json and latest.json while checkpoints are published must only ever see
+     * pointers whose model is complete and verifies.
+     */
+    @Test
+    void concurrentReaderNeverSeesAPartialCheckpoint() throws Exception {
+        CheckpointStore writer = CheckpointStore.create(dir.toString(), CONF, 1);
+        CheckpointStore reader = CheckpointStore.open(dir.toString(), CONF);
+        AtomicBoolean done = new AtomicBoolean();
+        AtomicInteger loads = new AtomicInteger();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        List<Long> seenBest = new ArrayList<>();
+        Thread poller = new Thread(() -> {
+            while (!done.get() && failure.get() == null) {
+                try {
+                    for (Optional<Pointer> p : List.of(reader.best(), reader.latest())) {
+                        if (p.isEmpty()) continue;
+                        try {
+                            Checkpoint cp = reader.load(p.get(), false);
+                            assertEquals(p.get().step(), cp.meta().step());
+                            loads.incrementAndGet();
+                        } catch (LiveTrainException e) {
+                            // retention may delete a superseded latest between reading the pointer and the model;
+                            // that is only acceptable if the pointer has moved on meanwhile
+                            Optional<Pointer> now = p.get().equals(reader.best().orElse(null)) ? reader.best() : reader.latest();
+                            if (now.isPresent() && now.get().equals(p.get())) throw e;
+                        }
+                    }
+                    synchronized (seenBest) {
+                        reader.best().ifPresent(b -> seenBest.add(b.step()));
+                    }
+                } catch (Throwable t) {
+                    failure.set(t);
+                }
+            }
+        });
+        poller.start();
+        MultiLayerNetwork net = smallNet(5);
+        for (int i = 1; i <= 12; i++) {
+            net.params().addi(Nd4j.rand(net.params().shape()).muli(0.01));
+            writer.publish(net, meta(i, (i % 3 == 0) ? 0.5 + i / 100.0 : 0.4));
+        }
+        done.set(true);
+        poller.join(30_000);
+        assertNull(failure.get(), () -> "reader saw a broken checkpoint: " + failure.get());
+        assertTrue(loads.get() > 0, "the reader loaded checkpoints while they were being published");
+        synchronized (seenBest) {
+            for (int k = 1; k < seenBest.size(); k++) assertTrue(seenBest.get(k) >= seenBest.get(k - 1), "best never moves back");
+        }
+        assertEquals(12, writer.best().orElseThrow().step());
+    }
+}

@@ -1,0 +1,67 @@
+package org.livetrain.jobs;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.data.IdxFile;
+
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Bad input ends with one clear line and a non-zero exit, and writes nothing into the checkpoint directory. */
+class TrainErrorsTest {
+    @TempDir
+    Path dir;
+
+    Cli expectOneLineError(String mustContain, String... args) {
+        Cli r = Cli.run(args);
+        assertEquals(2, r.exitCode(), () -> r.out() + r.err());
+        String err = r.err().strip();
+        assertEquals(1, err.lines().count(), "one line: " + err);
+        assertTrue(err.contains(mustContain), err);
+        return r;
+    }
+
+    @Test
+    void badOptionsAreRefusedBeforeAnythingRuns() {
+        Path ckpt = dir.resolve("ckpt");
+        expectOneLineError("--workers 0: must be at least 1", "train", "--workers", "0", "--checkpoint-dir", ckpt.toString());
+        expectOneLineError("Unknown option: '--frobnicate'", "train", "--frobnicate");
+        expectOneLineError("--model resnet: unknown model", "train", "--model", "resnet", "--checkpoint-dir", ckpt.toString());
+        expectOneLineError("--trainer magic: unknown trainer", "train", "--trainer", "magic", "--checkpoint-dir", ckpt.toString());
+        expectOneLineError("Invalid value for option '--epochs'", "train", "--epochs", "three");
+        assertFalse(Files.exists(ckpt), "nothing written");
+    }
+
+    @Test
+    void badDataIsRefusedAndNothingIsWritten() throws Exception {
+        Path ckpt = dir.resolve("ckpt");
+        expectOneLineError("--data nonsense: unknown data spec", "train", "--data", "nonsense", "--checkpoint-dir", ckpt.toString());
+        expectOneLineError("no such folder", "train", "--data", "folder:" + dir.resolve("missing"), "--checkpoint-dir", ckpt.toString());
+
+        Path idx = Files.createDirectories(dir.resolve("idx"));
+        byte[] images = new byte[100 * 784];
+        try (OutputStream out = Files.newOutputStream(idx.resolve("train-images-idx3-ubyte.gz"))) {
+            IdxFile.write(out, new int[]{100, 28, 28}, images, true);
+        }
+        try (OutputStream out = Files.newOutputStream(idx.resolve("train-labels-idx1-ubyte.gz"))) {
+            IdxFile.write(out, new int[]{100}, new byte[100], true);
+        }
+        byte[] gz = Files.readAllBytes(idx.resolve("train-images-idx3-ubyte.gz"));
+        Files.write(idx.resolve("train-images-idx3-ubyte.gz"), Arrays.copyOf(gz, gz.length / 2));
+        expectOneLineError("train-images-idx3-ubyte.gz: truncated", "train", "--data", "idx:" + idx, "--checkpoint-dir", ckpt.toString());
+        assertFalse(Files.exists(ckpt), "nothing written");
+    }
+
+    @Test
+    void unwritableCheckpointDirectoryIsRefused() throws Exception {
+        Path file = Files.writeString(dir.resolve("plain-file"), "x");
+        expectOneLineError("not writable", "train", "--checkpoint-dir", file.resolve("sub").toString());
+        assertEquals("x", Files.readString(file));
+    }
+}
