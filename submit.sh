@@ -27,6 +27,11 @@ check_tools() {
 # Runs Maven offline when the local repository already has everything, online otherwise.
 mvn_run() {
   local log rc=0
+  if ! ls "$HOME"/.m2/repository/org/apache/spark/spark-core_2.12/*/spark-core_2.12-*.jar >/dev/null 2>&1; then
+    echo "submit.sh: first build on this machine: fetching dependencies from Maven Central (about 400 MB, once)..." >&2
+    mvn -Dstyle.color=never "$@"
+    return $?
+  fi
   log=$(mktemp)
   set +e
   mvn -o -Dstyle.color=never "$@" 2>&1 | tee "$log" | sed -u $'s/\x1b\\[[0-9;]*m//g' | grep --line-buffered -v '^$'

@@ -68,7 +68,7 @@ public final class FolderPool implements Pool {
                 labels.stream().mapToInt(Integer::intValue).toArray());
     }
 
-    static boolean isImageName(Path p) {
+    public static boolean isImageName(Path p) {
         String n = p.getFileName().toString();
         int dot = n.lastIndexOf('.');
         return dot > 0 && EXTENSIONS.contains(n.substring(dot + 1).toLowerCase(Locale.ROOT));

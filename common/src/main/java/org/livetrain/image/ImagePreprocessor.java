@@ -71,6 +71,7 @@ public final class ImagePreprocessor {
     public float[] bytes(byte[] encoded, String name) {
         if (encoded.length == 0) throw new LiveTrainException(name + ": empty file, not an image");
         checkDimensions(encoded, name);
+        checkComplete(encoded, name);
         Mat buf = new Mat(1, encoded.length, CV_8UC1, new BytePointer(encoded));
         Mat img = imdecode(buf, IMREAD_UNCHANGED);
         if (img == null || img.empty()) throw new LiveTrainException(name + ": not an image, or a corrupt or truncated one");
@@ -97,6 +98,33 @@ public final class ImagePreprocessor {
             if (e instanceof LiveTrainException lte) throw lte;
             throw new LiveTrainException(name + ": not an image, or a corrupt or truncated one (" + e.getMessage() + ")", e);
         }
+    }
+
+    /**
+     * Decoders fill a truncated PNG or JPEG with grey and say nothing: check that the file reaches its
+     * end marker (PNG's IEND chunk, JPEG's EOI) before decoding.
+     */
+    static void checkComplete(byte[] b, String name) {
+        boolean png = b.length >= 8 && (b[0] & 0xff) == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G';
+        boolean jpeg = b.length >= 3 && (b[0] & 0xff) == 0xFF && (b[1] & 0xff) == 0xD8 && (b[2] & 0xff) == 0xFF;
+        if (png && lastIndexOf(b, new byte[]{'I', 'E', 'N', 'D'}, b.length) < 0) {
+            throw new LiveTrainException(name + ": truncated PNG (no IEND chunk)");
+        }
+        // the last start-of-scan belongs to the main image (an EXIF thumbnail's comes earlier); the
+        // entropy-coded data cannot hold FF D9, so an end-of-image marker after it means the scan is whole
+        if (jpeg) {
+            int sos = lastIndexOf(b, new byte[]{(byte) 0xFF, (byte) 0xDA}, b.length);
+            if (sos < 0 || lastIndexOf(b, new byte[]{(byte) 0xFF, (byte) 0xD9}, b.length) < sos) {
+                throw new LiveTrainException(name + ": truncated JPEG (no end-of-image marker after its image data)");
+            }
+        }
+    }
+
+    private static int lastIndexOf(byte[] b, byte[] marker, int before) {
+        for (int i = before - marker.length; i >= 0; i--) {
+            if (Arrays.equals(b, i, i + marker.length, marker, 0, marker.length)) return i;
+        }
+        return -1;
     }
 
     /** Preprocesses a decoded OpenCV image of any depth and channel count. */

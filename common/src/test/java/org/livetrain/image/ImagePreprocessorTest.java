@@ -1,6 +1,7 @@
 package org.livetrain.image;
 
 import org.bytedeco.opencv.opencv_core.Mat;
+import org.bytedeco.opencv.opencv_core.MatVector;
 import org.bytedeco.opencv.opencv_core.Point;
 import org.bytedeco.opencv.opencv_core.Scalar;
 import org.junit.jupiter.api.Test;
@@ -10,7 +11,11 @@ import org.livetrain.LiveTrainException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import static org.bytedeco.opencv.global.opencv_core.CV_16U;
 import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
+import static org.bytedeco.opencv.global.opencv_core.merge;
+import static org.bytedeco.opencv.global.opencv_imgproc.LINE_8;
+import static org.bytedeco.opencv.global.opencv_imgproc.rectangle;
 import static org.bytedeco.opencv.global.opencv_core.bitwise_not;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
 import static org.bytedeco.opencv.global.opencv_imgproc.LINE_AA;
@@ -61,6 +66,122 @@ class ImagePreprocessorTest {
         float[] x = pre.file(a), y = pre.file(b);
         assertEquals(784, x.length);
         assertTrue(maxDiff(x, y) < 0.02, "max difference " + maxDiff(x, y));
+    }
+
+    float[] reference() {
+        Path p = dir.resolve("reference.png");
+        imwrite(p.toString(), seven(200, 0, 0));
+        return pre.file(p);
+    }
+
+    @Test
+    void alphaIsFlattenedOntoTheBackground() {
+        // black strokes, opaque, on a fully transparent (and also black) canvas: only alpha tells them apart
+        Mat ink = seven(200, 0, 0);
+        Mat black = new Mat(200, 200, CV_8UC1, new Scalar(0.0));
+        MatVector planes = new MatVector(black, black, black, ink);
+        Mat rgba = new Mat();
+        merge(planes, rgba);
+        Path p = dir.resolve("alpha.png");
+        imwrite(p.toString(), rgba);
+        double d = maxDiff(reference(), pre.file(p));
+        assertTrue(d < 0.05, "max difference " + d);
+    }
+
+    @Test
+    void sixteenBitGreyGivesTheSameTensor() {
+        Mat sixteen = new Mat();
+        seven(200, 0, 0).convertTo(sixteen, CV_16U, 257, 0);
+        Path p = dir.resolve("deep.png");
+        imwrite(p.toString(), sixteen);
+        double d = maxDiff(reference(), pre.file(p));
+        assertTrue(d < 0.01, "max difference " + d);
+    }
+
+    @Test
+    void frameAndEdgeMarksDoNotChangeTheResult() {
+        Mat framed = seven(200, 0, 0);
+        rectangle(framed, new Point(1, 1), new Point(198, 198), new Scalar(255.0), 3, LINE_8, 0);
+        line(framed, new Point(100, 0), new Point(100, 8), new Scalar(255.0), 2, LINE_8, 0);   // a tick mark at the top edge
+        line(framed, new Point(0, 150), new Point(6, 150), new Scalar(255.0), 2, LINE_8, 0);   // and one at the left edge
+        Path p = dir.resolve("framed.png");
+        imwrite(p.toString(), framed);
+        double d = maxDiff(reference(), pre.file(p));
+        assertTrue(d < 0.05, "max difference " + d);
+    }
+
+    @Test
+    void unevenlyLitPaperDoesNotBecomeInk() {
+        // dark ink on paper whose brightness falls from 250 on the left to 120 on the right (a shadow)
+        Mat paper = new Mat(200, 200, CV_8UC1);
+        try (org.bytedeco.javacpp.indexer.UByteIndexer ix = paper.createIndexer()) {
+            for (int r = 0; r < 200; r++) for (int c = 0; c < 200; c++) ix.put(r, c, 250 - c * 130 / 200);
+        }
+        Mat ink = seven(200, 0, 0);
+        Mat photo = new Mat();
+        org.bytedeco.opencv.global.opencv_core.subtract(paper, ink, photo); // ink darkens the paper
+        Path p = dir.resolve("photo.png");
+        imwrite(p.toString(), photo);
+        float[] x = pre.file(p), ref = reference();
+        // the same figure, at most one pixel away (centre-of-mass rounding): the shadow added no ink
+        double d = shiftedMeanDiff(ref, x);
+        assertTrue(d < 0.03, "mean difference " + d);
+        long lit = 0;
+        for (float v : x) if (v > 0.1f) lit++;
+        assertTrue(lit < 200, lit + " pixels lit: paper turned into ink");
+    }
+
+    /** Mean absolute difference of two 28x28 images, minimised over shifts of at most one pixel. */
+    static double shiftedMeanDiff(float[] a, float[] b) {
+        double best = Double.MAX_VALUE;
+        for (int dr = -1; dr <= 1; dr++) {
+            for (int dc = -1; dc <= 1; dc++) {
+                double sum = 0;
+                for (int r = 0; r < 28; r++) {
+                    for (int c = 0; c < 28; c++) {
+                        int rr = r + dr, cc = c + dc;
+                        float vb = rr >= 0 && rr < 28 && cc >= 0 && cc < 28 ? b[rr * 28 + cc] : 0f;
+                        sum += Math.abs(a[r * 28 + c] - vb);
+                    }
+                }
+                best = Math.min(best, sum / 784);
+            }
+        }
+        return best;
+    }
+
+    @Test
+    void otherFormatsDecode() {
+        float[] ref = reference();
+        for (String ext : new String[]{"bmp", "tif", "jpg"}) {
+            Path p = dir.resolve("seven." + ext);
+            imwrite(p.toString(), seven(200, 0, 0));
+            double d = maxDiff(ref, pre.file(p));
+            assertTrue(d < (ext.equals("jpg") ? 0.2 : 0.01), ext + ": max difference " + d);
+        }
+    }
+
+    @Test
+    void truncatedAndOversizedImagesAreRefused() throws Exception {
+        for (String ext : new String[]{"png", "jpg"}) {
+            Path whole = dir.resolve("whole." + ext);
+            imwrite(whole.toString(), seven(200, 0, 0));
+            byte[] b = Files.readAllBytes(whole);
+            Path cut = dir.resolve("cut." + ext);
+            Files.write(cut, java.util.Arrays.copyOf(b, b.length * 2 / 3));
+            LiveTrainException e = assertThrows(LiveTrainException.class, () -> pre.file(cut));
+            assertTrue(e.getMessage().contains("cut." + ext) && e.getMessage().contains("truncated"), e.getMessage());
+        }
+        Path big = dir.resolve("big.png");
+        imwrite(big.toString(), seven(200, 0, 0));
+        LiveTrainException e = assertThrows(LiveTrainException.class, () -> new ImagePreprocessor(10_000).file(big));
+        assertTrue(e.getMessage().contains("big.png") && e.getMessage().contains("above the limit"), e.getMessage());
+        // a header that declares 100000 x 100000 pixels is refused before anything is decoded
+        byte[] b = Files.readAllBytes(big);
+        java.nio.ByteBuffer.wrap(b, 16, 8).putInt(100_000).putInt(100_000);
+        Path bomb = Files.write(dir.resolve("bomb.png"), b);
+        e = assertThrows(LiveTrainException.class, () -> pre.file(bomb));
+        assertTrue(e.getMessage().contains("bomb.png") && e.getMessage().contains("above the limit"), e.getMessage());
     }
 
     @Test

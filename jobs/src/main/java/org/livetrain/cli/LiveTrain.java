@@ -21,7 +21,7 @@ import java.util.Properties;
         mixinStandardHelpOptions = true,
         versionProvider = LiveTrain.Version.class,
         description = {"Train an image classifier on Spark with BytePS-style workers, and serve live predictions from the best model so far."},
-        subcommands = {TrainCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {TrainCommand.class, TerminalCommand.class, CommandLine.HelpCommand.class},
         synopsisSubcommandLabel = "COMMAND")
 public final class LiveTrain implements Runnable {
     public static final String DEFAULTS_RESOURCE = "livetrain/livetrain.properties";
@@ -29,9 +29,14 @@ public final class LiveTrain implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /** The streams of this invocation (the process's own, or a test's). */
+    InputStream in = System.in;
+    PrintStream out = System.out;
+    PrintStream err = System.err;
+
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (train, ...)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (train, terminal)");
     }
 
     public static void main(String[] args) {
@@ -40,7 +45,15 @@ public final class LiveTrain implements Runnable {
 
     /** Runs a command line; returns the exit code (0 ok, 1 failure, 2 bad input). */
     public static int execute(String[] args, PrintStream out, PrintStream err) {
-        CommandLine cl = new CommandLine(new LiveTrain());
+        return execute(args, System.in, out, err);
+    }
+
+    public static int execute(String[] args, InputStream in, PrintStream out, PrintStream err) {
+        LiveTrain top = new LiveTrain();
+        top.in = in;
+        top.out = out;
+        top.err = err;
+        CommandLine cl = new CommandLine(top);
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));
         cl.setDefaultValueProvider(new CommandLine.PropertiesDefaultProvider(defaults()));

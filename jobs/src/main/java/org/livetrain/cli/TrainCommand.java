@@ -2,20 +2,23 @@ package org.livetrain.cli;
 
 import org.livetrain.jobs.TrainConfig;
 import org.livetrain.jobs.TrainingJob;
+import org.livetrain.terminal.TerminalSession;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
-import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParentCommand;
 
+import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicReference;
 
-/** {@code livetrain train}: the training job. */
+/** {@code livetrain train}: the training job, optionally with the live-inference prompt in the same process. */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false, showDefaultValues = true,
-        description = {"Train the classifier on Spark, evaluate on the dev split, and publish checkpoints (best.json, latest.json)."})
+        description = {"Train the classifier on Spark, evaluate on the dev split, and publish checkpoints (best.json, latest.json).",
+                "With --live, answer image paths typed at a prompt from the best model so far while training runs."})
 public final class TrainCommand implements Callable<Integer> {
-    @Spec
-    CommandSpec spec;
+    @Option(names = "--live", description = "Open the live-inference prompt in this process while training runs.")
+    boolean live;
 
     @Option(names = "--data", paramLabel = "SPEC", description = "digits (bundled), fashion (Debian dataset-fashion-mnist), idx:DIR or folder:DIR.")
     String data;
@@ -51,14 +54,70 @@ public final class TrainCommand implements Callable<Integer> {
     long seed;
 
     @Mixin
+    ReaderOptions reader;
+
+    @Mixin
     CommonOptions common;
 
+    @ParentCommand
+    LiveTrain top;
+
     @Override
-    public Integer call() {
+    public Integer call() throws Exception {
         common.apply();
         TrainConfig cfg = new TrainConfig(data, workers, epochs, batch, learningRate, model, trainer, averagingFrequency,
                 checkpointDir, keep, seed, common.conf());
-        TrainingJob.run(cfg, spec.commandLine().getOut());
+        if (!live) {
+            TrainingJob.run(cfg, line -> {
+                top.out.println(line);
+                top.out.flush();
+            });
+            return 0;
+        }
+        return trainLive(cfg);
+    }
+
+    /**
+     * Training in a background thread, the prompt in the foreground. Input errors are reported before the
+     * prompt opens; a failure during training is printed above the prompt, and the reader keeps serving
+     * the best model so far.
+     */
+    private int trainLive(TrainConfig cfg) throws Exception {
+        long started = System.nanoTime();
+        AtomicReference<TerminalSession> session = new AtomicReference<>();
+        TrainingJob.Context ctx = TrainingJob.prepare(cfg, line -> {
+            TerminalSession s = session.get();
+            if (s != null) s.reader().printAbove(line);
+            else top.out.println(line);
+        });
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        try (TerminalSession s = new TerminalSession(cfg.checkpointDir(), ctx.spark().sparkContext().hadoopConfiguration(), reader.poll(),
+                reader.maxPixels, reader.json,
+                () -> String.format(Locale.ROOT, "training started %.0f s ago; the first checkpoint is published when epoch 1 of %d ends",
+                        (System.nanoTime() - started) / 1e9, cfg.epochs()),
+                top.in, top.out, top.err, ReaderOptions.interactive())) {
+            session.set(s);
+            Thread training = new Thread(() -> {
+                try {
+                    TrainingJob.train(ctx);
+                    s.models().poll();
+                    if (!s.reader().closed()) s.reader().printAbove("training finished; the prompt keeps answering from the best model (q to quit)");
+                } catch (Throwable t) {
+                    failure.set(t);
+                    org.livetrain.LiveTrainException user = LiveTrain.userError(t);
+                    s.reader().printAbove("training failed: " + (user != null ? user.getMessage() : t.toString()) + "; the prompt keeps answering from the best model so far");
+                }
+            }, "livetrain-training");
+            training.start();
+            s.run();
+            if (training.isAlive()) {
+                top.out.println("Prompt closed; training continues until its last epoch (Ctrl-C stops it).");
+                top.out.flush();
+            }
+            training.join();
+        }
+        if (failure.get() instanceof Exception e) throw e;
+        if (failure.get() != null) throw new RuntimeException(failure.get());
         return 0;
     }
 }

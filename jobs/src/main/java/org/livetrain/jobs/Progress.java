@@ -1,14 +1,15 @@
 package org.livetrain.jobs;
 
-import java.io.PrintWriter;
+import java.util.function.Consumer;
 import java.util.Locale;
 
 /** The concise lines a training run prints: one per evaluation, and a summary at the end. */
 public final class Progress {
-    private final PrintWriter out;
+    private final Consumer<String> out;
     private final long start = System.nanoTime();
 
-    public Progress(PrintWriter out) {
+    /** @param out receives whole lines (a terminal reader in --live mode draws them above its prompt) */
+    public Progress(Consumer<String> out) {
         this.out = out;
     }
 
@@ -17,8 +18,7 @@ public final class Progress {
     }
 
     public void line(String fmt, Object... args) {
-        out.println(String.format(Locale.ROOT, fmt, args));
-        out.flush();
+        out.accept(String.format(Locale.ROOT, fmt, args));
     }
 
     public void evaluation(int epoch, int epochs, long step, double examplesPerSecond, double trainLoss, double devAccuracy,

@@ -18,7 +18,7 @@ import org.livetrain.store.Pointer;
 import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.dataset.DataSet;
 
-import java.io.PrintWriter;
+import java.util.function.Consumer;
 import java.util.List;
 import java.util.Locale;
 
@@ -36,7 +36,7 @@ public final class TrainingJob {
     }
 
     /** What every trainer is handed. */
-    record Context(TrainConfig config, SparkSession spark, JavaSparkContext jsc, Dataset data, Split split,
+    public record Context(TrainConfig config, SparkSession spark, JavaSparkContext jsc, Dataset data, Split split,
                    CheckpointStore store, Models.Kind model, Progress progress) {
     }
 
@@ -54,7 +54,15 @@ public final class TrainingJob {
         Models.Kind.parse(c.model());
     }
 
-    public static Result run(TrainConfig config, PrintWriter out) {
+    public static Result run(TrainConfig config, Consumer<String> out) {
+        return train(prepare(config, out));
+    }
+
+    /**
+     * Everything that can fail because of the user's input, before any training: options, Spark session,
+     * data, checkpoint directory. On failure nothing is left running and nothing half-written.
+     */
+    public static Context prepare(TrainConfig config, Consumer<String> out) {
         validate(config);
         Models.Kind kind = Models.Kind.parse(config.model());
         SparkSession spark = SparkSessions.create("LiveTrain train", config.workers(), config.conf());
@@ -67,17 +75,27 @@ public final class TrainingJob {
                 throw new LiveTrainException("--workers " + config.workers() + ": more workers than training examples (" + split.train().length + ")");
             }
             CheckpointStore store = CheckpointStore.create(config.checkpointDir(), hconf, config.keep());
-            Progress progress = new Progress(out);
-            progress.line("data %s: %s images, %d classes; %d train / %d dev / %d test", data.spec(), data.shape(), data.numClasses(),
-                    split.train().length, split.dev().length, split.test().length);
+            return new Context(config, spark, jsc, data, split, store, kind, new Progress(out));
+        } catch (RuntimeException e) {
+            spark.stop();
+            throw e;
+        }
+    }
+
+    /** Trains, then scores the best checkpoint on the test split; stops Spark at the end. */
+    public static Result train(Context ctx) {
+        try {
+            TrainConfig config = ctx.config();
+            Progress progress = ctx.progress();
+            progress.line("data %s: %s images, %d classes; %d train / %d dev / %d test", ctx.data().spec(), ctx.data().shape(), ctx.data().numClasses(),
+                    ctx.split().train().length, ctx.split().dev().length, ctx.split().test().length);
             progress.line("training %s with the %s trainer on %d workers (%s), %d epoch(s) of batch %d per worker; checkpoints in %s",
-                    kind.name().toLowerCase(Locale.ROOT), config.trainer(), config.workers(), spark.sparkContext().master(), config.epochs(),
-                    config.batch(), store.root());
-            Context ctx = new Context(config, spark, jsc, data, split, store, kind, progress);
+                    ctx.model().name().toLowerCase(Locale.ROOT), config.trainer(), config.workers(), ctx.spark().sparkContext().master(), config.epochs(),
+                    config.batch(), ctx.store().root());
             new AveragingTrainer(ctx).train();
             return testBest(ctx);
         } finally {
-            spark.stop();
+            ctx.spark().stop();
         }
     }
 

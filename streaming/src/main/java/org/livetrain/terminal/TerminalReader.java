@@ -1,0 +1,171 @@
+package org.livetrain.terminal;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.livetrain.data.FolderPool;
+import org.livetrain.serving.ScoreRecord;
+import org.livetrain.serving.Scorer;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.stream.Stream;
+
+/**
+ * The seed's live-inference prompt: type the path of an image, get the prediction of the best model so
+ * far. {@code q}, {@code quit} or end of input quits; an empty line asks again; {@code ~} is expanded;
+ * quotes around a dragged-in path are dropped; a directory scores every image in it. Lines from
+ * elsewhere (training progress, model changes) go through {@link #printAbove} so they never garble the
+ * prompt or an answer.
+ */
+public final class TerminalReader {
+    public static final String PROMPT = "Live Inference (Path to Local Image File or q to quit): ";
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Scorer scorer;
+    private final BufferedReader in;
+    private final PrintStream out;
+    private final PrintStream err;
+    private final boolean json;
+    private final boolean interactive;
+    private final Object lock = new Object();
+    private boolean promptShown;
+    private volatile boolean closed;
+    private long requests;
+
+    /**
+     * @param interactive a person at a terminal: other lines are drawn above the prompt, which is then
+     *                    redrawn; otherwise they are plain lines
+     */
+    public TerminalReader(Scorer scorer, BufferedReader in, PrintStream out, PrintStream err, boolean json, boolean interactive) {
+        this.scorer = scorer;
+        this.in = in;
+        this.out = out;
+        this.err = err;
+        this.json = json;
+        this.interactive = interactive;
+    }
+
+    /** Prints a line that did not come from a request, without breaking the prompt. */
+    public void printAbove(String line) {
+        synchronized (lock) {
+            PrintStream target = json ? err : out;
+            if (promptShown && interactive && !json) {
+                target.print("\r\033[K" + line + System.lineSeparator() + PROMPT);
+            } else if (promptShown && !json) {
+                target.print(System.lineSeparator() + line + System.lineSeparator() + PROMPT);
+            } else {
+                target.println(line);
+            }
+            target.flush();
+        }
+    }
+
+    /** Reads requests until q or end of input; returns the exit code (0). */
+    public int run() throws IOException {
+        try {
+            return loop();
+        } finally {
+            closed = true;
+        }
+    }
+
+    /** Whether {@link #run} has returned (q or end of input). */
+    public boolean closed() {
+        return closed;
+    }
+
+    private int loop() throws IOException {
+        while (true) {
+            prompt();
+            String line = in.readLine();
+            synchronized (lock) {
+                promptShown = false;
+                if (line == null) {
+                    if (!json) out.println();
+                    out.flush();
+                    return 0;
+                }
+            }
+            String request = unquote(line.strip());
+            if (request.isEmpty()) continue;
+            String lower = request.toLowerCase(Locale.ROOT);
+            if (lower.equals("q") || lower.equals("quit") || lower.equals("exit")) return 0;
+            answer(expand(request));
+        }
+    }
+
+    private void prompt() {
+        if (json) return;
+        synchronized (lock) {
+            out.print(PROMPT);
+            out.flush();
+            promptShown = true;
+        }
+    }
+
+    private void answer(Path path) {
+        if (Files.isDirectory(path)) {
+            List<Path> images;
+            try (Stream<Path> s = Files.list(path)) {
+                images = s.filter(Files::isRegularFile).filter(FolderPool::isImageName).sorted().toList();
+            } catch (IOException e) {
+                print(ScoreRecord.error(nextId(), path.toString(), path + ": cannot list directory (" + e.getMessage() + ")"), false);
+                return;
+            }
+            if (images.isEmpty()) {
+                print(ScoreRecord.error(nextId(), path.toString(), path + ": directory holds no image files"), false);
+                return;
+            }
+            for (Path p : images) print(scorer.score(nextId(), p), true);
+            return;
+        }
+        print(scorer.score(nextId(), path), false);
+    }
+
+    private String nextId() {
+        return Long.toString(++requests);
+    }
+
+    private void print(ScoreRecord r, boolean withPath) {
+        String text;
+        if (json) {
+            try {
+                text = JSON.writeValueAsString(r);
+            } catch (JsonProcessingException e) {
+                throw new IllegalStateException(e);
+            }
+        } else {
+            text = (withPath ? r.path() + ": " : "") + human(r);
+        }
+        synchronized (lock) {
+            out.println(text);
+            out.flush();
+        }
+    }
+
+    /** {@code Prediction: 7  (confidence 99.8%, model step 1200, dev accuracy 98.7%)}, or {@code Error: ...}. */
+    public static String human(ScoreRecord r) {
+        if (!r.ok()) return "Error: " + r.error();
+        return String.format(Locale.ROOT, "Prediction: %s  (confidence %.1f%%, model step %d, dev accuracy %.1f%%)",
+                r.prediction(), 100 * r.confidence(), r.modelStep(), 100 * r.modelValAccuracy());
+    }
+
+    static String unquote(String s) {
+        if (s.length() >= 2 && (s.startsWith("'") && s.endsWith("'") || s.startsWith("\"") && s.endsWith("\""))) {
+            return s.substring(1, s.length() - 1);
+        }
+        return s;
+    }
+
+    static Path expand(String s) {
+        String home = System.getProperty("user.home");
+        if (s.equals("~")) return Path.of(home);
+        if (s.startsWith("~/")) return Path.of(home, s.substring(2));
+        return Path.of(s);
+    }
+}

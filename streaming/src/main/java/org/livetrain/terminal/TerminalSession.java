@@ -1,0 +1,53 @@
+package org.livetrain.terminal;
+
+import org.apache.hadoop.conf.Configuration;
+import org.livetrain.image.ImagePreprocessor;
+import org.livetrain.serving.BestModelService;
+import org.livetrain.serving.LoadedModel;
+import org.livetrain.serving.Scorer;
+import org.livetrain.store.CheckpointStore;
+
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.function.Supplier;
+
+/** A terminal reader wired to the best model of a checkpoint directory. */
+public final class TerminalSession implements AutoCloseable {
+    private final BestModelService models;
+    private final TerminalReader reader;
+
+    public TerminalSession(String checkpointDir, Configuration conf, Duration poll, long maxPixels, boolean json,
+                           Supplier<String> notReady, InputStream in, PrintStream out, PrintStream err, boolean interactive) {
+        CheckpointStore store = CheckpointStore.open(checkpointDir, conf);
+        this.models = new BestModelService(store, poll);
+        Scorer scorer = new Scorer(models, new ImagePreprocessor(maxPixels), notReady);
+        this.reader = new TerminalReader(scorer, new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8)), out, err, json, interactive);
+        models.onEvent(reader::printAbove);
+        LoadedModel m = models.current().orElse(null);
+        reader.printAbove(m == null
+                ? "No model yet in " + store.root() + ": " + notReady.get()
+                : String.format(Locale.ROOT, "Serving the best model of %s: step %d, dev accuracy %.1f%%", store.root(), m.step(), 100 * m.devAccuracy()));
+    }
+
+    public TerminalReader reader() {
+        return reader;
+    }
+
+    public BestModelService models() {
+        return models;
+    }
+
+    public int run() throws java.io.IOException {
+        return reader.run();
+    }
+
+    @Override
+    public void close() {
+        models.close();
+    }
+}

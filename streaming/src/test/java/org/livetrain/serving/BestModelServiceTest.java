@@ -1,0 +1,107 @@
+package org.livetrain.serving;
+
+import org.apache.hadoop.conf.Configuration;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.data.Shape;
+import org.livetrain.image.ImagePreprocessor;
+import org.livetrain.model.Models;
+import org.livetrain.store.CheckpointMeta;
+import org.livetrain.store.CheckpointStore;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class BestModelServiceTest {
+    static final Configuration CONF = new Configuration();
+    static final List<String> DIGITS = List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9");
+
+    @TempDir
+    Path dir;
+
+    static MultiLayerNetwork net(long seed) {
+        return Models.create(Models.Kind.MLP, new Shape(28, 28, 1), 10, 1e-3, seed);
+    }
+
+    static CheckpointMeta meta(long step, double acc) {
+        return new CheckpointMeta(step, 1, acc, 0.1, 0.1, "test", 1, "digits", "mlp", DIGITS, 1, 1, null, null, 0, Map.of());
+    }
+
+    Path image() {
+        Path p = dir.resolve("seven.png");
+        org.bytedeco.opencv.opencv_core.Mat m = new org.bytedeco.opencv.opencv_core.Mat(100, 100, org.bytedeco.opencv.global.opencv_core.CV_8UC1,
+                new org.bytedeco.opencv.opencv_core.Scalar(0.0));
+        org.bytedeco.opencv.global.opencv_imgproc.line(m, new org.bytedeco.opencv.opencv_core.Point(20, 20),
+                new org.bytedeco.opencv.opencv_core.Point(80, 80), new org.bytedeco.opencv.opencv_core.Scalar(255.0), 8, 8, 0);
+        org.bytedeco.opencv.global.opencv_imgcodecs.imwrite(p.toString(), m);
+        return p;
+    }
+
+    @Test
+    void betterCheckpointIsSwappedInAndACorruptOneIsRefused() throws Exception {
+        Path ckpt = dir.resolve("ckpt");
+        CheckpointStore writer = CheckpointStore.create(ckpt.toString(), CONF, 5);
+        try (BestModelService service = new BestModelService(CheckpointStore.open(ckpt.toString(), CONF), Duration.ofHours(1))) {
+            List<String> events = new CopyOnWriteArrayList<>();
+            service.onEvent(events::add);
+            Scorer scorer = new Scorer(service, new ImagePreprocessor(), () -> "not yet");
+            Path img = image();
+
+            ScoreRecord none = scorer.score("a", img);
+            assertNull(none.prediction());
+            assertEquals("not yet", none.error());
+
+            writer.publish(net(1), meta(10, 0.5));
+            ScoreRecord first = scorer.score("b", img); // the scorer looks for a model when it has none
+            assertEquals(10L, first.modelStep());
+            assertEquals(3, first.top().size());
+
+            writer.publish(net(2), meta(20, 0.7));
+            service.poll();
+            ScoreRecord second = scorer.score("c", img);
+            assertEquals(20L, second.modelStep(), "the next prediction reports the new step");
+            assertEquals(0.7, second.modelValAccuracy());
+            assertTrue(events.stream().anyMatch(e -> e.contains("new best model: step 20")), events.toString());
+
+            // a better checkpoint whose model.zip is damaged: refused, step 20 keeps answering
+            writer.publish(net(3), meta(30, 0.9));
+            Path zip = ckpt.resolve("checkpoints/step-30/model.zip");
+            byte[] b = Files.readAllBytes(zip);
+            b[100] ^= 0x33;
+            Files.write(zip, b);
+            service.poll();
+            service.poll();
+            ScoreRecord third = scorer.score("d", img);
+            assertEquals(20L, third.modelStep());
+            assertNull(third.error());
+            long refusals = events.stream().filter(e -> e.startsWith("refused checkpoint") && e.contains("checksum mismatch")).count();
+            assertEquals(1, refusals, "refused and said once: " + events);
+            assertTrue(events.stream().anyMatch(e -> e.contains("still serving step 20")), events.toString());
+        }
+    }
+
+    @Test
+    void backgroundPollingPicksUpANewBest() throws Exception {
+        Path ckpt = dir.resolve("ckpt");
+        CheckpointStore writer = CheckpointStore.create(ckpt.toString(), CONF, 5);
+        writer.publish(net(1), meta(1, 0.5));
+        try (BestModelService service = new BestModelService(CheckpointStore.open(ckpt.toString(), CONF), Duration.ofMillis(50))) {
+            assertEquals(1, service.current().orElseThrow().step());
+            writer.publish(net(2), meta(2, 0.6));
+            long end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            while (service.current().orElseThrow().step() != 2 && System.nanoTime() < end) Thread.sleep(20);
+            assertEquals(2, service.current().orElseThrow().step());
+            assertFalse(Files.exists(ckpt.resolve("best.json.tmp")));
+        }
+    }
+}
