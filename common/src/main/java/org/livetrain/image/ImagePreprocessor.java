@@ -72,8 +72,11 @@ public final class ImagePreprocessor {
         if (encoded.length == 0) throw new LiveTrainException(name + ": empty file, not an image");
         checkDimensions(encoded, name);
         checkComplete(encoded, name);
-        Mat buf = new Mat(1, encoded.length, CV_8UC1, new BytePointer(encoded));
-        Mat img = imdecode(buf, IMREAD_UNCHANGED);
+        Mat img;
+        // JavaCPP frees native memory when its Java object is collected: keep the bytes reachable until decoded
+        try (BytePointer data = new BytePointer(encoded); Mat buf = new Mat(1, encoded.length, CV_8UC1, data)) {
+            img = imdecode(buf, IMREAD_UNCHANGED);
+        }
         if (img == null || img.empty()) throw new LiveTrainException(name + ": not an image, or a corrupt or truncated one");
         return decoded(img, name);
     }
@@ -132,8 +135,8 @@ public final class ImagePreprocessor {
         if ((long) img.rows() * img.cols() > maxPixels) {
             throw new LiveTrainException(String.format("%s: image is %dx%d, above the limit of %.1f megapixels", name, img.cols(), img.rows(), maxPixels / 1e6));
         }
-        Mat gray = grayscale(img);
-        gray = reduce(gray);
+        // reduce first (area averaging, any depth and channel count): everything after works on few pixels
+        Mat gray = grayscale(reduce(img));
         Mat ink = inkBright(gray);
         Mat flat = flattenBackground(ink);
         Mat mask = inkMask(flat, name);
@@ -153,22 +156,24 @@ public final class ImagePreprocessor {
         img.convertTo(f, CV_32F, scale, 0);
         int ch = f.channels();
         if (ch == 1) return f;
-        MatVector planes = new MatVector();
-        split(f, planes);
         Mat gray = new Mat();
         Mat alpha = null;
-        if (ch == 2) {
-            gray = planes.get(0);
-            alpha = planes.get(1);
-        } else {
-            Mat bgr = new Mat();
-            if (ch == 4) {
-                cvtColor(f, bgr, COLOR_BGRA2BGR);
-                alpha = planes.get(3);
+        // planes handed out by a MatVector die with it: copy what is kept, then free the vector
+        try (MatVector planes = new MatVector()) {
+            split(f, planes);
+            if (ch == 2) {
+                gray = planes.get(0).clone();
+                alpha = planes.get(1).clone();
             } else {
-                bgr = f;
+                Mat bgr = new Mat();
+                if (ch == 4) {
+                    cvtColor(f, bgr, COLOR_BGRA2BGR);
+                    alpha = planes.get(3).clone();
+                } else {
+                    bgr = f;
+                }
+                cvtColor(bgr, gray, COLOR_BGR2GRAY);
             }
-            cvtColor(bgr, gray, COLOR_BGR2GRAY);
         }
         if (alpha == null) return gray;
         float[] g = floats(gray), a = floats(alpha);
@@ -189,12 +194,12 @@ public final class ImagePreprocessor {
     }
 
     /** Large images are reduced (area averaging) so that the rest works on a bounded number of pixels. */
-    private static Mat reduce(Mat gray) {
-        int side = Math.max(gray.rows(), gray.cols());
-        if (side <= WORK_SIDE) return gray;
+    private static Mat reduce(Mat img) {
+        int side = Math.max(img.rows(), img.cols());
+        if (side <= WORK_SIDE) return img;
         double s = (double) WORK_SIDE / side;
         Mat out = new Mat();
-        resize(gray, out, new Size(Math.max(1, (int) Math.round(gray.cols() * s)), Math.max(1, (int) Math.round(gray.rows() * s))), 0, 0, INTER_AREA);
+        resize(img, out, new Size(Math.max(1, (int) Math.round(img.cols() * s)), Math.max(1, (int) Math.round(img.rows() * s))), 0, 0, INTER_AREA);
         return out;
     }
 

@@ -118,6 +118,6 @@ class TrainEndToEndTest {
         Cli r = Cli.withInput(SEVEN + "\n", "terminal", "--checkpoint-dir", dir.resolve("empty").toString());
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.out().contains("No model yet in"), r.out());
-        assertTrue(r.out().contains("Error: no checkpoint has been published in"), r.out());
+        assertTrue(r.out().contains("Error: no model is ready yet: no checkpoint has been published in"), r.out());
     }
 }

@@ -30,7 +30,7 @@ public final class Scorer {
             models.poll();
             model = models.current().orElse(null);
         }
-        if (model == null) return ScoreRecord.error(requestId, shown, notReady.get());
+        if (model == null) return ScoreRecord.error(requestId, shown, "no model is ready yet: " + notReady.get());
         try {
             return model.score(requestId, shown, preprocessor.file(file));
         } catch (LiveTrainException e) {

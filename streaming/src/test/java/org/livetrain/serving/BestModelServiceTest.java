@@ -59,7 +59,7 @@ class BestModelServiceTest {
 
             ScoreRecord none = scorer.score("a", img);
             assertNull(none.prediction());
-            assertEquals("not yet", none.error());
+            assertEquals("no model is ready yet: not yet", none.error());
 
             writer.publish(net(1), meta(10, 0.5));
             ScoreRecord first = scorer.score("b", img); // the scorer looks for a model when it has none
