@@ -203,25 +203,20 @@ public final class ImagePreprocessor {
         return out;
     }
 
-    /** Inverts dark-on-light images, judging the background by the median of a band along the edges. */
+    /**
+     * Inverts dark-on-light images. The background is what most of the image is (ink covers a small part
+     * of it), so the median grey level decides; the edges alone would be fooled by a table or a frame.
+     */
     private static Mat inkBright(Mat gray) {
         float[] g = floats(gray);
-        int rows = gray.rows(), cols = gray.cols();
-        int band = Math.max(1, Math.min(rows, cols) / 20);
-        float[] edge = new float[g.length];
-        int n = 0;
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                if (r < band || c < band || r >= rows - band || c >= cols - band) edge[n++] = g[r * cols + c];
-            }
-        }
-        float[] e = Arrays.copyOf(edge, n);
-        Arrays.sort(e);
-        float median = e[n / 2];
-        if (median > 0.5f) {
+        int[] histogram = new int[256];
+        for (float v : g) histogram[Math.max(0, Math.min(255, Math.round(v * 255)))]++;
+        int seen = 0, median = 0;
+        while (median < 255 && (seen += histogram[median]) < (g.length + 1) / 2) median++;
+        if (median > 127) {
             for (int i = 0; i < g.length; i++) g[i] = 1f - g[i];
         }
-        return mat(g, rows, cols);
+        return mat(g, gray.rows(), gray.cols());
     }
 
     /**

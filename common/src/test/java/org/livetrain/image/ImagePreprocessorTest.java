@@ -151,6 +151,52 @@ class ImagePreprocessorTest {
     }
 
     @Test
+    void photoOfPaperOnATableWithBlurAndNoise() {
+        // a sheet of paper lit from one side, lying on a dark table that shows along two edges,
+        // photographed slightly out of focus with sensor noise
+        Mat photo = new Mat(400, 400, CV_8UC1);
+        java.util.Random rnd = new java.util.Random(3);
+        try (org.bytedeco.javacpp.indexer.UByteIndexer ix = photo.createIndexer()) {
+            for (int r = 0; r < 400; r++) {
+                for (int c = 0; c < 400; c++) {
+                    boolean table = c < 40 || r > 370;
+                    ix.put(r, c, table ? 40 : 235 - c * 90 / 400);
+                }
+            }
+        }
+        Mat ink = seven(200, 0, 0);
+        Mat big = new Mat();
+        org.bytedeco.opencv.global.opencv_imgproc.resize(ink, big, new org.bytedeco.opencv.opencv_core.Size(240, 240));
+        Mat roi = new Mat(photo, new org.bytedeco.opencv.opencv_core.Rect(100, 80, 240, 240));
+        org.bytedeco.opencv.global.opencv_core.subtract(roi, big, roi);
+        org.bytedeco.opencv.global.opencv_imgproc.GaussianBlur(photo, photo, new org.bytedeco.opencv.opencv_core.Size(5, 5), 1.2);
+        try (org.bytedeco.javacpp.indexer.UByteIndexer ix = photo.createIndexer()) {
+            for (int r = 0; r < 400; r++) for (int c = 0; c < 400; c++) ix.put(r, c, Math.max(0, Math.min(255, ix.get(r, c) + (int) Math.round(rnd.nextGaussian() * 6))));
+        }
+        Path p = dir.resolve("photo-on-table.png");
+        imwrite(p.toString(), photo);
+        double d = shiftedMeanDiff(reference(), pre.file(p));
+        assertTrue(d < 0.05, "mean difference " + d);
+    }
+
+    @Test
+    void palettePngDecodes() throws Exception {
+        // an indexed-colour PNG (ImageIO writes palettes; OpenCV does not): dark ink on light paper
+        Mat ref = seven(200, 0, 0);
+        java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(200, 200, java.awt.image.BufferedImage.TYPE_BYTE_INDEXED);
+        try (org.bytedeco.javacpp.indexer.UByteIndexer ix = ref.createIndexer()) {
+            for (int r = 0; r < 200; r++) for (int c = 0; c < 200; c++) {
+                int v = 255 - ix.get(r, c);
+                img.setRGB(c, r, (v << 16) | (v << 8) | v);
+            }
+        }
+        Path p = dir.resolve("palette.png");
+        javax.imageio.ImageIO.write(img, "png", p.toFile());
+        double d = shiftedMeanDiff(reference(), pre.file(p));
+        assertTrue(d < 0.05, "mean difference " + d);
+    }
+
+    @Test
     void otherFormatsDecode() {
         float[] ref = reference();
         for (String ext : new String[]{"bmp", "tif", "jpg"}) {
