@@ -1,0 +1,207 @@
+package org.livetrain.ps;
+
+import org.junit.jupiter.api.Test;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Real servers on 127.0.0.1, real clients, real sockets. */
+class SummationServiceTest {
+    static final String TOKEN = "job-token-1234";
+    static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
+
+    static List<SummationServer> servers(int n, int workers, Duration roundTimeout) throws Exception {
+        List<SummationServer> s = new ArrayList<>();
+        for (int i = 0; i < n; i++) s.add(new SummationServer(LOOPBACK, 0, TOKEN, workers, roundTimeout));
+        return s;
+    }
+
+    static List<InetSocketAddress> addresses(List<SummationServer> s) {
+        return s.stream().map(SummationServer::address).toList();
+    }
+
+    static float[] vector(int worker, long round, int key, int n) {
+        Random r = new Random(worker * 1_000_003L + round * 7919 + key);
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = r.nextInt(2001) - 1000; // integers: sums are exact in any order
+        return v;
+    }
+
+    @Test
+    void concurrentWorkersOutOfOrderChunksAndOverlappingRounds() throws Exception {
+        int workers = 3, keys = 12, rounds = 15, len = 1000;
+        List<SummationServer> s = servers(2, workers, Duration.ofSeconds(30));
+        ExecutorService pool = Executors.newFixedThreadPool(workers);
+        try {
+            List<Future<List<float[][]>>> results = new ArrayList<>();
+            for (int w = 0; w < workers; w++) {
+                int worker = w;
+                results.add(pool.submit(() -> {
+                    List<float[][]> got = new ArrayList<>();
+                    try (SummationClient c = new SummationClient(addresses(s), TOKEN, worker, workers, Duration.ofSeconds(30))) {
+                        List<Integer> order = new ArrayList<>();
+                        for (int k = 0; k < keys; k++) order.add(k);
+                        for (long round = 0; round < rounds; round++) {
+                            Collections.shuffle(order, new Random(worker * 31 + round)); // every worker its own order
+                            List<java.util.concurrent.CompletableFuture<float[]>> pulls = new ArrayList<>();
+                            for (int k : order) {
+                                c.push(k, round, vector(worker, round, k, len), 0, len, false);
+                                pulls.add(c.pull(k, round, false));
+                            }
+                            float[][] sums = new float[keys][];
+                            for (int i = 0; i < keys; i++) sums[order.get(i)] = pulls.get(i).get();
+                            got.add(sums); // no barrier: the next round starts while others still pull this one
+                        }
+                    }
+                    return got;
+                }));
+            }
+            List<List<float[][]>> all = new ArrayList<>();
+            for (Future<List<float[][]>> f : results) all.add(f.get());
+            for (int round = 0; round < rounds; round++) {
+                for (int k = 0; k < keys; k++) {
+                    float[] expected = new float[len];
+                    for (int w = 0; w < workers; w++) {
+                        float[] v = vector(w, round, k, len);
+                        for (int i = 0; i < len; i++) expected[i] += v[i];
+                    }
+                    for (int w = 0; w < workers; w++) assertArrayEquals(expected, all.get(w).get(round)[k], "worker " + w + " key " + k + " round " + round);
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+            s.forEach(SummationServer::close);
+        }
+    }
+
+    @Test
+    void allReduceSumsAWholeTensorInChunks() throws Exception {
+        int workers = 2;
+        List<SummationServer> s = servers(2, workers, Duration.ofSeconds(30));
+        ExecutorService pool = Executors.newFixedThreadPool(workers);
+        try {
+            List<Future<float[]>> out = new ArrayList<>();
+            for (int w = 0; w < workers; w++) {
+                int worker = w;
+                out.add(pool.submit(() -> {
+                    try (SummationClient c = new SummationClient(addresses(s), TOKEN, worker, workers, Duration.ofSeconds(30))) {
+                        float[] data = vector(worker, 0, 0, 10_007);
+                        c.allReduce(data, 0, 0, 1000, false);
+                        return data;
+                    }
+                }));
+            }
+            float[] a = out.get(0).get(), b = out.get(1).get();
+            float[] x = vector(0, 0, 0, 10_007), y = vector(1, 0, 0, 10_007);
+            for (int i = 0; i < x.length; i++) x[i] += y[i];
+            assertArrayEquals(x, a);
+            assertArrayEquals(x, b);
+        } finally {
+            pool.shutdownNow();
+            s.forEach(SummationServer::close);
+        }
+    }
+
+    @Test
+    void wrongTokenIsRefused() throws Exception {
+        List<SummationServer> s = servers(1, 2, Duration.ofSeconds(30));
+        try {
+            PsException e = assertThrows(PsException.class, () -> new SummationClient(addresses(s), "not-the-token", 0, 2, Duration.ofSeconds(5)).close());
+            assertTrue(e.getMessage().contains("wrong job token"), e.getMessage());
+        } finally {
+            s.forEach(SummationServer::close);
+        }
+    }
+
+    @Test
+    void aWorkerThatDisconnectsMidRoundFailsTheRoundCleanly() throws Exception {
+        List<SummationServer> s = servers(1, 3, Duration.ofSeconds(60));
+        try {
+            SummationClient a = new SummationClient(addresses(s), TOKEN, 0, 3, Duration.ofSeconds(60));
+            SummationClient b = new SummationClient(addresses(s), TOKEN, 1, 3, Duration.ofSeconds(60));
+            SummationClient dying = new SummationClient(addresses(s), TOKEN, 2, 3, Duration.ofSeconds(60));
+            a.push(0, 0, new float[]{1, 2}, 0, 2, false).get();
+            b.push(0, 0, new float[]{3, 4}, 0, 2, false).get();
+            var pa = a.pull(0, 0, false);
+            dying.close(); // goes away without pushing
+            assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+                Exception e = assertThrows(Exception.class, pa::get);
+                assertTrue(e.getCause().getMessage().contains("worker 2 disconnected"), e.getCause().getMessage());
+            });
+            a.close();
+            b.close();
+        } finally {
+            s.forEach(SummationServer::close);
+        }
+    }
+
+    @Test
+    void aMissingWorkerTimesTheRoundOutInsteadOfHanging() throws Exception {
+        List<SummationServer> s = servers(1, 2, Duration.ofSeconds(2));
+        try (SummationClient a = new SummationClient(addresses(s), TOKEN, 0, 2, Duration.ofSeconds(30))) {
+            a.push(5, 0, new float[]{1}, 0, 1, false).get();
+            assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
+                PsException e = assertThrows(PsException.class, () -> a.allReduce(new float[]{1}, 7, 0, 10, false));
+                assertTrue(e.getMessage().contains("not complete after 2 s"), e.getMessage());
+            });
+        } finally {
+            s.forEach(SummationServer::close);
+        }
+    }
+
+    @Test
+    void neverBindsToAllInterfaces() {
+        assertThrows(IllegalArgumentException.class, () -> new SummationServer(InetAddress.getByName("0.0.0.0"), 0, TOKEN, 1, Duration.ofSeconds(1)));
+    }
+
+    @Test
+    void fp16RoundTripAndSum() throws Exception {
+        float[] values = {0f, -0f, 1f, -2.5f, 65504f, 6.1035156e-5f, 5.9604645e-8f, 0.1f, 1234.5f, Float.POSITIVE_INFINITY};
+        for (float v : values) {
+            float back = Half.toFloat(Half.fromFloat(v));
+            assertEquals(v, back, Math.abs(v) * 1e-3 + 1e-7, "fp16 round trip of " + v);
+        }
+        assertTrue(Float.isNaN(Half.toFloat(Half.fromFloat(Float.NaN))));
+        assertEquals(Float.POSITIVE_INFINITY, Half.toFloat(Half.fromFloat(1e6f)));
+        List<SummationServer> s = servers(1, 2, Duration.ofSeconds(30));
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            List<Future<float[]>> out = new ArrayList<>();
+            for (int w = 0; w < 2; w++) {
+                int worker = w;
+                out.add(pool.submit(() -> {
+                    try (SummationClient c = new SummationClient(addresses(s), TOKEN, worker, 2, Duration.ofSeconds(30))) {
+                        float[] data = new float[1000];
+                        for (int i = 0; i < data.length; i++) data[i] = (float) Math.sin(i + worker) * 0.01f;
+                        c.allReduce(data, 0, 0, 256, true);
+                        long pushed = c.bytesPushed();
+                        assertTrue(pushed < 1000 * 2 + 200, "fp16 halves the bytes on the wire: " + pushed);
+                        return data;
+                    }
+                }));
+            }
+            float[] got = out.get(0).get();
+            for (int i = 0; i < got.length; i++) {
+                float exact = (float) (Math.sin(i) + Math.sin(i + 1)) * 0.01f;
+                assertEquals(exact, got[i], 2e-5, "element " + i);
+            }
+        } finally {
+            pool.shutdownNow();
+            s.forEach(SummationServer::close);
+        }
+    }
+}
