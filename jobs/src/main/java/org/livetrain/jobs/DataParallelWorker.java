@@ -1,0 +1,122 @@
+package org.livetrain.jobs;
+
+import org.deeplearning4j.nn.gradient.Gradient;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.livetrain.ps.SummationClient;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.List;
+
+/**
+ * One BytePS-style worker around a DL4J network: compute the gradient of the local mini-batch, sum it
+ * over all workers through the summation service, and apply the network's own updater to the sum, so
+ * that every replica takes the same step (synchronous data parallelism; the servers never run the
+ * optimizer). DL4J's raw gradient is a sum over the mini-batch, so the updater divides the global sum
+ * by the global batch: {@code workers x local batch} examples make one step.
+ */
+public final class DataParallelWorker {
+    /** Keys of the gradient chunks start here; evaluation counts use their own key. */
+    static final int GRADIENT_KEYS = 0;
+    static final int EVAL_KEY = Integer.MAX_VALUE - 1;
+
+    private final MultiLayerNetwork net;
+    private final SummationClient ps;
+    private final int workers;
+    private final int chunkFloats;
+    private final boolean fp16;
+    private long steps;
+    private long evals;
+    private long computeNanos, exchangeNanos, applyNanos;
+
+    public DataParallelWorker(MultiLayerNetwork net, SummationClient ps, int workers, int partitionBytes, boolean fp16, long step) {
+        this.net = net;
+        this.ps = ps;
+        this.workers = workers;
+        this.chunkFloats = Math.max(1, partitionBytes / 4);
+        this.fp16 = fp16;
+        this.steps = step;
+    }
+
+    public MultiLayerNetwork network() {
+        return net;
+    }
+
+    /** One synchronous step on the local mini-batch; every worker's batch must have the same size. */
+    public void step(DataSet local) {
+        long t0 = System.nanoTime();
+        net.setInput(local.getFeatures());
+        net.setLabels(local.getLabels());
+        net.computeGradientAndScore();
+        float[] g = net.getFlattenedGradients().toFloatVector();
+        long t1 = System.nanoTime();
+        ps.allReduce(g, GRADIENT_KEYS, steps, chunkFloats, fp16);
+        long t2 = System.nanoTime();
+        INDArray view = net.getFlattenedGradients();
+        view.assign(Nd4j.createFromArray(g).reshape(view.shape()));
+        Gradient gradient = net.gradient();
+        int iteration = net.getIterationCount();
+        net.getUpdater().update(net, gradient, iteration, net.getEpochCount(), local.numExamples() * workers, LayerWorkspaceMgr.noWorkspaces());
+        net.params().subi(view);
+        net.setIterationCount(iteration + 1);
+        steps++;
+        long t3 = System.nanoTime();
+        computeNanos += t1 - t0;
+        exchangeNanos += t2 - t1;
+        applyNanos += t3 - t2;
+    }
+
+    public long steps() {
+        return steps;
+    }
+
+    /** The loss of the last local mini-batch. */
+    public double score() {
+        return net.score();
+    }
+
+    /**
+     * Scores this worker's slice of the dev split and sums the counts over all workers:
+     * {correct, examples, loss sum, train loss sum over workers}.
+     */
+    public double[] evaluate(List<DataSet> devSlice, double trainLoss) {
+        float[] counts = new float[4];
+        for (DataSet ds : devSlice) {
+            INDArray out = net.output(ds.getFeatures(), false);
+            INDArray predicted = out.argMax(1), actual = ds.getLabels().argMax(1);
+            counts[0] += predicted.eq(actual).castTo(org.nd4j.linalg.api.buffer.DataType.INT).sumNumber().floatValue();
+            counts[1] += ds.numExamples();
+            counts[2] += (float) (net.score(ds, false) * ds.numExamples());
+        }
+        counts[3] = (float) trainLoss;
+        ps.allReduce(counts, EVAL_KEY, evals++, 4, false);
+        double[] out = new double[4];
+        for (int i = 0; i < 4; i++) out[i] = counts[i];
+        return out;
+    }
+
+    /** A checksum of the parameters: replicas must agree bit for bit. */
+    public long parameterChecksum() {
+        float[] p = net.params().toFloatVector();
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(p.length * 4);
+        b.asFloatBuffer().put(p);
+        crc.update(b);
+        return crc.getValue();
+    }
+
+    /** Nanoseconds spent so far in {compute gradient, push/pull, apply update}. */
+    public long[] timing() {
+        return new long[]{computeNanos, exchangeNanos, applyNanos};
+    }
+
+    public long bytesPushed() {
+        return ps.bytesPushed();
+    }
+
+    public long bytesPulled() {
+        return ps.bytesPulled();
+    }
+}
