@@ -38,10 +38,23 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "NAME", description = "lenet or mlp.")
     String model;
 
-    @Option(names = "--trainer", paramLabel = "NAME", description = "averaging: dl4j-spark parameter averaging (the reference baseline).")
+    @Option(names = "--trainer", paramLabel = "NAME", description = "byteps: workers in one barrier stage summing gradients through summation servers;"
+            + " averaging: dl4j-spark parameter averaging (the reference baseline).")
     String trainer;
 
-    @Option(names = "--averaging-frequency", paramLabel = "K", description = "averaging trainer: mini-batches each worker fits between two parameter averages.")
+    @Option(names = "--eval-every", paramLabel = "K", description = "byteps: evaluate on the dev split (and checkpoint) every K steps, and at each epoch end.")
+    int evalEvery;
+
+    @Option(names = "--servers", paramLabel = "S", description = "byteps: 0 runs one summation server in each worker task (colocated); S > 0 runs S dedicated server tasks.")
+    int servers;
+
+    @Option(names = "--partition-bytes", paramLabel = "BYTES", description = "byteps: gradients are cut into chunks of this size, spread over the servers.")
+    int partitionBytes;
+
+    @Option(names = "--compress", paramLabel = "none|fp16", description = "byteps: fp16 halves the bytes on the wire.")
+    String compress;
+
+    @Option(names = "--averaging-frequency", paramLabel = "K", description = "averaging: mini-batches each worker fits between two parameter averages.")
     int averagingFrequency;
 
     @Option(names = "--checkpoint-dir", paramLabel = "URI", description = "Where checkpoints go: a local path or any Hadoop URI (hdfs://, s3a://).")
@@ -66,7 +79,7 @@ public final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         common.apply();
         TrainConfig cfg = new TrainConfig(data, workers, epochs, batch, learningRate, model, trainer, averagingFrequency,
-                checkpointDir, keep, seed, common.conf());
+                evalEvery, servers, partitionBytes, compress, checkpointDir, keep, seed, common.conf());
         if (!live) {
             TrainingJob.run(cfg, line -> {
                 top.out.println(line);

@@ -21,6 +21,7 @@ public final class DataParallelWorker {
     /** Keys of the gradient chunks start here; evaluation counts use their own key. */
     static final int GRADIENT_KEYS = 0;
     static final int EVAL_KEY = Integer.MAX_VALUE - 1;
+    static final int CHECKSUM_KEY = Integer.MAX_VALUE - 2;
 
     private final MultiLayerNetwork net;
     private final SummationClient ps;
@@ -105,6 +106,21 @@ public final class DataParallelWorker {
         b.asFloatBuffer().put(p);
         crc.update(b);
         return crc.getValue();
+    }
+
+    /**
+     * Every worker's parameter checksum, exchanged through the servers: worker w puts its CRC32 in slots
+     * 2w and 2w+1 as two 16-bit halves (exact in float32); the sum holds them all.
+     */
+    public long[] checksums(int worker) {
+        long mine = parameterChecksum();
+        float[] slots = new float[2 * workers];
+        slots[2 * worker] = (float) (mine >>> 16);
+        slots[2 * worker + 1] = (float) (mine & 0xffff);
+        ps.allReduce(slots, CHECKSUM_KEY, evals, slots.length, false);
+        long[] all = new long[workers];
+        for (int i = 0; i < workers; i++) all[i] = ((long) slots[2 * i] << 16) | (long) slots[2 * i + 1];
+        return all;
     }
 
     /** Nanoseconds spent so far in {compute gradient, push/pull, apply update}. */

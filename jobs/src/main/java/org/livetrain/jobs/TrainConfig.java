@@ -13,8 +13,16 @@ public record TrainConfig(
         String model,
         String trainer,
         int averagingFrequency,
+        int evalEvery,
+        int servers,
+        int partitionBytes,
+        String compress,
         String checkpointDir,
         int keep,
         long seed,
         Map<String, String> conf) implements Serializable {
+
+    public boolean fp16() {
+        return "fp16".equals(compress);
+    }
 }

@@ -28,7 +28,7 @@ import java.util.Locale;
  * checkpoint.
  */
 public final class TrainingJob {
-    public static final List<String> TRAINERS = List.of("averaging");
+    public static final List<String> TRAINERS = List.of("byteps", "averaging");
     static final int EVAL_BATCH = 256;
 
     /** What a finished run produced. */
@@ -49,6 +49,10 @@ public final class TrainingJob {
         if (c.batch() < 1) throw new LiveTrainException("--batch " + c.batch() + ": must be at least 1");
         if (!(c.learningRate() > 0) || Double.isInfinite(c.learningRate())) throw new LiveTrainException("--learning-rate " + c.learningRate() + ": must be a positive number");
         if (c.averagingFrequency() < 1) throw new LiveTrainException("--averaging-frequency " + c.averagingFrequency() + ": must be at least 1");
+        if (c.evalEvery() < 1) throw new LiveTrainException("--eval-every " + c.evalEvery() + ": must be at least 1 step");
+        if (c.servers() < 0) throw new LiveTrainException("--servers " + c.servers() + ": must be 0 (colocated with the workers) or more");
+        if (c.partitionBytes() < 4 || c.partitionBytes() > (64 << 20)) throw new LiveTrainException("--partition-bytes " + c.partitionBytes() + ": must be between 4 and 67108864");
+        if (!List.of("none", "fp16").contains(c.compress())) throw new LiveTrainException("--compress " + c.compress() + ": use none or fp16");
         if (c.keep() < 1) throw new LiveTrainException("--keep " + c.keep() + ": must keep at least one checkpoint besides the best");
         if (!TRAINERS.contains(c.trainer())) throw new LiveTrainException("--trainer " + c.trainer() + ": unknown trainer (use " + String.join(" or ", TRAINERS) + ")");
         Models.Kind.parse(c.model());
@@ -65,7 +69,8 @@ public final class TrainingJob {
     public static Context prepare(TrainConfig config, Consumer<String> out) {
         validate(config);
         Models.Kind kind = Models.Kind.parse(config.model());
-        SparkSession spark = SparkSessions.create("LiveTrain train", config.workers(), config.conf());
+        // a barrier stage needs a slot for every task at once: workers plus dedicated servers
+        SparkSession spark = SparkSessions.create("LiveTrain train", config.workers() + config.servers(), config.conf());
         try {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             Configuration hconf = spark.sparkContext().hadoopConfiguration();
@@ -92,7 +97,8 @@ public final class TrainingJob {
             progress.line("training %s with the %s trainer on %d workers (%s), %d epoch(s) of batch %d per worker; checkpoints in %s",
                     ctx.model().name().toLowerCase(Locale.ROOT), config.trainer(), config.workers(), ctx.spark().sparkContext().master(), config.epochs(),
                     config.batch(), ctx.store().root());
-            new AveragingTrainer(ctx).train();
+            if (config.trainer().equals("byteps")) new BytePSTrainer(ctx).train();
+            else new AveragingTrainer(ctx).train();
             return testBest(ctx);
         } finally {
             ctx.spark().stop();

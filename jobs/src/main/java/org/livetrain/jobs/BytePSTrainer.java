@@ -1,0 +1,303 @@
+package org.livetrain.jobs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.apache.spark.BarrierTaskContext;
+import org.apache.spark.api.java.JavaRDD;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.livetrain.LiveTrainException;
+import org.livetrain.data.Batches;
+import org.livetrain.data.Dataset;
+import org.livetrain.data.LabeledImage;
+import org.livetrain.data.Split;
+import org.livetrain.io.HadoopConf;
+import org.livetrain.model.Models;
+import org.livetrain.ps.SummationClient;
+import org.livetrain.ps.SummationServer;
+import org.livetrain.store.Checkpoint;
+import org.livetrain.store.CheckpointMeta;
+import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.Pointer;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+import scala.collection.JavaConverters;
+import scala.reflect.ClassTag$;
+import scala.runtime.AbstractFunction1;
+
+import java.io.Serializable;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.stream.IntStream;
+
+/**
+ * The BytePS trainer: ONE barrier stage whose tasks are the workers (and, colocated, the summation
+ * server shards). Tasks exchange server endpoints with {@code allGather}, train in lockstep through the
+ * servers, evaluate every {@code --eval-every} steps and at each epoch end, and worker 0 publishes
+ * checkpoints. The driver only watches {@code history.jsonl} to print progress. A failed task fails the
+ * stage as a whole; a retried stage resumes from {@code latest.json}.
+ */
+final class BytePSTrainer {
+    static final Duration TIMEOUT = Duration.ofSeconds(120);
+    private final TrainingJob.Context ctx;
+
+    BytePSTrainer(TrainingJob.Context ctx) {
+        this.ctx = ctx;
+    }
+
+    /** What every task is handed (serialised into the stage's closure). */
+    record Plan(TrainConfig config, Dataset data, int[] train, int[] dev, String model, HadoopConf hadoop, String token,
+                long startedMillis, int stepsPerEpoch) implements Serializable {
+        int tasks() {
+            return config.workers() + config.servers();
+        }
+
+        boolean hostsServer(int task) {
+            return config.servers() == 0 || task >= config.workers();
+        }
+    }
+
+    void train() {
+        TrainConfig c = ctx.config();
+        byte[] secret = new byte[24];
+        new SecureRandom().nextBytes(secret);
+        int shard = ctx.split().train().length / c.workers();
+        int stepsPerEpoch = (shard + c.batch() - 1) / c.batch();
+        Plan plan = new Plan(c, ctx.data(), ctx.split().train(), ctx.split().dev(), ctx.model().name(),
+                new HadoopConf(ctx.spark().sparkContext().hadoopConfiguration()), HexFormat.of().formatHex(secret),
+                System.currentTimeMillis(), stepsPerEpoch);
+        ctx.progress().line("byteps: %d workers, %s, %d steps per epoch of global batch %d, evaluation every %d steps, partitions of %d bytes%s",
+                c.workers(), c.servers() == 0 ? c.workers() + " colocated summation servers" : c.servers() + " dedicated summation servers",
+                stepsPerEpoch, c.batch() * c.workers(), c.evalEvery(), c.partitionBytes(), c.fp16() ? ", fp16 on the wire" : "");
+        Thread monitor = new Thread(this::watchHistory, "livetrain-progress");
+        monitor.setDaemon(true);
+        monitor.start();
+        try {
+            List<Integer> tasks = IntStream.range(0, plan.tasks()).boxed().toList();
+            JavaRDD<Integer> rdd = ctx.jsc().parallelize(tasks, plan.tasks());
+            Object result = rdd.rdd().barrier().mapPartitions(new Task(plan), false, ClassTag$.MODULE$.apply(String.class)).collect();
+            if (result == null) throw new IllegalStateException("barrier stage returned nothing");
+        } finally {
+            monitor.interrupt();
+            try {
+                monitor.join(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            printNewHistory();
+        }
+    }
+
+    private int printed = -1;
+    private double best = -1;
+    private long bestStep;
+
+    private void watchHistory() {
+        while (!Thread.currentThread().isInterrupted()) {
+            printNewHistory();
+            try {
+                Thread.sleep(300);
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    private synchronized void printNewHistory() {
+        List<JsonNode> h;
+        try {
+            h = ctx.store().history();
+        } catch (LiveTrainException e) {
+            return;
+        }
+        if (printed < 0) printed = 0;
+        for (int i = printed; i < h.size(); i++) {
+            JsonNode n = h.get(i);
+            double acc = n.path("dev_accuracy").asDouble();
+            boolean isBest = n.path("best").asBoolean();
+            if (isBest || acc > best) {
+                best = Math.max(best, acc);
+                bestStep = isBest ? n.path("step").asLong() : bestStep;
+            }
+            ctx.progress().evaluation(n.path("epoch").asInt(), ctx.config().epochs(), n.path("step").asLong(),
+                    n.path("examples_per_second").asDouble(), n.path("train_loss").asDouble(), acc, best, bestStep, isBest);
+        }
+        printed = h.size();
+    }
+
+    /** One barrier task: a worker, a server shard, or both. */
+    static final class Task extends AbstractFunction1<scala.collection.Iterator<Integer>, scala.collection.Iterator<String>> implements Serializable {
+        private final Plan plan;
+
+        Task(Plan plan) {
+            this.plan = plan;
+        }
+
+        @Override
+        public scala.collection.Iterator<String> apply(scala.collection.Iterator<Integer> ignored) {
+            BarrierTaskContext task = BarrierTaskContext.get();
+            int id = task.partitionId();
+            int cpus = Math.max(1, task.cpus());
+            Nd4j.getEnvironment().setMaxThreads(cpus);
+            Nd4j.getEnvironment().setMaxMasterThreads(cpus);
+            TrainConfig c = plan.config();
+            SummationServer server = null;
+            String summary;
+            try {
+                if (plan.hostsServer(id)) {
+                    server = new SummationServer(executorAddress(task, id), 0, plan.token(), c.workers(), TIMEOUT);
+                }
+                String[] endpoints = task.allGather(server == null ? "" : server.address().getHostString() + ":" + server.address().getPort());
+                List<InetSocketAddress> servers = new ArrayList<>();
+                for (String e : endpoints) {
+                    if (e.isEmpty()) continue;
+                    int colon = e.lastIndexOf(':');
+                    servers.add(new InetSocketAddress(e.substring(0, colon), Integer.parseInt(e.substring(colon + 1))));
+                }
+                summary = id < c.workers() ? new WorkerLoop(plan, task, id, servers).run() : "server " + id;
+                task.barrier(); // every worker is done before any server goes away
+            } catch (Exception e) {
+                throw e instanceof RuntimeException re ? re : new RuntimeException(e);
+            } finally {
+                if (server != null) server.close();
+            }
+            return JavaConverters.asScalaIterator(List.of(summary).iterator());
+        }
+
+        /** The executor's own address (never the wildcard). */
+        static InetAddress executorAddress(BarrierTaskContext task, int id) throws java.net.UnknownHostException {
+            String a = task.getTaskInfos()[id].address();
+            int colon = a.lastIndexOf(':');
+            String host = colon > 0 && a.indexOf(':') == colon ? a.substring(0, colon) : a;
+            return InetAddress.getByName(host);
+        }
+    }
+
+    /** The training loop of one worker. */
+    static final class WorkerLoop {
+        private final Plan plan;
+        private final BarrierTaskContext task;
+        private final int w;
+        private final List<InetSocketAddress> servers;
+
+        WorkerLoop(Plan plan, BarrierTaskContext task, int w, List<InetSocketAddress> servers) {
+            this.plan = plan;
+            this.task = task;
+            this.w = w;
+            this.servers = servers;
+        }
+
+        String run() throws Exception {
+            TrainConfig c = plan.config();
+            Dataset data = plan.data();
+            int classes = data.numClasses();
+            CheckpointStore store = w == 0 ? CheckpointStore.create(c.checkpointDir(), plan.hadoop().get(), c.keep())
+                    : CheckpointStore.open(c.checkpointDir(), plan.hadoop().get());
+            Models.Kind kind = Models.Kind.valueOf(plan.model());
+            // a retried stage (or --resume) continues from latest.json: parameters, updater state, step
+            Optional<Pointer> latest = task.stageAttemptNumber() > 0 ? store.latest() : Optional.empty();
+            MultiLayerNetwork net;
+            long step = 0;
+            if (latest.isPresent()) {
+                Checkpoint cp = store.load(latest.get(), true);
+                net = cp.network();
+                step = cp.meta().step();
+            } else {
+                net = Models.create(kind, data.shape(), classes, c.learningRate(), c.seed());
+            }
+            List<DataSet> dev = new ArrayList<>();
+            int[] devSlice = Split.slices(plan.dev(), c.workers())[w];
+            Batches.batches(data.pool().read(devSlice), TrainingJob.EVAL_BATCH, classes).forEachRemaining(dev::add);
+
+            try (SummationClient ps = new SummationClient(servers, plan.token(), w, c.workers(), TIMEOUT)) {
+                DataParallelWorker worker = new DataParallelWorker(net, ps, c.workers(), c.partitionBytes(), c.fp16(), step);
+                long totalSteps = (long) plan.stepsPerEpoch() * c.epochs();
+                long lastEvalStep = step, lastEvalNanos = System.nanoTime();
+                long[] lastTiming = worker.timing();
+                long lastPushed = 0, lastPulled = 0;
+                double lossSum = 0;
+                int lossCount = 0;
+                while (step < totalSteps) {
+                    int epoch = (int) (step / plan.stepsPerEpoch()) + 1;
+                    int offset = (int) (step % plan.stepsPerEpoch());
+                    List<DataSet> batches = epochBatches(epoch, classes);
+                    for (int b = offset; b < batches.size(); b++) {
+                        worker.step(batches.get(b));
+                        step++;
+                        lossSum += worker.score();
+                        lossCount++;
+                        boolean epochEnd = b == batches.size() - 1;
+                        if (step % c.evalEvery() == 0 || epochEnd) {
+                            double[] counts = worker.evaluate(dev, lossSum / Math.max(1, lossCount));
+                            checkReplicas(worker);
+                            if (w == 0) {
+                                long now = System.nanoTime();
+                                long[] t = worker.timing();
+                                long stepNanos = (t[0] - lastTiming[0]) + (t[1] - lastTiming[1]) + (t[2] - lastTiming[2]);
+                                long steps = step - lastEvalStep;
+                                Map<String, Object> stats = new LinkedHashMap<>();
+                                stats.put("servers", servers.size());
+                                stats.put("colocated", c.servers() == 0);
+                                stats.put("partition_bytes", c.partitionBytes());
+                                stats.put("compress", c.compress());
+                                stats.put("global_batch", c.batch() * c.workers());
+                                stats.put("learning_rate", c.learningRate());
+                                stats.put("eval_every", c.evalEvery());
+                                stats.put("bytes_pushed_per_step", steps == 0 ? 0 : (worker.bytesPushed() - lastPushed) / steps);
+                                stats.put("bytes_pulled_per_step", steps == 0 ? 0 : (worker.bytesPulled() - lastPulled) / steps);
+                                stats.put("push_pull_share", stepNanos == 0 ? 0 : (double) (t[1] - lastTiming[1]) / stepNanos);
+                                stats.put("step_ms", steps == 0 ? 0 : stepNanos / 1e6 / steps);
+                                double examplesPerSecond = steps * (double) c.batch() * c.workers() / ((now - lastEvalNanos) / 1e9);
+                                CheckpointMeta meta = new CheckpointMeta(step, epoch, counts[0] / counts[1], counts[2] / counts[1],
+                                        counts[3] / c.workers(), c.trainer(), c.workers(), c.data(), kind.name().toLowerCase(Locale.ROOT),
+                                        data.classNames(), (System.currentTimeMillis() - plan.startedMillis()) / 1000.0, examplesPerSecond,
+                                        null, null, 0, stats);
+                                store.publish(net, meta);
+                                lastTiming = t;
+                                lastPushed = worker.bytesPushed();
+                                lastPulled = worker.bytesPulled();
+                            }
+                            lastEvalStep = step;
+                            lastEvalNanos = System.nanoTime();
+                            lossSum = 0;
+                            lossCount = 0;
+                        }
+                    }
+                }
+                return "worker " + w + " finished at step " + step;
+            }
+        }
+
+        /** This worker's mini-batches of one epoch: its shard, shuffled, cut into batches of --batch. */
+        private List<DataSet> epochBatches(int epoch, int classes) {
+            TrainConfig c = plan.config();
+            int[] shard = Split.shards(plan.train(), c.workers(), c.seed(), epoch)[w];
+            List<LabeledImage> examples = new ArrayList<>(shard.length);
+            plan.data().pool().read(shard).forEachRemaining(examples::add);
+            Collections.shuffle(examples, new Random(c.seed() * 1_000_003L + epoch * 131L + w));
+            List<DataSet> batches = new ArrayList<>();
+            Batches.batches(examples.iterator(), c.batch(), classes).forEachRemaining(batches::add);
+            return batches;
+        }
+
+        /** Replicas must stay identical: compare parameter checksums at every evaluation. */
+        private void checkReplicas(DataParallelWorker worker) {
+            long[] sums = worker.checksums(w);
+            for (long other : sums) {
+                if (other != sums[0]) {
+                    throw new IllegalStateException("replicas diverged at step " + worker.steps() + ": parameter checksums "
+                            + java.util.Arrays.toString(sums));
+                }
+            }
+        }
+    }
+}
