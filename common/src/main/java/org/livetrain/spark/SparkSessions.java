@@ -22,7 +22,8 @@ public final class SparkSessions {
     public static SparkSession create(String appName, int localThreads, Map<String, String> extraConf) {
         SparkConf conf = new SparkConf().setAppName(appName);
         if (!conf.contains("spark.master")) {
-            conf.setMaster("local[" + Math.max(1, localThreads) + "]");
+            // local[N,F]: a failed task is retried as on a cluster (a barrier stage is retried as a whole)
+            conf.setMaster("local[" + Math.max(1, localThreads) + ",4]");
             conf.setIfMissing("spark.driver.host", "127.0.0.1");
             conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
             conf.setIfMissing("spark.ui.showConsoleProgress", "false");

@@ -20,6 +20,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--live", description = "Open the live-inference prompt in this process while training runs.")
     boolean live;
 
+    @Option(names = "--resume", description = "byteps: continue the run in --checkpoint-dir from its latest checkpoint (parameters, updater state, step, position in the data).")
+    boolean resume;
+
     @Option(names = "--data", paramLabel = "SPEC", description = "digits (bundled), fashion (Debian dataset-fashion-mnist), idx:DIR or folder:DIR.")
     String data;
 
@@ -84,7 +87,7 @@ public final class TrainCommand implements Callable<Integer> {
             TrainingJob.run(cfg, line -> {
                 top.out.println(line);
                 top.out.flush();
-            });
+            }, resume);
             return 0;
         }
         return trainLive(cfg);
@@ -102,7 +105,7 @@ public final class TrainCommand implements Callable<Integer> {
             TerminalSession s = session.get();
             if (s != null) s.reader().printAbove(line);
             else top.out.println(line);
-        });
+        }, resume);
         AtomicReference<Throwable> failure = new AtomicReference<>();
         try (TerminalSession s = new TerminalSession(cfg.checkpointDir(), ctx.spark().sparkContext().hadoopConfiguration(), reader.poll(),
                 reader.maxPixels, reader.json,

@@ -48,6 +48,8 @@ import java.util.stream.IntStream;
  */
 final class BytePSTrainer {
     static final Duration TIMEOUT = Duration.ofSeconds(120);
+    /** Test hook: worker 1 fails once, in the stage's first attempt, when it reaches this step. */
+    static final String FAIL_AT_STEP = "spark.livetrain.test.failAtStep";
     private final TrainingJob.Context ctx;
 
     BytePSTrainer(TrainingJob.Context ctx) {
@@ -56,7 +58,7 @@ final class BytePSTrainer {
 
     /** What every task is handed (serialised into the stage's closure). */
     record Plan(TrainConfig config, Dataset data, int[] train, int[] dev, String model, HadoopConf hadoop, String token,
-                long startedMillis, int stepsPerEpoch) implements Serializable {
+                long startedMillis, int stepsPerEpoch, boolean resume, long failAtStep) implements Serializable {
         int tasks() {
             return config.workers() + config.servers();
         }
@@ -74,18 +76,31 @@ final class BytePSTrainer {
         int stepsPerEpoch = (shard + c.batch() - 1) / c.batch();
         Plan plan = new Plan(c, ctx.data(), ctx.split().train(), ctx.split().dev(), ctx.model().name(),
                 new HadoopConf(ctx.spark().sparkContext().hadoopConfiguration()), HexFormat.of().formatHex(secret),
-                System.currentTimeMillis(), stepsPerEpoch);
+                System.currentTimeMillis(), stepsPerEpoch, ctx.resume(),
+                Long.parseLong(c.conf().getOrDefault(FAIL_AT_STEP, "-1")));
         ctx.progress().line("byteps: %d workers, %s, %d steps per epoch of global batch %d, evaluation every %d steps, partitions of %d bytes%s",
                 c.workers(), c.servers() == 0 ? c.workers() + " colocated summation servers" : c.servers() + " dedicated summation servers",
                 stepsPerEpoch, c.batch() * c.workers(), c.evalEvery(), c.partitionBytes(), c.fp16() ? ", fp16 on the wire" : "");
+        printed = ctx.store().history().size(); // a resumed run prints only what it adds
+        ctx.store().best().ifPresent(b -> {
+            best = b.devAccuracy();
+            bestStep = b.step();
+        });
+        if (ctx.resume()) {
+            ctx.progress().line("resuming from %s", ctx.store().latest().map(p -> "step " + p.step() + " (" + p.path() + ")").orElse("scratch: no checkpoint yet"));
+        }
         Thread monitor = new Thread(this::watchHistory, "livetrain-progress");
         monitor.setDaemon(true);
         monitor.start();
         try {
             List<Integer> tasks = IntStream.range(0, plan.tasks()).boxed().toList();
             JavaRDD<Integer> rdd = ctx.jsc().parallelize(tasks, plan.tasks());
-            Object result = rdd.rdd().barrier().mapPartitions(new Task(plan), false, ClassTag$.MODULE$.apply(String.class)).collect();
-            if (result == null) throw new IllegalStateException("barrier stage returned nothing");
+            // Spark retries a failed barrier stage only when it is a shuffle-map stage (a result stage may have
+            // committed output): the shuffle after it makes the training stage retryable as a whole.
+            JavaRDD<String> trained = JavaRDD.fromRDD(rdd.rdd().barrier().mapPartitions(new Task(plan), false, ClassTag$.MODULE$.apply(String.class)),
+                    ClassTag$.MODULE$.apply(String.class));
+            List<String> summaries = trained.repartition(1).collect();
+            if (summaries.size() != plan.tasks()) throw new IllegalStateException("barrier stage returned " + summaries);
         } finally {
             monitor.interrupt();
             try {
@@ -97,7 +112,7 @@ final class BytePSTrainer {
         }
     }
 
-    private int printed = -1;
+    private int printed;
     private double best = -1;
     private long bestStep;
 
@@ -119,7 +134,6 @@ final class BytePSTrainer {
         } catch (LiveTrainException e) {
             return;
         }
-        if (printed < 0) printed = 0;
         for (int i = printed; i < h.size(); i++) {
             JsonNode n = h.get(i);
             double acc = n.path("dev_accuracy").asDouble();
@@ -204,7 +218,7 @@ final class BytePSTrainer {
                     : CheckpointStore.open(c.checkpointDir(), plan.hadoop().get());
             Models.Kind kind = Models.Kind.valueOf(plan.model());
             // a retried stage (or --resume) continues from latest.json: parameters, updater state, step
-            Optional<Pointer> latest = task.stageAttemptNumber() > 0 ? store.latest() : Optional.empty();
+            Optional<Pointer> latest = task.stageAttemptNumber() > 0 || plan.resume() ? store.latest() : Optional.empty();
             MultiLayerNetwork net;
             long step = 0;
             if (latest.isPresent()) {
@@ -218,7 +232,7 @@ final class BytePSTrainer {
             int[] devSlice = Split.slices(plan.dev(), c.workers())[w];
             Batches.batches(data.pool().read(devSlice), TrainingJob.EVAL_BATCH, classes).forEachRemaining(dev::add);
 
-            try (SummationClient ps = new SummationClient(servers, plan.token(), w, c.workers(), TIMEOUT)) {
+            try (SummationClient ps = new SummationClient(servers, plan.token(), w, c.workers(), TIMEOUT, task::isInterrupted)) {
                 DataParallelWorker worker = new DataParallelWorker(net, ps, c.workers(), c.partitionBytes(), c.fp16(), step);
                 long totalSteps = (long) plan.stepsPerEpoch() * c.epochs();
                 long lastEvalStep = step, lastEvalNanos = System.nanoTime();
@@ -231,6 +245,9 @@ final class BytePSTrainer {
                     int offset = (int) (step % plan.stepsPerEpoch());
                     List<DataSet> batches = epochBatches(epoch, classes);
                     for (int b = offset; b < batches.size(); b++) {
+                        if (step == plan.failAtStep() && w == 1 && task.stageAttemptNumber() == 0) {
+                            throw new IllegalStateException("test hook " + FAIL_AT_STEP + ": worker 1 fails at step " + step);
+                        }
                         worker.step(batches.get(b));
                         step++;
                         lossSum += worker.score();

@@ -37,7 +37,7 @@ public final class TrainingJob {
 
     /** What every trainer is handed. */
     public record Context(TrainConfig config, SparkSession spark, JavaSparkContext jsc, Dataset data, Split split,
-                   CheckpointStore store, Models.Kind model, Progress progress) {
+                   CheckpointStore store, Models.Kind model, Progress progress, boolean resume) {
     }
 
     private TrainingJob() {
@@ -59,7 +59,11 @@ public final class TrainingJob {
     }
 
     public static Result run(TrainConfig config, Consumer<String> out) {
-        return train(prepare(config, out));
+        return train(prepare(config, out, false));
+    }
+
+    public static Result run(TrainConfig config, Consumer<String> out, boolean resume) {
+        return train(prepare(config, out, resume));
     }
 
     /**
@@ -67,6 +71,10 @@ public final class TrainingJob {
      * data, checkpoint directory. On failure nothing is left running and nothing half-written.
      */
     public static Context prepare(TrainConfig config, Consumer<String> out) {
+        return prepare(config, out, false);
+    }
+
+    public static Context prepare(TrainConfig config, Consumer<String> out, boolean resume) {
         validate(config);
         Models.Kind kind = Models.Kind.parse(config.model());
         // a barrier stage needs a slot for every task at once: workers plus dedicated servers
@@ -80,7 +88,8 @@ public final class TrainingJob {
                 throw new LiveTrainException("--workers " + config.workers() + ": more workers than training examples (" + split.train().length + ")");
             }
             CheckpointStore store = CheckpointStore.create(config.checkpointDir(), hconf, config.keep());
-            return new Context(config, spark, jsc, data, split, store, kind, new Progress(out));
+            if (resume && !config.trainer().equals("byteps")) throw new LiveTrainException("--resume: only the byteps trainer resumes");
+            return new Context(config, spark, jsc, data, split, store, kind, new Progress(out), resume);
         } catch (RuntimeException e) {
             spark.stop();
             throw e;

@@ -51,8 +51,17 @@ public final class SummationClient implements AutoCloseable {
         }
     }
 
+    private final java.util.function.BooleanSupplier cancelled;
+
     public SummationClient(List<InetSocketAddress> endpoints, String token, int worker, int workers, Duration timeout) throws IOException {
+        this(endpoints, token, worker, workers, timeout, () -> false);
+    }
+
+    /** @param cancelled checked while waiting: a killed Spark task stops waiting at once */
+    public SummationClient(List<InetSocketAddress> endpoints, String token, int worker, int workers, Duration timeout,
+                           java.util.function.BooleanSupplier cancelled) throws IOException {
         this.timeout = timeout;
+        this.cancelled = cancelled;
         this.group = new NioEventLoopGroup(1, new DefaultThreadFactory("livetrain-ps-client", true));
         try {
             for (InetSocketAddress a : endpoints) servers.add(connect(a, token, worker, workers));
@@ -220,7 +229,13 @@ public final class SummationClient implements AutoCloseable {
 
     private float[] await(CompletableFuture<float[]> f, String what) {
         try {
-            return f.get();
+            while (true) {
+                try {
+                    return f.get(100, TimeUnit.MILLISECONDS);
+                } catch (TimeoutException notYet) {
+                    if (cancelled.getAsBoolean()) throw new PsException(what + ": cancelled (the task was killed)");
+                }
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new PsException(what + ": interrupted");

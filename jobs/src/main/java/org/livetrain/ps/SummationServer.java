@@ -52,12 +52,14 @@ public final class SummationServer implements AutoCloseable {
     private final Channel channel;
     private final Map<Integer, Map<Long, Round>> keys = new HashMap<>();
     private final AtomicLong bytesIn = new AtomicLong(), bytesOut = new AtomicLong();
+    /** Workers whose connection closed: a round they did not push can never complete. */
+    private final java.util.Set<Integer> gone = new java.util.HashSet<>();
 
     /** A round of one key. Guarded by the server's monitor. */
     private static final class Round {
         final long created = System.nanoTime();
         float[] sum;
-        int pushed; // bitset over workers would limit N; a count plus per-worker flags
+        int pushed;
         boolean[] pushedBy;
         int pulled;
         final List<PendingPull> pulls = new ArrayList<>();
@@ -149,6 +151,9 @@ public final class SummationServer implements AutoCloseable {
             refuse(ctx, id, "worker " + worker + " of " + n + " does not fit a job of " + workers + " workers");
             return;
         }
+        synchronized (this) {
+            gone.remove(worker); // a worker may reconnect
+        }
         ctx.channel().attr(WORKER).set(worker);
         send(ctx, Wire.HELLO_OK, id, null);
     }
@@ -183,6 +188,8 @@ public final class SummationServer implements AutoCloseable {
         PendingPull p = new PendingPull(ctx, id, dtype, worker);
         if (r.pushed == workers) {
             answer(key, round, r, p);
+        } else if (missingWorkerGone(r) >= 0) {
+            error(ctx, id, "key " + key + " round " + round + ": worker " + missingWorkerGone(r) + " disconnected before pushing");
         } else {
             r.pulls.add(p);
         }
@@ -196,8 +203,14 @@ public final class SummationServer implements AutoCloseable {
         if (++r.pulled == workers) keys.get(key).remove(round);
     }
 
+    private int missingWorkerGone(Round r) {
+        for (int w : gone) if (r.pushedBy == null || !r.pushedBy[w]) return w;
+        return -1;
+    }
+
     /** A worker's connection closed: rounds that still wait for it can never complete. */
     private synchronized void workerGone(int worker) {
+        gone.add(worker);
         failRounds(r -> r.pushedBy == null || !r.pushedBy[worker], "worker " + worker + " disconnected before pushing");
     }
 

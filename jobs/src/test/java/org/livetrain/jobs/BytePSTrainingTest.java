@@ -1,0 +1,77 @@
+package org.livetrain.jobs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.store.Checkpoint;
+import org.livetrain.store.CheckpointStore;
+
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The BytePS trainer in Spark local[2]: one barrier stage of two workers with colocated summation
+ * servers. A worker fails once mid-epoch (the test hook); Spark retries the stage, which resumes from
+ * latest.json and finishes; then --resume continues the run for another epoch.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class BytePSTrainingTest {
+    @TempDir
+    static Path dir;
+
+    static List<Long> steps(List<JsonNode> history) {
+        return history.stream().map(n -> n.get("step").asLong()).toList();
+    }
+
+    @Test
+    @Order(1)
+    void aFailedWorkerMakesTheStageRetryAndResumeFromLatest() {
+        Path ckpt = dir.resolve("ckpt");
+        Cli r = Cli.run("train", "--trainer", "byteps", "--epochs", "1", "--eval-every", "20", "--checkpoint-dir", ckpt.toString(),
+                "--conf", BytePSTrainer.FAIL_AT_STEP + "=45");
+        assertEquals(0, r.exitCode(), () -> r.out() + r.err());
+        assertTrue(r.out().contains("byteps: 2 workers, 2 colocated summation servers, 63 steps per epoch of global batch 128"), r.out());
+        CheckpointStore store = CheckpointStore.open(ckpt.toString(), new Configuration());
+        List<JsonNode> history = store.history();
+        // evaluations at 20 and 40; worker 1 fails at 45; the retried stage resumes from step 40
+        assertEquals(List.of(20L, 40L, 60L, 63L), steps(history), "the retry resumed from latest, not from scratch");
+        double bestSoFar = -1;
+        for (JsonNode n : history) {
+            if (n.get("best").asBoolean()) {
+                assertTrue(n.get("dev_accuracy").asDouble() > bestSoFar, "best never regresses");
+                bestSoFar = n.get("dev_accuracy").asDouble();
+            }
+        }
+        Checkpoint best = store.load(store.best().orElseThrow(), false);
+        assertEquals(bestSoFar, best.meta().devAccuracy());
+        assertTrue(best.meta().devAccuracy() > 0.9, "dev accuracy " + best.meta().devAccuracy());
+        assertEquals("byteps", best.meta().trainer());
+        var stats = best.meta().stats();
+        assertEquals(2, ((Number) stats.get("servers")).intValue());
+        assertEquals(262144, ((Number) stats.get("partition_bytes")).intValue());
+        long pushed = ((Number) stats.get("bytes_pushed_per_step")).longValue();
+        assertTrue(pushed > 431_080 * 4 && pushed < 431_080 * 4 * 1.05, "one LeNet gradient per step, framed: " + pushed);
+        double share = ((Number) stats.get("push_pull_share")).doubleValue();
+        assertTrue(share > 0 && share < 1, "push/pull share " + share);
+        assertTrue(r.out().contains("test accuracy"), r.out());
+    }
+
+    @Test
+    @Order(2)
+    void resumeContinuesFromTheLatestCheckpoint() {
+        Path ckpt = dir.resolve("ckpt");
+        Cli r = Cli.run("train", "--trainer", "byteps", "--epochs", "2", "--eval-every", "40", "--checkpoint-dir", ckpt.toString(), "--resume");
+        assertEquals(0, r.exitCode(), () -> r.out() + r.err());
+        assertTrue(r.out().contains("resuming from step 63"), r.out());
+        List<Long> steps = steps(CheckpointStore.open(ckpt.toString(), new Configuration()).history());
+        assertEquals(List.of(20L, 40L, 60L, 63L, 80L, 120L, 126L), steps);
+        assertTrue(!r.out().contains("step 20 "), "only the new evaluations are printed: " + r.out());
+    }
+}
