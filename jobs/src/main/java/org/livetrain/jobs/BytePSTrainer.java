@@ -196,6 +196,58 @@ final class BytePSTrainer {
         }
     }
 
+    /**
+     * Worker 0 writes checkpoints in the background, from a snapshot (a clone) of the network, so that
+     * the workers do not wait for zip compression and storage. Publications keep their order; a failed
+     * one fails the worker at its next evaluation or at the end.
+     */
+    static final class Publisher implements AutoCloseable {
+        private final CheckpointStore store;
+        private final java.util.concurrent.ExecutorService thread = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "livetrain-publisher");
+            t.setDaemon(true);
+            return t;
+        });
+        private java.util.concurrent.Future<?> last;
+
+        Publisher(CheckpointStore store) {
+            this.store = store;
+        }
+
+        void publish(MultiLayerNetwork snapshot, CheckpointMeta meta) throws Exception {
+            check();
+            last = thread.submit(() -> store.publish(snapshot, meta));
+        }
+
+        /** Rethrows a failed publication, if the last one is done. */
+        private void check() throws Exception {
+            if (last != null && last.isDone()) unwrap();
+        }
+
+        /** Waits for every publication. */
+        void drain() throws Exception {
+            if (last != null) unwrap();
+        }
+
+        private void unwrap() throws Exception {
+            try {
+                last.get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw e.getCause() instanceof Exception x ? x : new RuntimeException(e.getCause());
+            }
+        }
+
+        @Override
+        public void close() {
+            thread.shutdown();
+            try {
+                thread.awaitTermination(60, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
     /** The training loop of one worker. */
     static final class WorkerLoop {
         private final Plan plan;
@@ -232,7 +284,8 @@ final class BytePSTrainer {
             int[] devSlice = Split.slices(plan.dev(), c.workers())[w];
             Batches.batches(data.pool().read(devSlice), TrainingJob.EVAL_BATCH, classes).forEachRemaining(dev::add);
 
-            try (SummationClient ps = new SummationClient(servers, plan.token(), w, c.workers(), TIMEOUT, task::isInterrupted)) {
+            try (SummationClient ps = new SummationClient(servers, plan.token(), w, c.workers(), TIMEOUT, task::isInterrupted);
+                 Publisher publisher = new Publisher(store)) {
                 DataParallelWorker worker = new DataParallelWorker(net, ps, c.workers(), c.partitionBytes(), c.fp16(), step);
                 long totalSteps = (long) plan.stepsPerEpoch() * c.epochs();
                 long lastEvalStep = step, lastEvalNanos = System.nanoTime();
@@ -278,7 +331,7 @@ final class BytePSTrainer {
                                         counts[3] / c.workers(), c.trainer(), c.workers(), c.data(), kind.name().toLowerCase(Locale.ROOT),
                                         data.classNames(), (System.currentTimeMillis() - plan.startedMillis()) / 1000.0, examplesPerSecond,
                                         null, null, 0, stats);
-                                store.publish(net, meta);
+                                publisher.publish(net.clone(), meta);
                                 lastTiming = t;
                                 lastPushed = worker.bytesPushed();
                                 lastPulled = worker.bytesPulled();
@@ -290,6 +343,7 @@ final class BytePSTrainer {
                         }
                     }
                 }
+                publisher.drain();
                 return "worker " + w + " finished at step " + step;
             }
         }
