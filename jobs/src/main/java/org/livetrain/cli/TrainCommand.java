@@ -57,6 +57,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--compress", paramLabel = "none|fp16", description = "byteps: fp16 halves the bytes on the wire.")
     String compress;
 
+    @Option(names = "--augment", description = "byteps: random small shifts, rotations and scalings of the training images, applied on the workers.")
+    boolean augment;
+
     @Option(names = "--averaging-frequency", paramLabel = "K", description = "averaging: mini-batches each worker fits between two parameter averages.")
     int averagingFrequency;
 
@@ -82,7 +85,7 @@ public final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         common.apply();
         TrainConfig cfg = new TrainConfig(data, workers, epochs, batch, learningRate, model, trainer, averagingFrequency,
-                evalEvery, servers, partitionBytes, compress, checkpointDir, keep, seed, common.conf());
+                evalEvery, servers, partitionBytes, compress, augment, checkpointDir, keep, seed, common.conf());
         if (!live) {
             TrainingJob.run(cfg, line -> {
                 top.out.println(line);

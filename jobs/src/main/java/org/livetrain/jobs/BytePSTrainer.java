@@ -322,6 +322,7 @@ final class BytePSTrainer {
                                 stats.put("global_batch", c.batch() * c.workers());
                                 stats.put("learning_rate", c.learningRate());
                                 stats.put("eval_every", c.evalEvery());
+                                stats.put("augment", c.augment());
                                 stats.put("bytes_pushed_per_step", steps == 0 ? 0 : (worker.bytesPushed() - lastPushed) / steps);
                                 stats.put("bytes_pulled_per_step", steps == 0 ? 0 : (worker.bytesPulled() - lastPulled) / steps);
                                 stats.put("push_pull_share", stepNanos == 0 ? 0 : (double) (t[1] - lastTiming[1]) / stepNanos);
@@ -354,7 +355,13 @@ final class BytePSTrainer {
             int[] shard = Split.shards(plan.train(), c.workers(), c.seed(), epoch)[w];
             List<LabeledImage> examples = new ArrayList<>(shard.length);
             plan.data().pool().read(shard).forEachRemaining(examples::add);
-            Collections.shuffle(examples, new Random(c.seed() * 1_000_003L + epoch * 131L + w));
+            Random rnd = new Random(c.seed() * 1_000_003L + epoch * 131L + w);
+            Collections.shuffle(examples, rnd);
+            if (c.augment()) {
+                var shape = plan.data().shape();
+                examples.replaceAll(e -> new LabeledImage(e.index(), e.label(),
+                        org.livetrain.image.Augmenter.augment(e.pixels(), shape.height(), shape.width(), rnd)));
+            }
             List<DataSet> batches = new ArrayList<>();
             Batches.batches(examples.iterator(), c.batch(), classes).forEachRemaining(batches::add);
             return batches;

@@ -17,6 +17,7 @@ public record TrainConfig(
         int servers,
         int partitionBytes,
         String compress,
+        boolean augment,
         String checkpointDir,
         int keep,
         long seed,
