@@ -119,7 +119,7 @@ public class TrainerComparison {
         JsonNode last = h.get(h.size() - 1);
         eps = last.get("step").asLong() * (double) (WORKERS * BATCH) / last.get("elapsed_seconds").asDouble();
         String name = trainer.equals("byteps") ? "byteps, 2 workers, 2 colocated servers" : "averaging, 2 workers (evaluates per epoch)";
-        return new Row(name, eps / h.size(), to96, to97, best, bestAt,
+        return new Row(name, eps, to96, to97, best, bestAt,
                 trainer.equals("byteps") ? String.format(Locale.ROOT, "%.1f%%", 100 * share / h.size()) : "-");
     }
 }

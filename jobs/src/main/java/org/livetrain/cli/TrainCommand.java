@@ -112,8 +112,9 @@ public final class TrainCommand implements Callable<Integer> {
         AtomicReference<Throwable> failure = new AtomicReference<>();
         try (TerminalSession s = new TerminalSession(cfg.checkpointDir(), ctx.spark().sparkContext().hadoopConfiguration(), reader.poll(),
                 reader.maxPixels, reader.json,
-                () -> String.format(Locale.ROOT, "training started %.0f s ago; the first checkpoint is published when epoch 1 of %d ends",
-                        (System.nanoTime() - started) / 1e9, cfg.epochs()),
+                () -> String.format(Locale.ROOT, "training started %.0f s ago; the first checkpoint is published at the first evaluation (%s)",
+                        (System.nanoTime() - started) / 1e9, cfg.trainer().equals("byteps")
+                                ? "after " + cfg.evalEvery() + " steps, or at the end of epoch 1 if that comes first" : "at the end of epoch 1"),
                 top.in, top.out, top.err, ReaderOptions.interactive())) {
             session.set(s);
             Thread training = new Thread(() -> {

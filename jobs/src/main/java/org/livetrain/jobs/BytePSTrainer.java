@@ -50,6 +50,8 @@ final class BytePSTrainer {
     static final Duration TIMEOUT = Duration.ofSeconds(120);
     /** Test hook: worker 1 fails once, in the stage's first attempt, when it reaches this step. */
     static final String FAIL_AT_STEP = "spark.livetrain.test.failAtStep";
+    /** ND4J threads per task; default spark.task.cpus. */
+    static final String ND4J_THREADS = "spark.livetrain.nd4j.threads";
     private final TrainingJob.Context ctx;
 
     BytePSTrainer(TrainingJob.Context ctx) {
@@ -160,9 +162,10 @@ final class BytePSTrainer {
         public scala.collection.Iterator<String> apply(scala.collection.Iterator<Integer> ignored) {
             BarrierTaskContext task = BarrierTaskContext.get();
             int id = task.partitionId();
-            int cpus = Math.max(1, task.cpus());
-            Nd4j.getEnvironment().setMaxThreads(cpus);
-            Nd4j.getEnvironment().setMaxMasterThreads(cpus);
+            // ND4J gets the cores Spark granted this task, so tasks sharing an executor do not oversubscribe it
+            int threads = org.apache.spark.SparkEnv.get().conf().getInt(ND4J_THREADS, Math.max(1, task.cpus()));
+            Nd4j.getEnvironment().setMaxThreads(threads);
+            Nd4j.getEnvironment().setMaxMasterThreads(threads);
             TrainConfig c = plan.config();
             SummationServer server = null;
             String summary;
@@ -323,6 +326,7 @@ final class BytePSTrainer {
                                 stats.put("learning_rate", c.learningRate());
                                 stats.put("eval_every", c.evalEvery());
                                 stats.put("augment", c.augment());
+                                stats.put("nd4j_threads", Nd4j.getEnvironment().maxThreads());
                                 stats.put("bytes_pushed_per_step", steps == 0 ? 0 : (worker.bytesPushed() - lastPushed) / steps);
                                 stats.put("bytes_pulled_per_step", steps == 0 ? 0 : (worker.bytesPulled() - lastPulled) / steps);
                                 stats.put("push_pull_share", stepNanos == 0 ? 0 : (double) (t[1] - lastTiming[1]) / stepNanos);
