@@ -31,11 +31,19 @@ public class TrainerComparison {
     static final double LR = 0.002;
     static final long SEED = Split.DEFAULT_SEED;
 
+    /** {@code single OUT}: the single-JVM baseline into OUT; {@code spark EPOCHS SINGLE_RESULT}: the rest and the table. */
     public static void main(String[] args) throws Exception {
-        int epochs = Integer.parseInt(args[0]);
+        int epochs = Integer.parseInt(args[1]);
+        if (args[0].equals("single")) {
+            Row r = singleJvm(epochs);
+            Files.writeString(Path.of(args[2]), String.join("\t", r.name(), "" + r.examplesPerSecond(), "" + r.to96(), "" + r.to97(), "" + r.bestAcc(), "" + r.bestAt()));
+            return;
+        }
+        String[] f = Files.readString(Path.of(args[2])).split("\t");
+        Row single = new Row(f[0], Double.parseDouble(f[1]), Double.parseDouble(f[2]), Double.parseDouble(f[3]), Double.parseDouble(f[4]), Double.parseDouble(f[5]), "-");
         Path work = Files.createTempDirectory("livetrain-bench-");
         List<Row> rows = new ArrayList<>();
-        rows.add(singleJvm(epochs));
+        rows.add(single);
         rows.add(spark("averaging", epochs, work.resolve("averaging")));
         rows.add(spark("byteps", epochs, work.resolve("byteps")));
         System.out.printf(Locale.ROOT, "%n%d epochs of the 8,000 bundled training digits, LeNet, Adam lr %s, global batch %d (%d workers x %d where distributed), %d cores%n",
@@ -45,7 +53,7 @@ public class TrainerComparison {
         for (Row r : rows) {
             System.out.printf(Locale.ROOT, "| %s | %.0f | %s | %s | %.4f (%.0f s) | %s |%n", r.name(), r.examplesPerSecond(), t(r.to96()), t(r.to97()), r.bestAcc(), r.bestAt(), r.pushPull());
         }
-        Row single = rows.get(0), avg = rows.get(1), bp = rows.get(2);
+        Row avg = rows.get(1), bp = rows.get(2);
         System.out.printf(Locale.ROOT, "%nratios: byteps/averaging time to 0.97 = %s; byteps/single-JVM examples/s = %.2f; byteps/averaging examples/s = %.2f%n",
                 Double.isNaN(bp.to97()) || Double.isNaN(avg.to97()) ? "n/a" : String.format(Locale.ROOT, "%.2f (averaging takes %.2fx as long)", bp.to97() / avg.to97(), avg.to97() / bp.to97()),
                 bp.examplesPerSecond() / single.examplesPerSecond(), bp.examplesPerSecond() / avg.examplesPerSecond());
@@ -57,10 +65,8 @@ public class TrainerComparison {
 
     /** DL4J fit() in this JVM on batches of the global size, evaluated on the same schedule as byteps. */
     static Row singleJvm(int epochs) {
-        // one JVM gets every core (the distributed trainers get one per task)
-        int cores = Runtime.getRuntime().availableProcessors();
-        org.nd4j.linalg.factory.Nd4j.getEnvironment().setMaxThreads(cores);
-        org.nd4j.linalg.factory.Nd4j.getEnvironment().setMaxMasterThreads(cores);
+        // this JVM was started with OMP_NUM_THREADS = all cores (the distributed trainers get one per task)
+        int cores = org.nd4j.linalg.factory.Nd4j.getEnvironment().maxThreads();
         Dataset data = Dataset.open("digits", new Configuration());
         Split split = data.split(SEED);
         List<LabeledImage> train = new ArrayList<>(), dev = new ArrayList<>();
@@ -95,8 +101,6 @@ public class TrainerComparison {
                 }
             }
         }
-        org.nd4j.linalg.factory.Nd4j.getEnvironment().setMaxThreads(1);
-        org.nd4j.linalg.factory.Nd4j.getEnvironment().setMaxMasterThreads(1);
         return new Row("single-JVM DL4J fit (batch " + WORKERS * BATCH + ", " + cores + " threads)", examples / ((System.nanoTime() - start) / 1e9), to96, to97, best, bestAt, "-");
     }
 

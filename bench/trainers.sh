@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# Trainer comparison, side by side in one JVM: single-JVM DL4J fit, --trainer averaging, --trainer byteps.
+# Trainer comparison in one run, same data, model, global batch and machine: single-JVM DL4J fit (its
+# own JVM, ND4J on every core), then --trainer averaging and --trainer byteps (one JVM, Spark local
+# mode, one ND4J thread per task), and a table of the three.
 #   bench/trainers.sh [EPOCHS]      (default 5)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+epochs="${1:-5}"
 "$ROOT/submit.sh" --help >/dev/null   # builds if needed
 jar=$(ls "$ROOT"/jobs/target/livetrain-jobs-*.jar | head -n1)
-export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" SPARK_LOCAL_IP=127.0.0.1
+cp="$jar:$(cat "$ROOT/jobs/target/classpath.txt")"
 JAVA17_FLAGS=$(sed -n 's/^JAVA17_FLAGS="\(.*\)"$/\1/p' "$ROOT/submit.sh")
+single=$(mktemp)
+trap 'rm -f "$single"' EXIT
+# ND4J sizes its thread pool from OMP_NUM_THREADS when the JVM starts
 # shellcheck disable=SC2086
-exec java -Xmx6g $JAVA17_FLAGS -Dlog4j2.configurationFile="$ROOT/conf/log4j2.properties" \
-  -cp "$jar:$(cat "$ROOT/jobs/target/classpath.txt")" "$ROOT/bench/TrainerComparison.java" "${1:-5}"
+OMP_NUM_THREADS=$(nproc) java -Xmx4g $JAVA17_FLAGS -Dlog4j2.configurationFile="$ROOT/conf/log4j2.properties" \
+  -cp "$cp" "$ROOT/bench/TrainerComparison.java" single "$epochs" "$single"
+# shellcheck disable=SC2086
+OMP_NUM_THREADS=1 SPARK_LOCAL_IP=127.0.0.1 java -Xmx6g $JAVA17_FLAGS -Dlog4j2.configurationFile="$ROOT/conf/log4j2.properties" \
+  -cp "$cp" "$ROOT/bench/TrainerComparison.java" spark "$epochs" "$single"

@@ -50,8 +50,6 @@ final class BytePSTrainer {
     static final Duration TIMEOUT = Duration.ofSeconds(120);
     /** Test hook: worker 1 fails once, in the stage's first attempt, when it reaches this step. */
     static final String FAIL_AT_STEP = "spark.livetrain.test.failAtStep";
-    /** ND4J threads per task; default spark.task.cpus. */
-    static final String ND4J_THREADS = "spark.livetrain.nd4j.threads";
     private final TrainingJob.Context ctx;
 
     BytePSTrainer(TrainingJob.Context ctx) {
@@ -162,10 +160,6 @@ final class BytePSTrainer {
         public scala.collection.Iterator<String> apply(scala.collection.Iterator<Integer> ignored) {
             BarrierTaskContext task = BarrierTaskContext.get();
             int id = task.partitionId();
-            // ND4J gets the cores Spark granted this task, so tasks sharing an executor do not oversubscribe it
-            int threads = org.apache.spark.SparkEnv.get().conf().getInt(ND4J_THREADS, Math.max(1, task.cpus()));
-            Nd4j.getEnvironment().setMaxThreads(threads);
-            Nd4j.getEnvironment().setMaxMasterThreads(threads);
             TrainConfig c = plan.config();
             SummationServer server = null;
             String summary;
