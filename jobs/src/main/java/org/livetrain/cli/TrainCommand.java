@@ -57,6 +57,11 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--compress", paramLabel = "none|fp16", description = "byteps: fp16 halves the bytes on the wire.")
     String compress;
 
+    @Option(names = "--async", description = "byteps: asynchronous: the servers hold the weights, each worker adds its own step and continues"
+            + " from the weights it gets back, without waiting for the others (no staleness bound). Each worker's step counts in full:"
+            + " lower the learning rate as workers are added.")
+    boolean async;
+
     @Option(names = "--augment", description = "byteps: random small shifts, rotations and scalings of the training images, applied on the workers.")
     boolean augment;
 
@@ -85,7 +90,7 @@ public final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         common.apply();
         TrainConfig cfg = new TrainConfig(data, workers, epochs, batch, learningRate, model, trainer, averagingFrequency,
-                evalEvery, servers, partitionBytes, compress, augment, checkpointDir, keep, seed, common.conf());
+                evalEvery, servers, partitionBytes, compress, augment, async, checkpointDir, keep, seed, common.conf());
         if (!live) {
             TrainingJob.run(cfg, line -> {
                 top.out.println(line);

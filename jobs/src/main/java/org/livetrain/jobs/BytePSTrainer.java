@@ -78,9 +78,10 @@ final class BytePSTrainer {
                 new HadoopConf(ctx.spark().sparkContext().hadoopConfiguration()), HexFormat.of().formatHex(secret),
                 System.currentTimeMillis(), stepsPerEpoch, ctx.resume(),
                 Long.parseLong(c.conf().getOrDefault(FAIL_AT_STEP, "-1")));
-        ctx.progress().line("byteps: %d workers, %s, %d steps per epoch of global batch %d, evaluation every %d steps, partitions of %d bytes%s",
+        ctx.progress().line("byteps: %d workers, %s, %d steps per epoch of global batch %d, evaluation every %d steps, partitions of %d bytes%s%s",
                 c.workers(), c.servers() == 0 ? c.workers() + " colocated summation servers" : c.servers() + " dedicated summation servers",
-                stepsPerEpoch, c.batch() * c.workers(), c.evalEvery(), c.partitionBytes(), c.fp16() ? ", fp16 on the wire" : "");
+                stepsPerEpoch, c.batch() * c.workers(), c.evalEvery(), c.partitionBytes(), c.fp16() ? ", fp16 on the wire" : "",
+                c.async() ? ", asynchronous (servers hold the weights)" : "");
         printed = ctx.store().history().size(); // a resumed run prints only what it adds
         ctx.store().best().ifPresent(b -> {
             best = b.devAccuracy();
@@ -284,6 +285,7 @@ final class BytePSTrainer {
             try (SummationClient ps = new SummationClient(servers, plan.token(), w, c.workers(), TIMEOUT, task::isInterrupted);
                  Publisher publisher = new Publisher(store)) {
                 DataParallelWorker worker = new DataParallelWorker(net, ps, c.workers(), c.partitionBytes(), c.fp16(), step);
+                if (c.async()) worker.startAsync();
                 long totalSteps = (long) plan.stepsPerEpoch() * c.epochs();
                 long lastEvalStep = step, lastEvalNanos = System.nanoTime();
                 long[] lastTiming = worker.timing();
@@ -298,14 +300,15 @@ final class BytePSTrainer {
                         if (step == plan.failAtStep() && w == 1 && task.stageAttemptNumber() == 0) {
                             throw new IllegalStateException("test hook " + FAIL_AT_STEP + ": worker 1 fails at step " + step);
                         }
-                        worker.step(batches.get(b));
+                        if (c.async()) worker.stepAsync(batches.get(b));
+                        else worker.step(batches.get(b));
                         step++;
                         lossSum += worker.score();
                         lossCount++;
                         boolean epochEnd = b == batches.size() - 1;
                         if (step % c.evalEvery() == 0 || epochEnd) {
                             double[] counts = worker.evaluate(dev, lossSum / Math.max(1, lossCount));
-                            checkReplicas(worker);
+                            if (!c.async()) checkReplicas(worker); // asynchronous replicas differ by design
                             if (w == 0) {
                                 long now = System.nanoTime();
                                 long[] t = worker.timing();
@@ -320,6 +323,7 @@ final class BytePSTrainer {
                                 stats.put("learning_rate", c.learningRate());
                                 stats.put("eval_every", c.evalEvery());
                                 stats.put("augment", c.augment());
+                                stats.put("async", c.async());
                                 stats.put("nd4j_threads", Nd4j.getEnvironment().maxThreads());
                                 stats.put("bytes_pushed_per_step", steps == 0 ? 0 : (worker.bytesPushed() - lastPushed) / steps);
                                 stats.put("bytes_pulled_per_step", steps == 0 ? 0 : (worker.bytesPulled() - lastPulled) / steps);

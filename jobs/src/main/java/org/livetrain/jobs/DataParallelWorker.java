@@ -69,6 +69,43 @@ public final class DataParallelWorker {
         applyNanos += t3 - t2;
     }
 
+    /**
+     * Asynchronous mode (--async): the servers hold the weights. Seeds them with this replica's
+     * parameters (the first worker to arrive wins; all start from the same seed) and takes them back.
+     */
+    public void startAsync() {
+        ps.initWeights(net.params().toFloatVector(), GRADIENT_KEYS, chunkFloats);
+        float[] none = new float[(int) net.numParams()];
+        ps.addAndGet(none, GRADIENT_KEYS, chunkFloats, fp16);
+        net.params().assign(Nd4j.createFromArray(none).reshape(net.params().shape()));
+    }
+
+    /**
+     * One asynchronous step: the updater turns the local gradient into this worker's own step, which is
+     * added to the servers' weights; the worker continues from the weights as they are right after,
+     * including whatever the other workers added meanwhile. No worker waits for another.
+     */
+    public void stepAsync(DataSet local) {
+        long t0 = System.nanoTime();
+        net.setInput(local.getFeatures());
+        net.setLabels(local.getLabels());
+        net.computeGradientAndScore();
+        INDArray view = net.getFlattenedGradients();
+        int iteration = net.getIterationCount();
+        net.getUpdater().update(net, net.gradient(), iteration, net.getEpochCount(), local.numExamples(), LayerWorkspaceMgr.noWorkspaces());
+        float[] delta = view.neg().toFloatVector(); // the step this worker would take: params -= update
+        long t1 = System.nanoTime();
+        ps.addAndGet(delta, GRADIENT_KEYS, chunkFloats, fp16);
+        long t2 = System.nanoTime();
+        net.params().assign(Nd4j.createFromArray(delta).reshape(net.params().shape()));
+        net.setIterationCount(iteration + 1);
+        steps++;
+        long t3 = System.nanoTime();
+        computeNanos += t1 - t0;
+        exchangeNanos += t2 - t1;
+        applyNanos += t3 - t2;
+    }
+
     public long steps() {
         return steps;
     }

@@ -18,6 +18,7 @@ public record TrainConfig(
         int partitionBytes,
         String compress,
         boolean augment,
+        boolean async,
         String checkpointDir,
         int keep,
         long seed,

@@ -88,6 +88,7 @@ public final class TrainingJob {
                 throw new LiveTrainException("--workers " + config.workers() + ": more workers than training examples (" + split.train().length + ")");
             }
             CheckpointStore store = CheckpointStore.create(config.checkpointDir(), hconf, config.keep());
+            if (config.async() && !config.trainer().equals("byteps")) throw new LiveTrainException("--async: only the byteps trainer runs asynchronously");
             if (config.augment() && !config.trainer().equals("byteps")) throw new LiveTrainException("--augment: only the byteps trainer augments");
             if (resume && !config.trainer().equals("byteps")) throw new LiveTrainException("--resume: only the byteps trainer resumes");
             return new Context(config, spark, jsc, data, split, store, kind, new Progress(out), resume);

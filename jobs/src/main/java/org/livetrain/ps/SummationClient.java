@@ -219,6 +219,50 @@ public final class SummationClient implements AutoCloseable {
         }
     }
 
+    // ---- asynchronous mode
+
+    private CompletableFuture<float[]> keyed(byte type, int key, float[] data, int off, int n, boolean fp16) {
+        Connection c = servers.get(serverFor(key));
+        byte dtype = fp16 ? Wire.FP16 : Wire.FP32;
+        ByteBuf b = start(c, type, nextId(c), 4 + (data == null ? 1 : Wire.payloadBytes(dtype, n)));
+        b.writeInt(key);
+        if (data == null) {
+            b.writeByte(dtype);
+        } else {
+            Wire.writeFloats(b, dtype, data, off, n);
+            bytesPushed.addAndGet(b.readableBytes());
+        }
+        return send(c, b);
+    }
+
+    /** Gives every chunk of {@code params} to its server as the starting weights (the first INIT of a key wins). */
+    public void initWeights(float[] params, int keyBase, int chunkFloats) {
+        List<CompletableFuture<float[]>> acks = new ArrayList<>();
+        for (int k = 0, off = 0; off < params.length; k++, off += chunkFloats) {
+            acks.add(keyed(Wire.INIT, keyBase + k, params, off, Math.min(chunkFloats, params.length - off), false));
+        }
+        for (int k = 0; k < acks.size(); k++) await(acks.get(k), "init of key " + (keyBase + k));
+    }
+
+    /**
+     * Adds {@code delta} to the servers' weights and replaces it with the weights as they are right after:
+     * each chunk's ADD and GET go out together (a connection keeps their order), all chunks at once.
+     */
+    public void addAndGet(float[] delta, int keyBase, int chunkFloats, boolean fp16) {
+        int chunks = (delta.length + chunkFloats - 1) / chunkFloats;
+        List<CompletableFuture<float[]>> adds = new ArrayList<>(chunks), gets = new ArrayList<>(chunks);
+        for (int k = 0; k < chunks; k++) {
+            int off = k * chunkFloats, n = Math.min(chunkFloats, delta.length - off);
+            adds.add(keyed(Wire.ADD, keyBase + k, delta, off, n, fp16));
+            gets.add(keyed(Wire.GET, keyBase + k, null, 0, 0, fp16));
+        }
+        for (int k = 0; k < chunks; k++) {
+            await(adds.get(k), "add to key " + (keyBase + k));
+            float[] w = await(gets.get(k), "get of key " + (keyBase + k));
+            System.arraycopy(w, 0, delta, k * chunkFloats, w.length);
+        }
+    }
+
     public long bytesPushed() {
         return bytesPushed.get();
     }

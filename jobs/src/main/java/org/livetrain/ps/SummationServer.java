@@ -51,6 +51,8 @@ public final class SummationServer implements AutoCloseable {
     private final EventLoopGroup io;
     private final Channel channel;
     private final Map<Integer, Map<Long, Round>> keys = new HashMap<>();
+    /** Asynchronous mode: the current weights of each key. */
+    private final Map<Integer, float[]> weights = new HashMap<>();
     private final AtomicLong bytesIn = new AtomicLong(), bytesOut = new AtomicLong();
     /** Workers whose connection closed: a round they did not push can never complete. */
     private final java.util.Set<Integer> gone = new java.util.HashSet<>();
@@ -116,6 +118,9 @@ public final class SummationServer implements AutoCloseable {
                 switch (type) {
                     case Wire.PUSH -> push(ctx, id, worker, in.readInt(), in.readLong(), in);
                     case Wire.PULL -> pull(ctx, id, worker, in.readInt(), in.readLong(), in.readByte());
+                    case Wire.INIT -> init(ctx, id, in.readInt(), in);
+                    case Wire.ADD -> add(ctx, id, in.readInt(), in);
+                    case Wire.GET -> get(ctx, id, in.readInt(), in.readByte());
                     default -> error(ctx, id, "unexpected frame type " + type);
                 }
             } catch (RuntimeException e) {
@@ -193,6 +198,28 @@ public final class SummationServer implements AutoCloseable {
         } else {
             r.pulls.add(p);
         }
+    }
+
+    // ---- asynchronous mode (--async): the server holds the weights, workers add their own steps to them
+
+    private synchronized void init(ChannelHandlerContext ctx, long id, int key, ByteBuf payload) {
+        weights.computeIfAbsent(key, k -> Wire.readFloats(payload));
+        send(ctx, Wire.PUSH_ACK, id, null);
+    }
+
+    private synchronized void add(ChannelHandlerContext ctx, long id, int key, ByteBuf payload) {
+        float[] w = weights.get(key);
+        if (w == null) throw new IllegalStateException("key " + key + " has no weights yet (INIT first)");
+        Wire.addFloats(payload, w);
+        send(ctx, Wire.PUSH_ACK, id, null);
+    }
+
+    private synchronized void get(ChannelHandlerContext ctx, long id, int key, byte dtype) {
+        float[] w = weights.get(key);
+        if (w == null) throw new IllegalStateException("key " + key + " has no weights yet (INIT first)");
+        ByteBuf b = frame(ctx, Wire.PULL_REPLY, id, Wire.payloadBytes(dtype, w.length));
+        Wire.writeFloats(b, dtype, w, 0, w.length);
+        ctx.writeAndFlush(finish(b));
     }
 
     /** Sends the sum; forgets the round once every worker has pulled it. Caller holds the monitor. */

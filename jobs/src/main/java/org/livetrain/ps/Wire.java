@@ -12,11 +12,14 @@ import java.nio.charset.StandardCharsets;
  * PUSH       int key, long round, payload                              -> PUSH_ACK
  * PULL       int key, long round, byte replyDtype                      -> PULL_REPLY payload, when all workers pushed
  * ERROR      short length + UTF-8 message (requestId 0: about the connection)
+ * INIT       int key, payload: set the key's weights if it has none    -> PUSH_ACK       (asynchronous mode)
+ * ADD        int key, payload: add a delta to the key's weights        -> PUSH_ACK
+ * GET        int key, byte replyDtype                                  -> PULL_REPLY with the current weights
  * </pre>
  */
 final class Wire {
     static final int MAX_FRAME = 256 << 20;
-    static final byte HELLO = 1, HELLO_OK = 2, PUSH = 3, PUSH_ACK = 4, PULL = 5, PULL_REPLY = 6, ERROR = 7;
+    static final byte HELLO = 1, HELLO_OK = 2, PUSH = 3, PUSH_ACK = 4, PULL = 5, PULL_REPLY = 6, ERROR = 7, INIT = 8, ADD = 9, GET = 10;
     static final byte FP32 = 0, FP16 = 1;
 
     private Wire() {

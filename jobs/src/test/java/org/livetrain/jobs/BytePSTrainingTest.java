@@ -74,4 +74,18 @@ class BytePSTrainingTest {
         assertEquals(List.of(20L, 40L, 60L, 63L, 80L, 120L, 126L), steps);
         assertTrue(!r.out().contains("step 20 "), "only the new evaluations are printed: " + r.out());
     }
+
+    @Test
+    @Order(3)
+    void asynchronousTrainingLearns() {
+        Path ckpt = dir.resolve("async");
+        Cli r = Cli.run("train", "--trainer", "byteps", "--async", "--learning-rate", "0.001", "--epochs", "1", "--eval-every", "30",
+                "--checkpoint-dir", ckpt.toString());
+        assertEquals(0, r.exitCode(), () -> r.out() + r.err());
+        assertTrue(r.out().contains("asynchronous (servers hold the weights)"), r.out());
+        Checkpoint best = CheckpointStore.open(ckpt.toString(), new Configuration()).load(
+                CheckpointStore.open(ckpt.toString(), new Configuration()).best().orElseThrow(), false);
+        assertEquals(Boolean.TRUE, best.meta().stats().get("async"));
+        assertTrue(best.meta().devAccuracy() > 0.9, "dev accuracy " + best.meta().devAccuracy());
+    }
 }

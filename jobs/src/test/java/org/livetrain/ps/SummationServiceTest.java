@@ -117,6 +117,25 @@ class SummationServiceTest {
     }
 
     @Test
+    void asynchronousModeHoldsWeightsAndAddsDeltas() throws Exception {
+        List<SummationServer> s = servers(2, 2, Duration.ofSeconds(30));
+        try (SummationClient a = new SummationClient(addresses(s), TOKEN, 0, 2, Duration.ofSeconds(30));
+             SummationClient b = new SummationClient(addresses(s), TOKEN, 1, 2, Duration.ofSeconds(30))) {
+            float[] start = {1, 2, 3, 4, 5};
+            a.initWeights(start, 0, 2);
+            b.initWeights(new float[]{9, 9, 9, 9, 9}, 0, 2); // the first INIT of a key wins
+            float[] da = {1, 1, 1, 1, 1};
+            a.addAndGet(da, 0, 2, false);
+            assertArrayEquals(new float[]{2, 3, 4, 5, 6}, da, "a sees its own step at once, without waiting for b");
+            float[] db = {0, 0, 0, 0, 10};
+            b.addAndGet(db, 0, 2, false);
+            assertArrayEquals(new float[]{2, 3, 4, 5, 16}, db, "b continues from the weights including a's step");
+        } finally {
+            s.forEach(SummationServer::close);
+        }
+    }
+
+    @Test
     void wrongTokenIsRefused() throws Exception {
         List<SummationServer> s = servers(1, 2, Duration.ofSeconds(30));
         try {
