@@ -48,9 +48,7 @@ public final class DataParallelWorker {
     /** One synchronous step on the local mini-batch; every worker's batch must have the same size. */
     public void step(DataSet local) {
         long t0 = System.nanoTime();
-        net.setInput(local.getFeatures());
-        net.setLabels(local.getLabels());
-        net.computeGradientAndScore();
+        computeGradient(local);
         float[] g = net.getFlattenedGradients().toFloatVector();
         long t1 = System.nanoTime();
         ps.allReduce(g, GRADIENT_KEYS, steps, chunkFloats, fp16);
@@ -87,9 +85,7 @@ public final class DataParallelWorker {
      */
     public void stepAsync(DataSet local) {
         long t0 = System.nanoTime();
-        net.setInput(local.getFeatures());
-        net.setLabels(local.getLabels());
-        net.computeGradientAndScore();
+        computeGradient(local);
         INDArray view = net.getFlattenedGradients();
         int iteration = net.getIterationCount();
         net.getUpdater().update(net, net.gradient(), iteration, net.getEpochCount(), local.numExamples(), LayerWorkspaceMgr.noWorkspaces());
@@ -104,6 +100,13 @@ public final class DataParallelWorker {
         computeNanos += t1 - t0;
         exchangeNanos += t2 - t1;
         applyNanos += t3 - t2;
+    }
+
+    /** The gradient of the local mini-batch (a sum over its examples) into the network's gradient view; parameters untouched. */
+    private void computeGradient(DataSet local) {
+        net.setInput(local.getFeatures());
+        net.setLabels(local.getLabels());
+        net.computeGradientAndScore();
     }
 
     public long steps() {

@@ -160,7 +160,7 @@ public final class SummationServer implements AutoCloseable {
             gone.remove(worker); // a worker may reconnect
         }
         ctx.channel().attr(WORKER).set(worker);
-        send(ctx, Wire.HELLO_OK, id, null);
+        send(ctx, Wire.HELLO_OK, id);
     }
 
     private void refuse(ChannelHandlerContext ctx, long id, String why) {
@@ -181,7 +181,7 @@ public final class SummationServer implements AutoCloseable {
         }
         r.pushedBy[worker] = true;
         r.pushed++;
-        send(ctx, Wire.PUSH_ACK, id, null);
+        send(ctx, Wire.PUSH_ACK, id);
         if (r.pushed == workers) {
             for (PendingPull p : r.pulls) answer(key, round, r, p);
             r.pulls.clear();
@@ -204,14 +204,14 @@ public final class SummationServer implements AutoCloseable {
 
     private synchronized void init(ChannelHandlerContext ctx, long id, int key, ByteBuf payload) {
         weights.computeIfAbsent(key, k -> Wire.readFloats(payload));
-        send(ctx, Wire.PUSH_ACK, id, null);
+        send(ctx, Wire.PUSH_ACK, id);
     }
 
     private synchronized void add(ChannelHandlerContext ctx, long id, int key, ByteBuf payload) {
         float[] w = weights.get(key);
         if (w == null) throw new IllegalStateException("key " + key + " has no weights yet (INIT first)");
         Wire.addFloats(payload, w);
-        send(ctx, Wire.PUSH_ACK, id, null);
+        send(ctx, Wire.PUSH_ACK, id);
     }
 
     private synchronized void get(ChannelHandlerContext ctx, long id, int key, byte dtype) {
@@ -267,7 +267,7 @@ public final class SummationServer implements AutoCloseable {
         ctx.writeAndFlush(finish(b));
     }
 
-    private void send(ChannelHandlerContext ctx, byte type, long id, ByteBuf unused) {
+    private void send(ChannelHandlerContext ctx, byte type, long id) {
         ctx.writeAndFlush(finish(frame(ctx, type, id, 0)));
     }
 
