@@ -79,7 +79,7 @@ final class BytePSTrainer {
                 System.currentTimeMillis(), stepsPerEpoch, ctx.resume(),
                 Long.parseLong(c.conf().getOrDefault(FAIL_AT_STEP, "-1")));
         ctx.progress().line("byteps: %d workers, %s, %d steps per epoch of global batch %d, evaluation every %d steps, partitions of %d bytes%s%s",
-                c.workers(), c.servers() == 0 ? c.workers() + " colocated summation servers" : c.servers() + " dedicated summation servers",
+                c.workers(), c.servers() == 0 ? c.workers() + " colocated summation servers" : c.servers() + " dedicated summation server(s)",
                 stepsPerEpoch, c.batch() * c.workers(), c.evalEvery(), c.partitionBytes(), c.fp16() ? ", fp16 on the wire" : "",
                 c.async() ? ", asynchronous (servers hold the weights)" : "");
         printed = ctx.store().history().size(); // a resumed run prints only what it adds

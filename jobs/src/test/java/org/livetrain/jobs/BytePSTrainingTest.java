@@ -88,4 +88,18 @@ class BytePSTrainingTest {
         assertEquals(Boolean.TRUE, best.meta().stats().get("async"));
         assertTrue(best.meta().devAccuracy() > 0.9, "dev accuracy " + best.meta().devAccuracy());
     }
+
+    @Test
+    @Order(4)
+    void dedicatedServerTasks() {
+        Path ckpt = dir.resolve("dedicated");
+        Cli r = Cli.run("train", "--trainer", "byteps", "--servers", "1", "--epochs", "1", "--eval-every", "63", "--checkpoint-dir", ckpt.toString());
+        assertEquals(0, r.exitCode(), () -> r.out() + r.err());
+        assertTrue(r.out().contains("2 workers, 1 dedicated summation server(s)"), r.out());
+        CheckpointStore store = CheckpointStore.open(ckpt.toString(), new Configuration());
+        Checkpoint best = store.load(store.best().orElseThrow(), false);
+        assertEquals(1, ((Number) best.meta().stats().get("servers")).intValue());
+        assertEquals(Boolean.FALSE, best.meta().stats().get("colocated"));
+        assertTrue(best.meta().devAccuracy() > 0.9, "dev accuracy " + best.meta().devAccuracy());
+    }
 }
