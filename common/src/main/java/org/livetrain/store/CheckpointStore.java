@@ -137,6 +137,8 @@ public final class CheckpointStore {
             String rel = "checkpoints/step-" + meta.step();
             Path dir = new Path(root, rel);
             Path tmp = new Path(checkpoints(), ".tmp-step-" + meta.step() + "-" + UUID.randomUUID());
+            Optional<Pointer> best = best();
+            Optional<Pointer> latest = latest();
             fs.mkdirs(tmp);
             try {
                 try (OutputStream out = fs.create(new Path(tmp, "model.zip"), false)) {
@@ -149,8 +151,6 @@ public final class CheckpointStore {
                 try (OutputStream out = fs.create(new Path(tmp, "meta.json"), false)) {
                     out.write(JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(full));
                 }
-                Optional<Pointer> best = best();
-                Optional<Pointer> latest = latest();
                 if (fs.exists(dir)) {
                     // left by a run that stopped before publishing it: never referenced, safe to replace
                     if (best.map(p -> p.path().equals(rel)).orElse(false) || latest.map(p -> p.path().equals(rel)).orElse(false)) {
@@ -164,7 +164,6 @@ public final class CheckpointStore {
             }
             Pointer pointer = Pointer.of(full, rel);
             Storage.writeAtomically(fs, latestFile(), pointerJson(pointer), conf);
-            Optional<Pointer> best = best();
             boolean newBest = best.isEmpty() || full.devAccuracy() > best.get().devAccuracy();
             if (newBest) Storage.writeAtomically(fs, bestFile(), pointerJson(pointer), conf);
             Pointer bestNow = newBest ? pointer : best.get();
