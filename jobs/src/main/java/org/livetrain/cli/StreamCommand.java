@@ -1,0 +1,78 @@
+package org.livetrain.cli;
+
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.streaming.StreamingQuery;
+import org.livetrain.image.ImagePreprocessor;
+import org.livetrain.kafka.KafkaScorer;
+import org.livetrain.kafka.RequestScorer;
+import org.livetrain.spark.SparkSessions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** {@code livetrain stream}: the Kafka scorer, a Structured Streaming query. */
+@Command(name = "stream", mixinStandardHelpOptions = true, sortOptions = false, showDefaultValues = true,
+        description = {"Score image paths read from a Kafka topic with the best model so far, and write one JSON record per request",
+                "({\"request_id\", \"path\", \"prediction\", \"confidence\", \"top\", \"model_step\", \"model_val_accuracy\", \"error\"})",
+                "to another topic, keyed by request id. Runs until stopped; a restarted scorer resumes from its offsets."})
+public final class StreamCommand implements Callable<Integer> {
+    @Mixin
+    KafkaOptions kafka;
+
+    @Option(names = "--input-topic", paramLabel = "TOPIC", defaultValue = "image-paths", description = "Where image paths arrive.")
+    String inputTopic;
+
+    @Option(names = "--output-topic", paramLabel = "TOPIC", defaultValue = "predictions", description = "Where prediction records go.")
+    String outputTopic;
+
+    @Option(names = "--checkpoint-dir", paramLabel = "URI", description = "The training run whose best model scores the requests.")
+    String checkpointDir;
+
+    @Option(names = "--query-checkpoint", paramLabel = "URI", description = "The query's own offsets and state (default: CHECKPOINT_DIR/scorer-query).")
+    String queryCheckpoint;
+
+    @Option(names = "--trigger", paramLabel = "INTERVAL", defaultValue = "0 seconds",
+            description = "Micro-batch interval ('0 seconds': as soon as the previous one ends), or 'continuous'.")
+    String trigger;
+
+    @Option(names = "--allowed-roots", paramLabel = "DIR", split = ",", description = "Only files under these directories are read (symlinks resolved first). Default: the directory the scorer was started in.")
+    List<String> allowedRoots = new ArrayList<>();
+
+    @Option(names = "--max-pixels", paramLabel = "N", defaultValue = "" + ImagePreprocessor.DEFAULT_MAX_PIXELS, description = "Images with more pixels are refused before decoding.")
+    long maxPixels;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "2", description = "Local mode: Spark threads.")
+    int threads;
+
+    @Mixin
+    CommonOptions common;
+
+    @ParentCommand
+    LiveTrain top;
+
+    @Override
+    public Integer call() throws Exception {
+        common.apply();
+        List<String> roots = allowedRoots.isEmpty() ? List.of(Path.of("").toAbsolutePath().toString()) : allowedRoots;
+        String query = queryCheckpoint != null ? queryCheckpoint : checkpointDir.replaceAll("/+$", "") + "/scorer-query";
+        SparkSession spark = SparkSessions.create("LiveTrain stream", threads, common.conf());
+        try {
+            StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(kafka.bootstrapServers, inputTopic, outputTopic, checkpointDir, query,
+                    trigger, roots, maxPixels, kafka.properties));
+            top.out.printf("scoring %s -> %s on %s with the best model of %s (allowed roots %s; query checkpoint %s)%n",
+                    inputTopic, outputTopic, kafka.bootstrapServers, checkpointDir, roots, query);
+            top.out.flush();
+            q.awaitTermination();
+            return 0;
+        } finally {
+            RequestScorer.closeAll();
+            spark.stop();
+        }
+    }
+}

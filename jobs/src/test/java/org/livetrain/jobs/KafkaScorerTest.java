@@ -1,0 +1,167 @@
+package org.livetrain.jobs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.streaming.StreamingQuery;
+import org.bytedeco.javacpp.indexer.UByteIndexer;
+import org.bytedeco.opencv.opencv_core.Mat;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.data.Dataset;
+import org.livetrain.data.LabeledImage;
+import org.livetrain.data.Split;
+import org.livetrain.kafka.KafkaScorer;
+import org.livetrain.kafka.LocalKafkaBroker;
+import org.livetrain.kafka.RequestScorer;
+import org.livetrain.spark.SparkSessions;
+import org.livetrain.store.CheckpointStore;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
+import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The Kafka scorer end to end: a real KRaft broker on 127.0.0.1, a model trained by a short real run,
+ * test-split digits exported as PNG files, their paths pushed with `push`, and the Structured Streaming
+ * query in Spark local[2] answering on the output topic; bad requests get error records and the
+ * stream goes on.
+ */
+class KafkaScorerTest {
+    static final int DIGITS = 100;
+    @TempDir
+    static Path dir;
+    static LocalKafkaBroker broker;
+    static Path ckpt, images;
+    static int[] labels;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        broker = new LocalKafkaBroker(0, dir.resolve("kafka"));
+        ckpt = dir.resolve("ckpt");
+        Cli r = Cli.run("train", "--trainer", "byteps", "--epochs", "1", "--eval-every", "63", "--checkpoint-dir", ckpt.toString());
+        assertEquals(0, r.exitCode(), r.err());
+        images = Files.createDirectories(dir.resolve("images"));
+        Dataset digits = Dataset.open(Dataset.DIGITS, new Configuration());
+        int[] test = java.util.Arrays.copyOf(digits.split(Split.DEFAULT_SEED).test(), DIGITS);
+        labels = new int[DIGITS];
+        int i = 0;
+        for (var it = digits.pool().read(test); it.hasNext(); i++) {
+            LabeledImage e = it.next();
+            labels[i] = e.label();
+            Mat m = new Mat(28, 28, CV_8UC1);
+            try (UByteIndexer ix = m.createIndexer()) {
+                for (int p = 0; p < 784; p++) ix.put(p / 28, p % 28, Math.round(e.pixels()[p] * 255));
+            }
+            imwrite(images.resolve("digit-" + i + ".png").toString(), m);
+        }
+    }
+
+    @AfterAll
+    static void tearDown() {
+        RequestScorer.closeAll();
+        broker.close();
+    }
+
+    static Map<String, JsonNode> readAnswers(String topic, int expected) throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        Map<String, JsonNode> out = new HashMap<>();
+        List<String> keys = new ArrayList<>();
+        try (KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", broker.bootstrapServers(), "group.id", "t-" + topic,
+                "auto.offset.reset", "earliest"), new StringDeserializer(), new StringDeserializer())) {
+            c.subscribe(List.of(topic));
+            long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+            while (keys.size() < expected && System.nanoTime() < end) {
+                for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(300))) {
+                    keys.add(r.key());
+                    JsonNode n = json.readTree(r.value());
+                    assertEquals(r.key(), n.get("request_id").asText(), "the record key is the request id");
+                    out.put(r.key(), n);
+                }
+            }
+        }
+        assertEquals(keys.size(), out.size(), "every request answered once: " + keys);
+        return out;
+    }
+
+    @Test
+    void pushedPathsComeBackAsPredictionsAndBadRequestsAsErrors() throws Exception {
+        SparkSession spark = SparkSessions.create("scorer-test", 2, Map.of("spark.ui.enabled", "false"));
+        StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), "in", "out", ckpt.toString(),
+                dir.resolve("query").toString(), "0 seconds", List.of(images.toString()), 50_000_000L, Map.of()));
+        try {
+            List<String> paths = new ArrayList<>();
+            for (int i = 0; i < DIGITS; i++) paths.add(images.resolve("digit-" + i + ".png").toString());
+            List<String> args = new ArrayList<>(List.of("push", "--bootstrap-servers", broker.bootstrapServers(), "--topic", "in", "--id", "d"));
+            args.addAll(paths);
+            Cli pushed = Cli.run(args.toArray(String[]::new));
+            assertEquals(0, pushed.exitCode(), pushed.err());
+
+            Path outside = Path.of(System.getProperty("livetrain.repo", "..")).resolve("data/demo/seven.png").toAbsolutePath();
+            Path link = images.resolve("sneaky.png");
+            Files.createSymbolicLink(link, outside);
+            Files.writeString(images.resolve("notes.png"), "not an image");
+            try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()),
+                    new ByteArraySerializer(), new ByteArraySerializer())) {
+                send(p, "empty", new byte[0]);
+                send(p, "binary", new byte[]{(byte) 0xff, (byte) 0xfe, 0x00, (byte) 0xc3});
+                send(p, "missing", images.resolve("nope.png").toString().getBytes(StandardCharsets.UTF_8));
+                send(p, "directory", images.toString().getBytes(StandardCharsets.UTF_8));
+                send(p, "outside", outside.toString().getBytes(StandardCharsets.UTF_8));
+                send(p, "symlink", link.toString().getBytes(StandardCharsets.UTF_8));
+                send(p, "text", images.resolve("notes.png").toString().getBytes(StandardCharsets.UTF_8));
+                send(p, "after", paths.get(0).getBytes(StandardCharsets.UTF_8));
+                p.flush();
+            }
+            Map<String, JsonNode> answers = readAnswers("out", DIGITS + 8);
+            int correct = 0;
+            for (int i = 0; i < DIGITS; i++) {
+                JsonNode a = answers.get("d-" + (i + 1));
+                assertTrue(a != null && a.get("error").isNull(), "answer for d-" + (i + 1) + ": " + a);
+                if (a.get("prediction").asText().equals(Integer.toString(labels[i]))) correct++;
+            }
+            double devAccuracy = CheckpointStore.open(ckpt.toString(), new Configuration()).best().orElseThrow().devAccuracy();
+            double accuracy = correct / (double) DIGITS;
+            assertTrue(accuracy > devAccuracy - 0.08, "accuracy through Kafka " + accuracy + " vs dev accuracy " + devAccuracy);
+            assertError(answers, "empty", "empty request");
+            assertError(answers, "binary", "not UTF-8");
+            assertError(answers, "missing", "no such file");
+            assertError(answers, "directory", "is a directory");
+            assertError(answers, "outside", "outside the allowed roots");
+            assertError(answers, "symlink", "outside the allowed roots");
+            assertError(answers, "text", "not an image");
+            assertTrue(answers.get("after").get("error").isNull(), "a good request after bad ones is answered: " + answers.get("after"));
+        } finally {
+            q.stop();
+            spark.stop();
+        }
+    }
+
+    static void send(KafkaProducer<byte[], byte[]> p, String key, byte[] value) {
+        p.send(new ProducerRecord<>("in", key.getBytes(StandardCharsets.UTF_8), value));
+    }
+
+    static void assertError(Map<String, JsonNode> answers, String id, String text) {
+        JsonNode a = answers.get(id);
+        assertTrue(a != null && a.get("prediction").isNull() && a.get("error").asText().contains(text), id + ": " + a);
+    }
+}

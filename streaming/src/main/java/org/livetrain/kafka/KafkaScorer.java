@@ -1,0 +1,67 @@
+package org.livetrain.kafka;
+
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.streaming.StreamingQuery;
+import org.apache.spark.sql.streaming.Trigger;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.livetrain.LiveTrainException;
+import org.livetrain.io.HadoopConf;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The Structured Streaming query of {@code submit.sh stream}: image paths from an input topic, one JSON
+ * prediction record per request to an output topic, keyed by request id. Its offsets live in a query
+ * checkpoint on shared storage, so a restarted scorer resumes where it stopped; the Kafka sink is
+ * at-least-once, and a replayed request keeps its request id.
+ */
+public final class KafkaScorer {
+    public record Settings(String bootstrapServers, String inputTopic, String outputTopic, String checkpointDir, String queryCheckpoint,
+                           String trigger, List<String> allowedRoots, long maxPixels, Map<String, String> kafkaProperties) {
+    }
+
+    private KafkaScorer() {
+    }
+
+    public static StreamingQuery start(SparkSession spark, Settings s) {
+        var reader = spark.readStream().format("kafka")
+                .option("kafka.bootstrap.servers", s.bootstrapServers())
+                .option("subscribe", s.inputTopic())
+                .option("startingOffsets", "earliest")
+                .option("failOnDataLoss", "false");
+        var writerOptions = new java.util.LinkedHashMap<String, String>();
+        s.kafkaProperties().forEach((k, v) -> writerOptions.put("kafka." + k, v));
+        for (var e : writerOptions.entrySet()) reader = reader.option(e.getKey(), e.getValue());
+        Dataset<Row> in = reader.load().select("key", "value", "topic", "partition", "offset");
+        StructType schema = new StructType().add("key", DataTypes.StringType).add("value", DataTypes.StringType);
+        Dataset<Row> out = in.mapPartitions(new RequestScorer(s.checkpointDir(), new HadoopConf(spark.sparkContext().hadoopConfiguration()),
+                s.allowedRoots(), s.maxPixels()), Encoders.row(schema));
+        var writer = out.writeStream().format("kafka")
+                .option("kafka.bootstrap.servers", s.bootstrapServers())
+                .option("topic", s.outputTopic())
+                .option("checkpointLocation", s.queryCheckpoint())
+                .trigger(trigger(s.trigger()));
+        for (var e : writerOptions.entrySet()) writer = writer.option(e.getKey(), e.getValue());
+        try {
+            return writer.start();
+        } catch (TimeoutException e) {
+            throw new LiveTrainException("the scorer query did not start (" + e.getMessage() + ")", e);
+        }
+    }
+
+    static Trigger trigger(String t) {
+        // continuous processing supports map-like plans such as this one (the scorer maps rows lazily)
+        if (t.equals("continuous")) return Trigger.Continuous("1 second");
+        try {
+            return Trigger.ProcessingTime(t);
+        } catch (IllegalArgumentException e) {
+            throw new LiveTrainException("--trigger " + t + ": not an interval (for example '1 second', '500 milliseconds', '0 seconds') nor 'continuous'");
+        }
+    }
+}
