@@ -30,6 +30,7 @@ public final class KafkaScorer {
     }
 
     public static StreamingQuery start(SparkSession spark, Settings s) {
+        ensureTopics(s);
         var reader = spark.readStream().format("kafka")
                 .option("kafka.bootstrap.servers", s.bootstrapServers())
                 .option("subscribe", s.inputTopic())
@@ -52,6 +53,37 @@ public final class KafkaScorer {
             return writer.start();
         } catch (TimeoutException e) {
             throw new LiveTrainException("the scorer query did not start (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /**
+     * Creates the input and output topics when they do not exist yet (with the broker's defaults): the
+     * Kafka source fails a query whose topic is missing, and a scorer usually starts before the first push.
+     */
+    static void ensureTopics(Settings s) {
+        java.util.Properties p = new java.util.Properties();
+        p.put("bootstrap.servers", s.bootstrapServers());
+        p.putAll(s.kafkaProperties());
+        p.put("default.api.timeout.ms", "30000");
+        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(p)) {
+            java.util.Set<String> existing = admin.listTopics().names().get(30, java.util.concurrent.TimeUnit.SECONDS);
+            List<org.apache.kafka.clients.admin.NewTopic> missing = new java.util.ArrayList<>();
+            for (String t : List.of(s.inputTopic(), s.outputTopic())) {
+                if (!existing.contains(t)) missing.add(new org.apache.kafka.clients.admin.NewTopic(t, java.util.Optional.empty(), java.util.Optional.empty()));
+            }
+            if (missing.isEmpty()) return;
+            try {
+                admin.createTopics(missing).all().get(30, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (!(e.getCause() instanceof org.apache.kafka.common.errors.TopicExistsException)) throw e;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LiveTrainException("interrupted while checking the topics");
+        } catch (Exception e) {
+            Throwable c = e instanceof java.util.concurrent.ExecutionException && e.getCause() != null ? e.getCause() : e;
+            throw new LiveTrainException("--bootstrap-servers " + s.bootstrapServers() + ": cannot check or create topics "
+                    + s.inputTopic() + " and " + s.outputTopic() + " (" + c + ")");
         }
     }
 
