@@ -156,6 +156,74 @@ class KafkaScorerTest {
         }
     }
 
+    /** Pushes digits 0..n-1 with ids PREFIX-1..n and waits for their answers on the output topic. */
+    static Map<String, JsonNode> pushAndRead(String in, String out, String prefix, int n, Map<String, JsonNode> seen) throws Exception {
+        List<String> args = new ArrayList<>(List.of("push", "--bootstrap-servers", broker.bootstrapServers(), "--topic", in, "--id", prefix));
+        for (int i = 0; i < n; i++) args.add(images.resolve("digit-" + i + ".png").toString());
+        assertEquals(0, Cli.run(args.toArray(String[]::new)).exitCode());
+        ObjectMapper json = new ObjectMapper();
+        try (KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", broker.bootstrapServers(), "group.id", "g-" + out,
+                "auto.offset.reset", "earliest"), new StringDeserializer(), new StringDeserializer())) {
+            c.subscribe(List.of(out));
+            long end = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+            while (System.nanoTime() < end) {
+                for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(300))) seen.put(r.key(), json.readTree(r.value()));
+                boolean all = true;
+                for (int i = 1; i <= n; i++) all &= seen.containsKey(prefix + "-" + i);
+                if (all) break;
+            }
+        }
+        return seen;
+    }
+
+    @Test
+    void hotReloadMidStreamAndARestartLosesNothing() throws Exception {
+        Path ckpt2 = dir.resolve("ckpt-reload");
+        try (var files = Files.walk(ckpt)) {
+            for (Path f : files.toList()) {
+                Path to = ckpt2.resolve(ckpt.relativize(f).toString());
+                if (Files.isDirectory(f)) Files.createDirectories(to);
+                else Files.copy(f, to);
+            }
+        }
+        CheckpointStore store = CheckpointStore.create(ckpt2.toString(), new Configuration(), 3);
+        var best = store.load(store.best().orElseThrow(), true);
+        Path query = dir.resolve("query-reload");
+        SparkSession spark = SparkSessions.create("scorer-test-2", 2, Map.of("spark.ui.enabled", "false"));
+        var settings = new KafkaScorer.Settings(broker.bootstrapServers(), "in2", "out2", ckpt2.toString(), query.toString(), "0 seconds",
+                List.of(images.toString()), 50_000_000L, Map.of());
+        StreamingQuery q = KafkaScorer.start(spark, settings);
+        Map<String, JsonNode> seen = new HashMap<>();
+        try {
+            pushAndRead("in2", "out2", "a", 5, seen);
+            assertEquals(best.meta().step(), seen.get("a-1").get("model_step").asLong());
+
+            // a better checkpoint is published while the query runs: the next micro-batches use it
+            long newStep = best.meta().step() + 1000;
+            var m = best.meta();
+            store.publish(best.network(), new org.livetrain.store.CheckpointMeta(newStep, m.epoch(), 0.999, m.devLoss(), m.trainLoss(), m.trainer(),
+                    m.workers(), m.data(), m.model(), m.classes(), m.elapsedSeconds(), m.examplesPerSecond(), null, null, 0, m.stats()));
+            Thread.sleep(2500);
+            pushAndRead("in2", "out2", "b", 5, seen);
+            for (int i = 1; i <= 5; i++) assertEquals(newStep, seen.get("b-" + i).get("model_step").asLong(), "b-" + i + " used the new best");
+
+            // the scorer stops; requests pushed meanwhile are answered once it is started again
+            q.stop();
+            List<String> args = new ArrayList<>(List.of("push", "--bootstrap-servers", broker.bootstrapServers(), "--topic", "in2", "--id", "c"));
+            for (int i = 0; i < 5; i++) args.add(images.resolve("digit-" + i + ".png").toString());
+            assertEquals(0, Cli.run(args.toArray(String[]::new)).exitCode());
+            q = KafkaScorer.start(spark, settings);
+            pushAndRead("in2", "out2", "d", 1, seen); // d-1 comes after every c: once it is answered, all c's must be
+            for (int i = 1; i <= 5; i++) {
+                assertTrue(seen.containsKey("c-" + i), "c-" + i + " pushed while the scorer was down was answered");
+                assertTrue(seen.get("c-" + i).get("error").isNull());
+            }
+        } finally {
+            q.stop();
+            spark.stop();
+        }
+    }
+
     static void send(KafkaProducer<byte[], byte[]> p, String key, byte[] value) {
         p.send(new ProducerRecord<>("in", key.getBytes(StandardCharsets.UTF_8), value));
     }
