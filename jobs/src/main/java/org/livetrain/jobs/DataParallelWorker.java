@@ -59,12 +59,7 @@ public final class DataParallelWorker {
         int iteration = net.getIterationCount();
         net.getUpdater().update(net, gradient, iteration, net.getEpochCount(), local.numExamples() * workers, LayerWorkspaceMgr.noWorkspaces());
         net.params().subi(view);
-        net.setIterationCount(iteration + 1);
-        steps++;
-        long t3 = System.nanoTime();
-        computeNanos += t1 - t0;
-        exchangeNanos += t2 - t1;
-        applyNanos += t3 - t2;
+        finishStep(iteration, t0, t1, t2);
     }
 
     /**
@@ -94,6 +89,11 @@ public final class DataParallelWorker {
         ps.addAndGet(delta, GRADIENT_KEYS, chunkFloats, fp16);
         long t2 = System.nanoTime();
         net.params().assign(Nd4j.createFromArray(delta).reshape(net.params().shape()));
+        finishStep(iteration, t0, t1, t2);
+    }
+
+    /** Advances the iteration count (Adam's bias correction depends on it) and accounts the step's time. */
+    private void finishStep(int iteration, long t0, long t1, long t2) {
         net.setIterationCount(iteration + 1);
         steps++;
         long t3 = System.nanoTime();
