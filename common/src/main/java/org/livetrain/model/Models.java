@@ -34,6 +34,10 @@ public final class Models {
         }
     }
 
+    static {
+        NativeKernels.enable();
+    }
+
     private Models() {
     }
 

@@ -10,6 +10,7 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
+import org.livetrain.model.NativeKernels;
 import org.livetrain.LiveTrainException;
 import org.livetrain.io.Storage;
 
@@ -230,6 +231,7 @@ public final class CheckpointStore {
             throw new LiveTrainException(file + ": checksum mismatch (sha256 " + actual + ", expected " + p.sha256() + "); refusing it");
         }
         try {
+            NativeKernels.enable();
             MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(new ByteArrayInputStream(bytes), withUpdater);
             return new Checkpoint(net, meta, p);
         } catch (IOException | RuntimeException e) {
