@@ -49,4 +49,12 @@ public final class Batches {
     public static INDArray input(float[] pixels) {
         return Nd4j.create(pixels, new long[]{1, pixels.length}, 'c');
     }
+
+    /** The input of images of the same size, as one batch. */
+    public static INDArray input(List<float[]> images) {
+        int pixels = images.get(0).length;
+        float[] f = new float[images.size() * pixels];
+        for (int i = 0; i < images.size(); i++) System.arraycopy(images.get(i), 0, f, i * pixels, pixels);
+        return Nd4j.create(f, new long[]{images.size(), pixels}, 'c');
+    }
 }

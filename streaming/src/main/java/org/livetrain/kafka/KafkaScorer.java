@@ -10,6 +10,7 @@ import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.livetrain.LiveTrainException;
 import org.livetrain.io.HadoopConf;
+import org.livetrain.serving.Scorer;
 
 import java.util.List;
 import java.util.Map;
@@ -42,7 +43,7 @@ public final class KafkaScorer {
         Dataset<Row> in = reader.load().select("key", "value", "topic", "partition", "offset");
         StructType schema = new StructType().add("key", DataTypes.StringType).add("value", DataTypes.StringType);
         Dataset<Row> out = in.mapPartitions(new RequestScorer(s.checkpointDir(), new HadoopConf(spark.sparkContext().hadoopConfiguration()),
-                s.allowedRoots(), s.maxPixels()), Encoders.row(schema));
+                s.allowedRoots(), s.maxPixels(), s.trigger().equals("continuous") ? 1 : Scorer.BATCH), Encoders.row(schema));
         var writer = out.writeStream().format("kafka")
                 .option("kafka.bootstrap.servers", s.bootstrapServers())
                 .option("topic", s.outputTopic())

@@ -19,6 +19,7 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -40,12 +41,15 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
     private final HadoopConf hadoop;
     private final List<String> allowedRoots;
     private final long maxPixels;
+    private final int batch;
 
-    public RequestScorer(String checkpointDir, HadoopConf hadoop, List<String> allowedRoots, long maxPixels) {
+    /** @param batch requests scored together at most: {@link Scorer#BATCH} with micro-batches, 1 in continuous mode */
+    public RequestScorer(String checkpointDir, HadoopConf hadoop, List<String> allowedRoots, long maxPixels, int batch) {
         this.checkpointDir = checkpointDir;
         this.hadoop = hadoop;
         this.allowedRoots = allowedRoots;
         this.maxPixels = maxPixels;
+        this.batch = batch;
     }
 
     @Override
@@ -56,30 +60,56 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
         Scorer scorer = new Scorer(models, new ImagePreprocessor(maxPixels),
                 () -> "no checkpoint has been published in " + checkpointDir + " yet");
         List<Path> roots = realRoots();
-        // lazily, one row at a time: a continuous-processing partition never ends
+        // lazily, up to `batch` rows at a time: a continuous-processing partition never ends, so there
+        // the batch is 1 and a request is answered as soon as it arrives
         return new Iterator<>() {
+            private final ArrayDeque<Row> ready = new ArrayDeque<>();
+
             @Override
             public boolean hasNext() {
-                return requests.hasNext();
+                return !ready.isEmpty() || requests.hasNext();
             }
 
             @Override
             public Row next() {
-                Row r = requests.next();
-                byte[] key = r.getAs("key");
-                String id = key != null ? new String(key, StandardCharsets.UTF_8)
-                        : r.getAs("topic") + "-" + r.getAs("partition") + "-" + r.getAs("offset");
-                ScoreRecord record = score(scorer, roots, id, r.getAs("value"));
-                try {
-                    return RowFactory.create(id, JSON.writeValueAsString(record));
-                } catch (JsonProcessingException e) {
-                    throw new IllegalStateException(e);
+                if (ready.isEmpty()) fill();
+                return ready.removeFirst();
+            }
+
+            private void fill() {
+                List<String> ids = new ArrayList<>(batch);
+                ScoreRecord[] records = new ScoreRecord[batch];
+                List<Integer> pending = new ArrayList<>(batch);
+                List<Scorer.Request> toScore = new ArrayList<>(batch);
+                while (ids.size() < batch && requests.hasNext()) {
+                    Row r = requests.next();
+                    byte[] key = r.getAs("key");
+                    String id = key != null ? new String(key, StandardCharsets.UTF_8)
+                            : r.getAs("topic") + "-" + r.getAs("partition") + "-" + r.getAs("offset");
+                    Object checked = check(roots, id, r.getAs("value"));
+                    if (checked instanceof ScoreRecord refused) {
+                        records[ids.size()] = refused;
+                    } else {
+                        pending.add(ids.size());
+                        toScore.add((Scorer.Request) checked);
+                    }
+                    ids.add(id);
+                }
+                List<ScoreRecord> scored = toScore.isEmpty() ? List.of() : scorer.scoreAll(toScore);
+                for (int k = 0; k < pending.size(); k++) records[pending.get(k)] = scored.get(k);
+                for (int i = 0; i < ids.size(); i++) {
+                    try {
+                        ready.add(RowFactory.create(ids.get(i), JSON.writeValueAsString(records[i])));
+                    } catch (JsonProcessingException e) {
+                        throw new IllegalStateException(e);
+                    }
                 }
             }
         };
     }
 
-    private ScoreRecord score(Scorer scorer, List<Path> roots, String id, byte[] value) {
+    /** A request that may be read ({@link Scorer.Request}, the real path to read), or its error record. */
+    private Object check(List<Path> roots, String id, byte[] value) {
         if (value == null || value.length == 0) return ScoreRecord.error(id, null, "empty request: the record value must be an image path");
         String text;
         try {
@@ -106,8 +136,7 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
         if (roots.stream().noneMatch(real::startsWith)) {
             return ScoreRecord.error(id, text, text + ": outside the allowed roots " + allowedRoots);
         }
-        ScoreRecord r = scorer.score(id, real);
-        return new ScoreRecord(r.requestId(), text, r.prediction(), r.confidence(), r.top(), r.modelStep(), r.modelValAccuracy(), r.error());
+        return new Scorer.Request(id, text, real);
     }
 
     private List<Path> realRoots() {

@@ -4,10 +4,23 @@ import org.livetrain.LiveTrainException;
 import org.livetrain.image.ImagePreprocessor;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.function.Supplier;
 
-/** One request: an image path in, a {@link ScoreRecord} out, from the best model so far. Never throws for bad input. */
+/**
+ * Requests in, {@link ScoreRecord}s out, from the best model so far. Never throws for bad input: a file
+ * that cannot be scored gets an error record and the others are still answered.
+ */
 public final class Scorer {
+    /** One request: its id, the path as the user gave it (shown in the answer), and the file to read. */
+    public record Request(String id, String shown, Path file) {
+    }
+
+    /** Requests scored together at most: a forward pass of 64 costs about 0.1 ms per image, of 1 about 2 ms. */
+    public static final int BATCH = 64;
+
     private final BestModelService models;
     private final ImagePreprocessor preprocessor;
     private final Supplier<String> notReady;
@@ -24,19 +37,53 @@ public final class Scorer {
     }
 
     public ScoreRecord score(String requestId, Path file) {
-        String shown = file.toString();
+        return scoreAll(List.of(new Request(requestId, file.toString(), file))).get(0);
+    }
+
+    /**
+     * Answers in request order. All the requests are answered by the same model, and the images that
+     * preprocess cleanly go through the network in one batch.
+     */
+    public List<ScoreRecord> scoreAll(List<Request> requests) {
+        ScoreRecord[] out = new ScoreRecord[requests.size()];
         LoadedModel model = models.current().orElse(null);
         if (model == null) {
             models.poll();
             model = models.current().orElse(null);
         }
-        if (model == null) return ScoreRecord.error(requestId, shown, "no model is ready yet: " + notReady.get());
-        try {
-            return model.score(requestId, shown, preprocessor.file(file));
-        } catch (LiveTrainException e) {
-            return ScoreRecord.error(requestId, shown, e.getMessage());
-        } catch (RuntimeException e) {
-            return ScoreRecord.error(requestId, shown, shown + ": could not be scored (" + e + ")");
+        if (model == null) {
+            for (int i = 0; i < out.length; i++) {
+                out[i] = ScoreRecord.error(requests.get(i).id(), requests.get(i).shown(), "no model is ready yet: " + notReady.get());
+            }
+            return Arrays.asList(out);
         }
+        List<Integer> ready = new ArrayList<>();
+        List<float[]> images = new ArrayList<>();
+        for (int i = 0; i < out.length; i++) {
+            Request r = requests.get(i);
+            try {
+                images.add(preprocessor.file(r.file()));
+                ready.add(i);
+            } catch (LiveTrainException e) {
+                out[i] = ScoreRecord.error(r.id(), r.shown(), e.getMessage());
+            } catch (RuntimeException e) {
+                out[i] = ScoreRecord.error(r.id(), r.shown(), r.shown() + ": could not be scored (" + e + ")");
+            }
+        }
+        if (!images.isEmpty()) {
+            try {
+                List<float[]> p = model.probabilities(images);
+                for (int k = 0; k < ready.size(); k++) {
+                    Request r = requests.get(ready.get(k));
+                    out[ready.get(k)] = model.answer(r.id(), r.shown(), p.get(k));
+                }
+            } catch (RuntimeException e) {
+                for (int i : ready) {
+                    Request r = requests.get(i);
+                    out[i] = ScoreRecord.error(r.id(), r.shown(), r.shown() + ": could not be scored (" + e + ")");
+                }
+            }
+        }
+        return Arrays.asList(out);
     }
 }

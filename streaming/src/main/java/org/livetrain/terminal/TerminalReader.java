@@ -121,7 +121,12 @@ public final class TerminalReader {
                 print(ScoreRecord.error(nextId(), path.toString(), path + ": directory holds no image files"), false);
                 return;
             }
-            for (Path p : images) print(scorer.score(nextId(), p), true);
+            // in chunks: one forward pass per chunk, and the first answers show up early
+            for (int from = 0; from < images.size(); from += Scorer.BATCH) {
+                List<Scorer.Request> chunk = images.subList(from, Math.min(images.size(), from + Scorer.BATCH)).stream()
+                        .map(p -> new Scorer.Request(nextId(), p.toString(), p)).toList();
+                scorer.scoreAll(chunk).forEach(r -> print(r, true));
+            }
             return;
         }
         print(scorer.score(nextId(), path), false);
