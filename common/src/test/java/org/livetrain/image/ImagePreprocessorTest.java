@@ -218,10 +218,14 @@ class ImagePreprocessorTest {
             LiveTrainException e = assertThrows(LiveTrainException.class, () -> pre.file(cut));
             assertTrue(e.getMessage().contains("cut." + ext) && e.getMessage().contains("truncated"), e.getMessage());
         }
+        for (String ext : new String[]{"png", "jpg", "bmp"}) { // PNG's header is read directly, the others through ImageIO
+            Path big = dir.resolve("big." + ext);
+            imwrite(big.toString(), seven(200, 0, 0));
+            LiveTrainException e = assertThrows(LiveTrainException.class, () -> new ImagePreprocessor(10_000).file(big));
+            assertTrue(e.getMessage().contains("big." + ext) && e.getMessage().contains("200x200 = 0.0 megapixels, above the limit"), e.getMessage());
+        }
         Path big = dir.resolve("big.png");
-        imwrite(big.toString(), seven(200, 0, 0));
-        LiveTrainException e = assertThrows(LiveTrainException.class, () -> new ImagePreprocessor(10_000).file(big));
-        assertTrue(e.getMessage().contains("big.png") && e.getMessage().contains("above the limit"), e.getMessage());
+        LiveTrainException e;
         // a header that declares 100000 x 100000 pixels is refused before anything is decoded
         byte[] b = Files.readAllBytes(big);
         java.nio.ByteBuffer.wrap(b, 16, 8).putInt(100_000).putInt(100_000);
