@@ -224,6 +224,27 @@ class KafkaScorerTest {
         }
     }
 
+    @Test
+    void continuousProcessingAnswersEachRequest() throws Exception {
+        SparkSession spark = SparkSessions.create("scorer-test-3", 2, Map.of("spark.ui.enabled", "false"));
+        StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), "in3", "out3", ckpt.toString(),
+                dir.resolve("query-continuous").toString(), "continuous", List.of(images.toString()), 50_000_000L, Map.of()));
+        try {
+            Map<String, JsonNode> seen = pushAndRead("in3", "out3", "e", 20, new HashMap<>());
+            int correct = 0;
+            for (int i = 0; i < 20; i++) {
+                JsonNode a = seen.get("e-" + (i + 1));
+                assertTrue(a != null && a.get("error").isNull(), "answer for e-" + (i + 1) + ": " + a);
+                if (a.get("prediction").asText().equals(Integer.toString(labels[i]))) correct++;
+            }
+            assertTrue(correct >= 15, correct + " of 20 right in continuous mode");
+            assertTrue(q.isActive() && q.exception().isEmpty(), "the continuous query keeps running");
+        } finally {
+            q.stop();
+            spark.stop();
+        }
+    }
+
     static void send(KafkaProducer<byte[], byte[]> p, String key, byte[] value) {
         p.send(new ProducerRecord<>("in", key.getBytes(StandardCharsets.UTF_8), value));
     }

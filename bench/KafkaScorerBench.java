@@ -1,0 +1,181 @@
+import org.apache.hadoop.conf.Configuration;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.streaming.StreamingQuery;
+import org.bytedeco.javacpp.indexer.UByteIndexer;
+import org.bytedeco.opencv.opencv_core.Mat;
+import org.livetrain.data.Dataset;
+import org.livetrain.data.LabeledImage;
+import org.livetrain.data.Split;
+import org.livetrain.kafka.KafkaScorer;
+import org.livetrain.kafka.LocalKafkaBroker;
+import org.livetrain.spark.SparkSessions;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
+import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
+
+/**
+ * The Kafka scorer under load, in one JVM: a KRaft broker on 127.0.0.1, the scorer's Structured
+ * Streaming query in local[2], a producer and a consumer. Requests are the paths of 1,000 test-split
+ * digits written as PNG files, cycled. Latency runs from handing a record to the producer to the
+ * consumer receiving its answer (matched by request id).
+ *
+ *   burst CKPT WORK TRIGGER N RATE SECONDS   warm-up, N paths at once, then RATE paths/s for SECONDS
+ *   serve CKPT WORK TRIGGER RATE SECONDS     warm-up, then RATE paths/s for SECONDS (beside a training run)
+ */
+public class KafkaScorerBench {
+    static final int IMAGES = 1000;
+
+    public static void main(String[] a) throws Exception {
+        String mode = a[0];
+        String ckpt = a[1];
+        Path work = Files.createDirectories(Path.of(a[2]));
+        String trigger = a[3];
+        List<String> paths = images(work.resolve("images"));
+        Path kafkaDir = Files.createTempDirectory(work, "kafka");
+        try (LocalKafkaBroker broker = new LocalKafkaBroker(0, kafkaDir)) {
+            SparkSession spark = SparkSessions.create("scorer-bench", 2, Map.of("spark.ui.enabled", "false"));
+            StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), "in", "out", ckpt,
+                    Files.createTempDirectory(work, "query").toString(), trigger, List.of(work.toString()), 50_000_000L, Map.of()));
+            Load load = new Load(broker.bootstrapServers(), paths);
+            try {
+                if (mode.equals("burst")) {
+                    int n = Integer.parseInt(a[4]);
+                    load.paced("warm-up", 500, 2000); // JIT, model load, first micro-batches
+                    load.burst(n);
+                    load.paced("paced", Integer.parseInt(a[5]), Integer.parseInt(a[6]) * Integer.parseInt(a[5]));
+                } else {
+                    load.paced("warm-up", 500, 2000);
+                    load.paced("serve", Integer.parseInt(a[4]), Integer.parseInt(a[5]) * Integer.parseInt(a[4]));
+                }
+            } finally {
+                load.close();
+                q.stop();
+                spark.stop();
+            }
+        }
+    }
+
+    /** The first IMAGES test-split digits as 28x28 PNG files (written once). */
+    static List<String> images(Path dir) throws Exception {
+        Files.createDirectories(dir);
+        List<String> out = new ArrayList<>();
+        Dataset digits = Dataset.open(Dataset.DIGITS, new Configuration());
+        int[] test = Arrays.copyOf(digits.split(Split.DEFAULT_SEED).test(), IMAGES);
+        int i = 0;
+        for (var it = digits.pool().read(test); it.hasNext(); i++) {
+            LabeledImage e = it.next();
+            Path f = dir.resolve("digit-" + i + ".png");
+            out.add(f.toAbsolutePath().toString());
+            if (Files.exists(f)) continue;
+            Mat m = new Mat(28, 28, CV_8UC1);
+            try (UByteIndexer ix = m.createIndexer()) {
+                for (int p = 0; p < 784; p++) ix.put(p / 28, p % 28, Math.round(e.pixels()[p] * 255));
+            }
+            imwrite(f.toString(), m);
+        }
+        return out;
+    }
+
+    static final class Load implements AutoCloseable {
+        final KafkaProducer<String, String> producer;
+        final List<String> paths;
+        final Map<String, Long> sent = new ConcurrentHashMap<>();
+        final Map<String, Long> answered = new ConcurrentHashMap<>();
+        final AtomicBoolean stop = new AtomicBoolean();
+        final Thread consumer;
+        long next;
+
+        Load(String bootstrap, List<String> paths) {
+            this.paths = paths;
+            producer = new KafkaProducer<>(Map.of("bootstrap.servers", bootstrap, "linger.ms", "1"), new StringSerializer(), new StringSerializer());
+            consumer = new Thread(() -> {
+                try (KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", bootstrap, "group.id", "bench",
+                        "auto.offset.reset", "earliest"), new StringDeserializer(), new StringDeserializer())) {
+                    c.subscribe(List.of("out"));
+                    while (!stop.get()) {
+                        c.poll(Duration.ofMillis(20)).forEach(r -> {
+                            if (!r.value().contains("\"error\":null")) throw new IllegalStateException("error record: " + r.value());
+                            answered.putIfAbsent(r.key(), System.nanoTime());
+                        });
+                    }
+                }
+            }, "bench-consumer");
+            consumer.start();
+        }
+
+        void send() {
+            String id = "r" + next;
+            sent.put(id, System.nanoTime());
+            producer.send(new ProducerRecord<>("in", id, paths.get((int) (next % paths.size()))));
+            next++;
+        }
+
+        /** N paths handed to the producer as fast as it takes them. */
+        void burst(int n) throws InterruptedException {
+            long from = next;
+            long t0 = System.nanoTime();
+            for (int i = 0; i < n; i++) send();
+            producer.flush();
+            double pushSecs = (System.nanoTime() - t0) / 1e9;
+            report("burst", from, next, t0, String.format(" (all %d handed to the producer in %.2f s)", n, pushSecs));
+        }
+
+        /** RATE paths per second until COUNT were sent. */
+        void paced(String name, int rate, int count) throws InterruptedException {
+            long from = next;
+            long t0 = System.nanoTime();
+            for (int i = 0; i < count; i++) {
+                long due = t0 + (long) (i * 1e9 / rate);
+                long wait = due - System.nanoTime();
+                if (wait > 0) Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                send();
+            }
+            producer.flush();
+            report(name + " " + rate + "/s", from, next, t0, "");
+        }
+
+        void report(String name, long from, long to, long t0, String extra) throws InterruptedException {
+            long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+            while (System.nanoTime() < deadline && !all(from, to)) Thread.sleep(5);
+            if (!all(from, to)) throw new IllegalStateException(name + ": not every request was answered within 5 minutes");
+            long last = 0;
+            double[] lat = new double[(int) (to - from)];
+            for (long i = from; i < to; i++) {
+                long done = answered.get("r" + i);
+                last = Math.max(last, done);
+                lat[(int) (i - from)] = (done - sent.get("r" + i)) / 1e6;
+            }
+            Arrays.sort(lat);
+            double secs = (last - t0) / 1e9;
+            System.out.printf("%s: %d paths answered in %.2f s = %.0f paths/s; latency p50 %.0f ms, p99 %.0f ms, max %.0f ms%s%n",
+                    name, lat.length, secs, lat.length / secs, lat[lat.length / 2], lat[(int) (lat.length * 0.99)], lat[lat.length - 1], extra);
+        }
+
+        boolean all(long from, long to) {
+            for (long i = from; i < to; i++) if (!answered.containsKey("r" + i)) return false;
+            return true;
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            stop.set(true);
+            consumer.join();
+            producer.close();
+        }
+    }
+}
