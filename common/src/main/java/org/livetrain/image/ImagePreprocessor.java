@@ -92,6 +92,14 @@ public final class ImagePreprocessor {
             checkPixels(Integer.toUnsignedLong(header.getInt()), Integer.toUnsignedLong(header.getInt()), name);
             return;
         }
+        // TIFF: from the first directory (ImageIO's TIFF reader trusts the directory's counts: a corrupted
+        // one made it allocate until the heap ran out)
+        if (isTiff(encoded)) {
+            long[] size = tiffSize(encoded);
+            if (size == null) throw new LiveTrainException(name + ": not an image, or a corrupt or truncated one (unreadable TIFF directory)");
+            checkPixels(size[0], size[1], name);
+            return;
+        }
         try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(encoded))) {
             Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
             if (!readers.hasNext()) return; // a format ImageIO does not know: OpenCV's own limit applies
@@ -133,6 +141,60 @@ public final class ImagePreprocessor {
                 throw new LiveTrainException(name + ": truncated JPEG (no end-of-image marker after its image data)");
             }
         }
+        if (isTiff(b) && !tiffDataInside(b)) throw new LiveTrainException(name + ": truncated TIFF (its image data lies past the end of the file)");
+    }
+
+    static boolean isTiff(byte[] b) {
+        return b.length >= 8 && ((b[0] == 'I' && b[1] == 'I' && b[2] == 42 && b[3] == 0) || (b[0] == 'M' && b[1] == 'M' && b[2] == 0 && b[3] == 42));
+    }
+
+    /** The values of the TIFF tags wanted, from the first directory; null when the directory is not inside the file. */
+    private static java.util.Map<Integer, long[]> tiffTags(byte[] b, java.util.Set<Integer> wanted) {
+        ByteBuffer buf = ByteBuffer.wrap(b).order(b[0] == 'I' ? java.nio.ByteOrder.LITTLE_ENDIAN : java.nio.ByteOrder.BIG_ENDIAN);
+        long ifd = Integer.toUnsignedLong(buf.getInt(4));
+        if (ifd + 2 > b.length) return null;
+        int entries = Short.toUnsignedInt(buf.getShort((int) ifd));
+        if (ifd + 2 + 12L * entries + 4 > b.length) return null; // the entries and the next directory's offset
+        java.util.Map<Integer, long[]> out = new java.util.HashMap<>();
+        for (int i = 0; i < entries; i++) {
+            int e = (int) ifd + 2 + 12 * i;
+            int tag = Short.toUnsignedInt(buf.getShort(e));
+            if (!wanted.contains(tag)) continue;
+            int type = Short.toUnsignedInt(buf.getShort(e + 2));
+            long n = Integer.toUnsignedLong(buf.getInt(e + 4));
+            int size = type == 3 ? 2 : type == 4 ? 4 : 0; // SHORT or LONG
+            if (size == 0 || n == 0 || n * size > b.length) return null;
+            long at = n * size <= 4 ? e + 8 : Integer.toUnsignedLong(buf.getInt(e + 8));
+            if (at + n * size > b.length) return null;
+            long[] v = new long[(int) n];
+            for (int k = 0; k < n; k++) {
+                int pos = (int) at + k * size;
+                v[k] = size == 2 ? Short.toUnsignedInt(buf.getShort(pos)) : Integer.toUnsignedLong(buf.getInt(pos));
+            }
+            out.put(tag, v);
+        }
+        return out;
+    }
+
+    /** Width and height of a TIFF's first image (tags 256 and 257), or null. */
+    private static long[] tiffSize(byte[] b) {
+        var tags = tiffTags(b, java.util.Set.of(256, 257));
+        if (tags == null || !tags.containsKey(256) || !tags.containsKey(257)) return null;
+        return new long[]{tags.get(256)[0], tags.get(257)[0]};
+    }
+
+    /**
+     * libtiff decodes the strips or tiles that are there and leaves the rest blank: check that the first
+     * image's directory and every strip or tile it lists (offsets and byte counts) lie inside the file.
+     */
+    private static boolean tiffDataInside(byte[] b) {
+        var tags = tiffTags(b, java.util.Set.of(273, 279, 324, 325));
+        if (tags == null) return false;
+        long[] offsets = tags.containsKey(273) ? tags.get(273) : tags.get(324);
+        long[] counts = tags.containsKey(279) ? tags.get(279) : tags.get(325);
+        if (offsets == null || counts == null || offsets.length != counts.length) return false;
+        for (int k = 0; k < offsets.length; k++) if (offsets[k] + counts[k] > b.length) return false;
+        return true;
     }
 
     private static int lastIndexOf(byte[] b, byte[] marker, int before) {
