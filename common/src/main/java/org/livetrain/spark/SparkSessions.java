@@ -28,6 +28,9 @@ public final class SparkSessions {
             conf.setIfMissing("spark.driver.bindAddress", "127.0.0.1");
             conf.setIfMissing("spark.ui.showConsoleProgress", "false");
             conf.setIfMissing("spark.sql.shuffle.partitions", String.valueOf(Math.max(1, localThreads)));
+            // Spark's UI binds to SPARK_LOCAL_IP, or to every interface when it is unset (submit.sh sets it
+            // to 127.0.0.1); a JVM started some other way gets no UI rather than one open to the network
+            if (System.getenv("SPARK_LOCAL_IP") == null) conf.setIfMissing("spark.ui.enabled", "false");
         }
         extraConf.forEach(conf::set);
         // ND4J sizes its native thread pool from OMP_NUM_THREADS when the JVM starts, and nothing set later
