@@ -73,7 +73,8 @@ public final class BestModelService implements AutoCloseable {
             try {
                 p = store.best().orElse(null);
             } catch (LiveTrainException e) {
-                refuse(e.getMessage());
+                LoadedModel now = current.get();
+                refuse(e.getMessage() + (now == null ? "" : "; still serving step " + now.step()));
                 return;
             }
             if (p == null || p.equals(lastSeen)) return;

@@ -91,6 +91,45 @@ class BestModelServiceTest {
     }
 
     @Test
+    void garbagePointerAndAPointerToAMissingCheckpointAreRefusedWhileTheModelKeepsServing() throws Exception {
+        Path ckpt = dir.resolve("ckpt");
+        CheckpointStore writer = CheckpointStore.create(ckpt.toString(), CONF, 5);
+        writer.publish(net(1), meta(10, 0.5));
+        try (BestModelService service = new BestModelService(CheckpointStore.open(ckpt.toString(), CONF), Duration.ofHours(1))) {
+            List<String> events = new CopyOnWriteArrayList<>();
+            service.onEvent(events::add);
+            Scorer scorer = new Scorer(service, new ImagePreprocessor(), () -> "not yet");
+            Path img = image();
+            assertEquals(10L, scorer.score("a", img).modelStep());
+            Path best = ckpt.resolve("best.json");
+
+            Files.writeString(best, "{\"step\": 7, \"path\": ");
+            service.poll();
+            service.poll();
+            ScoreRecord r = scorer.score("b", img);
+            assertEquals(10L, r.modelStep());
+            assertNull(r.error());
+            List<String> refused = events.stream().filter(e -> e.startsWith("refused checkpoint")).toList();
+            assertEquals(1, refused.size(), "said once: " + events);
+            assertTrue(refused.get(0).contains(best.toUri().getPath().replaceAll("/$", "")) || refused.get(0).contains("best.json"), refused.get(0));
+            assertTrue(refused.get(0).contains("not a valid checkpoint pointer") && refused.get(0).contains("still serving step 10"), refused.get(0));
+
+            String missing = Files.readString(ckpt.resolve("latest.json")).replace("checkpoints/step-10", "checkpoints/step-99");
+            Files.writeString(best, missing.replace("\"step\" : 10", "\"step\" : 99").replaceAll("\"sha256\" : \"[0-9a-f]+\"", "\"sha256\" : \"" + "0".repeat(64) + "\""));
+            service.poll();
+            r = scorer.score("c", img);
+            assertEquals(10L, r.modelStep());
+            assertTrue(events.stream().anyMatch(e -> e.startsWith("refused checkpoint") && e.contains("step-99") && e.contains("still serving step 10")),
+                    events.toString());
+
+            // a good checkpoint published afterwards is taken
+            writer.publish(net(2), meta(20, 0.6));
+            service.poll();
+            assertEquals(20L, scorer.score("d", img).modelStep());
+        }
+    }
+
+    @Test
     void backgroundPollingPicksUpANewBest() throws Exception {
         Path ckpt = dir.resolve("ckpt");
         CheckpointStore writer = CheckpointStore.create(ckpt.toString(), CONF, 5);
