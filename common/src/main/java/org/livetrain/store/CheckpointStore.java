@@ -46,6 +46,12 @@ import java.util.regex.Pattern;
  * a missing or partial model, and {@link #load} refuses a model whose checksum does not match.
  */
 public final class CheckpointStore {
+    /**
+     * Fault-injection hook for tests: the JVM halts (as if killed) once the checkpoint of this step is
+     * written and renamed into place, before any pointer names it.
+     */
+    public static final String HALT_BEFORE_POINTER = "livetrain.test.haltBeforePointer";
+
     public static final int DEFAULT_KEEP = 3;
     static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern STEP_DIR = Pattern.compile("step-(\\d+)");
@@ -163,6 +169,7 @@ public final class CheckpointStore {
             } finally {
                 if (fs.exists(tmp)) fs.delete(tmp, true);
             }
+            if (Long.getLong(HALT_BEFORE_POINTER, -1L) == meta.step()) Runtime.getRuntime().halt(137);
             Pointer pointer = Pointer.of(full, rel);
             Storage.writeAtomically(fs, latestFile(), pointerJson(pointer), conf);
             boolean newBest = best.isEmpty() || full.devAccuracy() > best.get().devAccuracy();
