@@ -2,6 +2,7 @@ package org.livetrain.cli;
 
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.streaming.StreamingQuery;
+import org.apache.spark.sql.streaming.StreamingQueryException;
 import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.kafka.KafkaScorer;
 import org.livetrain.kafka.RequestScorer;
@@ -62,17 +63,59 @@ public final class StreamCommand implements Callable<Integer> {
         List<String> roots = allowedRoots.isEmpty() ? List.of(Path.of("").toAbsolutePath().toString()) : allowedRoots;
         String query = queryCheckpoint != null ? queryCheckpoint : checkpointDir.replaceAll("/+$", "") + "/scorer-query";
         SparkSession spark = SparkSessions.create("LiveTrain stream", threads, common.conf());
+        KafkaScorer.Settings settings = new KafkaScorer.Settings(kafka.bootstrapServers, inputTopic, outputTopic, checkpointDir, query,
+                trigger, roots, maxPixels, kafka.properties);
         try {
-            StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(kafka.bootstrapServers, inputTopic, outputTopic, checkpointDir, query,
-                    trigger, roots, maxPixels, kafka.properties));
+            // the first start fails fast (a wrong address or topic is a usage error); once running, a
+            // failed query (the broker went away, say) is started again from its checkpoint, losing nothing
+            StreamingQuery q = KafkaScorer.start(spark, settings);
             top.out.printf("scoring %s -> %s on %s with the best model of %s (allowed roots %s; query checkpoint %s)%n",
                     inputTopic, outputTopic, kafka.bootstrapServers, checkpointDir, roots, query);
             top.out.flush();
-            q.awaitTermination();
-            return 0;
+            int failures = 0;
+            while (true) {
+                try {
+                    q.awaitTermination();
+                    return 0; // stopped, not failed
+                } catch (StreamingQueryException e) {
+                    long delay = Math.min(MAX_RESTART_DELAY_SECONDS, 1L << Math.min(failures++, 5));
+                    top.err.printf("the scorer query failed (%s); restarting it from %s in %d s%n", firstLine(e), query, delay);
+                    top.err.flush();
+                    q = restart(spark, settings, delay);
+                    failures = 0;
+                }
+            }
         } finally {
             RequestScorer.closeAll();
             spark.stop();
         }
+    }
+
+    static final long MAX_RESTART_DELAY_SECONDS = 30;
+
+    /** Starts the query again after {@code delaySeconds}, retrying (with a growing delay) while it cannot start. */
+    private StreamingQuery restart(SparkSession spark, KafkaScorer.Settings settings, long delaySeconds) throws InterruptedException {
+        long delay = delaySeconds;
+        while (true) {
+            Thread.sleep(delay * 1000);
+            try {
+                StreamingQuery q = KafkaScorer.start(spark, settings);
+                top.err.printf("the scorer query is running again%n");
+                top.err.flush();
+                return q;
+            } catch (RuntimeException e) {
+                delay = Math.min(MAX_RESTART_DELAY_SECONDS, delay * 2);
+                top.err.printf("the scorer query could not start (%s); trying again in %d s%n", firstLine(e), delay);
+                top.err.flush();
+            }
+        }
+    }
+
+    private static String firstLine(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) root = root.getCause();
+        String m = String.valueOf(root.getMessage());
+        int nl = m.indexOf('\n');
+        return root.getClass().getSimpleName() + ": " + (nl < 0 ? m : m.substring(0, nl));
     }
 }

@@ -35,8 +35,9 @@ public final class LocalKafkaBroker implements AutoCloseable {
     public LocalKafkaBroker(int port, Path dataDir) throws IOException {
         this.port = port == 0 ? freePort() : port;
         this.dataDir = dataDir;
-        int controllerPort = freePort();
         Files.createDirectories(dataDir);
+        int controllerPort = previousControllerPort(dataDir.resolve("server.properties"));
+        if (controllerPort == 0) controllerPort = freePort();
         Properties p = new Properties();
         p.put("process.roles", "broker,controller");
         p.put("node.id", "1");
@@ -58,16 +59,34 @@ public final class LocalKafkaBroker implements AutoCloseable {
         try (OutputStream out = Files.newOutputStream(props)) {
             p.store(out, "LiveTrain local KRaft broker");
         }
-        // what kafka-storage.sh format does; --ignore-formatted keeps the data of an earlier run
-        ByteArrayOutputStream formatLog = new ByteArrayOutputStream();
-        int rc = StorageTool.execute(new String[]{"format", "-t", Uuid.randomUuid().toString(), "-c", props.toString(), "--ignore-formatted"},
-                new PrintStream(formatLog, true, StandardCharsets.UTF_8));
-        if (rc != 0) throw new LiveTrainException(dataDir + ": cannot format Kafka storage (" + formatLog.toString(StandardCharsets.UTF_8).strip() + ")");
+        // what kafka-storage.sh format does, once: a restarted broker keeps its cluster id and its data
+        if (!Files.exists(dataDir.resolve("logs").resolve("meta.properties"))) {
+            ByteArrayOutputStream formatLog = new ByteArrayOutputStream();
+            int rc = StorageTool.execute(new String[]{"format", "-t", Uuid.randomUuid().toString(), "-c", props.toString()},
+                    new PrintStream(formatLog, true, StandardCharsets.UTF_8));
+            if (rc != 0) throw new LiveTrainException(dataDir + ": cannot format Kafka storage (" + formatLog.toString(StandardCharsets.UTF_8).strip() + ")");
+        }
         this.server = new KafkaRaftServer(new KafkaConfig(p, false), Time.SYSTEM);
         try {
             server.startup();
         } catch (RuntimeException e) {
             throw new LiveTrainException("Kafka broker on 127.0.0.1:" + this.port + " did not start (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /** A restarted broker keeps its controller's port (its metadata log names the quorum), when it is free. */
+    private static int previousControllerPort(Path props) {
+        if (!Files.isRegularFile(props)) return 0;
+        Properties old = new Properties();
+        try (var in = Files.newInputStream(props)) {
+            old.load(in);
+            String voters = old.getProperty("controller.quorum.voters", "");
+            int port = Integer.parseInt(voters.substring(voters.lastIndexOf(':') + 1));
+            try (ServerSocket s = new ServerSocket(port, 50, InetAddress.getLoopbackAddress())) {
+                return port;
+            }
+        } catch (IOException | RuntimeException e) {
+            return 0;
         }
     }
 
