@@ -50,6 +50,8 @@ final class BytePSTrainer {
     static final Duration TIMEOUT = Duration.ofSeconds(120);
     /** Test hook: worker 1 fails once, in the stage's first attempt, when it reaches this step. */
     static final String FAIL_AT_STEP = "spark.livetrain.test.failAtStep";
+    /** Test hook: the first server shard dies in this round (= step), in the stage's first attempt. */
+    static final String KILL_SERVER_IN_ROUND = "spark.livetrain.test.killServerInRound";
     private final TrainingJob.Context ctx;
 
     BytePSTrainer(TrainingJob.Context ctx) {
@@ -58,7 +60,7 @@ final class BytePSTrainer {
 
     /** What every task is handed (serialised into the stage's closure). */
     record Plan(TrainConfig config, Dataset data, int[] train, int[] dev, String model, HadoopConf hadoop, String token,
-                long startedMillis, int stepsPerEpoch, boolean resume, long failAtStep) implements Serializable {
+                long startedMillis, int stepsPerEpoch, boolean resume, long failAtStep, long killServerInRound) implements Serializable {
         int tasks() {
             return config.workers() + config.servers();
         }
@@ -77,7 +79,7 @@ final class BytePSTrainer {
         Plan plan = new Plan(c, ctx.data(), ctx.split().train(), ctx.split().dev(), ctx.model().name(),
                 new HadoopConf(ctx.spark().sparkContext().hadoopConfiguration()), HexFormat.of().formatHex(secret),
                 System.currentTimeMillis(), stepsPerEpoch, ctx.resume(),
-                Long.parseLong(c.conf().getOrDefault(FAIL_AT_STEP, "-1")));
+                Long.parseLong(c.conf().getOrDefault(FAIL_AT_STEP, "-1")), Long.parseLong(c.conf().getOrDefault(KILL_SERVER_IN_ROUND, "-1")));
         ctx.progress().line("byteps: %d workers, %s, %d steps per epoch of global batch %d, evaluation every %d steps, partitions of %d bytes%s%s",
                 c.workers(), c.servers() == 0 ? c.workers() + " colocated summation servers" : c.servers() + " dedicated summation server(s)",
                 stepsPerEpoch, c.batch() * c.workers(), c.evalEvery(), c.partitionBytes(), c.fp16() ? ", fp16 on the wire" : "",
@@ -167,6 +169,8 @@ final class BytePSTrainer {
             try {
                 if (plan.hostsServer(id)) {
                     server = new SummationServer(executorAddress(task, id), 0, plan.token(), c.workers(), TIMEOUT);
+                    boolean firstShard = id == (c.servers() == 0 ? 0 : c.workers());
+                    if (firstShard && plan.killServerInRound() >= 0 && task.stageAttemptNumber() == 0) server.dieInRound(plan.killServerInRound());
                 }
                 String[] endpoints = task.allGather(server == null ? "" : server.address().getHostString() + ":" + server.address().getPort());
                 List<InetSocketAddress> servers = new ArrayList<>();
@@ -325,6 +329,7 @@ final class BytePSTrainer {
                                 stats.put("augment", c.augment());
                                 stats.put("async", c.async());
                                 stats.put("nd4j_threads", Nd4j.getEnvironment().maxThreads());
+                                stats.put("stage_attempt", task.stageAttemptNumber()); // above 0: the barrier stage was retried
                                 stats.put("bytes_pushed_per_step", steps == 0 ? 0 : (worker.bytesPushed() - lastPushed) / steps);
                                 stats.put("bytes_pulled_per_step", steps == 0 ? 0 : (worker.bytesPulled() - lastPulled) / steps);
                                 stats.put("push_pull_share", stepNanos == 0 ? 0 : (double) (t[1] - lastTiming[1]) / stepNanos);

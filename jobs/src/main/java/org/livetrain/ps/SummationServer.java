@@ -170,7 +170,24 @@ public final class SummationServer implements AutoCloseable {
         ctx.writeAndFlush(finish(b)).addListener(f -> ctx.close());
     }
 
+    private volatile long dieInRound = -1;
+
+    /**
+     * Fault-injection hook for tests: the first push of this round makes the shard die as a crashed
+     * process would (every connection dropped, nothing answered).
+     */
+    public void dieInRound(long round) {
+        dieInRound = round;
+    }
+
     private synchronized void push(ChannelHandlerContext ctx, long id, int worker, int key, long round, ByteBuf payload) {
+        if (round == dieInRound) {
+            LOG.warn("summation server {}: test hook: dying in round {}", address(), round);
+            dieInRound = -1;
+            boss.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+            io.shutdownGracefully(0, 0, TimeUnit.SECONDS);
+            return;
+        }
         Round r = keys.computeIfAbsent(key, k -> new HashMap<>()).computeIfAbsent(round, k -> new Round());
         if (r.pushedBy == null) r.pushedBy = new boolean[workers];
         if (r.pushedBy[worker]) throw new IllegalStateException("worker " + worker + " pushed key " + key + " round " + round + " twice");
