@@ -1,0 +1,182 @@
+package org.livetrain.jobs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.hdfs.MiniDFSCluster;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.streaming.StreamingQuery;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.cli.LiveTrain;
+import org.livetrain.kafka.KafkaScorer;
+import org.livetrain.kafka.LocalKafkaBroker;
+import org.livetrain.kafka.RequestScorer;
+import org.livetrain.spark.SparkSessions;
+import org.livetrain.store.Checkpoint;
+import org.livetrain.store.CheckpointMeta;
+import org.livetrain.store.CheckpointStore;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Shared storage on a real distributed file system: an in-process HDFS (NameNode and DataNode on
+ * 127.0.0.1). Training publishes its checkpoints to an hdfs:// directory; the terminal reader and the
+ * Kafka scorer load the best model from it and pick up a better one while they run.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class HdfsStorageTest {
+    @TempDir
+    static Path dir;
+    static MiniDFSCluster hdfs;
+    static String ckpt;
+    static final Path SEVEN = Path.of(System.getProperty("livetrain.repo", "..")).resolve("data/demo/seven.png").toAbsolutePath();
+
+    @BeforeAll
+    static void start() throws Exception {
+        Configuration conf = new Configuration();
+        conf.set(MiniDFSCluster.HDFS_MINIDFS_BASEDIR, dir.resolve("hdfs").toString());
+        conf.set("dfs.namenode.http-address", "127.0.0.1:0");
+        conf.set("dfs.datanode.address", "127.0.0.1:0");
+        conf.set("dfs.datanode.http.address", "127.0.0.1:0");
+        conf.set("dfs.datanode.ipc.address", "127.0.0.1:0");
+        hdfs = new MiniDFSCluster.Builder(conf).numDataNodes(1).build();
+        hdfs.waitActive();
+        ckpt = "hdfs://127.0.0.1:" + hdfs.getNameNodePort() + "/livetrain/run-1";
+    }
+
+    @AfterAll
+    static void stop() {
+        if (hdfs != null) hdfs.shutdown();
+    }
+
+    static CheckpointStore store() {
+        return CheckpointStore.open(ckpt, new Configuration());
+    }
+
+    /** Publishes the current best network again as a better checkpoint, {@code steps} later. */
+    static long publishBetter(long steps) {
+        CheckpointStore writer = CheckpointStore.create(ckpt, new Configuration(), 3);
+        Checkpoint best = writer.load(writer.best().orElseThrow(), true);
+        CheckpointMeta m = best.meta();
+        long step = m.step() + steps;
+        writer.publish(best.network(), new CheckpointMeta(step, m.epoch(), Math.min(1.0, m.devAccuracy() + 0.001), m.devLoss(), m.trainLoss(),
+                m.trainer(), m.workers(), m.data(), m.model(), m.classes(), m.elapsedSeconds(), m.examplesPerSecond(), null, null, 0, m.stats()));
+        return step;
+    }
+
+    @Test
+    @Order(1)
+    void trainingPublishesItsCheckpointsToHdfs() {
+        Cli r = Cli.run("train", "--epochs", "1", "--eval-every", "30", "--checkpoint-dir", ckpt);
+        assertEquals(0, r.exitCode(), () -> r.out() + r.err());
+        assertTrue(r.out().contains("checkpoints in " + ckpt), r.out());
+        List<Long> steps = store().history().stream().map(h -> h.get("step").asLong()).toList();
+        assertEquals(List.of(30L, 60L, 63L), steps);
+        Checkpoint best = store().load(store().best().orElseThrow(), false);
+        assertTrue(best.meta().devAccuracy() > 0.9, "dev accuracy " + best.meta().devAccuracy());
+    }
+
+    @Test
+    @Order(2)
+    void theTerminalReaderLoadsFromHdfsAndPicksUpABetterModel() throws Exception {
+        long first = store().best().orElseThrow().step();
+        PipedOutputStream typed = new PipedOutputStream();
+        PipedInputStream stdin = new PipedInputStream(typed);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        PrintStream outStream = new PrintStream(out, true, StandardCharsets.UTF_8);
+        Thread reader = new Thread(() -> LiveTrain.execute(new String[]{"terminal", "--checkpoint-dir", ckpt, "--poll", "1"}, stdin, outStream,
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)));
+        reader.start();
+        try {
+            typed.write((SEVEN + "\n").getBytes(StandardCharsets.UTF_8));
+            typed.flush();
+            awaitOutput(out, "Prediction: 7", "model step " + first + ",");
+            long better = publishBetter(1000);
+            awaitOutput(out, "new best model: step " + better);
+            typed.write((SEVEN + "\n").getBytes(StandardCharsets.UTF_8));
+            typed.flush();
+            awaitOutput(out, "model step " + better + ",");
+            typed.write("q\n".getBytes(StandardCharsets.UTF_8));
+            typed.flush();
+            reader.join(Duration.ofSeconds(30).toMillis());
+            assertTrue(!reader.isAlive(), "q quits");
+        } finally {
+            typed.close();
+        }
+    }
+
+    static void awaitOutput(ByteArrayOutputStream out, String... all) throws InterruptedException {
+        long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+        while (System.nanoTime() < end) {
+            String s = out.toString(StandardCharsets.UTF_8);
+            if (java.util.Arrays.stream(all).allMatch(s::contains)) return;
+            Thread.sleep(50);
+        }
+        throw new AssertionError("no " + List.of(all) + " in:\n" + out.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    @Order(3)
+    void theKafkaScorerLoadsFromHdfsKeepsItsOffsetsThereAndPicksUpABetterModel() throws Exception {
+        try (LocalKafkaBroker broker = new LocalKafkaBroker(0, dir.resolve("kafka"))) {
+            SparkSession spark = SparkSessions.create("hdfs-scorer", 2, Map.of("spark.ui.enabled", "false"));
+            String query = ckpt + "/scorer-query";
+            StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), "in", "out", ckpt, query, "0 seconds",
+                    List.of(SEVEN.getParent().toString()), 50_000_000L, Map.of()));
+            ObjectMapper json = new ObjectMapper();
+            try (KafkaProducer<String, String> p = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()), new StringSerializer(), new StringSerializer());
+                 KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", broker.bootstrapServers(), "group.id", "hdfs",
+                         "auto.offset.reset", "earliest"), new StringDeserializer(), new StringDeserializer())) {
+                c.subscribe(List.of("out"));
+                long now = store().best().orElseThrow().step();
+                p.send(new ProducerRecord<>("in", "one", SEVEN.toString()));
+                p.flush();
+                JsonNode a = await(c, json, "one");
+                assertEquals("7", a.get("prediction").asText(), a.toString());
+                assertEquals(now, a.get("model_step").asLong());
+
+                long better = publishBetter(1000);
+                Thread.sleep(2500);
+                p.send(new ProducerRecord<>("in", "two", SEVEN.toString()));
+                p.flush();
+                assertEquals(better, await(c, json, "two").get("model_step").asLong(), "the next micro-batch used the better model");
+                assertTrue(new org.apache.hadoop.fs.Path(query).getFileSystem(new Configuration()).exists(new org.apache.hadoop.fs.Path(query, "offsets")),
+                        "the query's offsets live on HDFS");
+            } finally {
+                q.stop();
+                RequestScorer.closeAll();
+                spark.stop();
+            }
+        }
+    }
+
+    static JsonNode await(KafkaConsumer<String, String> c, ObjectMapper json, String key) throws Exception {
+        long end = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+        while (System.nanoTime() < end) {
+            for (var r : c.poll(Duration.ofMillis(200))) if (r.key().equals(key)) return json.readTree(r.value());
+        }
+        throw new AssertionError("no answer for " + key);
+    }
+}
