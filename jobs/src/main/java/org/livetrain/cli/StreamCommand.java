@@ -103,7 +103,8 @@ public final class StreamCommand implements Callable<Integer> {
                 top.err.printf("the scorer query is running again%n");
                 top.err.flush();
                 return q;
-            } catch (RuntimeException e) {
+            } catch (Exception e) { // Spark's Scala code throws checked exceptions (HDFS's SafeModeException, say) undeclared
+                if (e instanceof InterruptedException ie) throw ie;
                 delay = Math.min(MAX_RESTART_DELAY_SECONDS, delay * 2);
                 top.err.printf("the scorer query could not start (%s); trying again in %d s%n", firstLine(e), delay);
                 top.err.flush();

@@ -172,6 +172,52 @@ class HdfsStorageTest {
         }
     }
 
+    /**
+     * The NameNode goes away under a running `stream` command: the query fails once it cannot write its
+     * offsets, and the command starts it again from its checkpoint when HDFS is back; the request pushed
+     * during the outage is answered.
+     */
+    @Test
+    @Order(4)
+    void theStreamCommandRestartsItsQueryAfterAnHdfsOutage() throws Exception {
+        try (LocalKafkaBroker broker = new LocalKafkaBroker(0, dir.resolve("kafka-outage"))) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+            PrintStream errStream = new PrintStream(err, true, StandardCharsets.UTF_8);
+            Thread stream = new Thread(() -> LiveTrain.execute(new String[]{"stream", "--bootstrap-servers", broker.bootstrapServers(),
+                    "--input-topic", "in-outage", "--output-topic", "out-outage", "--checkpoint-dir", ckpt,
+                    "--query-checkpoint", ckpt + "/outage-query", "--allowed-roots", SEVEN.getParent().toString(),
+                    // fail fast instead of the HDFS client's default ten connection attempts
+                    "--conf", "spark.hadoop.ipc.client.connect.max.retries=1", "--conf", "spark.hadoop.ipc.client.connect.retry.interval=200"},
+                    new java.io.ByteArrayInputStream(new byte[0]), new PrintStream(out, true, StandardCharsets.UTF_8), errStream));
+            stream.start();
+            ObjectMapper json = new ObjectMapper();
+            try (KafkaProducer<String, String> p = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()), new StringSerializer(), new StringSerializer());
+                 KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", broker.bootstrapServers(), "group.id", "outage",
+                         "auto.offset.reset", "earliest"), new StringDeserializer(), new StringDeserializer())) {
+                c.subscribe(List.of("out-outage"));
+                p.send(new ProducerRecord<>("in-outage", "before", SEVEN.toString()));
+                p.flush();
+                assertTrue(await(c, json, "before").get("error").isNull());
+
+                hdfs.shutdownNameNode(0);
+                p.send(new ProducerRecord<>("in-outage", "during", SEVEN.toString()));
+                p.flush();
+                awaitOutput(err, "the scorer query failed");
+                hdfs.restartNameNode(0, true);
+                JsonNode during = await(c, json, "during");
+                assertTrue(during.get("error").isNull(), during.toString());
+                awaitOutput(err, "the scorer query is running again");
+            } finally {
+                if (SparkSession.getDefaultSession().isDefined()) {
+                    for (StreamingQuery q : SparkSession.getDefaultSession().get().streams().active()) q.stop();
+                }
+                stream.join(Duration.ofSeconds(60).toMillis());
+                System.out.println("[hdfs outage] stream said: " + out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8));
+            }
+            assertTrue(!stream.isAlive(), "the stream command ends when its query is stopped");
+        }
+    }
+
     static JsonNode await(KafkaConsumer<String, String> c, ObjectMapper json, String key) throws Exception {
         long end = System.nanoTime() + Duration.ofSeconds(90).toNanos();
         while (System.nanoTime() < end) {
