@@ -36,12 +36,26 @@ import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
  *
  *   burst CKPT WORK TRIGGER N RATE SECONDS   warm-up, N paths at once, then RATE paths/s for SECONDS
  *   serve CKPT WORK TRIGGER RATE SECONDS     warm-up, then RATE paths/s for SECONDS (beside a training run)
+ *   soak BOOTSTRAP WORK IN OUT RATE COUNT   no broker or scorer of its own: COUNT paths at RATE/s to a running
+ *                                            `submit.sh stream`, with latency per minute
  */
 public class KafkaScorerBench {
     static final int IMAGES = 1000;
 
     public static void main(String[] a) throws Exception {
         String mode = a[0];
+        if (mode.equals("soak")) {
+            List<String> paths = images(Files.createDirectories(Path.of(a[2])).resolve("images"));
+            Load load = new Load(a[1], paths, a[3], a[4]);
+            try {
+                int rate = Integer.parseInt(a[5]);
+                load.paced("soak", rate, Integer.parseInt(a[6]));
+                load.perMinute(0, load.next);
+            } finally {
+                load.close();
+            }
+            return;
+        }
         String ckpt = a[1];
         Path work = Files.createDirectories(Path.of(a[2]));
         String trigger = a[3];
@@ -51,7 +65,7 @@ public class KafkaScorerBench {
             SparkSession spark = SparkSessions.create("scorer-bench", 2, Map.of("spark.ui.enabled", "false"));
             StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), "in", "out", ckpt,
                     Files.createTempDirectory(work, "query").toString(), trigger, List.of(work.toString()), 50_000_000L, Map.of()));
-            Load load = new Load(broker.bootstrapServers(), paths);
+            Load load = new Load(broker.bootstrapServers(), paths, "in", "out");
             try {
                 if (mode.equals("burst")) {
                     int n = Integer.parseInt(a[4]);
@@ -98,15 +112,17 @@ public class KafkaScorerBench {
         final Map<String, Long> answered = new ConcurrentHashMap<>();
         final AtomicBoolean stop = new AtomicBoolean();
         final Thread consumer;
+        final String in;
         long next;
 
-        Load(String bootstrap, List<String> paths) {
+        Load(String bootstrap, List<String> paths, String in, String out) {
             this.paths = paths;
+            this.in = in;
             producer = new KafkaProducer<>(Map.of("bootstrap.servers", bootstrap, "linger.ms", "1"), new StringSerializer(), new StringSerializer());
             consumer = new Thread(() -> {
                 try (KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", bootstrap, "group.id", "bench",
                         "auto.offset.reset", "earliest"), new StringDeserializer(), new StringDeserializer())) {
-                    c.subscribe(List.of("out"));
+                    c.subscribe(List.of(out));
                     while (!stop.get()) {
                         c.poll(Duration.ofMillis(20)).forEach(r -> {
                             if (!r.value().contains("\"error\":null")) throw new IllegalStateException("error record: " + r.value());
@@ -121,7 +137,7 @@ public class KafkaScorerBench {
         void send() {
             String id = "r" + next;
             sent.put(id, System.nanoTime());
-            producer.send(new ProducerRecord<>("in", id, paths.get((int) (next % paths.size()))));
+            producer.send(new ProducerRecord<>(in, id, paths.get((int) (next % paths.size()))));
             next++;
         }
 
@@ -164,6 +180,21 @@ public class KafkaScorerBench {
             double secs = (last - t0) / 1e9;
             System.out.printf("%s: %d paths answered in %.2f s = %.0f paths/s; latency p50 %.0f ms, p99 %.0f ms, max %.0f ms%s%n",
                     name, lat.length, secs, lat.length / secs, lat[lat.length / 2], lat[(int) (lat.length * 0.99)], lat[lat.length - 1], extra);
+        }
+
+        /** Latency of the requests sent in each minute (all already answered). */
+        void perMinute(long from, long to) {
+            long start = sent.get("r" + from);
+            java.util.TreeMap<Long, List<Double>> byMinute = new java.util.TreeMap<>();
+            for (long i = from; i < to; i++) {
+                long s = sent.get("r" + i);
+                byMinute.computeIfAbsent((s - start) / 60_000_000_000L, k -> new ArrayList<>()).add((answered.get("r" + i) - s) / 1e6);
+            }
+            byMinute.forEach((minute, lat) -> {
+                double[] l = lat.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+                System.out.printf("minute %d: %d paths, latency p50 %.0f ms, p99 %.0f ms, max %.0f ms%n",
+                        minute + 1, l.length, l[l.length / 2], l[(int) (l.length * 0.99)], l[l.length - 1]);
+            });
         }
 
         boolean all(long from, long to) {
