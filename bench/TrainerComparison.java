@@ -57,6 +57,7 @@ public class TrainerComparison {
         System.out.printf(Locale.ROOT, "%nratios: byteps/averaging time to 0.97 = %s; byteps/single-JVM examples/s = %.2f; byteps/averaging examples/s = %.2f%n",
                 Double.isNaN(bp.to97()) || Double.isNaN(avg.to97()) ? "n/a" : String.format(Locale.ROOT, "%.2f (averaging takes %.2fx as long)", bp.to97() / avg.to97(), avg.to97() / bp.to97()),
                 bp.examplesPerSecond() / single.examplesPerSecond(), bp.examplesPerSecond() / avg.examplesPerSecond());
+        System.exit(0); // a non-daemon thread left by Spark or ND4J would keep the JVM (and the script) waiting
     }
 
     static String t(double s) {
