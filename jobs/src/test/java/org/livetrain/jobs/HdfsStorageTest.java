@@ -207,14 +207,14 @@ class HdfsStorageTest {
                 JsonNode during = await(c, json, "during");
                 assertTrue(during.get("error").isNull(), during.toString());
                 awaitOutput(err, "the scorer query is running again");
+            } catch (Throwable t) {
+                throw new AssertionError(t + "\nthe stream command said:\n" + out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8), t);
             } finally {
-                if (SparkSession.getDefaultSession().isDefined()) {
-                    for (StreamingQuery q : SparkSession.getDefaultSession().get().streams().active()) q.stop();
-                }
+                stream.interrupt(); // as Ctrl-C would: the command stops its query and Spark
                 stream.join(Duration.ofSeconds(60).toMillis());
                 System.out.println("[hdfs outage] stream said: " + out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8));
             }
-            assertTrue(!stream.isAlive(), "the stream command ends when its query is stopped");
+            assertTrue(!stream.isAlive(), "the stream command ends when interrupted");
         }
     }
 

@@ -1,0 +1,26 @@
+package org.livetrain.jobs;
+
+import org.junit.jupiter.api.Test;
+import org.livetrain.cli.LiveTrain;
+import picocli.CommandLine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** `--help` of the program and of every subcommand runs, exits 0 and shows the usage. */
+class HelpTest {
+    @Test
+    void everyCommandHasHelp() {
+        Cli top = Cli.run("--help");
+        assertEquals(0, top.exitCode(), top.err());
+        var subcommands = new CommandLine(new LiveTrain()).getSubcommands().keySet();
+        assertTrue(subcommands.containsAll(java.util.List.of("train", "terminal", "stream", "push", "kafka", "report")), subcommands.toString());
+        for (String name : subcommands) {
+            if (name.equals("help")) continue;
+            assertTrue(top.out().contains(name), "the top-level help lists " + name);
+            Cli r = Cli.run(name, "--help");
+            assertEquals(0, r.exitCode(), name + ": " + r.err());
+            assertTrue(r.out().startsWith("Usage: livetrain " + name), name + ": " + r.out());
+        }
+    }
+}

@@ -1,0 +1,84 @@
+package org.livetrain.jobs;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** `report` from a recorded run (a history written by a real run) and from a run that is still training. */
+class ReportTest {
+    static final List<String> CHARTS = List.of("dev-accuracy-by-step.png", "dev-accuracy-by-time.png", "loss.png", "throughput.png", "push-pull-share.png");
+
+    @TempDir
+    Path dir;
+
+    static String checkReport(Path out) throws Exception {
+        String html = Files.readString(out.resolve("index.html"));
+        for (String chart : CHARTS) {
+            BufferedImage img = ImageIO.read(out.resolve(chart).toFile());
+            assertNotNull(img, chart + " decodes as an image");
+            assertEquals(900, img.getWidth(), chart);
+            assertTrue(html.contains("href=\"" + chart + "\""), "the page links " + chart);
+        }
+        assertEquals(CHARTS.size(), html.split("data:image/png;base64,", -1).length - 1, "every chart embedded in the page");
+        return html;
+    }
+
+    static int evaluations(String html) {
+        Matcher m = Pattern.compile("(\\d+) evaluation\\(s\\)").matcher(html);
+        assertTrue(m.find(), html);
+        return Integer.parseInt(m.group(1));
+    }
+
+    @Test
+    void aRecordedRunGivesChartsAndAPage() throws Exception {
+        Path run = Files.createDirectories(dir.resolve("run"));
+        Path fixture = Path.of(System.getProperty("livetrain.repo", "..")).resolve("jobs/src/test/resources/fixtures/byteps-run/history.jsonl");
+        Files.copy(fixture, run.resolve("history.jsonl"));
+        Path out = dir.resolve("report");
+        Cli r = Cli.run("report", "--checkpoint-dir", run.toString(), "--out", out.toString());
+        assertEquals(0, r.exitCode(), r.err());
+        assertTrue(r.out().contains("report of " + run + ": 5 chart(s) and " + out.resolve("index.html").toAbsolutePath()), r.out());
+        String html = checkReport(out);
+        assertEquals(Files.readAllLines(fixture).size(), evaluations(html));
+        assertTrue(html.contains("Best model: step 189, dev accuracy 0.9790"), html);
+        assertTrue(html.contains("trainer byteps, 2 worker(s)"), html);
+    }
+
+    @Test
+    void aRunThatIsStillTrainingAndAMissingHistory() throws Exception {
+        Path run = dir.resolve("live");
+        AtomicReference<Cli> training = new AtomicReference<>();
+        Thread t = new Thread(() -> training.set(Cli.run("train", "--epochs", "2", "--eval-every", "20", "--checkpoint-dir", run.toString())));
+        t.start();
+        Path history = run.resolve("history.jsonl");
+        long end = System.nanoTime() + 300_000_000_000L;
+        while ((!Files.exists(history) || Files.readAllLines(history).size() < 2) && System.nanoTime() < end) Thread.sleep(100);
+        Cli during = Cli.run("report", "--checkpoint-dir", run.toString(), "--out", dir.resolve("during").toString());
+        t.join();
+        assertEquals(0, during.exitCode(), during.err());
+        assertEquals(0, training.get().exitCode(), training.get().err());
+        int seenDuring = evaluations(checkReport(dir.resolve("during")));
+        Cli after = Cli.run("report", "--checkpoint-dir", run.toString(), "--out", dir.resolve("after").toString());
+        assertEquals(0, after.exitCode(), after.err());
+        int seenAfter = evaluations(checkReport(dir.resolve("after")));
+        assertTrue(seenDuring >= 2 && seenDuring < seenAfter, "during " + seenDuring + ", after " + seenAfter);
+        assertEquals(Files.readAllLines(history).size(), seenAfter);
+
+        Cli none = Cli.run("report", "--checkpoint-dir", dir.resolve("nothing").toString(), "--out", dir.resolve("x").toString());
+        assertEquals(2, none.exitCode());
+        assertEquals(1, none.err().strip().lines().count(), none.err());
+        assertTrue(none.err().contains("no evaluations recorded yet"), none.err());
+    }
+}
