@@ -26,6 +26,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
 import java.util.UUID;
@@ -243,6 +244,27 @@ public final class CheckpointStore {
             return new Checkpoint(net, meta, p);
         } catch (IOException | RuntimeException e) {
             throw new LiveTrainException(file + ": not a loadable model (" + firstLine(e) + ")", e);
+        }
+    }
+
+    /**
+     * A running job's position between evaluations ({@code progress.json}, replaced every few seconds by
+     * the training job): what progress bars and the prompt's {@code status} show. Nothing depends on it.
+     */
+    public void writeProgress(Map<String, Object> fields) {
+        try {
+            Storage.writeAtomically(fs, new Path(root, "progress.json"), JSON.writeValueAsBytes(fields), conf);
+        } catch (IOException e) {
+            throw new LiveTrainException(new Path(root, "progress.json") + ": cannot write (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /** The last position written by a training job, if any (an unreadable file counts as none). */
+    public Optional<JsonNode> progress() {
+        try {
+            return Optional.of(JSON.readTree(Storage.readAll(fs, new Path(root, "progress.json"))));
+        } catch (IOException e) {
+            return Optional.empty();
         }
     }
 

@@ -1,6 +1,7 @@
 package org.livetrain.cli;
 
 import org.livetrain.jobs.TrainConfig;
+import org.livetrain.jobs.Progress;
 import org.livetrain.jobs.TrainingJob;
 import org.livetrain.terminal.TerminalSession;
 import picocli.CommandLine.Command;
@@ -92,10 +93,12 @@ public final class TrainCommand implements Callable<Integer> {
         TrainConfig cfg = new TrainConfig(data, workers, epochs, batch, learningRate, model, trainer, averagingFrequency,
                 evalEvery, servers, partitionBytes, compress, augment, async, checkpointDir, keep, seed, common.conf());
         if (!live) {
-            TrainingJob.run(cfg, line -> {
+            // a bar redrawn in place on an interactive terminal, plain lines when the output is a file or a pipe
+            boolean terminal = top.out == System.out && ReaderOptions.interactive();
+            TrainingJob.run(cfg, new Progress(line -> {
                 top.out.println(line);
                 top.out.flush();
-            }, resume);
+            }, terminal ? top.out : null, true), resume);
             return 0;
         }
         return trainLive(cfg);

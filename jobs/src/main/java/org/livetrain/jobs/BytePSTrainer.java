@@ -47,7 +47,10 @@ import java.util.stream.IntStream;
  * stage as a whole; a retried stage resumes from {@code latest.json}.
  */
 final class BytePSTrainer {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BytePSTrainer.class);
     static final Duration TIMEOUT = Duration.ofSeconds(120);
+    /** How often worker 0 replaces progress.json. */
+    static final long PROGRESS_EVERY_NANOS = 2_000_000_000L;
     /** Test hook: worker 1 fails once, in the stage's first attempt, when it reaches this step. */
     static final String FAIL_AT_STEP = "spark.livetrain.test.failAtStep";
     /** Test hook: the first server shard dies in this round (= step), in the stage's first attempt. */
@@ -116,12 +119,21 @@ final class BytePSTrainer {
     }
 
     private int printed;
+    private final String watchFrom = java.time.Instant.now().toString();
     private double best = -1;
     private long bestStep;
 
     private void watchHistory() {
+        String lastSeen = null;
         while (!Thread.currentThread().isInterrupted()) {
             printNewHistory();
+            JsonNode position = ctx.store().progress().orElse(null);
+            // a position written by this run only (an earlier run in the same directory left its own)
+            if (position != null && !position.path("updated").asText().equals(lastSeen) && position.path("updated").asText().compareTo(watchFrom) > 0) {
+                lastSeen = position.path("updated").asText();
+                ctx.progress().position(position.path("step").asLong(), position.path("total_steps").asLong(),
+                        position.path("steps_per_second").asDouble());
+            }
             try {
                 Thread.sleep(300);
             } catch (InterruptedException e) {
@@ -221,6 +233,17 @@ final class BytePSTrainer {
             last = thread.submit(() -> store.publish(snapshot, meta));
         }
 
+        /** Replaces progress.json in the background; a failed write only costs the bar a refresh. */
+        void progress(Map<String, Object> fields) {
+            thread.submit(() -> {
+                try {
+                    store.writeProgress(fields);
+                } catch (RuntimeException e) {
+                    LOG.warn("progress not written: {}", e.getMessage());
+                }
+            });
+        }
+
         /** Rethrows a failed publication, if the last one is done. */
         private void check() throws Exception {
             if (last != null && last.isDone()) unwrap();
@@ -292,6 +315,7 @@ final class BytePSTrainer {
                 if (c.async()) worker.startAsync();
                 long totalSteps = (long) plan.stepsPerEpoch() * c.epochs();
                 long lastEvalStep = step, lastEvalNanos = System.nanoTime();
+                long lastProgressStep = step, lastProgressNanos = System.nanoTime();
                 long[] lastTiming = worker.timing();
                 long lastPushed = 0, lastPulled = 0;
                 double lossSum = 0;
@@ -309,6 +333,19 @@ final class BytePSTrainer {
                         step++;
                         lossSum += worker.score();
                         lossCount++;
+                        if (w == 0 && System.nanoTime() - lastProgressNanos > PROGRESS_EVERY_NANOS) {
+                            long now = System.nanoTime();
+                            Map<String, Object> position = new LinkedHashMap<>();
+                            position.put("step", step);
+                            position.put("total_steps", totalSteps);
+                            position.put("epoch", epoch);
+                            position.put("epochs", c.epochs());
+                            position.put("steps_per_second", (step - lastProgressStep) / ((now - lastProgressNanos) / 1e9));
+                            position.put("updated", java.time.Instant.now().toString());
+                            publisher.progress(position);
+                            lastProgressNanos = now;
+                            lastProgressStep = step;
+                        }
                         boolean epochEnd = b == batches.size() - 1;
                         if (step % c.evalEvery() == 0 || epochEnd) {
                             double[] counts = worker.evaluate(dev, lossSum / Math.max(1, lossCount));

@@ -1,30 +1,84 @@
 package org.livetrain.jobs;
 
-import java.util.function.Consumer;
+import java.io.PrintStream;
 import java.util.Locale;
+import java.util.function.Consumer;
 
-/** The concise lines a training run prints: one per evaluation, and a summary at the end. */
+/**
+ * What a training run prints: one line per evaluation, a summary at the end, and its position between
+ * evaluations: on an interactive terminal a bar redrawn in place, otherwise a plain line when nothing
+ * was printed for {@value #QUIET_SECONDS} s.
+ */
 public final class Progress {
+    static final int QUIET_SECONDS = 10;
+    static final int BAR = 30;
     private final Consumer<String> out;
+    private final PrintStream bar;
+    private final boolean positions;
+    private final long quietNanos;
     private final long start = System.nanoTime();
+    private long lastLine = start;
+    private int barWidth;
 
-    /** @param out receives whole lines (a terminal reader in --live mode draws them above its prompt) */
+    /** Lines only: no position between evaluations (the prompt of --live has its own status command). */
     public Progress(Consumer<String> out) {
+        this(out, null, false);
+    }
+
+    /**
+     * @param out       receives whole lines
+     * @param bar       an interactive terminal to draw the bar on, or null for plain position lines
+     * @param positions whether to show the position between evaluations at all
+     */
+    public Progress(Consumer<String> out, PrintStream bar, boolean positions) {
+        this(out, bar, positions, QUIET_SECONDS);
+    }
+
+    Progress(Consumer<String> out, PrintStream bar, boolean positions, int quietSeconds) {
         this.out = out;
+        this.bar = bar;
+        this.positions = positions;
+        this.quietNanos = quietSeconds * 1_000_000_000L;
     }
 
     public double elapsedSeconds() {
         return (System.nanoTime() - start) / 1e9;
     }
 
-    public void line(String fmt, Object... args) {
+    public synchronized void line(String fmt, Object... args) {
+        clearBar();
         out.accept(String.format(Locale.ROOT, fmt, args));
+        lastLine = System.nanoTime();
     }
 
     public void evaluation(int epoch, int epochs, long step, double examplesPerSecond, double trainLoss, double devAccuracy,
                            double bestAccuracy, long bestStep, boolean newBest) {
         line("epoch %d/%d  step %d  %.0f ex/s  train loss %.4f  dev acc %.4f  best %.4f (step %d)%s  %s",
                 epoch, epochs, step, examplesPerSecond, trainLoss, devAccuracy, bestAccuracy, bestStep, newBest ? " *" : "", clock(elapsedSeconds()));
+    }
+
+    /** Where training is between evaluations. */
+    public synchronized void position(long step, long totalSteps, double stepsPerSecond) {
+        if (!positions || totalSteps <= 0) return;
+        String eta = stepsPerSecond > 0 ? clock((totalSteps - step) / stepsPerSecond) : "--:--";
+        double done = Math.min(1.0, step / (double) totalSteps);
+        if (bar != null) {
+            int filled = (int) Math.round(done * BAR);
+            String text = String.format(Locale.ROOT, "[%s%s] %d/%d steps  %.1f steps/s  ETA %s",
+                    "#".repeat(filled), ".".repeat(BAR - filled), step, totalSteps, stepsPerSecond, eta);
+            bar.print("\r" + text + " ".repeat(Math.max(0, barWidth - text.length())));
+            bar.flush();
+            barWidth = text.length();
+        } else if (System.nanoTime() - lastLine >= quietNanos) {
+            line("progress: %d/%d steps (%.0f%%), %.1f steps/s, about %s left", step, totalSteps, 100 * done, stepsPerSecond, eta);
+        }
+    }
+
+    private void clearBar() {
+        if (bar == null || barWidth == 0) return;
+        bar.print("\r" + " ".repeat(barWidth) + "\r");
+        bar.flush();
+        barWidth = 0;
     }
 
     static String clock(double seconds) {

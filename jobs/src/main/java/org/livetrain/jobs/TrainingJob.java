@@ -63,7 +63,11 @@ public final class TrainingJob {
     }
 
     public static Result run(TrainConfig config, Consumer<String> out, boolean resume) {
-        return train(prepare(config, out, resume));
+        return train(prepare(config, new Progress(out), resume));
+    }
+
+    public static Result run(TrainConfig config, Progress progress, boolean resume) {
+        return train(prepare(config, progress, resume));
     }
 
     /**
@@ -75,6 +79,10 @@ public final class TrainingJob {
     }
 
     public static Context prepare(TrainConfig config, Consumer<String> out, boolean resume) {
+        return prepare(config, new Progress(out), resume);
+    }
+
+    public static Context prepare(TrainConfig config, Progress progress, boolean resume) {
         validate(config);
         Models.Kind kind = Models.Kind.parse(config.model());
         // a barrier stage needs a slot for every task at once: workers plus dedicated servers
@@ -91,7 +99,7 @@ public final class TrainingJob {
             if (config.async() && !config.trainer().equals("byteps")) throw new LiveTrainException("--async: only the byteps trainer runs asynchronously");
             if (config.augment() && !config.trainer().equals("byteps")) throw new LiveTrainException("--augment: only the byteps trainer augments");
             if (resume && !config.trainer().equals("byteps")) throw new LiveTrainException("--resume: only the byteps trainer resumes");
-            return new Context(config, spark, jsc, data, split, store, kind, new Progress(out), resume);
+            return new Context(config, spark, jsc, data, split, store, kind, progress, resume);
         } catch (RuntimeException e) {
             spark.stop();
             throw e;

@@ -76,6 +76,12 @@ class ReportTest {
         assertTrue(seenDuring >= 2 && seenDuring < seenAfter, "during " + seenDuring + ", after " + seenAfter);
         assertEquals(Files.readAllLines(history).size(), seenAfter);
 
+        // the prompt's status command, from the run's files
+        Cli status = Cli.withInput("status\nq\n", "terminal", "--checkpoint-dir", run.toString());
+        assertEquals(0, status.exitCode(), status.err());
+        assertTrue(Pattern.compile("Status: step \\d+ of 126 \\(epoch [12]/2\\), [\\d.]+ steps/s, as of \\S+; last evaluation: step 126, dev accuracy 0\\.\\d+, \\d+ ex/s; "
+                + "best checkpoint: step \\d+, dev accuracy 0\\.\\d+; answering with step \\d+").matcher(status.out()).find(), status.out());
+
         Cli none = Cli.run("report", "--checkpoint-dir", dir.resolve("nothing").toString(), "--out", dir.resolve("x").toString());
         assertEquals(2, none.exitCode());
         assertEquals(1, none.err().strip().lines().count(), none.err());

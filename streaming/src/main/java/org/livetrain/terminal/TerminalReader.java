@@ -95,6 +95,13 @@ public final class TerminalReader {
             if (request.isEmpty()) continue;
             String lower = request.toLowerCase(Locale.ROOT);
             if (lower.equals("q") || lower.equals("quit") || lower.equals("exit")) return 0;
+            if (lower.equals("status")) { // a file named status: ./status
+                synchronized (lock) {
+                    out.println(status());
+                    out.flush();
+                }
+                continue;
+            }
             answer(expand(request));
         }
     }
@@ -130,6 +137,33 @@ public final class TerminalReader {
             return;
         }
         print(scorer.score(nextId(), path), false);
+    }
+
+    /**
+     * The run behind the checkpoint directory, from its files only (training is not disturbed): where it
+     * is (progress.json), its last evaluation, its best checkpoint and the model this prompt answers with.
+     */
+    String status() {
+        var store = scorer.models().store();
+        StringBuilder b = new StringBuilder("Status: ");
+        try {
+            store.progress().ifPresentOrElse(p -> b.append(String.format(Locale.ROOT, "step %d of %d (epoch %d/%d), %.1f steps/s, as of %s; ",
+                    p.path("step").asLong(), p.path("total_steps").asLong(), p.path("epoch").asInt(), p.path("epochs").asInt(),
+                    p.path("steps_per_second").asDouble(), p.path("updated").asText())), () -> b.append("no training position recorded; "));
+            var history = store.history();
+            if (history.isEmpty()) {
+                b.append("no evaluation yet");
+            } else {
+                var last = history.get(history.size() - 1);
+                b.append(String.format(Locale.ROOT, "last evaluation: step %d, dev accuracy %.4f, %.0f ex/s; ",
+                        last.path("step").asLong(), last.path("dev_accuracy").asDouble(), last.path("examples_per_second").asDouble()));
+                store.best().ifPresent(p -> b.append(String.format(Locale.ROOT, "best checkpoint: step %d, dev accuracy %.4f", p.step(), p.devAccuracy())));
+            }
+        } catch (org.livetrain.LiveTrainException e) {
+            b.append("the checkpoint directory cannot be read (").append(e.getMessage()).append(")");
+        }
+        b.append(scorer.models().current().map(m -> String.format(Locale.ROOT, "; answering with step %d", m.step())).orElse("; no model loaded yet"));
+        return b.toString();
     }
 
     private String nextId() {
