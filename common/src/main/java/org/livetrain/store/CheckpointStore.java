@@ -270,24 +270,61 @@ public final class CheckpointStore {
 
     /** The evaluations recorded so far, oldest first. */
     public List<JsonNode> history() {
+        return readLines(historyFile());
+    }
+
+    /** What the Kafka scorers reading this directory recorded, one line per interval, oldest first. */
+    public List<JsonNode> servingStats() {
+        return readLines(servingStatsFile());
+    }
+
+    /** Appends one interval of a Kafka scorer's figures ({@code serving-stats.jsonl}). */
+    public void appendServingStats(Map<String, Object> interval) {
+        try {
+            appendLine(servingStatsFile(), JSON.valueToTree(interval));
+        } catch (IOException e) {
+            throw new LiveTrainException(servingStatsFile() + ": cannot append (" + e.getMessage() + ")", e);
+        }
+    }
+
+    Path servingStatsFile() {
+        return new Path(root, "serving-stats.jsonl");
+    }
+
+    private List<JsonNode> readLines(Path file) {
         List<JsonNode> out = new ArrayList<>();
         String text;
         try {
-            text = new String(Storage.readAll(fs, historyFile()), StandardCharsets.UTF_8);
+            text = new String(Storage.readAll(fs, file), StandardCharsets.UTF_8);
         } catch (FileNotFoundException e) {
             return out;
         } catch (IOException e) {
-            throw new LiveTrainException(historyFile() + ": unreadable (" + e.getMessage() + ")", e);
+            throw new LiveTrainException(file + ": unreadable (" + e.getMessage() + ")", e);
         }
         for (String line : text.split("\n")) {
             if (line.isBlank()) continue;
             try {
                 out.add(JSON.readTree(line));
             } catch (JsonProcessingException e) {
-                throw new LiveTrainException(historyFile() + ": bad line (" + firstLine(e) + ")", e);
+                throw new LiveTrainException(file + ": bad line (" + firstLine(e) + ")", e);
             }
         }
         return out;
+    }
+
+    /** One JSON line more, by rewriting the file atomically (object stores cannot append). */
+    private void appendLine(Path file, JsonNode line) throws IOException {
+        byte[] old;
+        try {
+            old = Storage.readAll(fs, file);
+        } catch (FileNotFoundException e) {
+            old = new byte[0];
+        }
+        byte[] add = (JSON.writeValueAsString(line) + "\n").getBytes(StandardCharsets.UTF_8);
+        byte[] all = new byte[old.length + add.length];
+        System.arraycopy(old, 0, all, 0, old.length);
+        System.arraycopy(add, 0, all, old.length, add.length);
+        Storage.writeAtomically(fs, file, all, conf);
     }
 
     /** Steps of the checkpoints present, in increasing order. */
@@ -305,17 +342,7 @@ public final class CheckpointStore {
         ObjectNode line = JSON.valueToTree(meta);
         line.remove("classes");
         line.put("best", best);
-        byte[] old;
-        try {
-            old = Storage.readAll(fs, historyFile());
-        } catch (FileNotFoundException e) {
-            old = new byte[0];
-        }
-        byte[] add = (JSON.writeValueAsString(line) + "\n").getBytes(StandardCharsets.UTF_8);
-        byte[] all = new byte[old.length + add.length];
-        System.arraycopy(old, 0, all, 0, old.length);
-        System.arraycopy(add, 0, all, old.length, add.length);
-        Storage.writeAtomically(fs, historyFile(), all, conf);
+        appendLine(historyFile(), line);
     }
 
     /** Keeps the best checkpoint, the latest, and the newest {@code keep}; deletes the rest. */

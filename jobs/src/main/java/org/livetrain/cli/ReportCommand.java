@@ -33,7 +33,7 @@ public final class ReportCommand implements Callable<Integer> {
     public Integer call() {
         common.apply();
         CheckpointStore store = CheckpointStore.open(checkpointDir, HadoopConfs.from(common.conf()));
-        List<Path> files = Report.write(checkpointDir, store.history(), out);
+        List<Path> files = Report.write(checkpointDir, store.history(), store.servingStats(), out);
         top.out.printf("report of %s: %d chart(s) and %s%n", checkpointDir, files.size() - 1, files.get(files.size() - 1).toAbsolutePath());
         return 0;
     }

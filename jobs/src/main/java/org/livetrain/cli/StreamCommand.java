@@ -6,6 +6,8 @@ import org.apache.spark.sql.streaming.StreamingQueryException;
 import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.kafka.KafkaScorer;
 import org.livetrain.kafka.RequestScorer;
+import org.livetrain.kafka.ServingStats;
+import org.livetrain.store.CheckpointStore;
 import org.livetrain.spark.SparkSessions;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -14,7 +16,10 @@ import picocli.CommandLine.ParentCommand;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code livetrain stream}: the Kafka scorer, a Structured Streaming query. */
@@ -51,6 +56,10 @@ public final class StreamCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", defaultValue = "2", description = "Local mode: Spark threads.")
     int threads;
 
+    @Option(names = "--stats-every", paramLabel = "SECONDS", defaultValue = "10",
+            description = "Print a summary line (requests, errors, throughput, latency p50/p99, model step) and append it to serving-stats.jsonl in the checkpoint directory this often; 0: never.")
+    int statsEvery;
+
     @Mixin
     CommonOptions common;
 
@@ -65,10 +74,16 @@ public final class StreamCommand implements Callable<Integer> {
         SparkSession spark = SparkSessions.create("LiveTrain stream", threads, common.conf());
         KafkaScorer.Settings settings = new KafkaScorer.Settings(kafka.bootstrapServers, inputTopic, outputTopic, checkpointDir, query,
                 trigger, roots, maxPixels, kafka.properties);
+        ServingStats stats = new ServingStats();
+        Thread reporter = statsEvery > 0 ? new Thread(() -> reportStats(stats, checkpointDir, spark), "livetrain-serving-stats") : null;
         try {
             // the first start fails fast (a wrong address or topic is a usage error); once running, a
             // failed query (the broker went away, say) is started again from its checkpoint, losing nothing
-            StreamingQuery q = KafkaScorer.start(spark, settings);
+            StreamingQuery q = KafkaScorer.start(spark, settings, stats);
+            if (reporter != null) {
+                reporter.setDaemon(true);
+                reporter.start();
+            }
             top.out.printf("scoring %s -> %s on %s with the best model of %s (allowed roots %s; query checkpoint %s)%n",
                     inputTopic, outputTopic, kafka.bootstrapServers, checkpointDir, roots, query);
             top.out.flush();
@@ -81,25 +96,69 @@ public final class StreamCommand implements Callable<Integer> {
                     long delay = Math.min(MAX_RESTART_DELAY_SECONDS, 1L << Math.min(failures++, 5));
                     top.err.printf("the scorer query failed (%s); restarting it from %s in %d s%n", firstLine(e), query, delay);
                     top.err.flush();
-                    q = restart(spark, settings, delay);
+                    q = restart(spark, settings, stats, delay);
                     failures = 0;
                 }
             }
         } finally {
+            if (reporter != null) reporter.interrupt();
             RequestScorer.closeAll();
             spark.stop();
+        }
+    }
+
+    /**
+     * Every --stats-every seconds: one line with the interval's figures (summed from the executors as
+     * micro-batches finish; continuous processing reports nothing until its tasks end), also appended to
+     * serving-stats.jsonl for the report. A checkpoint directory this scorer may not write to only
+     * loses the file (said once).
+     */
+    private void reportStats(ServingStats stats, String dir, SparkSession spark) {
+        CheckpointStore store = CheckpointStore.open(dir, spark.sparkContext().hadoopConfiguration());
+        ServingStats.Snapshot before = stats.value();
+        boolean canWrite = true;
+        while (!Thread.currentThread().isInterrupted()) {
+            try {
+                Thread.sleep(statsEvery * 1000L);
+            } catch (InterruptedException e) {
+                return;
+            }
+            ServingStats.Snapshot now = stats.value(), interval = now.minus(before);
+            before = now;
+            double p50 = interval.percentileMillis(0.5), p99 = interval.percentileMillis(0.99);
+            top.out.printf(Locale.ROOT, "scorer: %d requests (%d errors) in %d s = %.1f/s; latency p50 %.0f ms, p99 %.0f ms; model step %s%n",
+                    interval.requests(), interval.errors(), statsEvery, interval.requests() / (double) statsEvery, p50, p99,
+                    now.modelStep() < 0 ? "none yet" : Long.toString(now.modelStep()));
+            top.out.flush();
+            if (!canWrite || interval.requests() == 0) continue;
+            Map<String, Object> line = new LinkedHashMap<>();
+            line.put("time", java.time.Instant.now().toString());
+            line.put("interval_seconds", statsEvery);
+            line.put("requests", interval.requests());
+            line.put("errors", interval.errors());
+            line.put("per_second", interval.requests() / (double) statsEvery);
+            line.put("p50_ms", p50);
+            line.put("p99_ms", p99);
+            line.put("model_step", now.modelStep());
+            line.put("latency_histogram", interval.histogram());
+            try {
+                store.appendServingStats(line);
+            } catch (RuntimeException e) {
+                canWrite = false;
+                top.err.printf("serving figures not recorded in %s (%s); the summary lines go on%n", dir, e.getMessage());
+            }
         }
     }
 
     static final long MAX_RESTART_DELAY_SECONDS = 30;
 
     /** Starts the query again after {@code delaySeconds}, retrying (with a growing delay) while it cannot start. */
-    private StreamingQuery restart(SparkSession spark, KafkaScorer.Settings settings, long delaySeconds) throws InterruptedException {
+    private StreamingQuery restart(SparkSession spark, KafkaScorer.Settings settings, ServingStats stats, long delaySeconds) throws InterruptedException {
         long delay = delaySeconds;
         while (true) {
             Thread.sleep(delay * 1000);
             try {
-                StreamingQuery q = KafkaScorer.start(spark, settings);
+                StreamingQuery q = KafkaScorer.start(spark, settings, stats);
                 top.err.printf("the scorer query is running again%n");
                 top.err.flush();
                 return q;

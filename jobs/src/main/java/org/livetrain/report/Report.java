@@ -56,10 +56,15 @@ public final class Report {
      * @param source what the page says the run is (its checkpoint directory)
      */
     public static List<Path> write(String source, List<JsonNode> history, Path out) {
+        return write(source, history, List.of(), out);
+    }
+
+    /** @param serving the Kafka scorers' interval figures ({@code serving-stats.jsonl}), possibly none */
+    public static List<Path> write(String source, List<JsonNode> history, List<JsonNode> serving, Path out) {
         if (history.isEmpty()) throw new LiveTrainException(source + ": no evaluations recorded yet (history.jsonl is empty or missing)");
         List<Point> points = points(history);
         JsonNode last = history.get(history.size() - 1);
-        Map<String, XYChart> charts = new LinkedHashMap<>();
+        Map<String, org.knowm.xchart.internal.chartpart.Chart<?, ?>> charts = new LinkedHashMap<>();
         charts.put("dev-accuracy-by-step", accuracy(points, "step", p -> p.step()));
         charts.put("dev-accuracy-by-time", accuracy(points, "seconds since the start of training", Point::seconds));
         charts.put("loss", loss(points));
@@ -68,6 +73,23 @@ public final class Report {
             List<Point> withShare = points.stream().filter(p -> p.pushPullShare() != null).toList();
             charts.put("push-pull-share", line("Push/pull share of a BytePS step", "step", "% of the step", withShare, p -> p.step(),
                     p -> 100 * p.pushPullShare(), "push/pull"));
+        }
+        long[] latency = new long[0];
+        String servingText = "Serving figures: none recorded for this run.";
+        if (!serving.isEmpty()) {
+            latency = summedHistogram(serving);
+            long requests = serving.stream().mapToLong(n -> n.path("requests").asLong()).sum();
+            long errors = serving.stream().mapToLong(n -> n.path("errors").asLong()).sum();
+            var all = new org.livetrain.kafka.ServingStats.Snapshot(requests, errors, latency, -1);
+            servingText = String.format(Locale.ROOT, "Serving figures: %d interval(s), %d requests (%d errors), latency p50 %.0f ms, p99 %.0f ms "
+                    + "(from the Kafka record's timestamp to the answer; histogram buckets 19%% wide).", serving.size(), requests, errors,
+                    all.percentileMillis(0.5), all.percentileMillis(0.99));
+            charts.put("latency", latencyChart(latency));
+            double t0 = java.time.Instant.parse(serving.get(0).path("time").asText()).toEpochMilli() / 1000.0;
+            XYChart rate = base("Requests answered per second", "seconds since the first interval", "requests/s");
+            rate.addSeries("requests/s", serving.stream().mapToDouble(n -> java.time.Instant.parse(n.path("time").asText()).toEpochMilli() / 1000.0 - t0).toArray(),
+                    serving.stream().mapToDouble(n -> n.path("per_second").asDouble()).toArray()).setMarker(SeriesMarkers.CIRCLE);
+            charts.put("serving-throughput", rate);
         }
         List<Path> files = new ArrayList<>();
         try {
@@ -83,12 +105,41 @@ public final class Report {
                         .append(" (<a href=\"").append(png.getFileName()).append("\">").append(png.getFileName()).append("</a>)</figcaption></figure>\n");
             }
             Path page = out.resolve("index.html");
-            Files.writeString(page, page(source, points, last, images.toString()), StandardCharsets.UTF_8);
+            Files.writeString(page, page(source, points, last, images.toString(), servingText), StandardCharsets.UTF_8);
             files.add(page);
         } catch (IOException e) {
             throw new LiveTrainException(out + ": cannot write the report (" + e.getMessage() + ")", e);
         }
         return files;
+    }
+
+    private static long[] summedHistogram(List<JsonNode> serving) {
+        long[] sum = null;
+        for (JsonNode n : serving) {
+            JsonNode h = n.path("latency_histogram");
+            if (sum == null) sum = new long[h.size()];
+            for (int i = 0; i < Math.min(sum.length, h.size()); i++) sum[i] += h.get(i).asLong();
+        }
+        return sum == null ? new long[0] : sum;
+    }
+
+    private static org.knowm.xchart.CategoryChart latencyChart(long[] histogram) {
+        int first = 0, last = histogram.length - 1;
+        while (first < last && histogram[first] == 0) first++;
+        while (last > first && histogram[last] == 0) last--;
+        List<String> labels = new ArrayList<>();
+        List<Long> counts = new ArrayList<>();
+        for (int i = first; i <= last; i++) {
+            labels.add(String.format(Locale.ROOT, "%.0f", org.livetrain.kafka.ServingStats.upperEdgeMillis(i)));
+            counts.add(histogram[i]);
+        }
+        org.knowm.xchart.CategoryChart c = new org.knowm.xchart.CategoryChartBuilder().width(WIDTH).height(HEIGHT)
+                .title("Prediction latency").xAxisTitle("latency up to (ms)").yAxisTitle("requests").build();
+        c.getStyler().setLegendVisible(false);
+        c.getStyler().setChartBackgroundColor(Color.WHITE);
+        c.getStyler().setXAxisLabelRotation(60);
+        c.addSeries("requests", labels, counts);
+        return c;
     }
 
     private static XYChart base(String title, String x, String y) {
@@ -131,7 +182,7 @@ public final class Report {
         return points.stream().mapToDouble(f).toArray();
     }
 
-    private static String page(String source, List<Point> points, JsonNode last, String images) {
+    private static String page(String source, List<Point> points, JsonNode last, String images, String servingText) {
         Point best = points.stream().filter(Point::best).reduce((a, b) -> b).orElse(points.get(0));
         Point end = points.get(points.size() - 1);
         StringBuilder rows = new StringBuilder();
@@ -148,7 +199,8 @@ public final class Report {
                 <body><h1>LiveTrain report</h1>
                 <p>Run: <code>%1$s</code> &middot; %2$s on %3$s, trainer %4$s, %5$d worker(s) &middot; %6$d evaluation(s), the last at step %7$d
                 (epoch %8$d, %9$.0f s, written %10$s).</p>
-                <p>Best model: step %11$d, dev accuracy %12$.4f. Serving figures: none recorded for this run.</p>
+                <p>Best model: step %11$d, dev accuracy %12$.4f.</p>
+                <p>%15$s</p>
                 %13$s
                 <h2>Evaluations</h2>
                 <table><tr><th>step</th><th>epoch</th><th>seconds</th><th>dev accuracy</th><th>dev loss</th><th>train loss</th><th>examples/s</th><th>push/pull</th></tr>
@@ -156,7 +208,7 @@ public final class Report {
                 </body></html>
                 """.formatted(html(source), html(last.path("model").asText()), html(last.path("data").asText()), html(last.path("trainer").asText()),
                 last.path("workers").asInt(), points.size(), end.step(), end.epoch(), end.seconds(), html(last.path("created").asText()),
-                best.step(), best.devAccuracy(), images, rows);
+                best.step(), best.devAccuracy(), images, rows, html(servingText));
     }
 
     private static String html(String s) {

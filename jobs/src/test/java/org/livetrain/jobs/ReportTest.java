@@ -87,4 +87,43 @@ class ReportTest {
         assertEquals(1, none.err().strip().lines().count(), none.err());
         assertTrue(none.err().contains("no evaluations recorded yet"), none.err());
     }
+
+    @Test
+    void theScorersFiguresReachItsSummaryLinesAndTheReport() throws Exception {
+        Path run = dir.resolve("served");
+        Cli trained = Cli.run("train", "--epochs", "1", "--eval-every", "63", "--checkpoint-dir", run.toString());
+        assertEquals(0, trained.exitCode(), trained.err());
+        Path seven = Path.of(System.getProperty("livetrain.repo", "..")).resolve("data/demo/seven.png").toAbsolutePath();
+        try (org.livetrain.kafka.LocalKafkaBroker broker = new org.livetrain.kafka.LocalKafkaBroker(0, dir.resolve("kafka"))) {
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            Thread stream = new Thread(() -> org.livetrain.cli.LiveTrain.execute(new String[]{"stream", "--bootstrap-servers", broker.bootstrapServers(),
+                    "--checkpoint-dir", run.toString(), "--allowed-roots", seven.getParent().toString(), "--stats-every", "1"},
+                    new java.io.ByteArrayInputStream(new byte[0]), new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8),
+                    new java.io.PrintStream(new java.io.ByteArrayOutputStream(), true, java.nio.charset.StandardCharsets.UTF_8)));
+            stream.start();
+            try (var p = new org.apache.kafka.clients.producer.KafkaProducer<String, String>(java.util.Map.of("bootstrap.servers", broker.bootstrapServers()),
+                    new org.apache.kafka.common.serialization.StringSerializer(), new org.apache.kafka.common.serialization.StringSerializer())) {
+                for (int i = 0; i < 30; i++) p.send(new org.apache.kafka.clients.producer.ProducerRecord<>("image-paths", "s-" + i, seven.toString()));
+                p.send(new org.apache.kafka.clients.producer.ProducerRecord<>("image-paths", "bad", "/nowhere.png"));
+            }
+            var store = org.livetrain.store.CheckpointStore.open(run.toString(), new org.apache.hadoop.conf.Configuration());
+            long end = System.nanoTime() + 120_000_000_000L;
+            while (store.servingStats().stream().mapToLong(n -> n.path("requests").asLong()).sum() < 31 && System.nanoTime() < end) Thread.sleep(200);
+            stream.interrupt();
+            stream.join(60_000);
+            String said = out.toString(java.nio.charset.StandardCharsets.UTF_8);
+            assertEquals(31, store.servingStats().stream().mapToLong(n -> n.path("requests").asLong()).sum(), said);
+            assertEquals(1, store.servingStats().stream().mapToLong(n -> n.path("errors").asLong()).sum(), said);
+            assertTrue(Pattern.compile("scorer: \\d+ requests \\(\\d+ errors\\) in 1 s = [\\d.]+/s; latency p50 \\d+ ms, p99 \\d+ ms; model step 63").matcher(said).find(), said);
+        }
+        Path out = dir.resolve("served-report");
+        Cli r = Cli.run("report", "--checkpoint-dir", run.toString(), "--out", out.toString());
+        assertEquals(0, r.exitCode(), r.err());
+        String html = Files.readString(out.resolve("index.html"));
+        for (String chart : List.of("latency.png", "serving-throughput.png")) {
+            assertNotNull(ImageIO.read(out.resolve(chart).toFile()), chart);
+            assertTrue(html.contains("href=\"" + chart + "\""), chart);
+        }
+        assertTrue(Pattern.compile("Serving figures: \\d+ interval\\(s\\), 31 requests \\(1 errors\\), latency p50 \\d+ ms, p99 \\d+ ms").matcher(html).find(), html);
+    }
 }

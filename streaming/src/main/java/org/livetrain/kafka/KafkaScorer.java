@@ -31,6 +31,12 @@ public final class KafkaScorer {
     }
 
     public static StreamingQuery start(SparkSession spark, Settings s) {
+        return start(spark, s, new ServingStats());
+    }
+
+    /** @param stats summed from the executors as micro-batches finish (registered here on first use) */
+    public static StreamingQuery start(SparkSession spark, Settings s, ServingStats stats) {
+        if (!stats.isRegistered()) spark.sparkContext().register(stats, "livetrain-serving");
         ensureTopics(s);
         var reader = spark.readStream().format("kafka")
                 .option("kafka.bootstrap.servers", s.bootstrapServers())
@@ -40,10 +46,10 @@ public final class KafkaScorer {
         var writerOptions = new java.util.LinkedHashMap<String, String>();
         s.kafkaProperties().forEach((k, v) -> writerOptions.put("kafka." + k, v));
         for (var e : writerOptions.entrySet()) reader = reader.option(e.getKey(), e.getValue());
-        Dataset<Row> in = reader.load().select("key", "value", "topic", "partition", "offset");
+        Dataset<Row> in = reader.load().select("key", "value", "topic", "partition", "offset", "timestamp");
         StructType schema = new StructType().add("key", DataTypes.StringType).add("value", DataTypes.StringType);
         Dataset<Row> out = in.mapPartitions(new RequestScorer(s.checkpointDir(), new HadoopConf(spark.sparkContext().hadoopConfiguration()),
-                s.allowedRoots(), s.maxPixels(), s.trigger().equals("continuous") ? 1 : Scorer.BATCH), Encoders.row(schema));
+                s.allowedRoots(), s.maxPixels(), s.trigger().equals("continuous") ? 1 : Scorer.BATCH, stats), Encoders.row(schema));
         var writer = out.writeStream().format("kafka")
                 .option("kafka.bootstrap.servers", s.bootstrapServers())
                 .option("topic", s.outputTopic())

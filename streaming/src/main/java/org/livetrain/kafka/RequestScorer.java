@@ -42,14 +42,19 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
     private final List<String> allowedRoots;
     private final long maxPixels;
     private final int batch;
+    private final ServingStats stats;
 
-    /** @param batch requests scored together at most: {@link Scorer#BATCH} with micro-batches, 1 in continuous mode */
-    public RequestScorer(String checkpointDir, HadoopConf hadoop, List<String> allowedRoots, long maxPixels, int batch) {
+    /**
+     * @param batch requests scored together at most: {@link Scorer#BATCH} with micro-batches, 1 in continuous mode
+     * @param stats where each answer is counted (requests, errors, latency since the record's timestamp)
+     */
+    public RequestScorer(String checkpointDir, HadoopConf hadoop, List<String> allowedRoots, long maxPixels, int batch, ServingStats stats) {
         this.checkpointDir = checkpointDir;
         this.hadoop = hadoop;
         this.allowedRoots = allowedRoots;
         this.maxPixels = maxPixels;
         this.batch = batch;
+        this.stats = stats;
     }
 
     @Override
@@ -78,6 +83,7 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
 
             private void fill() {
                 List<String> ids = new ArrayList<>(batch);
+                List<Long> sentMillis = new ArrayList<>(batch);
                 ScoreRecord[] records = new ScoreRecord[batch];
                 List<Integer> pending = new ArrayList<>(batch);
                 List<Scorer.Request> toScore = new ArrayList<>(batch);
@@ -94,10 +100,15 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
                         toScore.add((Scorer.Request) checked);
                     }
                     ids.add(id);
+                    java.sql.Timestamp ts = r.getAs("timestamp");
+                    sentMillis.add(ts == null ? -1L : ts.getTime());
                 }
                 List<ScoreRecord> scored = toScore.isEmpty() ? List.of() : scorer.scoreAll(toScore);
                 for (int k = 0; k < pending.size(); k++) records[pending.get(k)] = scored.get(k);
+                long now = System.currentTimeMillis();
                 for (int i = 0; i < ids.size(); i++) {
+                    ScoreRecord rec = records[i];
+                    stats.record(sentMillis.get(i) < 0 ? 0 : now - sentMillis.get(i), !rec.ok(), rec.modelStep() == null ? -1 : rec.modelStep());
                     try {
                         ready.add(RowFactory.create(ids.get(i), JSON.writeValueAsString(records[i])));
                     } catch (JsonProcessingException e) {
