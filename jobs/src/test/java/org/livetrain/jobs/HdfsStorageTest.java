@@ -88,7 +88,7 @@ class HdfsStorageTest {
 
     @Test
     @Order(1)
-    void trainingPublishesItsCheckpointsToHdfs() {
+    void trainingPublishesItsCheckpointsToHdfs() throws Exception {
         Cli r = Cli.run("train", "--epochs", "1", "--eval-every", "30", "--checkpoint-dir", ckpt);
         assertEquals(0, r.exitCode(), () -> r.out() + r.err());
         assertTrue(r.out().contains("checkpoints in " + ckpt), r.out());
@@ -96,6 +96,10 @@ class HdfsStorageTest {
         assertEquals(List.of(30L, 60L, 63L), steps);
         Checkpoint best = store().load(store().best().orElseThrow(), false);
         assertTrue(best.meta().devAccuracy() > 0.9, "dev accuracy " + best.meta().devAccuracy());
+
+        Cli report = Cli.run("report", "--checkpoint-dir", ckpt, "--out", dir.resolve("report").toString());
+        assertEquals(0, report.exitCode(), report.err());
+        assertTrue(java.nio.file.Files.readString(dir.resolve("report/index.html")).contains("3 evaluation(s)"), "the report reads the history on HDFS");
     }
 
     @Test

@@ -23,4 +23,20 @@ class HelpTest {
             assertTrue(r.out().startsWith("Usage: livetrain " + name), name + ": " + r.out());
         }
     }
+
+    /** Every option of every command is documented in the README (the README and --help do not drift apart). */
+    @Test
+    void everyOptionIsInTheReadme() throws Exception {
+        String readme = java.nio.file.Files.readString(java.nio.file.Path.of(System.getProperty("livetrain.repo", "..")).resolve("README.md"));
+        java.util.List<String> missing = new java.util.ArrayList<>();
+        new CommandLine(new LiveTrain()).getSubcommands().forEach((name, cmd) -> {
+            if (name.equals("help")) return;
+            for (var o : cmd.getCommandSpec().options()) {
+                String opt = o.longestName();
+                if (opt.equals("--help") || opt.equals("--version")) continue;
+                if (!readme.contains("`" + opt) && !readme.contains(" " + opt + " ") && !readme.contains("(" + opt) && !readme.contains("[" + opt)) missing.add(name + " " + opt);
+            }
+        });
+        assertTrue(missing.isEmpty(), "options missing from README.md: " + missing);
+    }
 }
