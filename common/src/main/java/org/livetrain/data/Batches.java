@@ -45,11 +45,6 @@ public final class Batches {
         };
     }
 
-    /** The input of one image, as a batch of one. */
-    public static INDArray input(float[] pixels) {
-        return Nd4j.create(pixels, new long[]{1, pixels.length}, 'c');
-    }
-
     /** The input of images of the same size, as one batch. */
     public static INDArray input(List<float[]> images) {
         int pixels = images.get(0).length;

@@ -50,11 +50,6 @@ public final class LoadedModel {
         return classes;
     }
 
-    /** Class probabilities for one preprocessed image. */
-    public float[] probabilities(float[] pixels) {
-        return probabilities(List.of(pixels)).get(0);
-    }
-
     /**
      * Class probabilities for preprocessed images of the same size, in one forward pass: a batch costs far
      * less per image than single images (LeNet on one core: 2 ms for one image, 0.11 ms per image in a
@@ -71,11 +66,6 @@ public final class LoadedModel {
         } finally {
             idle.push(net);
         }
-    }
-
-    /** The answer for one preprocessed image. */
-    public ScoreRecord score(String requestId, String path, float[] pixels) {
-        return answer(requestId, path, probabilities(pixels));
     }
 
     /** The answer for one image from its class probabilities. */
