@@ -108,8 +108,8 @@ public class TrainerComparison {
     static Row spark(String trainer, int epochs, Path ckpt) {
         TrainConfig cfg = new TrainConfig("digits", WORKERS, epochs, BATCH, LR, "lenet", trainer, 5, EVAL_EVERY, 0, 262144, "none", false, false,
                 ckpt.toString(), 3, SEED, Map.of());
-        TrainingJob.run(cfg, System.out::println);
-        List<JsonNode> h = CheckpointStore.open(ckpt.toString(), new Configuration()).history();
+        TrainingJob.run(cfg, TrainingJob.RunRequest.NEW, new org.livetrain.jobs.Progress(System.out::println));
+        List<JsonNode> h = CheckpointStore.open(ckpt.toString(), new Configuration()).newestRun().orElseThrow().history();
         double to96 = Double.NaN, to97 = Double.NaN, best = 0, bestAt = 0, eps = 0, share = 0;
         for (JsonNode n : h) {
             double acc = n.get("dev_accuracy").asDouble(), at = n.get("elapsed_seconds").asDouble();

@@ -1,8 +1,13 @@
 package org.livetrain;
 
+import java.util.Optional;
+
 /**
- * An error the user can act on: its message is one line that names the input and what is wrong
- * with it. The command line prints the message alone, without a stack trace.
+ * An error the user can act on and no retry can fix: bad input, a configuration that cannot work,
+ * storage that refuses (permission, quota), data that is corrupt. Its message is one line that names the
+ * input and what is wrong with it; the command line prints the message alone, without a stack trace,
+ * and exits with 2. A training job never retries it. Errors that a retry may get past (a lost executor, a
+ * connection refused, a timeout) are other exceptions.
  */
 public class LiveTrainException extends RuntimeException {
     public LiveTrainException(String message) {
@@ -11,5 +16,14 @@ public class LiveTrainException extends RuntimeException {
 
     public LiveTrainException(String message, Throwable cause) {
         super(message, cause);
+    }
+
+    /** The first such error in a cause chain (Spark and executors wrap what they throw), if any. */
+    public static Optional<LiveTrainException> in(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof LiveTrainException lte) return Optional.of(lte);
+            if (c.getCause() == c) break;
+        }
+        return Optional.empty();
     }
 }

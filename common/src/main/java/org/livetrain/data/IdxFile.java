@@ -48,7 +48,7 @@ public final class IdxFile {
         try {
             raw = Storage.open(location, conf);
         } catch (IOException e) {
-            throw new LiveTrainException(location + ": cannot open (" + e.getMessage() + ")", e);
+            throw Storage.problem(location + ": cannot open", e);
         }
         try {
             PushbackInputStream in = new PushbackInputStream(raw, 2);
@@ -153,7 +153,7 @@ public final class IdxFile {
             } catch (EOFException e) {
                 throw truncated();
             } catch (IOException e) {
-                throw new LiveTrainException(header.location() + ": unreadable at item " + position + " (" + e.getMessage() + ")", e);
+                throw Storage.problem(header.location() + ": unreadable at item " + position, e);
             }
         }
 
@@ -172,7 +172,7 @@ public final class IdxFile {
             } catch (EOFException e) {
                 throw truncated();
             } catch (IOException e) {
-                throw new LiveTrainException(header.location() + ": unreadable (" + e.getMessage() + ")", e);
+                throw Storage.problem(header.location() + ": unreadable", e);
             }
         }
 

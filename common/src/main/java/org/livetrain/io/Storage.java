@@ -13,8 +13,10 @@ import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.Set;
 import java.util.UUID;
 
@@ -26,6 +28,21 @@ public final class Storage {
     public static final String CLASSPATH = "classpath:";
     /** Object stores: a single PUT is atomic, a rename is a copy. */
     private static final Set<String> OBJECT_STORES = Set.of("s3a", "s3", "s3n", "gs", "abfs", "abfss", "wasb", "wasbs", "oss", "cos", "obs");
+
+    /**
+     * I/O errors that no retry can fix: a permission or a quota, a path that is a file or already exists,
+     * a missing file, a host name that does not resolve, data that ends early or does not decompress.
+     * Matched on the class and its superclasses by name, so that file-system clients on the class path or
+     * not (HDFS, S3A) are recognised alike, and on the class a Hadoop {@code RemoteException} carries.
+     */
+    private static final Set<String> PERMANENT = Set.of(
+            "java.io.FileNotFoundException", "java.io.EOFException", "java.util.zip.ZipException", "java.net.UnknownHostException",
+            "java.nio.file.AccessDeniedException", "java.nio.file.NoSuchFileException", "java.nio.file.NotDirectoryException",
+            "java.nio.file.FileAlreadyExistsException", "java.nio.file.FileSystemLoopException",
+            "org.apache.hadoop.security.AccessControlException", "org.apache.hadoop.fs.ClusterStorageCapacityExceededException",
+            "org.apache.hadoop.hdfs.protocol.QuotaExceededException", "org.apache.hadoop.fs.ParentNotDirectoryException",
+            "org.apache.hadoop.fs.FileAlreadyExistsException", "org.apache.hadoop.fs.PathIsNotDirectoryException",
+            "org.apache.hadoop.fs.PathAccessDeniedException", "org.apache.hadoop.fs.PathPermissionException");
 
     private static final java.util.regex.Pattern HAS_SCHEME = java.util.regex.Pattern.compile("^[a-zA-Z][a-zA-Z0-9+.-]+:");
 
@@ -49,6 +66,46 @@ public final class Storage {
         FileSystem fs = path.getFileSystem(conf);
         if (fs instanceof LocalFileSystem local) return local.getRaw();
         return fs;
+    }
+
+    /**
+     * What an I/O error on {@code what} means for the one who met it: a {@link LiveTrainException} (never
+     * retried: the input or the storage must change first) when it is {@linkplain #PERMANENT permanent} or the
+     * disk is full; otherwise an {@link UncheckedIOException} that a retry may get past (a connection refused,
+     * a timeout, a NameNode in safe mode). The message names {@code what} and the error's first line.
+     */
+    public static RuntimeException problem(String what, IOException e) {
+        String message = what + " (" + firstLine(e) + ")";
+        return permanent(e) ? new LiveTrainException(message, e) : new UncheckedIOException(message, e);
+    }
+
+    static boolean permanent(IOException e) {
+        String text = String.valueOf(e.getMessage());
+        if (text.contains("No space left on device") || text.contains("Permission denied") || text.contains("Read-only file system")) return true;
+        if (e instanceof org.apache.hadoop.ipc.RemoteException remote) return permanent(remote.getClassName());
+        return permanent(e.getClass());
+    }
+
+    /** A class named by a remote error: known here (its superclasses count too) or matched by its name alone. */
+    private static boolean permanent(String className) {
+        try {
+            return permanent(Class.forName(className, false, Storage.class.getClassLoader()));
+        } catch (ClassNotFoundException | LinkageError e) {
+            return PERMANENT.contains(className);
+        }
+    }
+
+    private static boolean permanent(Class<?> type) {
+        for (Class<?> c = type; c != null; c = c.getSuperclass()) {
+            if (PERMANENT.contains(c.getName())) return true;
+        }
+        return false;
+    }
+
+    public static String firstLine(Throwable e) {
+        String m = String.valueOf(e.getMessage());
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl);
     }
 
     /** Opens a location for reading; {@code classpath:} reads a resource of the application jar. */
@@ -98,6 +155,32 @@ public final class Storage {
             rename(fs, tmp, target, conf);
         } finally {
             fs.delete(tmp, false);
+        }
+    }
+
+    /**
+     * Creates {@code target} with {@code content} unless it exists; returns false if it does. The check and
+     * the creation are one step on local disks ({@code CREATE_NEW}) and HDFS (the NameNode refuses a second
+     * create); on object stores they are two, so two writers racing within a moment may both succeed.
+     */
+    public static boolean createExclusively(FileSystem fs, Path target, byte[] content) throws IOException {
+        if ("file".equals(fs.getUri().getScheme())) {
+            try {
+                Files.write(java.nio.file.Paths.get(fs.makeQualified(target).toUri()), content, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                return true;
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                return false;
+            }
+        }
+        if (fs.exists(target)) return false;
+        try (OutputStream out = fs.create(target, false)) {
+            out.write(content);
+            return true;
+        } catch (org.apache.hadoop.fs.FileAlreadyExistsException e) {
+            return false;
+        } catch (org.apache.hadoop.ipc.RemoteException e) {
+            if (e.getClassName().endsWith("FileAlreadyExistsException")) return false;
+            throw e;
         }
     }
 

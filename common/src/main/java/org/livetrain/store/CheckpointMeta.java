@@ -4,11 +4,13 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 
+import java.util.List;
 import java.util.Map;
 
 /**
  * What {@code meta.json} says of one checkpoint: when in training it was taken, how good it is, what
- * produced it, and the sha256 of its {@code model.zip}. Trainer-specific figures go in {@code stats}.
+ * produced it (trainer, data, model, run), and the sha256 of its {@code model.zip}. Trainer-specific figures
+ * go in {@code stats}. {@code elapsed_seconds} counts the run's training time, across resumptions.
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -22,17 +24,26 @@ public record CheckpointMeta(
         @JsonProperty("workers") int workers,
         @JsonProperty("data") String data,
         @JsonProperty("model") String model,
-        @JsonProperty("classes") java.util.List<String> classes,
+        @JsonProperty("classes") List<String> classes,
         @JsonProperty("elapsed_seconds") double elapsedSeconds,
         @JsonProperty("examples_per_second") double examplesPerSecond,
         @JsonProperty("created") String created,
         @JsonProperty("sha256") String sha256,
         @JsonProperty("model_bytes") long modelBytes,
-        @JsonProperty("stats") Map<String, Object> stats) {
+        @JsonProperty("stats") Map<String, Object> stats,
+        @JsonProperty("run") String run) {
 
-    /** The same metadata with the facts of the written file filled in. */
-    public CheckpointMeta withFile(String created, String sha256, long modelBytes) {
+    /** What a trainer knows at an evaluation; the run store fills in the run, the time and the file's facts. */
+    public static CheckpointMeta evaluation(long step, int epoch, double devAccuracy, double devLoss, double trainLoss, String trainer,
+                                            int workers, String data, String model, List<String> classes, double elapsedSeconds,
+                                            double examplesPerSecond, Map<String, Object> stats) {
+        return new CheckpointMeta(step, epoch, devAccuracy, devLoss, trainLoss, trainer, workers, data, model, classes, elapsedSeconds,
+                examplesPerSecond, null, null, 0, stats, null);
+    }
+
+    /** The same metadata as published: by which run, when, and the sha256 and size of the written model. */
+    CheckpointMeta published(String byRun, String createdAt, String sha, long bytes) {
         return new CheckpointMeta(step, epoch, devAccuracy, devLoss, trainLoss, trainer, workers, data, model, classes,
-                elapsedSeconds, examplesPerSecond, created, sha256, modelBytes, stats);
+                elapsedSeconds, examplesPerSecond, createdAt, sha, bytes, stats, byRun);
     }
 }

@@ -3,19 +3,18 @@ package org.livetrain.store;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.FileUtil;
 import org.apache.hadoop.fs.Path;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
-import org.livetrain.model.NativeKernels;
 import org.livetrain.LiveTrainException;
 import org.livetrain.io.Storage;
+import org.livetrain.model.NativeKernels;
 
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -23,85 +22,87 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeSet;
 import java.util.UUID;
-import java.util.regex.Matcher;
+import java.util.function.Consumer;
 import java.util.regex.Pattern;
 
 /**
- * Checkpoints on shared storage, laid out as the contract between training and serving:
+ * A checkpoint directory on shared storage, laid out as the contract between training and serving.
+ * Paths inside pointers are relative to {@code DIR}.
  * <pre>
- * DIR/checkpoints/step-N/model.zip   network + updater state
- * DIR/checkpoints/step-N/meta.json   {@link CheckpointMeta}
- * DIR/best.json                       {@link Pointer} to the best checkpoint (moves only to a strictly better dev accuracy)
- * DIR/latest.json                     {@link Pointer} to the newest complete checkpoint
- * DIR/history.jsonl                   one line per evaluation
+ * DIR/best.json                             {@link Pointer} to the best checkpoint of all runs: what serving answers with
+ * DIR/latest.json                           {@link Pointer} to the checkpoint published last, by any run
+ * DIR/lock.json                             {@link RunLock}: the training process writing here (absent when none)
+ * DIR/runs/RUN/run.json                     {@link RunInfo}: number, settings, state, start and end, test accuracy
+ * DIR/runs/RUN/checkpoints/step-N/model.zip network + updater state (DL4J ModelSerializer)
+ * DIR/runs/RUN/checkpoints/step-N/meta.json {@link CheckpointMeta}
+ * DIR/runs/RUN/best.json, latest.json       the run's own best and newest checkpoint (retries and --resume start from latest)
+ * DIR/runs/RUN/history.jsonl                one line per evaluation of the run
+ * DIR/runs/RUN/progress.json                the run's position between evaluations
+ * DIR/attic/TIME/                           runs and pointers that --fresh moved aside
+ * DIR/scorer-query/, DIR/serving-stats.jsonl  the Kafka scorer's offsets and figures
  * </pre>
  * A checkpoint is written under a temporary name, read back and verified, then renamed into place, and
- * only then do the pointers move (each replaced atomically). A reader therefore never sees a pointer to
- * a missing or partial model, and {@link #load} refuses a model whose checksum does not match.
+ * only then do the pointers move (each replaced atomically). Best pointers move only to a strictly better
+ * dev accuracy. A reader therefore never sees a pointer to a missing or partial model, and {@link #load}
+ * refuses a model whose checksum does not match.
+ *
+ * <p>Directories written before runs existed ({@code DIR/checkpoints/step-N}, {@code DIR/history.jsonl}) are
+ * read as one run without an id, in place; the next training run moves them into a run of their own
+ * ({@link #migrate}).
  */
 public final class CheckpointStore {
-    /**
-     * Fault-injection hook for tests: the JVM halts (as if killed) once the checkpoint of this step is
-     * written and renamed into place, before any pointer names it.
-     */
-    public static final String HALT_BEFORE_POINTER = "livetrain.test.haltBeforePointer";
-
     public static final int DEFAULT_KEEP = 3;
     static final ObjectMapper JSON = new ObjectMapper();
-    private static final Pattern STEP_DIR = Pattern.compile("step-(\\d+)");
+    /** What {@code --run-name} accepts: a folder name on every file system. */
+    public static final Pattern RUN_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+    private static final DateTimeFormatter RUN_ID = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
 
     private final String location;
     private final Configuration conf;
     private final FileSystem fs;
     private final Path root;
-    private final int keep;
 
-    private CheckpointStore(String location, Configuration conf, FileSystem fs, Path root, int keep) {
+    private CheckpointStore(String location, Configuration conf, FileSystem fs, Path root) {
         this.location = location;
         this.conf = conf;
         this.fs = fs;
         this.root = root;
-        this.keep = keep;
     }
 
     /** For readers: nothing is created, the directory may not exist yet. */
     public static CheckpointStore open(String location, Configuration conf) {
         Path root = Storage.path(location);
         try {
-            return new CheckpointStore(location, conf, Storage.fs(root, conf), root, DEFAULT_KEEP);
+            return new CheckpointStore(location, conf, Storage.fs(root, conf), root);
         } catch (IOException e) {
             throw new LiveTrainException("--checkpoint-dir " + location + ": cannot reach file system (" + e.getMessage() + ")", e);
         }
     }
 
-    /**
-     * For the one writer, the training job: creates the directory, proves it is writable, and clears
-     * temporary files that an interrupted writer left behind.
-     */
-    public static CheckpointStore create(String location, Configuration conf, int keep) {
-        if (keep < 1) throw new LiveTrainException("--keep " + keep + ": must keep at least one checkpoint besides the best");
+    /** For the training job: creates the directory and proves it is writable. */
+    public static CheckpointStore create(String location, Configuration conf) {
         CheckpointStore s = open(location, conf);
         try {
-            s.fs.mkdirs(s.checkpoints());
+            s.fs.mkdirs(s.root);
             Path probe = new Path(s.root, ".write-probe-" + UUID.randomUUID());
             try (OutputStream out = s.fs.create(probe, false)) {
                 out.write(1);
             }
             s.fs.delete(probe, false);
-            for (FileStatus st : s.fs.listStatus(s.checkpoints())) {
-                if (st.getPath().getName().startsWith(".tmp-")) s.fs.delete(st.getPath(), true);
-            }
         } catch (IOException e) {
             throw new LiveTrainException("--checkpoint-dir " + location + ": not writable (" + e.getMessage() + ")", e);
         }
-        return new CheckpointStore(location, conf, s.fs, s.root, keep);
+        return s;
     }
 
     public String location() {
@@ -112,8 +113,12 @@ public final class CheckpointStore {
         return root;
     }
 
-    Path checkpoints() {
-        return new Path(root, "checkpoints");
+    FileSystem fs() {
+        return fs;
+    }
+
+    Configuration conf() {
+        return conf;
     }
 
     Path bestFile() {
@@ -124,91 +129,200 @@ public final class CheckpointStore {
         return new Path(root, "latest.json");
     }
 
-    Path historyFile() {
-        return new Path(root, "history.jsonl");
+    Path lockFile() {
+        return new Path(root, "lock.json");
     }
 
-    /** What one publication did. */
-    public record Published(CheckpointMeta meta, Pointer pointer, boolean newBest, Pointer best) {
+    private Path runsDir() {
+        return new Path(root, "runs");
     }
 
-    /**
-     * Writes a checkpoint and publishes it as latest, and as best when its dev accuracy is strictly
-     * better than the current best's. Appends a line to the history; applies retention.
-     */
-    public Published publish(MultiLayerNetwork net, CheckpointMeta meta) {
-        try {
-            ByteArrayOutputStream zip = new ByteArrayOutputStream(8 << 20);
-            ModelSerializer.writeModel(net, zip, true);
-            byte[] bytes = zip.toByteArray();
-            CheckpointMeta full = meta.withFile(Instant.now().toString(), sha256(bytes), bytes.length);
-            String rel = "checkpoints/step-" + meta.step();
-            Path dir = new Path(root, rel);
-            Path tmp = new Path(checkpoints(), ".tmp-step-" + meta.step() + "-" + UUID.randomUUID());
-            Optional<Pointer> best = best();
-            Optional<Pointer> latest = latest();
-            fs.mkdirs(tmp);
-            try {
-                try (OutputStream out = fs.create(new Path(tmp, "model.zip"), false)) {
-                    out.write(bytes);
-                }
-                String back = sha256(Storage.readAll(fs, new Path(tmp, "model.zip")));
-                if (!back.equals(full.sha256())) {
-                    throw new IOException("model.zip read back with sha256 " + back + ", written " + full.sha256());
-                }
-                try (OutputStream out = fs.create(new Path(tmp, "meta.json"), false)) {
-                    out.write(JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(full));
-                }
-                if (fs.exists(dir)) {
-                    // left by a run that stopped before publishing it: never referenced, safe to replace
-                    if (best.map(p -> p.path().equals(rel)).orElse(false) || latest.map(p -> p.path().equals(rel)).orElse(false)) {
-                        throw new IOException(rel + " is already published");
-                    }
-                    fs.delete(dir, true);
-                }
-                if (!fs.rename(tmp, dir)) throw new IOException("could not rename " + tmp + " to " + dir);
-            } finally {
-                if (fs.exists(tmp)) fs.delete(tmp, true);
-            }
-            if (Long.getLong(HALT_BEFORE_POINTER, -1L) == meta.step()) Runtime.getRuntime().halt(137);
-            Pointer pointer = Pointer.of(full, rel);
-            Storage.writeAtomically(fs, latestFile(), pointerJson(pointer), conf);
-            boolean newBest = best.isEmpty() || full.devAccuracy() > best.get().devAccuracy();
-            if (newBest) Storage.writeAtomically(fs, bestFile(), pointerJson(pointer), conf);
-            Pointer bestNow = newBest ? pointer : best.get();
-            appendHistory(full, newBest);
-            retain(bestNow, pointer);
-            return new Published(full, pointer, newBest, bestNow);
-        } catch (IOException e) {
-            throw new LiveTrainException("--checkpoint-dir " + location + ": cannot write checkpoint of step " + meta.step() + " (" + e.getMessage() + ")", e);
-        }
-    }
-
+    /** The best checkpoint of all runs: the one serving answers with. */
     public Optional<Pointer> best() {
         return pointer(bestFile());
     }
 
+    /** The checkpoint published last, by any run. */
     public Optional<Pointer> latest() {
         return pointer(latestFile());
     }
 
-    private Optional<Pointer> pointer(Path file) {
-        byte[] bytes;
+    // ---- runs
+
+    /** Every run of the directory, in the order they were started; the earlier layout's run first. */
+    public List<RunStore> runs() {
+        List<RunStore> out = new ArrayList<>();
         try {
-            bytes = Storage.readAll(fs, file);
-        } catch (FileNotFoundException e) {
-            return Optional.empty();
+            if (hasEarlierLayout()) out.add(new RunStore(this, null, "", DEFAULT_KEEP));
+            if (!fs.exists(runsDir())) return out;
+            List<RunStore> named = new ArrayList<>();
+            for (FileStatus st : fs.listStatus(runsDir())) {
+                if (st.isDirectory() && RUN_NAME.matcher(st.getPath().getName()).matches()) {
+                    RunStore r = run(st.getPath().getName());
+                    if (r.info().isPresent()) named.add(r);
+                }
+            }
+            named.sort(Comparator.comparingInt((RunStore r) -> r.info().orElseThrow().number()).thenComparing(RunStore::id));
+            out.addAll(named);
         } catch (IOException e) {
-            throw new LiveTrainException(file + ": unreadable (" + e.getMessage() + ")", e);
+            throw Storage.problem("--checkpoint-dir " + location + ": cannot list runs", e);
         }
+        return out;
+    }
+
+    /** A run by its id, for reading (and for the executors of its training job). */
+    public RunStore run(String id) {
+        return run(id, DEFAULT_KEEP);
+    }
+
+    /** A run by its id, writing with {@code keep} checkpoints besides its best and latest. */
+    public RunStore run(String id, int keep) {
+        if (keep < 1) throw new LiveTrainException("--keep " + keep + ": must keep at least one checkpoint besides the best");
+        return new RunStore(this, id, "runs/" + id + "/", keep);
+    }
+
+    /** The run with the highest number, if any. */
+    public Optional<RunStore> newestRun() {
+        List<RunStore> all = runs();
+        return all.isEmpty() ? Optional.empty() : Optional.of(all.get(all.size() - 1));
+    }
+
+    /**
+     * Starts a run: the next number, the given name or a time-based id ({@code 20261128-035711}), its folder
+     * and {@code run.json} in state running. The caller holds the directory's {@link RunLock}.
+     */
+    public RunStore newRun(String name, Map<String, Object> settings, int keep, RunLock lock) {
+        List<RunStore> all = runs();
+        int number = all.stream().mapToInt(r -> r.info().map(RunInfo::number).orElse(0)).max().orElse(0) + 1;
+        String id = name;
         try {
-            Pointer p = JSON.readValue(bytes, Pointer.class);
-            if (p.path() == null || p.sha256() == null) throw new LiveTrainException(file + ": not a checkpoint pointer (no path or sha256)");
-            return Optional.of(p);
+            if (name != null) {
+                if (!RUN_NAME.matcher(name).matches()) throw new LiveTrainException("--run-name " + name + ": use letters, digits, '.', '_' and '-' (at most 64, first a letter or digit)");
+                if (fs.exists(new Path(runsDir(), name))) throw new LiveTrainException("--run-name " + name + ": " + location
+                        + " already has a run of that name (--resume " + name + " continues it)");
+            } else {
+                String base = RUN_ID.format(Instant.now());
+                id = base;
+                for (int i = 2; fs.exists(new Path(runsDir(), id)); i++) id = base + "-" + i;
+            }
+            RunStore run = run(id, keep);
+            fs.mkdirs(run.checkpoints());
+            RunLock.Holder me = RunLock.current(id);
+            run.writeInfo(new RunInfo(id, number, RunInfo.RUNNING, settings, null, null, null, null, null, null, null, null)
+                    .running(Instant.now().toString(), me.host(), me.pid()));
+            if (lock != null) lock.forRun(id);
+            return run;
         } catch (IOException e) {
-            throw new LiveTrainException(file + ": not a valid checkpoint pointer (" + firstLine(e) + ")", e);
+            throw Storage.problem("--checkpoint-dir " + location + ": cannot create run " + id, e);
         }
     }
+
+    /** Marks a run as running in this process again (a resumption), under the directory's lock. */
+    public RunStore resumeRun(RunStore run, Map<String, Object> settings, int keep, RunLock lock) {
+        RunStore writer = run(run.id(), keep);
+        RunLock.Holder me = RunLock.current(run.id());
+        RunInfo info = run.info().orElseThrow(() -> new LiveTrainException(run.base() + "/run.json: missing"));
+        writer.writeInfo(info.withSettings(settings).running(Instant.now().toString(), me.host(), me.pid()));
+        writer.clearTemporary();
+        if (lock != null) lock.forRun(run.id());
+        return writer;
+    }
+
+    /**
+     * A run's state as a reader should show it: a run recorded as running whose process no longer holds the
+     * lock (killed, or its machine lost) is interrupted.
+     */
+    public String state(RunInfo info) {
+        if (!RunInfo.RUNNING.equals(info.state())) return info.state();
+        Optional<RunLock.Holder> h = RunLock.holder(this);
+        boolean live = h.isPresent() && info.id().equals(h.get().run()) && h.get().staleness(Instant.now()).isEmpty();
+        return live ? RunInfo.RUNNING : RunInfo.INTERRUPTED;
+    }
+
+    // ---- the earlier layout, and starting over
+
+    private boolean hasEarlierLayout() throws IOException {
+        return fs.exists(new Path(root, "history.jsonl")) || fs.exists(new Path(root, "checkpoints"));
+    }
+
+    /** What can be said of the run of the earlier layout: its settings from its newest evaluation. */
+    Optional<RunInfo> earlierRunInfo(RunStore run) {
+        List<JsonNode> h = run.history();
+        if (h.isEmpty()) return Optional.empty();
+        JsonNode first = h.get(0), last = h.get(h.size() - 1);
+        Map<String, Object> settings = new LinkedHashMap<>();
+        for (String k : List.of("trainer", "data", "model", "workers")) if (last.hasNonNull(k)) settings.put(k, JSON.convertValue(last.get(k), Object.class));
+        String started = Instant.parse(first.path("created").asText(Instant.EPOCH.toString()))
+                .minusMillis((long) (first.path("elapsed_seconds").asDouble() * 1000)).toString();
+        return Optional.of(new RunInfo(null, 0, RunInfo.EARLIER, settings, started, null, null, null,
+                last.path("elapsed_seconds").asDouble(), null, null, null));
+    }
+
+    /**
+     * Moves the run of a directory written before runs existed into {@code runs/RUN/} (RUN from the time of
+     * its first evaluation), copying first and switching the pointers before anything is deleted, so that a
+     * reader polling meanwhile never meets a missing checkpoint. The caller holds the lock.
+     */
+    public Optional<String> migrate() {
+        try {
+            if (!hasEarlierLayout()) return Optional.empty();
+            RunStore earlier = new RunStore(this, null, "", DEFAULT_KEEP);
+            RunInfo was = earlier.info().orElse(new RunInfo(null, 0, RunInfo.EARLIER, Map.of(), Instant.now().toString(),
+                    null, null, null, null, null, null, null));
+            String id = "earlier-" + RUN_ID.format(Instant.parse(was.started()));
+            RunStore run = run(id);
+            int number = runs().stream().filter(r -> r.id() != null).mapToInt(r -> r.info().map(RunInfo::number).orElse(0)).max().orElse(0) + 1;
+            fs.mkdirs(run.base());
+            for (String name : List.of("checkpoints", "history.jsonl", "progress.json")) {
+                Path src = new Path(root, name);
+                if (fs.exists(src)) FileUtil.copy(fs, src, fs, run.file(name), false, true, conf);
+            }
+            run.writeInfo(new RunInfo(id, number, RunInfo.EARLIER, was.settings(), was.started(), null, null, null,
+                    was.wallSeconds(), null, null, null));
+            String prefix = "runs/" + id + "/";
+            Optional<Pointer> best = best(), latest = latest();
+            if (latest.isPresent()) writePointer(run.file("latest.json"), latest.get().at(prefix + latest.get().path(), id));
+            if (best.isPresent()) writePointer(run.file("best.json"), best.get().at(prefix + best.get().path(), id));
+            if (latest.isPresent()) writePointer(latestFile(), latest.get().at(prefix + latest.get().path(), id));
+            if (best.isPresent()) writePointer(bestFile(), best.get().at(prefix + best.get().path(), id));
+            for (String name : List.of("checkpoints", "history.jsonl", "progress.json")) fs.delete(new Path(root, name), true);
+            return Optional.of(id);
+        } catch (IOException e) {
+            throw Storage.problem("--checkpoint-dir " + location + ": cannot move the earlier layout into a run", e);
+        }
+    }
+
+    /**
+     * {@code --fresh}: the directory starts over. Its pointers go first (a reader keeps the model it has, as
+     * when no checkpoint exists), then its runs: into {@code attic/TIME/}, or deleted. Returns what was done,
+     * in words, or empty when there was nothing. The caller holds the lock.
+     */
+    public Optional<String> startOver(boolean delete) {
+        List<RunStore> all = runs();
+        if (all.isEmpty()) return Optional.empty();
+        try {
+            if (delete) {
+                for (Path p : List.of(bestFile(), latestFile(), runsDir(), new Path(root, "checkpoints"), new Path(root, "history.jsonl"),
+                        new Path(root, "progress.json"))) fs.delete(p, true);
+                return Optional.of("deleted " + count(all.size()));
+            }
+            Path attic = new Path(new Path(root, "attic"), RUN_ID.format(Instant.now()) + "-" + UUID.randomUUID().toString().substring(0, 4));
+            fs.mkdirs(attic);
+            for (String name : List.of("best.json", "latest.json", "runs", "checkpoints", "history.jsonl", "progress.json")) {
+                Path src = new Path(root, name);
+                if (fs.exists(src) && !fs.rename(src, new Path(attic, name))) throw new IOException("could not move " + src + " to " + attic);
+            }
+            return Optional.of("moved " + count(all.size()) + " aside to " + attic);
+        } catch (IOException e) {
+            throw Storage.problem("--checkpoint-dir " + location + ": cannot start over", e);
+        }
+    }
+
+    private static String count(int runs) {
+        return runs + " earlier run" + (runs == 1 ? "" : "s");
+    }
+
+    // ---- checkpoints
 
     /** Reads the metadata of a checkpoint. */
     public CheckpointMeta meta(Pointer p) {
@@ -218,7 +332,7 @@ public final class CheckpointStore {
         } catch (FileNotFoundException e) {
             throw new LiveTrainException(file + ": missing (the pointer names a checkpoint that is not there)");
         } catch (IOException e) {
-            throw new LiveTrainException(file + ": unreadable (" + firstLine(e) + ")", e);
+            throw new LiveTrainException(file + ": unreadable (" + Storage.firstLine(e) + ")", e);
         }
     }
 
@@ -232,7 +346,7 @@ public final class CheckpointStore {
         } catch (FileNotFoundException e) {
             throw new LiveTrainException(file + ": missing (the pointer names a checkpoint that is not there)");
         } catch (IOException e) {
-            throw new LiveTrainException(file + ": unreadable (" + e.getMessage() + ")", e);
+            throw Storage.problem(file + ": unreadable", e);
         }
         String actual = sha256(bytes);
         if (!actual.equals(p.sha256()) || !actual.equals(meta.sha256())) {
@@ -243,35 +357,33 @@ public final class CheckpointStore {
             MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(new ByteArrayInputStream(bytes), withUpdater);
             return new Checkpoint(net, meta, p);
         } catch (IOException | RuntimeException e) {
-            throw new LiveTrainException(file + ": not a loadable model (" + firstLine(e) + ")", e);
+            throw new LiveTrainException(file + ": not a loadable model (" + Storage.firstLine(e) + ")", e);
         }
     }
 
-    /**
-     * A running job's position between evaluations ({@code progress.json}, replaced every few seconds by
-     * the training job): what progress bars and the prompt's {@code status} show. Nothing depends on it.
-     */
-    public void writeProgress(Map<String, Object> fields) {
+    Optional<Pointer> pointer(Path file) {
+        byte[] bytes;
         try {
-            Storage.writeAtomically(fs, new Path(root, "progress.json"), JSON.writeValueAsBytes(fields), conf);
-        } catch (IOException e) {
-            throw new LiveTrainException(new Path(root, "progress.json") + ": cannot write (" + e.getMessage() + ")", e);
-        }
-    }
-
-    /** The last position written by a training job, if any (an unreadable file counts as none). */
-    public Optional<JsonNode> progress() {
-        try {
-            return Optional.of(JSON.readTree(Storage.readAll(fs, new Path(root, "progress.json"))));
-        } catch (IOException e) {
+            bytes = Storage.readAll(fs, file);
+        } catch (FileNotFoundException e) {
             return Optional.empty();
+        } catch (IOException e) {
+            throw Storage.problem(file + ": unreadable", e);
+        }
+        try {
+            Pointer p = JSON.readValue(bytes, Pointer.class);
+            if (p.path() == null || p.sha256() == null) throw new LiveTrainException(file + ": not a checkpoint pointer (no path or sha256)");
+            return Optional.of(p);
+        } catch (IOException e) {
+            throw new LiveTrainException(file + ": not a valid checkpoint pointer (" + Storage.firstLine(e) + ")", e);
         }
     }
 
-    /** The evaluations recorded so far, oldest first. */
-    public List<JsonNode> history() {
-        return readLines(historyFile());
+    void writePointer(Path file, Pointer p) throws IOException {
+        Storage.writeAtomically(fs, file, JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(p), conf);
     }
+
+    // ---- the Kafka scorer's figures
 
     /** What the Kafka scorers reading this directory recorded, one line per interval, oldest first. */
     public List<JsonNode> servingStats() {
@@ -283,7 +395,7 @@ public final class CheckpointStore {
         try {
             appendLine(servingStatsFile(), JSON.valueToTree(interval));
         } catch (IOException e) {
-            throw new LiveTrainException(servingStatsFile() + ": cannot append (" + e.getMessage() + ")", e);
+            throw Storage.problem(servingStatsFile() + ": cannot append", e);
         }
     }
 
@@ -291,7 +403,9 @@ public final class CheckpointStore {
         return new Path(root, "serving-stats.jsonl");
     }
 
-    private List<JsonNode> readLines(Path file) {
+    // ---- JSON lines
+
+    List<JsonNode> readLines(Path file) {
         List<JsonNode> out = new ArrayList<>();
         String text;
         try {
@@ -299,21 +413,21 @@ public final class CheckpointStore {
         } catch (FileNotFoundException e) {
             return out;
         } catch (IOException e) {
-            throw new LiveTrainException(file + ": unreadable (" + e.getMessage() + ")", e);
+            throw Storage.problem(file + ": unreadable", e);
         }
         for (String line : text.split("\n")) {
             if (line.isBlank()) continue;
             try {
                 out.add(JSON.readTree(line));
             } catch (JsonProcessingException e) {
-                throw new LiveTrainException(file + ": bad line (" + firstLine(e) + ")", e);
+                throw new LiveTrainException(file + ": bad line (" + Storage.firstLine(e) + ")", e);
             }
         }
         return out;
     }
 
     /** One JSON line more, by rewriting the file atomically (object stores cannot append). */
-    private void appendLine(Path file, JsonNode line) throws IOException {
+    void appendLine(Path file, JsonNode line) throws IOException {
         byte[] old;
         try {
             old = Storage.readAll(fs, file);
@@ -327,51 +441,11 @@ public final class CheckpointStore {
         Storage.writeAtomically(fs, file, all, conf);
     }
 
-    /** Steps of the checkpoints present, in increasing order. */
-    public List<Long> steps() throws IOException {
-        TreeSet<Long> steps = new TreeSet<>();
-        if (!fs.exists(checkpoints())) return new ArrayList<>();
-        for (FileStatus st : fs.listStatus(checkpoints())) {
-            Matcher m = STEP_DIR.matcher(st.getPath().getName());
-            if (st.isDirectory() && m.matches()) steps.add(Long.parseLong(m.group(1)));
-        }
-        return new ArrayList<>(steps);
-    }
-
-    private void appendHistory(CheckpointMeta meta, boolean best) throws IOException {
-        ObjectNode line = JSON.valueToTree(meta);
-        line.remove("classes");
-        line.put("best", best);
-        appendLine(historyFile(), line);
-    }
-
-    /** Keeps the best checkpoint, the latest, and the newest {@code keep}; deletes the rest. */
-    private void retain(Pointer best, Pointer latest) throws IOException {
-        List<Long> steps = steps();
-        int newest = 0;
-        for (int i = steps.size() - 1; i >= 0; i--) {
-            long s = steps.get(i);
-            boolean kept = s == best.step() || s == latest.step() || newest < keep;
-            newest++;
-            if (!kept) fs.delete(new Path(checkpoints(), "step-" + s), true);
-        }
-    }
-
-    private static byte[] pointerJson(Pointer p) throws JsonProcessingException {
-        return JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(p);
-    }
-
     public static String sha256(byte[] bytes) {
         try {
             return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    private static String firstLine(Exception e) {
-        String m = String.valueOf(e.getMessage());
-        int nl = m.indexOf('\n');
-        return nl < 0 ? m : m.substring(0, nl);
     }
 }

@@ -37,18 +37,23 @@ class CheckpointStoreTest {
     }
 
     static CheckpointMeta meta(long step, double devAccuracy) {
-        return new CheckpointMeta(step, 1, devAccuracy, 1 - devAccuracy, 0.5, "test", 2, "digits", "mlp", List.of("a", "b", "c"),
-                1.0, 100.0, null, null, 0, Map.of("k", 1));
+        return CheckpointMeta.evaluation(step, 1, devAccuracy, 1 - devAccuracy, 0.5, "test", 2, "digits", "mlp", List.of("a", "b", "c"),
+                1.0, 100.0, Map.of("k", 1));
+    }
+
+    /** A new run in a checkpoint directory, as the training job starts one. */
+    static RunStore newRun(Path dir, int keep) {
+        return CheckpointStore.create(dir.toString(), CONF).newRun(null, Map.of("trainer", "test", "data", "digits", "model", "mlp"), keep, null);
     }
 
     @Test
     void bestMovesOnlyToAStrictlyBetterDevAccuracy() {
-        CheckpointStore store = CheckpointStore.create(dir.toString(), CONF, 10);
+        RunStore store = newRun(dir, 10);
         MultiLayerNetwork net = smallNet(1);
         double[] acc = {0.5, 0.7, 0.6, 0.7, 0.8, 0.75};
         long[] bestAfter = {1, 2, 2, 2, 5, 5};
         for (int i = 0; i < acc.length; i++) {
-            CheckpointStore.Published p = store.publish(net, meta(i + 1, acc[i]));
+            RunStore.Published p = store.publish(net, meta(i + 1, acc[i]));
             assertEquals(bestAfter[i], store.best().orElseThrow().step(), "best after publishing step " + (i + 1));
             assertEquals(i + 1, store.latest().orElseThrow().step());
             assertEquals(bestAfter[i] == i + 1, p.newBest());
@@ -60,7 +65,7 @@ class CheckpointStoreTest {
 
     @Test
     void loadedCheckpointIsTheSavedNetworkWithItsMeta() {
-        CheckpointStore store = CheckpointStore.create(dir.toString(), CONF, 3);
+        RunStore store = newRun(dir, 3);
         MultiLayerNetwork net = smallNet(2);
         store.publish(net, meta(7, 0.9));
         Checkpoint cp = CheckpointStore.open(dir.toString(), CONF).load(store.best().orElseThrow(), true);
@@ -70,30 +75,33 @@ class CheckpointStoreTest {
         assertEquals(List.of("a", "b", "c"), cp.meta().classes());
         assertEquals(64, cp.meta().sha256().length());
         assertTrue(cp.meta().modelBytes() > 0);
+        assertEquals(store.id(), cp.meta().run());
+        assertEquals(store.id(), cp.pointer().run());
+        assertEquals("runs/" + store.id() + "/checkpoints/step-7", cp.pointer().path());
     }
 
     @Test
     void retentionKeepsTheBestAndTheNewestK() throws Exception {
-        CheckpointStore store = CheckpointStore.create(dir.toString(), CONF, 2);
+        RunStore store = newRun(dir, 2);
         MultiLayerNetwork net = smallNet(3);
         double[] acc = {0.5, 0.9, 0.6, 0.7, 0.8, 0.85};
         for (int i = 0; i < acc.length; i++) store.publish(net, meta(i + 1, acc[i]));
         assertEquals(List.of(2L, 5L, 6L), store.steps());
-        try (Stream<Path> s = Files.list(dir.resolve("checkpoints"))) {
+        try (Stream<Path> s = Files.list(dir.resolve("runs").resolve(store.id()).resolve("checkpoints"))) {
             assertEquals(3, s.count(), "no temporary directories left behind");
         }
     }
 
     @Test
     void corruptedModelIsRefusedWithTheFileName() throws Exception {
-        CheckpointStore store = CheckpointStore.create(dir.toString(), CONF, 3);
+        RunStore store = newRun(dir, 3);
         store.publish(smallNet(4), meta(1, 0.9));
-        Path zip = dir.resolve("checkpoints/step-1/model.zip");
+        Path zip = dir.resolve("runs").resolve(store.id()).resolve("checkpoints/step-1/model.zip");
         byte[] b = Files.readAllBytes(zip);
         b[b.length / 2] ^= 0x5a;
         Files.write(zip, b);
         Pointer best = store.best().orElseThrow();
-        LiveTrainException e = assertThrows(LiveTrainException.class, () -> store.load(best, false));
+        LiveTrainException e = assertThrows(LiveTrainException.class, () -> store.directory().load(best, false));
         assertTrue(e.getMessage().contains("step-1/model.zip") && e.getMessage().contains("checksum mismatch"), e.getMessage());
     }
 
@@ -109,7 +117,7 @@ class CheckpointStoreTest {
     @Test
     void unwritableDirectoryIsRefusedAndNothingIsCreated() throws Exception {
         Path file = Files.writeString(dir.resolve("a-file"), "x");
-        LiveTrainException e = assertThrows(LiveTrainException.class, () -> CheckpointStore.create(file.resolve("ckpt").toString(), CONF, 3));
+        LiveTrainException e = assertThrows(LiveTrainException.class, () -> CheckpointStore.create(file.resolve("ckpt").toString(), CONF));
         assertTrue(e.getMessage().contains("not writable"), e.getMessage());
         assertEquals("x", Files.readString(file));
     }
@@ -120,7 +128,7 @@ class CheckpointStoreTest {
      */
     @Test
     void concurrentReaderNeverSeesAPartialCheckpoint() throws Exception {
-        CheckpointStore writer = CheckpointStore.create(dir.toString(), CONF, 1);
+        RunStore writer = newRun(dir, 1);
         CheckpointStore reader = CheckpointStore.open(dir.toString(), CONF);
         AtomicBoolean done = new AtomicBoolean();
         AtomicInteger loads = new AtomicInteger();

@@ -1,6 +1,7 @@
 package org.livetrain.cli;
 
 import org.apache.logging.log4j.Level;
+import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.core.config.Configurator;
 import picocli.CommandLine.Option;
 
@@ -19,7 +20,7 @@ public final class CommonOptions {
     /** Applies --verbose; call first thing in a command. */
     public void apply() {
         if (verbose) {
-            Configurator.setRootLevel(Level.INFO);
+            Configurator.setAllLevels(LogManager.getRootLogger().getName(), Level.INFO); // loggers switched off by name too
         }
     }
 

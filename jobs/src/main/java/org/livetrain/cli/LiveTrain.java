@@ -21,7 +21,7 @@ import java.util.Properties;
         mixinStandardHelpOptions = true,
         versionProvider = LiveTrain.Version.class,
         description = {"Train an image classifier on Spark with BytePS-style workers, and serve live predictions from the best model so far."},
-        subcommands = {TrainCommand.class, TerminalCommand.class, StreamCommand.class, PushCommand.class, KafkaCommand.class, ReportCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {TrainCommand.class, RunsCommand.class, TerminalCommand.class, StreamCommand.class, PushCommand.class, KafkaCommand.class, ReportCommand.class, CommandLine.HelpCommand.class},
         synopsisSubcommandLabel = "COMMAND")
 public final class LiveTrain implements Runnable {
     public static final String DEFAULTS_RESOURCE = "livetrain/livetrain.properties";
@@ -36,14 +36,18 @@ public final class LiveTrain implements Runnable {
 
     @Override
     public void run() {
-        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (train, terminal, stream, push, kafka)");
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing command (train, runs, terminal, stream, push, kafka, report)");
     }
 
     public static void main(String[] args) {
         System.exit(execute(args, System.out, System.err));
     }
 
-    /** Runs a command line; returns the exit code (0 ok, 1 failure, 2 bad input). */
+    /**
+     * Runs a command line; returns the exit code: 0 done, 2 an error no retry can fix (bad input, storage
+     * that refuses, corrupt data), 1 any other failure. Either way one line on standard error, and the stack
+     * trace only with {@code --verbose}.
+     */
     public static int execute(String[] args, PrintStream out, PrintStream err) {
         return execute(args, System.in, out, err);
     }
@@ -63,25 +67,27 @@ public final class LiveTrain implements Runnable {
             return 2;
         });
         cl.setExecutionExceptionHandler((ex, c, parsed) -> {
-            LiveTrainException user = userError(ex);
-            if (user != null) {
-                err.println(c.getCommandSpec().qualifiedName() + ": " + user.getMessage());
-                return 2;
-            }
-            err.println(c.getCommandSpec().qualifiedName() + ": failed: " + ex);
-            ex.printStackTrace(err);
-            return 1;
+            boolean user = LiveTrainException.in(ex).isPresent();
+            err.println(c.getCommandSpec().qualifiedName() + ": " + (user ? "" : "failed: ") + oneLine(ex)
+                    + (user || verbose(parsed) ? "" : " (--verbose shows where)"));
+            if (verbose(parsed)) ex.printStackTrace(err);
+            return user ? 2 : 1;
         });
         return cl.execute(args);
     }
 
-    /** A user error anywhere in the cause chain (Spark wraps what executors throw). */
-    static LiveTrainException userError(Throwable t) {
-        for (Throwable c = t; c != null; c = c.getCause()) {
-            if (c instanceof LiveTrainException lte) return lte;
-            if (c.getCause() == c) break;
+    /** What went wrong, in one line: a user error's message, or the exception and the first line of its message. */
+    static String oneLine(Throwable t) {
+        String m = LiveTrainException.in(t).map(Throwable::getMessage).orElseGet(() -> t.getClass().getSimpleName() + ": " + t.getMessage());
+        int nl = m.indexOf('\n');
+        return nl < 0 ? m : m.substring(0, nl);
+    }
+
+    private static boolean verbose(CommandLine.ParseResult parsed) {
+        for (CommandLine.ParseResult p = parsed; p != null; p = p.subcommand()) {
+            if (p.hasMatchedOption("--verbose")) return true;
         }
-        return null;
+        return false;
     }
 
     /** The bundled defaults, overlaid by the file that LIVETRAIN_CONF or -Dlivetrain.conf names. */

@@ -1,40 +1,61 @@
 package org.livetrain.cli;
 
+import org.livetrain.LiveTrainException;
 import org.livetrain.io.HadoopConfs;
 import org.livetrain.report.Report;
 import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.RunStore;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.Callable;
 
-/** {@code livetrain report}: charts and an HTML page of a training run, from its history. */
+/** {@code livetrain report}: charts and an HTML page of the training runs of a checkpoint directory. */
 @Command(name = "report", mixinStandardHelpOptions = true, sortOptions = false, showDefaultValues = true,
-        description = {"Write PNG charts and one HTML page of a training run from its history.jsonl: dev accuracy against step and",
-                "wall time with the moments the best model changed, losses, throughput and the push/pull share of a BytePS step.",
-                "Works while the run is still training, and on any Hadoop URI."})
+        description = {"Write PNG charts and one HTML page of the training runs of a checkpoint directory, every run on the same charts:",
+                "dev accuracy against step and training time with the moments the served best model changed, losses, throughput,",
+                "the push/pull share of a BytePS step, and a table of the runs. Works while a run is still training, on any Hadoop URI."})
 public final class ReportCommand implements Callable<Integer> {
-    @Option(names = "--checkpoint-dir", paramLabel = "URI", description = "The checkpoint directory of the run: a local path or any Hadoop URI.")
+    @Option(names = "--checkpoint-dir", paramLabel = "URI", description = "The checkpoint directory: a local path or any Hadoop URI.")
     String checkpointDir;
 
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "report", description = "Local directory for the charts and index.html.")
     Path out;
 
+    @Option(names = "--runs", paramLabel = "ID,ID", split = ",", description = "Only these runs (ids as ./submit.sh runs lists them); default: all.")
+    List<String> only;
+
     @Mixin
     CommonOptions common;
 
-    @picocli.CommandLine.ParentCommand
+    @ParentCommand
     LiveTrain top;
 
     @Override
     public Integer call() {
         common.apply();
         CheckpointStore store = CheckpointStore.open(checkpointDir, HadoopConfs.from(common.conf()));
-        List<Path> files = Report.write(checkpointDir, store.history(), store.servingStats(), out);
-        top.out.printf("report of %s: %d chart(s) and %s%n", checkpointDir, files.size() - 1, files.get(files.size() - 1).toAbsolutePath());
+        List<RunStore> runs = store.runs();
+        if (only != null) {
+            for (String id : only) {
+                if (runs.stream().noneMatch(r -> id.equals(r.id()))) {
+                    throw new LiveTrainException("--runs " + id + ": " + checkpointDir + " has no such run (it has "
+                            + String.join(", ", runs.stream().map(r -> Objects.requireNonNullElse(r.id(), "(earlier layout)")).toList()) + ")");
+                }
+            }
+            runs = runs.stream().filter(r -> only.contains(r.id())).toList();
+        }
+        List<Report.Run> drawn = new ArrayList<>();
+        for (RunStore r : runs) r.summary().ifPresent(s -> drawn.add(Report.Run.of(s, r.history())));
+        List<Path> files = Report.write(checkpointDir, drawn, store.servingStats(), out);
+        top.out.printf("report of %s (%d run(s)): %d chart(s) and %s%n", checkpointDir, drawn.size(), files.size() - 1,
+                files.get(files.size() - 1).toAbsolutePath());
         return 0;
     }
 }

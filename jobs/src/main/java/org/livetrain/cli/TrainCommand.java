@@ -7,9 +7,13 @@ import org.livetrain.terminal.TerminalSession;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
 
 import java.util.Locale;
+import java.util.Set;
+import java.util.stream.Collectors;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -21,8 +25,19 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--live", description = "Open the live-inference prompt in this process while training runs.")
     boolean live;
 
-    @Option(names = "--resume", description = "byteps: continue the run in --checkpoint-dir from its latest checkpoint (parameters, updater state, step, position in the data).")
-    boolean resume;
+    @Option(names = "--resume", arity = "0..1", paramLabel = "RUN", fallbackValue = "",
+            description = "Continue the newest run of --checkpoint-dir (or the run named RUN) from its latest checkpoint: parameters, updater state,"
+                    + " step, position in the data. The run keeps its settings; --epochs may grow.")
+    String resume;
+
+    @Option(names = "--run-name", paramLabel = "NAME", description = "Name of the new run (default: its start time, e.g. 20261128-035711).")
+    String runName;
+
+    @Option(names = "--fresh", description = "Start the checkpoint directory over: its earlier runs are moved aside into attic/ (or deleted with --delete).")
+    boolean fresh;
+
+    @Option(names = "--delete", description = "With --fresh: delete the earlier runs instead of moving them aside.")
+    boolean delete;
 
     @Option(names = "--data", paramLabel = "SPEC", description = "digits (bundled), fashion (Debian dataset-fashion-mnist), idx:DIR or folder:DIR.")
     String data;
@@ -87,21 +102,28 @@ public final class TrainCommand implements Callable<Integer> {
     @ParentCommand
     LiveTrain top;
 
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         common.apply();
         TrainConfig cfg = new TrainConfig(data, workers, epochs, batch, learningRate, model, trainer, averagingFrequency,
                 evalEvery, servers, partitionBytes, compress, augment, async, checkpointDir, keep, seed, common.conf());
+        // the options typed on this command line: a resumed run applies them over its own settings
+        Set<String> explicit = spec.commandLine().getParseResult().matchedOptions().stream()
+                .map(o -> o.longestName().replaceFirst("^--", "")).collect(Collectors.toSet());
+        TrainingJob.RunRequest request = new TrainingJob.RunRequest(resume, runName, fresh, delete, explicit);
         if (!live) {
             // a bar redrawn in place on an interactive terminal, plain lines when the output is a file or a pipe
             boolean terminal = top.out == System.out && ReaderOptions.interactive();
-            TrainingJob.run(cfg, new Progress(line -> {
+            TrainingJob.run(cfg, request, new Progress(line -> {
                 top.out.println(line);
                 top.out.flush();
-            }, terminal ? top.out : null, true), resume);
+            }, terminal ? top.out : null, true));
             return 0;
         }
-        return trainLive(cfg);
+        return trainLive(cfg, request);
     }
 
     /**
@@ -109,20 +131,21 @@ public final class TrainCommand implements Callable<Integer> {
      * prompt opens; a failure during training is printed above the prompt, and the reader keeps serving
      * the best model so far.
      */
-    private int trainLive(TrainConfig cfg) throws Exception {
+    private int trainLive(TrainConfig cfg, TrainingJob.RunRequest request) throws Exception {
         long started = System.nanoTime();
         AtomicReference<TerminalSession> session = new AtomicReference<>();
-        TrainingJob.Context ctx = TrainingJob.prepare(cfg, line -> {
+        TrainingJob.Context ctx = TrainingJob.prepare(cfg, request, new Progress(line -> {
             TerminalSession s = session.get();
             if (s != null) s.reader().printAbove(line);
             else top.out.println(line);
-        }, resume);
+        }));
+        TrainConfig c = ctx.config(); // a resumed run's own settings
         AtomicReference<Throwable> failure = new AtomicReference<>();
-        try (TerminalSession s = new TerminalSession(cfg.checkpointDir(), ctx.spark().sparkContext().hadoopConfiguration(), reader.poll(),
+        try (TerminalSession s = new TerminalSession(c.checkpointDir(), ctx.spark().sparkContext().hadoopConfiguration(), reader.poll(),
                 reader.maxPixels, reader.json,
                 () -> String.format(Locale.ROOT, "training started %.0f s ago; the first checkpoint is published at the first evaluation (%s)",
-                        (System.nanoTime() - started) / 1e9, cfg.trainer().equals("byteps")
-                                ? "after " + cfg.evalEvery() + " steps, or at the end of epoch 1 if that comes first" : "at the end of epoch 1"),
+                        (System.nanoTime() - started) / 1e9, c.trainer().equals("byteps")
+                                ? "after " + c.evalEvery() + " steps, or at the end of epoch 1 if that comes first" : "at the end of epoch 1"),
                 top.in, top.out, top.err, ReaderOptions.interactive())) {
             session.set(s);
             Thread training = new Thread(() -> {
@@ -132,8 +155,7 @@ public final class TrainCommand implements Callable<Integer> {
                     if (!s.reader().closed()) s.reader().printAbove("training finished; the prompt keeps answering from the best model (q to quit)");
                 } catch (Throwable t) {
                     failure.set(t);
-                    org.livetrain.LiveTrainException user = LiveTrain.userError(t);
-                    s.reader().printAbove("training failed: " + (user != null ? user.getMessage() : t.toString()) + "; the prompt keeps answering from the best model so far");
+                    s.reader().printAbove("training failed: " + LiveTrain.oneLine(t) + "; the prompt keeps answering from the best model so far");
                 }
             }, "livetrain-training");
             training.start();

@@ -10,18 +10,21 @@ import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.livetrain.data.Split;
 import org.livetrain.model.Models;
 import org.livetrain.store.CheckpointMeta;
-import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.Pointer;
+import org.livetrain.store.RunStore;
 import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.dataset.DataSet;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The reference baseline: dl4j-spark's {@link SparkDl4jMultiLayer} with a
  * {@link ParameterAveragingTrainingMaster} over {@code --workers} partitions. Each worker fits
  * {@code --averaging-frequency} mini-batches of {@code --batch} examples, then the driver averages the
- * parameters. Dev evaluation and a checkpoint after every epoch.
+ * parameters. Dev evaluation and a checkpoint after every epoch. A resumed run continues with the epoch after
+ * its latest checkpoint, from its parameters and updater state.
  */
 final class AveragingTrainer {
     private final TrainingJob.Context ctx;
@@ -33,7 +36,9 @@ final class AveragingTrainer {
     void train() {
         TrainConfig c = ctx.config();
         int classes = ctx.data().numClasses();
-        MultiLayerNetwork net = Models.create(ctx.model(), ctx.data().shape(), classes, c.learningRate(), c.seed());
+        Optional<Pointer> from = ctx.resumeFrom();
+        MultiLayerNetwork net = from.isPresent() ? ctx.store().load(from.get(), true).network()
+                : Models.create(ctx.model(), ctx.data().shape(), classes, c.learningRate(), c.seed());
         ParameterAveragingTrainingMaster tm = new OwnedParameterAveragingMaster(new ParameterAveragingTrainingMaster.Builder(c.workers(), c.batch())
                 .batchSizePerWorker(c.batch())
                 .averagingFrequency(c.averagingFrequency())
@@ -47,9 +52,9 @@ final class AveragingTrainer {
         SparkDl4jMultiLayer sparkNet = new SparkDl4jMultiLayer(ctx.jsc(), net, tm);
         JavaRDD<DataSet> dev = DataRdds.batches(ctx.jsc(), ctx.data().pool(), Split.slices(ctx.split().dev(), c.workers()),
                 TrainingJob.EVAL_BATCH, classes, null).persist(StorageLevel.MEMORY_ONLY());
-        long step = 0;
+        long step = from.map(Pointer::step).orElse(0L);
         double trainSeconds = 0;
-        for (int epoch = 1; epoch <= c.epochs(); epoch++) {
+        for (int epoch = from.map(p -> p.epoch() + 1).orElse(1); epoch <= c.epochs(); epoch++) {
             int[][] shards = Split.shards(ctx.split().train(), c.workers(), c.seed(), epoch);
             JavaRDD<DataSet> train = DataRdds.batches(ctx.jsc(), ctx.data().pool(), shards, c.batch(), classes, c.seed() + epoch)
                     .persist(StorageLevel.MEMORY_ONLY());
@@ -71,12 +76,13 @@ final class AveragingTrainer {
             stats.put("batch_per_worker", c.batch());
             stats.put("learning_rate", c.learningRate());
             stats.put("train_seconds", trainSeconds);
-            CheckpointMeta meta = new CheckpointMeta(step, epoch, ev.accuracy(), devLoss, trainLoss, c.trainer(), c.workers(),
+            CheckpointMeta meta = CheckpointMeta.evaluation(step, epoch, ev.accuracy(), devLoss, trainLoss, c.trainer(), c.workers(),
                     c.data(), ctx.model().name().toLowerCase(java.util.Locale.ROOT), ctx.data().classNames(),
-                    ctx.progress().elapsedSeconds(), examples / seconds, null, null, 0, stats);
-            CheckpointStore.Published pub = ctx.store().publish(sparkNet.getNetwork(), meta);
+                    ctx.elapsedSeconds(), examples / seconds, stats);
+            RunStore.Published pub = ctx.run().publish(sparkNet.getNetwork(), meta);
+            boolean ours = pub.best().run() == null || pub.best().run().equals(ctx.run().id());
             ctx.progress().evaluation(epoch, c.epochs(), step, examples / seconds, trainLoss, ev.accuracy(),
-                    pub.best().devAccuracy(), pub.best().step(), pub.newBest());
+                    pub.best().devAccuracy(), ours ? "step " + pub.best().step() : pub.best().describe(), pub.newBest());
         }
         dev.unpersist(false);
     }

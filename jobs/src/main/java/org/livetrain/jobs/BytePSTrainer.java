@@ -17,6 +17,7 @@ import org.livetrain.store.Checkpoint;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.Pointer;
+import org.livetrain.store.RunStore;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 import scala.collection.JavaConverters;
@@ -43,17 +44,22 @@ import java.util.stream.IntStream;
  * The BytePS trainer: ONE barrier stage whose tasks are the workers (and, colocated, the summation
  * server shards). Tasks exchange server endpoints with {@code allGather}, train in lockstep through the
  * servers, evaluate every {@code --eval-every} steps and at each epoch end, and worker 0 publishes
- * checkpoints. The driver only watches {@code history.jsonl} to print progress. A failed task fails the
- * stage as a whole; a retried stage resumes from {@code latest.json}.
+ * checkpoints. The driver only watches the run's {@code history.jsonl} to print progress.
+ *
+ * <p>A failed task fails the stage as a whole (a barrier result stage is never retried by Spark). The driver
+ * decides: an error no retry can fix ({@link LiveTrainException}) ends the run at once; any other (a lost
+ * executor, a dead summation server, a timeout) starts the stage again, up to
+ * {@code spark.stage.maxConsecutiveAttempts} attempts in all, and the new attempt resumes from the run's
+ * own {@code latest.json}.
  */
 final class BytePSTrainer {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BytePSTrainer.class);
     static final Duration TIMEOUT = Duration.ofSeconds(120);
     /** How often worker 0 replaces progress.json. */
     static final long PROGRESS_EVERY_NANOS = 2_000_000_000L;
-    /** Test hook: worker 1 fails once, in the stage's first attempt, when it reaches this step. */
+    /** Test hook: worker 1 fails once, in the first attempt, when it reaches this step. */
     static final String FAIL_AT_STEP = "spark.livetrain.test.failAtStep";
-    /** Test hook: the first server shard dies in this round (= step), in the stage's first attempt. */
+    /** Test hook: the first server shard dies in this round (= step), in the first attempt. */
     static final String KILL_SERVER_IN_ROUND = "spark.livetrain.test.killServerInRound";
     private final TrainingJob.Context ctx;
 
@@ -62,8 +68,17 @@ final class BytePSTrainer {
     }
 
     /** What every task is handed (serialised into the stage's closure). */
-    record Plan(TrainConfig config, Dataset data, int[] train, int[] dev, String model, HadoopConf hadoop, String token,
-                long startedMillis, int stepsPerEpoch, boolean resume, long failAtStep, long killServerInRound) implements Serializable {
+    record Plan(TrainConfig config, Dataset data, int[] train, int[] dev, String model, HadoopConf hadoop, String token, String run,
+                long startedMillis, int stepsPerEpoch, boolean resume, int attempt, long failAtStep, long killServerInRound) implements Serializable {
+        Plan attempt(int n) {
+            return new Plan(config, data, train, dev, model, hadoop, token, run, startedMillis, stepsPerEpoch, resume, n, failAtStep, killServerInRound);
+        }
+
+        /** The run's checkpoints, as worker 0 writes them and every worker resumes from them. */
+        RunStore store() {
+            return CheckpointStore.open(config.checkpointDir(), hadoop.get()).run(run, config.keep());
+        }
+
         int tasks() {
             return config.workers() + config.servers();
         }
@@ -77,36 +92,30 @@ final class BytePSTrainer {
         TrainConfig c = ctx.config();
         byte[] secret = new byte[24];
         new SecureRandom().nextBytes(secret);
-        int shard = ctx.split().train().length / c.workers();
-        int stepsPerEpoch = (shard + c.batch() - 1) / c.batch();
+        int stepsPerEpoch = Runs.stepsPerEpoch(c, ctx.split());
+        // elapsed_seconds counts the run's training time: a resumed run goes on from where it stopped
+        long startedMillis = System.currentTimeMillis() - Math.round(ctx.elapsedSeconds() * 1000);
         Plan plan = new Plan(c, ctx.data(), ctx.split().train(), ctx.split().dev(), ctx.model().name(),
-                new HadoopConf(ctx.spark().sparkContext().hadoopConfiguration()), HexFormat.of().formatHex(secret),
-                System.currentTimeMillis(), stepsPerEpoch, ctx.resume(),
+                new HadoopConf(ctx.spark().sparkContext().hadoopConfiguration()), HexFormat.of().formatHex(secret), ctx.run().id(),
+                startedMillis, stepsPerEpoch, ctx.resumeFrom().isPresent(), 0,
                 Long.parseLong(c.conf().getOrDefault(FAIL_AT_STEP, "-1")), Long.parseLong(c.conf().getOrDefault(KILL_SERVER_IN_ROUND, "-1")));
         ctx.progress().line("byteps: %d workers, %s, %d steps per epoch of global batch %d, evaluation every %d steps, partitions of %d bytes%s%s",
                 c.workers(), c.servers() == 0 ? c.workers() + " colocated summation servers" : c.servers() + " dedicated summation server(s)",
                 stepsPerEpoch, c.batch() * c.workers(), c.evalEvery(), c.partitionBytes(), c.fp16() ? ", fp16 on the wire" : "",
                 c.async() ? ", asynchronous (servers hold the weights)" : "");
-        printed = ctx.store().history().size(); // a resumed run prints only what it adds
+        printed = ctx.run().history().size(); // a resumed run prints only what it adds
         ctx.store().best().ifPresent(b -> {
             best = b.devAccuracy();
-            bestStep = b.step();
+            bestWhere = where(b);
         });
-        if (ctx.resume()) {
-            ctx.progress().line("resuming from %s", ctx.store().latest().map(p -> "step " + p.step() + " (" + p.path() + ")").orElse("scratch: no checkpoint yet"));
-        }
         Thread monitor = new Thread(this::watchHistory, "livetrain-progress");
         monitor.setDaemon(true);
         monitor.start();
         try {
-            List<Integer> tasks = IntStream.range(0, plan.tasks()).boxed().toList();
-            JavaRDD<Integer> rdd = ctx.jsc().parallelize(tasks, plan.tasks());
-            // Spark retries a failed barrier stage only when it is a shuffle-map stage (a result stage may have
-            // committed output): the shuffle after it makes the training stage retryable as a whole.
-            JavaRDD<String> trained = JavaRDD.fromRDD(rdd.rdd().barrier().mapPartitions(new Task(plan), false, ClassTag$.MODULE$.apply(String.class)),
-                    ClassTag$.MODULE$.apply(String.class));
-            List<String> summaries = trained.repartition(1).collect();
-            if (summaries.size() != plan.tasks()) throw new IllegalStateException("barrier stage returned " + summaries);
+            int attempts = ctx.spark().sparkContext().getConf().getInt("spark.stage.maxConsecutiveAttempts", 4);
+            for (int attempt = 0; ; attempt++) {
+                if (runAttempt(plan.attempt(attempt), attempts)) return;
+            }
         } finally {
             monitor.interrupt();
             try {
@@ -118,16 +127,47 @@ final class BytePSTrainer {
         }
     }
 
+    /**
+     * One attempt: the barrier stage, run to its end. Returns true when it trained to the end; false when it
+     * failed in a way a retry may get past and attempts remain (said in one line); throws otherwise.
+     */
+    private boolean runAttempt(Plan plan, int attempts) {
+        ctx.failures().clear();
+        try {
+            List<Integer> tasks = IntStream.range(0, plan.tasks()).boxed().toList();
+            JavaRDD<Integer> rdd = ctx.jsc().parallelize(tasks, plan.tasks());
+            JavaRDD<String> trained = JavaRDD.fromRDD(rdd.rdd().barrier().mapPartitions(new Task(plan), false, ClassTag$.MODULE$.apply(String.class)),
+                    ClassTag$.MODULE$.apply(String.class));
+            List<String> summaries = trained.collect();
+            if (summaries.size() != plan.tasks()) throw new IllegalStateException("barrier stage returned " + summaries);
+            return true;
+        } catch (Exception e) { // a failed job is a SparkException, which Spark's Java API throws undeclared
+            Optional<LiveTrainException> fatal = ctx.failures().afterFailedJob();
+            if (fatal.isPresent()) throw fatal.get();
+            String why = ctx.failures().firstFailure(e);
+            if (plan.attempt() + 1 >= attempts) {
+                throw new IllegalStateException("training failed in " + attempts + " attempts (spark.stage.maxConsecutiveAttempts); the last: " + why, e);
+            }
+            ctx.progress().line("attempt %d of %d failed (%s); attempt %d resumes from %s", plan.attempt() + 1, attempts, why, plan.attempt() + 2,
+                    ctx.run().latest().map(p -> "step " + p.step()).orElse("the start: no checkpoint of this run yet"));
+            return false;
+        }
+    }
+
     private int printed;
     private final String watchFrom = java.time.Instant.now().toString();
     private double best = -1;
-    private long bestStep;
+    private String bestWhere = "none yet";
+
+    private String where(Pointer p) {
+        return p.run() == null || p.run().equals(ctx.run().id()) ? "step " + p.step() : p.describe();
+    }
 
     private void watchHistory() {
         String lastSeen = null;
         while (!Thread.currentThread().isInterrupted()) {
             printNewHistory();
-            JsonNode position = ctx.store().progress().orElse(null);
+            JsonNode position = ctx.run().progress().orElse(null);
             // a position written by this run only (an earlier run in the same directory left its own)
             if (position != null && !position.path("updated").asText().equals(lastSeen) && position.path("updated").asText().compareTo(watchFrom) > 0) {
                 lastSeen = position.path("updated").asText();
@@ -145,7 +185,7 @@ final class BytePSTrainer {
     private synchronized void printNewHistory() {
         List<JsonNode> h;
         try {
-            h = ctx.store().history();
+            h = ctx.run().history();
         } catch (LiveTrainException e) {
             return;
         }
@@ -153,12 +193,12 @@ final class BytePSTrainer {
             JsonNode n = h.get(i);
             double acc = n.path("dev_accuracy").asDouble();
             boolean isBest = n.path("best").asBoolean();
-            if (isBest || acc > best) {
-                best = Math.max(best, acc);
-                bestStep = isBest ? n.path("step").asLong() : bestStep;
+            if (isBest) {
+                best = acc;
+                bestWhere = "step " + n.path("step").asLong();
             }
             ctx.progress().evaluation(n.path("epoch").asInt(), ctx.config().epochs(), n.path("step").asLong(),
-                    n.path("examples_per_second").asDouble(), n.path("train_loss").asDouble(), acc, best, bestStep, isBest);
+                    n.path("examples_per_second").asDouble(), n.path("train_loss").asDouble(), acc, best, bestWhere, isBest);
         }
         printed = h.size();
     }
@@ -182,7 +222,7 @@ final class BytePSTrainer {
                 if (plan.hostsServer(id)) {
                     server = new SummationServer(executorAddress(task, id), 0, plan.token(), c.workers(), TIMEOUT);
                     boolean firstShard = id == (c.servers() == 0 ? 0 : c.workers());
-                    if (firstShard && plan.killServerInRound() >= 0 && task.stageAttemptNumber() == 0) server.dieInRound(plan.killServerInRound());
+                    if (firstShard && plan.killServerInRound() >= 0 && plan.attempt() == 0) server.dieInRound(plan.killServerInRound());
                 }
                 String[] endpoints = task.allGather(server == null ? "" : server.address().getHostString() + ":" + server.address().getPort());
                 List<InetSocketAddress> servers = new ArrayList<>();
@@ -194,7 +234,8 @@ final class BytePSTrainer {
                 summary = id < c.workers() ? new WorkerLoop(plan, task, id, servers).run() : "server " + id;
                 task.barrier(); // every worker is done before any server goes away
             } catch (Exception e) {
-                throw e instanceof RuntimeException re ? re : new RuntimeException(e);
+                // an error no retry can fix travels as it is, so that the driver recognises it
+                throw LiveTrainException.in(e).map(RuntimeException.class::cast).orElse(e instanceof RuntimeException re ? re : new RuntimeException(e));
             } finally {
                 if (server != null) server.close();
             }
@@ -216,7 +257,7 @@ final class BytePSTrainer {
      * one fails the worker at its next evaluation or at the end.
      */
     static final class Publisher implements AutoCloseable {
-        private final CheckpointStore store;
+        private final RunStore store;
         private final java.util.concurrent.ExecutorService thread = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "livetrain-publisher");
             t.setDaemon(true);
@@ -224,7 +265,7 @@ final class BytePSTrainer {
         });
         private java.util.concurrent.Future<?> last;
 
-        Publisher(CheckpointStore store) {
+        Publisher(RunStore store) {
             this.store = store;
         }
 
@@ -262,14 +303,23 @@ final class BytePSTrainer {
             }
         }
 
+        /**
+         * Waits (up to 60 s, even when the task is being killed) for the publication under way, so that no
+         * attempt's checkpoint lands after the next attempt has started.
+         */
         @Override
         public void close() {
             thread.shutdown();
-            try {
-                thread.awaitTermination(60, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+            boolean interrupted = Thread.interrupted();
+            long end = System.nanoTime() + 60_000_000_000L;
+            while (!thread.isTerminated() && System.nanoTime() < end) {
+                try {
+                    thread.awaitTermination(1, java.util.concurrent.TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
             }
+            if (interrupted) Thread.currentThread().interrupt();
         }
     }
 
@@ -291,15 +341,14 @@ final class BytePSTrainer {
             TrainConfig c = plan.config();
             Dataset data = plan.data();
             int classes = data.numClasses();
-            CheckpointStore store = w == 0 ? CheckpointStore.create(c.checkpointDir(), plan.hadoop().get(), c.keep())
-                    : CheckpointStore.open(c.checkpointDir(), plan.hadoop().get());
+            RunStore store = plan.store();
             Models.Kind kind = Models.Kind.valueOf(plan.model());
-            // a retried stage (or --resume) continues from latest.json: parameters, updater state, step
-            Optional<Pointer> latest = task.stageAttemptNumber() > 0 || plan.resume() ? store.latest() : Optional.empty();
+            // a later attempt (or --resume) continues from the run's own latest.json: parameters, updater state, step
+            Optional<Pointer> latest = plan.attempt() > 0 || plan.resume() ? store.latest() : Optional.empty();
             MultiLayerNetwork net;
             long step = 0;
             if (latest.isPresent()) {
-                Checkpoint cp = store.load(latest.get(), true);
+                Checkpoint cp = store.directory().load(latest.get(), true);
                 net = cp.network();
                 step = cp.meta().step();
             } else {
@@ -325,7 +374,7 @@ final class BytePSTrainer {
                     int offset = (int) (step % plan.stepsPerEpoch());
                     List<DataSet> batches = epochBatches(epoch, classes);
                     for (int b = offset; b < batches.size(); b++) {
-                        if (step == plan.failAtStep() && w == 1 && task.stageAttemptNumber() == 0) {
+                        if (step == plan.failAtStep() && w == 1 && plan.attempt() == 0) {
                             throw new IllegalStateException("test hook " + FAIL_AT_STEP + ": worker 1 fails at step " + step);
                         }
                         if (c.async()) worker.stepAsync(batches.get(b));
@@ -366,16 +415,15 @@ final class BytePSTrainer {
                                 stats.put("augment", c.augment());
                                 stats.put("async", c.async());
                                 stats.put("nd4j_threads", Nd4j.getEnvironment().maxThreads());
-                                stats.put("stage_attempt", task.stageAttemptNumber()); // above 0: the barrier stage was retried
+                                stats.put("attempt", plan.attempt()); // above 0: the barrier stage was started again
                                 stats.put("bytes_pushed_per_step", steps == 0 ? 0 : (worker.bytesPushed() - lastPushed) / steps);
                                 stats.put("bytes_pulled_per_step", steps == 0 ? 0 : (worker.bytesPulled() - lastPulled) / steps);
                                 stats.put("push_pull_share", stepNanos == 0 ? 0 : (double) (t[1] - lastTiming[1]) / stepNanos);
                                 stats.put("step_ms", steps == 0 ? 0 : stepNanos / 1e6 / steps);
                                 double examplesPerSecond = steps * (double) c.batch() * c.workers() / ((now - lastEvalNanos) / 1e9);
-                                CheckpointMeta meta = new CheckpointMeta(step, epoch, counts[0] / counts[1], counts[2] / counts[1],
+                                CheckpointMeta meta = CheckpointMeta.evaluation(step, epoch, counts[0] / counts[1], counts[2] / counts[1],
                                         counts[3] / c.workers(), c.trainer(), c.workers(), c.data(), kind.name().toLowerCase(Locale.ROOT),
-                                        data.classNames(), (System.currentTimeMillis() - plan.startedMillis()) / 1000.0, examplesPerSecond,
-                                        null, null, 0, stats);
+                                        data.classNames(), (System.currentTimeMillis() - plan.startedMillis()) / 1000.0, examplesPerSecond, stats);
                                 publisher.publish(net.clone(), meta);
                                 lastTiming = t;
                                 lastPushed = worker.bytesPushed();

@@ -51,10 +51,14 @@ public final class Progress {
         lastLine = System.nanoTime();
     }
 
+    /**
+     * One evaluation: {@code bestWhere} says which checkpoint the served best is ({@code step 150}, or
+     * {@code step 189 of run 20261128-035711} when it belongs to an earlier run); {@code *} marks a new best.
+     */
     public void evaluation(int epoch, int epochs, long step, double examplesPerSecond, double trainLoss, double devAccuracy,
-                           double bestAccuracy, long bestStep, boolean newBest) {
-        line("epoch %d/%d  step %d  %.0f ex/s  train loss %.4f  dev acc %.4f  best %.4f (step %d)%s  %s",
-                epoch, epochs, step, examplesPerSecond, trainLoss, devAccuracy, bestAccuracy, bestStep, newBest ? " *" : "", clock(elapsedSeconds()));
+                           double bestAccuracy, String bestWhere, boolean newBest) {
+        line("epoch %d/%d  step %d  %.0f ex/s  train loss %.4f  dev acc %.4f  best %.4f (%s)%s  %s",
+                epoch, epochs, step, examplesPerSecond, trainLoss, devAccuracy, bestAccuracy, bestWhere, newBest ? " *" : "", clock(elapsedSeconds()));
     }
 
     /** Where training is between evaluations. */
@@ -81,7 +85,7 @@ public final class Progress {
         barWidth = 0;
     }
 
-    static String clock(double seconds) {
+    public static String clock(double seconds) {
         long s = Math.round(seconds);
         return s >= 3600 ? String.format(Locale.ROOT, "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
                 : String.format(Locale.ROOT, "%02d:%02d", s / 60, s % 60);

@@ -1,6 +1,8 @@
 package org.livetrain.jobs;
 
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.util.ShutdownHookManager;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
@@ -15,29 +17,59 @@ import org.livetrain.spark.SparkSessions;
 import org.livetrain.store.Checkpoint;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.Pointer;
+import org.livetrain.store.RunInfo;
+import org.livetrain.store.RunLock;
+import org.livetrain.store.RunStore;
 import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.dataset.DataSet;
 
-import java.util.function.Consumer;
+import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
+import java.util.Set;
 
 /**
- * The training job of {@code submit.sh train}: checks its inputs before it writes anything, opens the data
- * and the checkpoint store, runs the chosen trainer, and finally reports the test accuracy of the best
- * checkpoint.
+ * The training job of {@code submit.sh train}: checks its inputs before it writes anything, takes the
+ * checkpoint directory's lock, starts or resumes a run, runs the chosen trainer, and finally reports the
+ * test accuracy of the run's best checkpoint and records how the run ended in its {@code run.json}.
  */
 public final class TrainingJob {
     public static final List<String> TRAINERS = List.of("byteps", "averaging");
     static final int EVAL_BATCH = 256;
+    /** Above Spark's own shutdown hook (40) and the file systems' (10): the run's end is written while both still work. */
+    private static final int SHUTDOWN_PRIORITY = FileSystem.SHUTDOWN_HOOK_PRIORITY + 40;
 
     /** What a finished run produced. */
-    public record Result(Pointer best, double testAccuracy, int testExamples, String checkpointDir) {
+    public record Result(String run, Pointer best, double testAccuracy, int testExamples, String checkpointDir) {
     }
 
-    /** What every trainer is handed. */
+    /**
+     * Which run: a new one ({@code resume} null; named {@code runName}, or by the time), or the resumption of
+     * the newest ({@code resume} empty) or a named run. {@code fresh} first moves the directory's earlier runs
+     * aside ({@code delete}: deletes them). {@code explicit}: the options given on the command line, which a
+     * resumption may apply over the run's own settings.
+     */
+    public record RunRequest(String resume, String runName, boolean fresh, boolean delete, Set<String> explicit) {
+        public static final RunRequest NEW = new RunRequest(null, null, false, false, Set.of());
+
+        boolean resuming() {
+            return resume != null;
+        }
+    }
+
+    /** What every trainer is handed. {@code resumeFrom}: the run's checkpoint to continue from, if it is resumed. */
     public record Context(TrainConfig config, SparkSession spark, JavaSparkContext jsc, Dataset data, Split split,
-                   CheckpointStore store, Models.Kind model, Progress progress, boolean resume) {
+                          RunStore run, RunLock lock, Models.Kind model, Progress progress, Optional<Pointer> resumeFrom,
+                          double elapsedBefore, TaskFailures failures) {
+        public CheckpointStore store() {
+            return run.directory();
+        }
+
+        /** The run's training time: before this process (when resumed) and in it. */
+        double elapsedSeconds() {
+            return elapsedBefore + progress.elapsedSeconds();
+        }
     }
 
     private TrainingJob() {
@@ -55,59 +87,64 @@ public final class TrainingJob {
         if (!List.of("none", "fp16").contains(c.compress())) throw new LiveTrainException("--compress " + c.compress() + ": use none or fp16");
         if (c.keep() < 1) throw new LiveTrainException("--keep " + c.keep() + ": must keep at least one checkpoint besides the best");
         if (!TRAINERS.contains(c.trainer())) throw new LiveTrainException("--trainer " + c.trainer() + ": unknown trainer (use " + String.join(" or ", TRAINERS) + ")");
+        if (c.async() && !c.trainer().equals("byteps")) throw new LiveTrainException("--async: only the byteps trainer runs asynchronously");
+        if (c.augment() && !c.trainer().equals("byteps")) throw new LiveTrainException("--augment: only the byteps trainer augments");
         Models.Kind.parse(c.model());
     }
 
-    public static Result run(TrainConfig config, Consumer<String> out) {
-        return train(prepare(config, out, false));
+    static void validate(RunRequest r) {
+        if (r.resuming() && r.fresh()) throw new LiveTrainException("--fresh: cannot start over and --resume at once");
+        if (r.resuming() && r.runName() != null) throw new LiveTrainException("--run-name: names a new run; --resume " + r.runName() + " continues one");
+        if (r.delete() && !r.fresh()) throw new LiveTrainException("--delete: only with --fresh (deletes the earlier runs instead of moving them aside)");
+        if (r.runName() != null && !CheckpointStore.RUN_NAME.matcher(r.runName()).matches()) {
+            throw new LiveTrainException("--run-name " + r.runName() + ": use letters, digits, '.', '_' and '-' (at most 64, first a letter or digit)");
+        }
     }
 
-    public static Result run(TrainConfig config, Consumer<String> out, boolean resume) {
-        return train(prepare(config, new Progress(out), resume));
-    }
-
-    public static Result run(TrainConfig config, Progress progress, boolean resume) {
-        return train(prepare(config, progress, resume));
+    public static Result run(TrainConfig config, RunRequest request, Progress progress) {
+        return train(prepare(config, request, progress));
     }
 
     /**
      * Everything that can fail because of the user's input, before any training: options, Spark session,
-     * data, checkpoint directory. On failure nothing is left running and nothing half-written.
+     * data, the checkpoint directory and its lock, the run to start or resume. On failure nothing is left
+     * running and nothing half-written.
      */
-    public static Context prepare(TrainConfig config, Consumer<String> out) {
-        return prepare(config, out, false);
-    }
-
-    public static Context prepare(TrainConfig config, Consumer<String> out, boolean resume) {
-        return prepare(config, new Progress(out), resume);
-    }
-
-    public static Context prepare(TrainConfig config, Progress progress, boolean resume) {
-        validate(config);
-        Models.Kind kind = Models.Kind.parse(config.model());
+    public static Context prepare(TrainConfig given, RunRequest request, Progress progress) {
+        validate(given);
+        validate(request);
         // a barrier stage needs a slot for every task at once: workers plus dedicated servers
-        SparkSession spark = SparkSessions.create("LiveTrain train", config.workers() + config.servers(), config.conf());
+        SparkSession spark = SparkSessions.create("LiveTrain train", given.workers() + given.servers(), given.conf());
+        RunLock lock = null;
         try {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             Configuration hconf = spark.sparkContext().hadoopConfiguration();
+            Runs.Resumption resumption = request.resuming() ? Runs.findResumption(CheckpointStore.open(given.checkpointDir(), hconf), request, given) : null;
+            TrainConfig config = resumption == null ? given : resumption.config();
+            validate(config);
             Dataset data = Dataset.open(config.data(), hconf);
             Split split = data.split(config.seed());
             if (split.train().length < config.workers()) {
                 throw new LiveTrainException("--workers " + config.workers() + ": more workers than training examples (" + split.train().length + ")");
             }
-            CheckpointStore store = CheckpointStore.create(config.checkpointDir(), hconf, config.keep());
-            if (config.async() && !config.trainer().equals("byteps")) throw new LiveTrainException("--async: only the byteps trainer runs asynchronously");
-            if (config.augment() && !config.trainer().equals("byteps")) throw new LiveTrainException("--augment: only the byteps trainer augments");
-            if (resume && !config.trainer().equals("byteps")) throw new LiveTrainException("--resume: only the byteps trainer resumes");
-            return new Context(config, spark, jsc, data, split, store, kind, progress, resume);
+            CheckpointStore store = CheckpointStore.create(config.checkpointDir(), hconf);
+            lock = RunLock.acquire(store, progress::line);
+            Runs.Started started = Runs.start(store, lock, request, resumption, config, data, split, progress);
+            Context ctx = new Context(config, spark, jsc, data, split, started.run(), lock, Models.Kind.parse(config.model()), progress,
+                    started.from(), started.from().map(p -> store.meta(p).elapsedSeconds()).orElse(0.0), new TaskFailures(spark.sparkContext()));
+            return ctx;
         } catch (RuntimeException e) {
+            if (lock != null) lock.close();
             spark.stop();
             throw e;
         }
     }
 
-    /** Trains, then scores the best checkpoint on the test split; stops Spark at the end. */
+    /** Trains, then scores the run's best checkpoint on the test split; records the run's end; stops Spark. */
     public static Result train(Context ctx) {
+        RunStore run = ctx.run();
+        Runnable interrupted = () -> endRun(ctx, RunInfo.INTERRUPTED, null, "stopped by a signal");
+        ShutdownHookManager.get().addShutdownHook(interrupted, SHUTDOWN_PRIORITY);
         try {
             TrainConfig config = ctx.config();
             Progress progress = ctx.progress();
@@ -115,26 +152,53 @@ public final class TrainingJob {
                     ctx.split().train().length, ctx.split().dev().length, ctx.split().test().length);
             progress.line("training %s with the %s trainer on %d workers (%s), %d epoch(s) of batch %d per worker; checkpoints in %s",
                     ctx.model().name().toLowerCase(Locale.ROOT), config.trainer(), config.workers(), ctx.spark().sparkContext().master(), config.epochs(),
-                    config.batch(), ctx.store().root());
-            if (config.trainer().equals("byteps")) new BytePSTrainer(ctx).train();
-            else new AveragingTrainer(ctx).train();
-            return testBest(ctx);
+                    config.batch(), run.base());
+            try {
+                if (config.trainer().equals("byteps")) new BytePSTrainer(ctx).train();
+                else new AveragingTrainer(ctx).train();
+            } catch (Throwable e) {
+                // a job cancelled because a task met an error no retry can fix: that error is the one to report
+                Optional<LiveTrainException> fatal = LiveTrainException.in(e).isPresent() ? Optional.empty() : ctx.failures().afterFailedJob();
+                if (fatal.isPresent()) throw fatal.get();
+                throw e;
+            }
+            Result r = testBest(ctx);
+            endRun(ctx, RunInfo.FINISHED, r, null);
+            return r;
+        } catch (Throwable e) {
+            endRun(ctx, RunInfo.FAILED, null, LiveTrainException.in(e).map(Throwable::getMessage).orElse(String.valueOf(e)));
+            throw e;
         } finally {
+            ShutdownHookManager.get().removeShutdownHook(interrupted);
+            ctx.lock().close();
             ctx.spark().stop();
         }
     }
 
-    /** Loads the best checkpoint (checksum verified) and scores it on the test split, on the executors. */
+    /** Records in run.json how the run ended (once: the first caller wins), while this process still holds the lock. */
+    private static synchronized void endRun(Context ctx, String state, Result result, String error) {
+        if (!ctx.lock().held()) return;
+        RunInfo info = ctx.run().info().orElse(null);
+        if (info == null || !RunInfo.RUNNING.equals(info.state())) return;
+        try {
+            ctx.run().writeInfo(info.ended(state, Instant.now().toString(), ctx.elapsedSeconds(), result == null ? null : result.testAccuracy(),
+                    result == null ? null : result.testExamples(), error));
+        } catch (RuntimeException e) {
+            ctx.progress().line("warning: the end of run %s was not recorded (%s)", ctx.run().id(), e.getMessage());
+        }
+    }
+
+    /** Loads the run's best checkpoint (checksum verified) and scores it on the test split, on the executors. */
     static Result testBest(Context ctx) {
-        Pointer best = ctx.store().best().orElseThrow(() -> new LiveTrainException(ctx.store().location() + ": no best checkpoint was published"));
+        Pointer best = ctx.run().best().orElseThrow(() -> new LiveTrainException(ctx.run().base() + ": no best checkpoint was published"));
         Checkpoint cp = ctx.store().load(best, false);
         int[][] parts = Split.slices(ctx.split().test(), ctx.config().workers());
         JavaRDD<DataSet> test = DataRdds.batches(ctx.jsc(), ctx.data().testSource(), parts, EVAL_BATCH, ctx.data().numClasses(), null);
         Evaluation ev = evaluator(ctx, cp.network()).evaluate(test);
         int n = ctx.split().test().length;
-        ctx.progress().line("best checkpoint: step %d (epoch %d), dev accuracy %.4f; test accuracy %.4f on %d examples",
-                best.step(), best.epoch(), best.devAccuracy(), ev.accuracy(), n);
-        return new Result(best, ev.accuracy(), n, ctx.store().location());
+        ctx.progress().line("best checkpoint of run %s: step %d (epoch %d), dev accuracy %.4f; test accuracy %.4f on %d examples",
+                ctx.run().id(), best.step(), best.epoch(), best.devAccuracy(), ev.accuracy(), n);
+        return new Result(ctx.run().id(), best, ev.accuracy(), n, ctx.store().location());
     }
 
     /** Scores a network on RDDs of mini-batches (evaluation is spread over the executors). */

@@ -2,34 +2,44 @@ package org.livetrain.report;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.CategoryChart;
+import org.knowm.xchart.CategoryChartBuilder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.internal.chartpart.Chart;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 import org.livetrain.LiveTrainException;
+import org.livetrain.jobs.Progress;
+import org.livetrain.kafka.ServingStats;
+import org.livetrain.store.RunSummary;
 
 import java.awt.Color;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
 
 /**
- * Charts of a training run from its {@code history.jsonl} (one line per evaluation), as PNG files, and
- * one HTML page that embeds them (and links the files): dev accuracy against step and against wall time
- * with the moments the best model changed marked, losses, training throughput and, for the BytePS
- * trainer, the push/pull share of a step. Works on a run that is still writing.
+ * Charts of the training runs of a checkpoint directory, from their {@code history.jsonl} (one line per
+ * evaluation), every run on the same charts in its own colour with its settings in the legend, as PNG
+ * files, and one HTML page that embeds them (and links the files), with a table of the runs and their
+ * evaluations: dev accuracy against step and against training time with the moments the served best model
+ * changed marked, losses, training throughput and, for the BytePS trainer, the push/pull share of a step.
+ * Works on runs that are still writing.
  */
 public final class Report {
-    /** One evaluation of the run. */
+    /** One evaluation of a run. */
     public record Point(long step, int epoch, double seconds, double devAccuracy, double devLoss, double trainLoss,
                         double examplesPerSecond, boolean best, Double pushPullShare) {
         static Point of(JsonNode n) {
@@ -41,55 +51,49 @@ public final class Report {
         }
     }
 
+    /** One run to draw: what {@code runs} says of it, and its evaluations. */
+    public record Run(RunSummary summary, List<Point> points) {
+        public static Run of(RunSummary summary, List<JsonNode> history) {
+            return new Run(summary, history.stream().map(Point::of).toList());
+        }
+
+        /** The legend's entry: the run and the settings that tell it from the others. */
+        String label() {
+            var s = summary;
+            String lr = s.settings() == null ? null : String.valueOf(s.settings().get("learning-rate"));
+            String wb = s.settings() == null || s.settings().get("batch") == null ? "" : ", " + s.settings().get("workers") + "x" + s.settings().get("batch");
+            return s.name() + ": " + s.trainer() + " " + s.model() + wb + (lr == null || lr.equals("null") ? "" : ", lr " + lr);
+        }
+    }
+
     static final int WIDTH = 900, HEIGHT = 480;
 
     private Report() {
     }
 
-    public static List<Point> points(List<JsonNode> history) {
-        return history.stream().map(Point::of).toList();
-    }
-
     /**
      * Writes the charts and {@code index.html} into {@code out}; returns the files written, the page last.
      *
-     * @param source what the page says the run is (its checkpoint directory)
+     * @param source  what the page says the runs are (their checkpoint directory)
+     * @param serving the Kafka scorers' interval figures ({@code serving-stats.jsonl}), possibly none
      */
-    public static List<Path> write(String source, List<JsonNode> history, Path out) {
-        return write(source, history, List.of(), out);
-    }
-
-    /** @param serving the Kafka scorers' interval figures ({@code serving-stats.jsonl}), possibly none */
-    public static List<Path> write(String source, List<JsonNode> history, List<JsonNode> serving, Path out) {
-        if (history.isEmpty()) throw new LiveTrainException(source + ": no evaluations recorded yet (history.jsonl is empty or missing)");
-        List<Point> points = points(history);
-        JsonNode last = history.get(history.size() - 1);
-        Map<String, org.knowm.xchart.internal.chartpart.Chart<?, ?>> charts = new LinkedHashMap<>();
-        charts.put("dev-accuracy-by-step", accuracy(points, "step", p -> p.step()));
-        charts.put("dev-accuracy-by-time", accuracy(points, "seconds since the start of training", Point::seconds));
-        charts.put("loss", loss(points));
-        charts.put("throughput", line("Training throughput", "step", "examples/s", points, p -> p.step(), Point::examplesPerSecond, "examples/s"));
-        if (points.stream().anyMatch(p -> p.pushPullShare() != null)) {
-            List<Point> withShare = points.stream().filter(p -> p.pushPullShare() != null).toList();
-            charts.put("push-pull-share", line("Push/pull share of a BytePS step", "step", "% of the step", withShare, p -> p.step(),
-                    p -> 100 * p.pushPullShare(), "push/pull"));
+    public static List<Path> write(String source, List<Run> runs, List<JsonNode> serving, Path out) {
+        List<Run> drawn = runs.stream().filter(r -> !r.points().isEmpty()).toList();
+        if (drawn.isEmpty()) throw new LiveTrainException(source + ": no evaluations recorded yet (no run has a history.jsonl with a line in it)");
+        Map<String, Chart<?, ?>> charts = new LinkedHashMap<>();
+        charts.put("dev-accuracy-by-step", accuracy(drawn, "step", Point::step));
+        charts.put("dev-accuracy-by-time", accuracy(drawn, "seconds of training", Point::seconds));
+        charts.put("loss", loss(drawn));
+        charts.put("throughput", perRun("Training throughput", "step", "examples/s", drawn, Point::step, Point::examplesPerSecond, p -> true));
+        if (drawn.stream().flatMap(r -> r.points().stream()).anyMatch(p -> p.pushPullShare() != null)) {
+            charts.put("push-pull-share", perRun("Push/pull share of a BytePS step", "step", "% of the step", drawn, Point::step,
+                    p -> 100 * p.pushPullShare(), p -> p.pushPullShare() != null));
         }
-        long[] latency = new long[0];
-        String servingText = "Serving figures: none recorded for this run.";
+        String servingText = "Serving figures: none recorded for this directory.";
         if (!serving.isEmpty()) {
-            latency = summedHistogram(serving);
-            long requests = serving.stream().mapToLong(n -> n.path("requests").asLong()).sum();
-            long errors = serving.stream().mapToLong(n -> n.path("errors").asLong()).sum();
-            var all = new org.livetrain.kafka.ServingStats.Snapshot(requests, errors, latency, -1);
-            servingText = String.format(Locale.ROOT, "Serving figures: %d interval(s), %d requests (%d errors), latency p50 %.0f ms, p99 %.0f ms "
-                    + "(from the Kafka record's timestamp to the answer; histogram buckets 19%% wide).", serving.size(), requests, errors,
-                    all.percentileMillis(0.5), all.percentileMillis(0.99));
-            charts.put("latency", latencyChart(latency));
-            double t0 = java.time.Instant.parse(serving.get(0).path("time").asText()).toEpochMilli() / 1000.0;
-            XYChart rate = base("Requests answered per second", "seconds since the first interval", "requests/s");
-            rate.addSeries("requests/s", serving.stream().mapToDouble(n -> java.time.Instant.parse(n.path("time").asText()).toEpochMilli() / 1000.0 - t0).toArray(),
-                    serving.stream().mapToDouble(n -> n.path("per_second").asDouble()).toArray()).setMarker(SeriesMarkers.CIRCLE);
-            charts.put("serving-throughput", rate);
+            servingText = servingSummary(serving);
+            charts.put("latency", latencyChart(summedHistogram(serving)));
+            charts.put("serving-throughput", servingRate(serving));
         }
         List<Path> files = new ArrayList<>();
         try {
@@ -99,18 +103,90 @@ public final class Report {
                 Path png = out.resolve(e.getKey() + ".png");
                 BitmapEncoder.saveBitmap(e.getValue(), png.toString(), BitmapEncoder.BitmapFormat.PNG);
                 files.add(png);
-                String data = Base64.getEncoder().encodeToString(Files.readAllBytes(png));
-                images.append("<figure><a href=\"").append(png.getFileName()).append("\"><img alt=\"").append(e.getValue().getTitle())
-                        .append("\" src=\"data:image/png;base64,").append(data).append("\"></a><figcaption>").append(html(e.getValue().getTitle()))
-                        .append(" (<a href=\"").append(png.getFileName()).append("\">").append(png.getFileName()).append("</a>)</figcaption></figure>\n");
+                images.append(figure(png, e.getValue().getTitle()));
             }
             Path page = out.resolve("index.html");
-            Files.writeString(page, page(source, points, last, images.toString(), servingText), StandardCharsets.UTF_8);
+            Files.writeString(page, page(source, runs, images.toString(), servingText), StandardCharsets.UTF_8);
             files.add(page);
         } catch (IOException e) {
             throw new LiveTrainException(out + ": cannot write the report (" + e.getMessage() + ")", e);
         }
         return files;
+    }
+
+    private static String figure(Path png, String title) throws IOException {
+        String data = Base64.getEncoder().encodeToString(Files.readAllBytes(png));
+        String name = png.getFileName().toString();
+        return "<figure><a href=\"" + name + "\"><img alt=\"" + html(title) + "\" src=\"data:image/png;base64," + data + "\"></a><figcaption>"
+                + html(title) + " (<a href=\"" + name + "\">" + name + "</a>)</figcaption></figure>\n";
+    }
+
+    // ---- charts
+
+    private static XYChart base(String title, String x, String y) {
+        XYChart c = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title).xAxisTitle(x).yAxisTitle(y).build();
+        c.getStyler().setLegendPosition(Styler.LegendPosition.InsideSE);
+        c.getStyler().setChartBackgroundColor(Color.WHITE);
+        c.getStyler().setPlotGridLinesColor(new Color(225, 225, 225));
+        c.getStyler().setAntiAlias(true);
+        return c;
+    }
+
+    private static XYChart accuracy(List<Run> runs, String x, ToDoubleFunction<Point> xOf) {
+        XYChart c = base("Dev accuracy", x, "dev accuracy");
+        for (Run r : runs) c.addSeries(r.label(), xs(r.points(), xOf), xs(r.points(), Point::devAccuracy)).setMarker(SeriesMarkers.CIRCLE);
+        List<Double> bx = new ArrayList<>(), by = new ArrayList<>();
+        for (Run r : runs) {
+            for (Point p : r.points()) {
+                if (!p.best()) continue;
+                bx.add(xOf.applyAsDouble(p));
+                by.add(p.devAccuracy());
+            }
+        }
+        if (!bx.isEmpty()) {
+            XYSeries s = c.addSeries("new best model (served)", bx, by);
+            s.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
+            s.setMarker(SeriesMarkers.DIAMOND);
+            s.setMarkerColor(new Color(200, 30, 30));
+        }
+        return c;
+    }
+
+    private static XYChart loss(List<Run> runs) {
+        XYChart c = base("Loss", "step", "loss");
+        c.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
+        for (Run r : runs) {
+            String name = runs.size() == 1 ? "" : r.summary().name() + ": ";
+            c.addSeries(name + "dev loss", xs(r.points(), Point::step), xs(r.points(), Point::devLoss)).setMarker(SeriesMarkers.CIRCLE);
+            c.addSeries(name + "train loss (mean since the previous evaluation)", xs(r.points(), Point::step), xs(r.points(), Point::trainLoss))
+                    .setMarker(SeriesMarkers.SQUARE);
+        }
+        return c;
+    }
+
+    private static XYChart perRun(String title, String x, String y, List<Run> runs, ToDoubleFunction<Point> xOf, ToDoubleFunction<Point> yOf,
+                                  java.util.function.Predicate<Point> has) {
+        XYChart c = base(title, x, y);
+        for (Run r : runs) {
+            List<Point> ps = r.points().stream().filter(has).toList();
+            if (!ps.isEmpty()) c.addSeries(r.label(), xs(ps, xOf), xs(ps, yOf)).setMarker(SeriesMarkers.CIRCLE);
+        }
+        return c;
+    }
+
+    private static double[] xs(List<Point> points, ToDoubleFunction<Point> f) {
+        return points.stream().mapToDouble(f).toArray();
+    }
+
+    // ---- serving
+
+    private static String servingSummary(List<JsonNode> serving) {
+        long requests = serving.stream().mapToLong(n -> n.path("requests").asLong()).sum();
+        long errors = serving.stream().mapToLong(n -> n.path("errors").asLong()).sum();
+        var all = new ServingStats.Snapshot(requests, errors, summedHistogram(serving), -1);
+        return String.format(Locale.ROOT, "Serving figures: %d interval(s), %d requests (%d errors), latency p50 %.0f ms, p99 %.0f ms "
+                + "(from the Kafka record's timestamp to the answer; histogram buckets 19%% wide).", serving.size(), requests, errors,
+                all.percentileMillis(0.5), all.percentileMillis(0.99));
     }
 
     private static long[] summedHistogram(List<JsonNode> serving) {
@@ -123,17 +199,17 @@ public final class Report {
         return sum == null ? new long[0] : sum;
     }
 
-    private static org.knowm.xchart.CategoryChart latencyChart(long[] histogram) {
+    private static CategoryChart latencyChart(long[] histogram) {
         int first = 0, last = histogram.length - 1;
         while (first < last && histogram[first] == 0) first++;
         while (last > first && histogram[last] == 0) last--;
         List<String> labels = new ArrayList<>();
         List<Long> counts = new ArrayList<>();
         for (int i = first; i <= last; i++) {
-            labels.add(String.format(Locale.ROOT, "%.0f", org.livetrain.kafka.ServingStats.upperEdgeMillis(i)));
+            labels.add(String.format(Locale.ROOT, "%.0f", ServingStats.upperEdgeMillis(i)));
             counts.add(histogram[i]);
         }
-        org.knowm.xchart.CategoryChart c = new org.knowm.xchart.CategoryChartBuilder().width(WIDTH).height(HEIGHT)
+        CategoryChart c = new CategoryChartBuilder().width(WIDTH).height(HEIGHT)
                 .title("Prediction latency").xAxisTitle("latency up to (ms)").yAxisTitle("requests").build();
         c.getStyler().setLegendVisible(false);
         c.getStyler().setChartBackgroundColor(Color.WHITE);
@@ -142,73 +218,81 @@ public final class Report {
         return c;
     }
 
-    private static XYChart base(String title, String x, String y) {
-        XYChart c = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title).xAxisTitle(x).yAxisTitle(y).build();
-        c.getStyler().setLegendPosition(Styler.LegendPosition.InsideSE);
-        c.getStyler().setChartBackgroundColor(Color.WHITE);
-        c.getStyler().setPlotGridLinesColor(new Color(225, 225, 225));
-        c.getStyler().setAntiAlias(true);
-        return c;
+    private static XYChart servingRate(List<JsonNode> serving) {
+        double t0 = Instant.parse(serving.get(0).path("time").asText()).toEpochMilli() / 1000.0;
+        XYChart rate = base("Requests answered per second", "seconds since the first interval", "requests/s");
+        rate.addSeries("requests/s", serving.stream().mapToDouble(n -> Instant.parse(n.path("time").asText()).toEpochMilli() / 1000.0 - t0).toArray(),
+                serving.stream().mapToDouble(n -> n.path("per_second").asDouble()).toArray()).setMarker(SeriesMarkers.CIRCLE);
+        return rate;
     }
 
-    private static XYChart accuracy(List<Point> points, String x, ToDoubleFunction<Point> xOf) {
-        XYChart c = base("Dev accuracy", x, "dev accuracy");
-        c.addSeries("dev accuracy", xs(points, xOf), xs(points, Point::devAccuracy)).setMarker(SeriesMarkers.CIRCLE);
-        List<Point> best = points.stream().filter(Point::best).toList();
-        if (!best.isEmpty()) {
-            XYSeries s = c.addSeries("new best model", xs(best, xOf), xs(best, Point::devAccuracy));
-            s.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
-            s.setMarker(SeriesMarkers.DIAMOND);
-            s.setMarkerColor(new Color(200, 30, 30));
+    // ---- the page
+
+    private static final List<Map.Entry<String, Function<RunSummary, String>>> RUN_COLUMNS = List.of(
+            Map.entry("#", r -> (r.serving() ? "* " : "") + (r.id() == null ? "-" : Integer.toString(r.number()))),
+            Map.entry("run", RunSummary::name),
+            Map.entry("state", RunSummary::state),
+            Map.entry("trainer", r -> String.valueOf(r.trainer())),
+            Map.entry("data", r -> String.valueOf(r.data())),
+            Map.entry("model", r -> String.valueOf(r.model())),
+            Map.entry("workers x batch", r -> setting(r, "workers") + " x " + setting(r, "batch")),
+            Map.entry("learning rate", r -> setting(r, "learning-rate")),
+            Map.entry("epochs", r -> setting(r, "epochs")),
+            Map.entry("steps", r -> r.steps() == null ? "-" : r.steps().toString()),
+            Map.entry("best dev accuracy", r -> r.bestDevAccuracy() == null ? "-" : String.format(Locale.ROOT, "%.4f (step %d)", r.bestDevAccuracy(), r.bestStep())),
+            Map.entry("test accuracy", r -> r.testAccuracy() == null ? "-" : String.format(Locale.ROOT, "%.4f", r.testAccuracy())),
+            Map.entry("training time", r -> r.wallSeconds() == null ? "-" : Progress.clock(r.wallSeconds())));
+
+    private static String setting(RunSummary r, String key) {
+        Object v = r.settings() == null ? null : r.settings().get(key);
+        return v == null ? "-" : String.valueOf(v);
+    }
+
+    private static String page(String source, List<Run> runs, String images, String servingText) {
+        StringBuilder table = new StringBuilder("<table><tr>");
+        RUN_COLUMNS.forEach(c -> table.append("<th>").append(html(c.getKey())).append("</th>"));
+        table.append("</tr>\n");
+        StringBuilder evaluations = new StringBuilder();
+        int count = 0;
+        for (Run r : runs) {
+            table.append(r.summary().serving() ? "<tr class=\"best\">" : "<tr>");
+            RUN_COLUMNS.forEach(c -> table.append("<td>").append(html(c.getValue().apply(r.summary()))).append("</td>"));
+            table.append("</tr>\n");
+            evaluations.append(evaluationTable(r));
+            count += r.points().size();
         }
-        return c;
+        table.append("</table>");
+        String served = runs.stream().filter(r -> r.summary().serving()).findFirst()
+                .map(r -> String.format(Locale.ROOT, "Served model (best.json): step %d of %s, dev accuracy %.4f.", r.summary().bestStep(),
+                        r.summary().id() == null ? "the earlier layout's run" : "run " + r.summary().id(), r.summary().bestDevAccuracy()))
+                .orElse("Served model (best.json): none of these runs.");
+        return """
+                <!DOCTYPE html>
+                <html lang="en"><head><meta charset="utf-8"><title>LiveTrain report: %1$s</title>
+                <style>body{font-family:sans-serif;margin:2em;max-width:1100px}figure{margin:1.5em 0}img{max-width:100%%;border:1px solid #ddd}
+                table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}tr.best{background:#fde8e8}</style></head>
+                <body><h1>LiveTrain report</h1>
+                <p>Checkpoint directory: <code>%1$s</code> &middot; %2$d run(s), %3$d evaluation(s) &middot; written %4$s.</p>
+                <p>%5$s</p>
+                <h2>Runs</h2>
+                %6$s
+                <p>%7$s</p>
+                %8$s
+                <h2>Evaluations</h2>
+                %9$s
+                </body></html>
+                """.formatted(html(source), runs.size(), count, Instant.now().toString(), html(served), table, html(servingText), images, evaluations);
     }
 
-    private static XYChart loss(List<Point> points) {
-        XYChart c = base("Loss", "step", "loss");
-        c.getStyler().setLegendPosition(Styler.LegendPosition.InsideNE);
-        c.addSeries("dev loss", xs(points, p -> p.step()), xs(points, Point::devLoss)).setMarker(SeriesMarkers.CIRCLE);
-        c.addSeries("train loss (mean since the previous evaluation)", xs(points, p -> p.step()), xs(points, Point::trainLoss)).setMarker(SeriesMarkers.SQUARE);
-        return c;
-    }
-
-    private static XYChart line(String title, String x, String y, List<Point> points, ToDoubleFunction<Point> xOf, ToDoubleFunction<Point> yOf, String name) {
-        XYChart c = base(title, x, y);
-        c.addSeries(name, xs(points, xOf), xs(points, yOf)).setMarker(SeriesMarkers.CIRCLE);
-        return c;
-    }
-
-    private static double[] xs(List<Point> points, ToDoubleFunction<Point> f) {
-        return points.stream().mapToDouble(f).toArray();
-    }
-
-    private static String page(String source, List<Point> points, JsonNode last, String images, String servingText) {
-        Point best = points.stream().filter(Point::best).reduce((a, b) -> b).orElse(points.get(0));
-        Point end = points.get(points.size() - 1);
+    private static String evaluationTable(Run r) {
         StringBuilder rows = new StringBuilder();
-        for (Point p : points) {
+        for (Point p : r.points()) {
             rows.append(String.format(Locale.ROOT, "<tr%s><td>%d</td><td>%d</td><td>%.0f</td><td>%.4f</td><td>%.4f</td><td>%.4f</td><td>%.0f</td><td>%s</td></tr>%n",
                     p.best() ? " class=\"best\"" : "", p.step(), p.epoch(), p.seconds(), p.devAccuracy(), p.devLoss(), p.trainLoss(), p.examplesPerSecond(),
                     p.pushPullShare() == null ? "" : String.format(Locale.ROOT, "%.1f%%", 100 * p.pushPullShare())));
         }
-        return """
-                <!DOCTYPE html>
-                <html lang="en"><head><meta charset="utf-8"><title>LiveTrain report: %1$s</title>
-                <style>body{font-family:sans-serif;margin:2em;max-width:960px}figure{margin:1.5em 0}img{max-width:100%%;border:1px solid #ddd}
-                table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}tr.best{background:#fde8e8}</style></head>
-                <body><h1>LiveTrain report</h1>
-                <p>Run: <code>%1$s</code> &middot; %2$s on %3$s, trainer %4$s, %5$d worker(s) &middot; %6$d evaluation(s), the last at step %7$d
-                (epoch %8$d, %9$.0f s, written %10$s).</p>
-                <p>Best model: step %11$d, dev accuracy %12$.4f.</p>
-                <p>%15$s</p>
-                %13$s
-                <h2>Evaluations</h2>
-                <table><tr><th>step</th><th>epoch</th><th>seconds</th><th>dev accuracy</th><th>dev loss</th><th>train loss</th><th>examples/s</th><th>push/pull</th></tr>
-                %14$s</table>
-                </body></html>
-                """.formatted(html(source), html(last.path("model").asText()), html(last.path("data").asText()), html(last.path("trainer").asText()),
-                last.path("workers").asInt(), points.size(), end.step(), end.epoch(), end.seconds(), html(last.path("created").asText()),
-                best.step(), best.devAccuracy(), images, rows, html(servingText));
+        return "<h3>" + html(r.label()) + " (" + r.points().size() + ")</h3>\n<table><tr><th>step</th><th>epoch</th><th>seconds</th><th>dev accuracy</th>"
+                + "<th>dev loss</th><th>train loss</th><th>examples/s</th><th>push/pull</th></tr>\n" + rows + "</table>\n";
     }
 
     private static String html(String s) {

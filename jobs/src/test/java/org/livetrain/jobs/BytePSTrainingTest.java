@@ -12,6 +12,7 @@ import org.livetrain.store.CheckpointStore;
 
 import java.nio.file.Path;
 import java.util.List;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -39,7 +40,7 @@ class BytePSTrainingTest {
         assertEquals(0, r.exitCode(), () -> r.out() + r.err());
         assertTrue(r.out().contains("byteps: 2 workers, 2 colocated summation servers, 63 steps per epoch of global batch 128"), r.out());
         CheckpointStore store = CheckpointStore.open(ckpt.toString(), new Configuration());
-        List<JsonNode> history = store.history();
+        List<JsonNode> history = store.newestRun().orElseThrow().history();
         // evaluations at 20 and 40; worker 1 fails at 45; the retried stage resumes from step 40
         assertEquals(List.of(20L, 40L, 60L, 63L), steps(history), "the retry resumed from latest, not from scratch");
         double bestSoFar = -1;
@@ -51,6 +52,7 @@ class BytePSTrainingTest {
         }
         Checkpoint best = store.load(store.best().orElseThrow(), false);
         assertEquals(bestSoFar, best.meta().devAccuracy());
+        assertTrue(Pattern.compile("attempt 1 of 4 failed \\(.+\\); attempt 2 resumes from step 40\n").matcher(r.out()).find(), r.out());
         assertTrue(best.meta().devAccuracy() > 0.9, "dev accuracy " + best.meta().devAccuracy());
         assertEquals("byteps", best.meta().trainer());
         var stats = best.meta().stats();
@@ -69,8 +71,8 @@ class BytePSTrainingTest {
         Path ckpt = dir.resolve("ckpt");
         Cli r = Cli.run("train", "--trainer", "byteps", "--epochs", "2", "--eval-every", "40", "--checkpoint-dir", ckpt.toString(), "--resume");
         assertEquals(0, r.exitCode(), () -> r.out() + r.err());
-        assertTrue(r.out().contains("resuming from step 63"), r.out());
-        List<Long> steps = steps(CheckpointStore.open(ckpt.toString(), new Configuration()).history());
+        assertTrue(r.out().contains("resuming run ") && r.out().contains(" from step 63 of 126"), r.out());
+        List<Long> steps = steps(CheckpointStore.open(ckpt.toString(), new Configuration()).newestRun().orElseThrow().history());
         assertEquals(List.of(20L, 40L, 60L, 63L, 80L, 120L, 126L), steps);
         assertTrue(!r.out().contains("step 20 "), "only the new evaluations are printed: " + r.out());
     }

@@ -6,6 +6,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.serving.BestModelService;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.Pointer;
+import org.livetrain.store.RunStore;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,11 +29,12 @@ class CheckpointCrashTest {
     void aCheckpointWrittenButNotPublishedIsNeverServedAndResumeContinuesFromTheLatest() throws Exception {
         Path ckpt = dir.resolve("ckpt");
         String[] train = {"train", "--epochs", "2", "--eval-every", "50", "--checkpoint-dir", ckpt.toString()};
-        try (ChildJvm child = ChildJvm.start(dir.resolve("logs"), "train", List.of(CheckpointStore.HALT_BEFORE_POINTER + "=100"), train)) {
+        try (ChildJvm child = ChildJvm.start(dir.resolve("logs"), "train", List.of(RunStore.HALT_BEFORE_POINTER + "=100"), train)) {
             assertEquals(137, child.waitFor(300), child.output());
         }
-        assertTrue(Files.isRegularFile(ckpt.resolve("checkpoints/step-100/model.zip")), "step 100 was written before the halt");
         CheckpointStore store = CheckpointStore.open(ckpt.toString(), new Configuration());
+        RunStore run = store.newestRun().orElseThrow();
+        assertTrue(Files.isRegularFile(ckpt.resolve("runs").resolve(run.id()).resolve("checkpoints/step-100/model.zip")), "step 100 was written before the halt");
         Pointer latest = store.latest().orElseThrow(), best = store.best().orElseThrow();
         assertEquals(63, latest.step(), "latest still names the end of epoch 1");
         assertTrue(best.step() == 50 || best.step() == 63, "best names a published step: " + best.step());
@@ -43,8 +45,9 @@ class CheckpointCrashTest {
 
         Cli r = Cli.run(append(train, "--resume"));
         assertEquals(0, r.exitCode(), () -> r.out() + r.err());
-        assertTrue(r.out().contains("resuming from step 63"), r.out());
-        List<Long> steps = store.history().stream().map(h -> h.get("step").asLong()).toList();
+        assertTrue(r.out().contains("took over the lock of run " + run.id()), r.out());
+        assertTrue(r.out().contains("resuming run " + run.id() + " from step 63"), r.out());
+        List<Long> steps = run.history().stream().map(h -> h.get("step").asLong()).toList();
         assertEquals(List.of(50L, 63L, 100L, 126L), steps, "step 100 published once, by the resumed run");
         assertEquals(126, store.latest().orElseThrow().step());
     }

@@ -77,12 +77,12 @@ class HdfsStorageTest {
 
     /** Publishes the current best network again as a better checkpoint, {@code steps} later. */
     static long publishBetter(long steps) {
-        CheckpointStore writer = CheckpointStore.create(ckpt, new Configuration(), 3);
+        CheckpointStore writer = CheckpointStore.create(ckpt, new Configuration());
         Checkpoint best = writer.load(writer.best().orElseThrow(), true);
         CheckpointMeta m = best.meta();
         long step = m.step() + steps;
-        writer.publish(best.network(), new CheckpointMeta(step, m.epoch(), Math.min(1.0, m.devAccuracy() + 0.001), m.devLoss(), m.trainLoss(),
-                m.trainer(), m.workers(), m.data(), m.model(), m.classes(), m.elapsedSeconds(), m.examplesPerSecond(), null, null, 0, m.stats()));
+        writer.newestRun().orElseThrow().publish(best.network(), CheckpointMeta.evaluation(step, m.epoch(), Math.min(1.0, m.devAccuracy() + 0.001),
+                m.devLoss(), m.trainLoss(), m.trainer(), m.workers(), m.data(), m.model(), m.classes(), m.elapsedSeconds(), m.examplesPerSecond(), m.stats()));
         return step;
     }
 
@@ -91,8 +91,8 @@ class HdfsStorageTest {
     void trainingPublishesItsCheckpointsToHdfs() throws Exception {
         Cli r = Cli.run("train", "--epochs", "1", "--eval-every", "30", "--checkpoint-dir", ckpt);
         assertEquals(0, r.exitCode(), () -> r.out() + r.err());
-        assertTrue(r.out().contains("checkpoints in " + ckpt), r.out());
-        List<Long> steps = store().history().stream().map(h -> h.get("step").asLong()).toList();
+        assertTrue(r.out().contains("checkpoints in " + ckpt + "/runs/"), r.out());
+        List<Long> steps = store().newestRun().orElseThrow().history().stream().map(h -> h.get("step").asLong()).toList();
         assertEquals(List.of(30L, 60L, 63L), steps);
         Checkpoint best = store().load(store().best().orElseThrow(), false);
         assertTrue(best.meta().devAccuracy() > 0.9, "dev accuracy " + best.meta().devAccuracy());
@@ -220,6 +220,39 @@ class HdfsStorageTest {
             }
             assertTrue(!stream.isAlive(), "the stream command ends when interrupted");
         }
+    }
+
+    /**
+     * The checkpoint directory runs out of its HDFS disk-space quota while a run trains: no retry can fix
+     * that, so the run ends at the next publication, at once, with one line naming the directory and the
+     * quota, exit code 2, and without a second attempt of the training stage.
+     */
+    @Test
+    @Order(5)
+    void aQuotaExceededMidRunEndsTheRunAtOnceWithoutARetry() throws Exception {
+        String quota = "hdfs://127.0.0.1:" + hdfs.getNameNodePort() + "/livetrain/quota";
+        RunsEndToEndTest.Stages.SUBMITTED.clear();
+        java.util.concurrent.atomic.AtomicReference<Cli> result = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread training = new Thread(() -> result.set(Cli.run("train", "--epochs", "3", "--eval-every", "10", "--checkpoint-dir", quota,
+                "--conf", "spark.extraListeners=" + RunsEndToEndTest.Stages.class.getName())));
+        training.start();
+        CheckpointStore store = CheckpointStore.open(quota, new Configuration());
+        long end = System.nanoTime() + Duration.ofSeconds(300).toNanos();
+        while ((store.runs().isEmpty() || store.runs().get(0).history().isEmpty()) && System.nanoTime() < end) Thread.sleep(100);
+        org.apache.hadoop.fs.Path path = new org.apache.hadoop.fs.Path("/livetrain/quota");
+        var dfs = hdfs.getFileSystem();
+        dfs.setQuota(path, org.apache.hadoop.hdfs.protocol.HdfsConstants.QUOTA_DONT_SET, dfs.getContentSummary(path).getSpaceConsumed() + (1 << 20));
+        long t0 = System.nanoTime();
+        training.join(120_000);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        Cli r = result.get();
+        assertEquals(2, r.exitCode(), () -> r.out() + r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(r.err().contains("livetrain train: --checkpoint-dir " + quota + ": cannot ") && r.err().contains("quota"), r.err());
+        assertTrue(seconds < 10, "ended " + seconds + " s after the quota was set");
+        List<String> stages = RunsEndToEndTest.Stages.SUBMITTED.stream().filter(st -> st.contains("BytePSTrainer")).toList();
+        assertEquals(List.of(stages.get(0)), stages, "one training stage, never retried: " + RunsEndToEndTest.Stages.SUBMITTED);
+        assertTrue(stages.get(0).endsWith("attempt 0"), stages.toString());
     }
 
     static JsonNode await(KafkaConsumer<String, String> c, ObjectMapper json, String key) throws Exception {

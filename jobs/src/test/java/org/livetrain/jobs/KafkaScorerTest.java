@@ -186,8 +186,9 @@ class KafkaScorerTest {
                 else Files.copy(f, to);
             }
         }
-        CheckpointStore store = CheckpointStore.create(ckpt2.toString(), new Configuration(), 3);
-        var best = store.load(store.best().orElseThrow(), true);
+        CheckpointStore dirStore = CheckpointStore.create(ckpt2.toString(), new Configuration());
+        var store = dirStore.newestRun().orElseThrow();
+        var best = dirStore.load(dirStore.best().orElseThrow(), true);
         Path query = dir.resolve("query-reload");
         SparkSession spark = SparkSessions.create("scorer-test-2", 2, Map.of("spark.ui.enabled", "false"));
         var settings = new KafkaScorer.Settings(broker.bootstrapServers(), "in2", "out2", ckpt2.toString(), query.toString(), "0 seconds",
@@ -201,8 +202,8 @@ class KafkaScorerTest {
             // a better checkpoint is published while the query runs: the next micro-batches use it
             long newStep = best.meta().step() + 1000;
             var m = best.meta();
-            store.publish(best.network(), new org.livetrain.store.CheckpointMeta(newStep, m.epoch(), 0.999, m.devLoss(), m.trainLoss(), m.trainer(),
-                    m.workers(), m.data(), m.model(), m.classes(), m.elapsedSeconds(), m.examplesPerSecond(), null, null, 0, m.stats()));
+            store.publish(best.network(), org.livetrain.store.CheckpointMeta.evaluation(newStep, m.epoch(), 0.999, m.devLoss(), m.trainLoss(), m.trainer(),
+                    m.workers(), m.data(), m.model(), m.classes(), m.elapsedSeconds(), m.examplesPerSecond(), m.stats()));
             Thread.sleep(2500);
             pushAndRead("in2", "out2", "b", 5, seen);
             for (int i = 1; i <= 5; i++) assertEquals(newStep, seen.get("b-" + i).get("model_step").asLong(), "b-" + i + " used the new best");

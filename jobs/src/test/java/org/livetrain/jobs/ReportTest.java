@@ -49,11 +49,12 @@ class ReportTest {
         Path out = dir.resolve("report");
         Cli r = Cli.run("report", "--checkpoint-dir", run.toString(), "--out", out.toString());
         assertEquals(0, r.exitCode(), r.err());
-        assertTrue(r.out().contains("report of " + run + ": 5 chart(s) and " + out.resolve("index.html").toAbsolutePath()), r.out());
+        assertTrue(r.out().contains("report of " + run + " (1 run(s)): 5 chart(s) and " + out.resolve("index.html").toAbsolutePath()), r.out());
         String html = checkReport(out);
         assertEquals(Files.readAllLines(fixture).size(), evaluations(html));
-        assertTrue(html.contains("Best model: step 189, dev accuracy 0.9790"), html);
-        assertTrue(html.contains("trainer byteps, 2 worker(s)"), html);
+        // a directory of the layout before runs is read as one run
+        assertTrue(html.contains("<td>(earlier layout)</td><td>earlier</td><td>byteps</td><td>digits</td><td>lenet</td>"), html);
+        assertTrue(html.contains("(earlier layout): byteps lenet (" + evaluations(html) + ")"), html);
     }
 
     @Test
@@ -62,10 +63,13 @@ class ReportTest {
         AtomicReference<Cli> training = new AtomicReference<>();
         Thread t = new Thread(() -> training.set(Cli.run("train", "--epochs", "2", "--eval-every", "20", "--checkpoint-dir", run.toString())));
         t.start();
-        Path history = run.resolve("history.jsonl");
+        var store = org.livetrain.store.CheckpointStore.open(run.toString(), new org.apache.hadoop.conf.Configuration());
         long end = System.nanoTime() + 300_000_000_000L;
-        while ((!Files.exists(history) || Files.readAllLines(history).size() < 2) && System.nanoTime() < end) Thread.sleep(100);
+        while ((store.runs().isEmpty() || store.runs().get(0).history().size() < 2) && System.nanoTime() < end) Thread.sleep(100);
+        String id = store.runs().get(0).id();
+        Path history = run.resolve("runs").resolve(id).resolve("history.jsonl");
         Cli during = Cli.run("report", "--checkpoint-dir", run.toString(), "--out", dir.resolve("during").toString());
+        Cli statusDuring = Cli.withInput("status\nq\n", "terminal", "--checkpoint-dir", run.toString());
         t.join();
         assertEquals(0, during.exitCode(), during.err());
         assertEquals(0, training.get().exitCode(), training.get().err());
@@ -76,11 +80,15 @@ class ReportTest {
         assertTrue(seenDuring >= 2 && seenDuring < seenAfter, "during " + seenDuring + ", after " + seenAfter);
         assertEquals(Files.readAllLines(history).size(), seenAfter);
 
-        // the prompt's status command, from the run's files
+        // the prompt's status command, from the run's files: while the run trains, and once it has ended
+        assertEquals(0, statusDuring.exitCode(), statusDuring.err());
+        assertTrue(Pattern.compile("Status: run " + id + " \\(running\\): (step \\d+ of 126 \\(epoch [12]/2\\), [\\d.]+ steps/s, as of \\S+; )?"
+                + "last evaluation: step \\d+, dev accuracy 0\\.\\d+, \\d+ ex/s; best checkpoint: step \\d+ of run " + id + ", dev accuracy 0\\.\\d+; "
+                + "answering with step \\d+ of run " + id).matcher(statusDuring.out()).find(), statusDuring.out());
         Cli status = Cli.withInput("status\nq\n", "terminal", "--checkpoint-dir", run.toString());
         assertEquals(0, status.exitCode(), status.err());
-        assertTrue(Pattern.compile("Status: step \\d+ of 126 \\(epoch [12]/2\\), [\\d.]+ steps/s, as of \\S+; last evaluation: step 126, dev accuracy 0\\.\\d+, \\d+ ex/s; "
-                + "best checkpoint: step \\d+, dev accuracy 0\\.\\d+; answering with step \\d+").matcher(status.out()).find(), status.out());
+        assertTrue(Pattern.compile("Status: run " + id + " \\(finished, test accuracy 0\\.\\d+\\): last evaluation: step 126, dev accuracy 0\\.\\d+, \\d+ ex/s; "
+                + "best checkpoint: step \\d+ of run " + id + ", dev accuracy 0\\.\\d+; answering with step \\d+ of run " + id).matcher(status.out()).find(), status.out());
 
         Cli none = Cli.run("report", "--checkpoint-dir", dir.resolve("nothing").toString(), "--out", dir.resolve("x").toString());
         assertEquals(2, none.exitCode());

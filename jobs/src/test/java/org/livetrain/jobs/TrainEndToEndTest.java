@@ -59,7 +59,7 @@ class TrainEndToEndTest {
         assertEquals(2, cp.meta().workers());
         assertEquals("digits", cp.meta().data());
         assertEquals(10, cp.meta().classes().size());
-        assertEquals(1, store.history().size());
+        assertEquals(1, store.newestRun().orElseThrow().history().size());
         assertTrue(r.err().isBlank() || !r.err().contains("Exception"), r.err());
     }
 
@@ -108,7 +108,7 @@ class TrainEndToEndTest {
         var bad = json.readTree(lines.get(1));
         assertTrue(bad.get("prediction").isNull());
         assertTrue(bad.get("error").asText().contains("no such file"));
-        assertEquals(List.of("request_id", "path", "prediction", "confidence", "top", "model_step", "model_val_accuracy", "error"),
+        assertEquals(List.of("request_id", "path", "prediction", "confidence", "top", "model_step", "model_run", "model_val_accuracy", "error"),
                 com.google.common.collect.Lists.newArrayList(ok.fieldNames()));
     }
 

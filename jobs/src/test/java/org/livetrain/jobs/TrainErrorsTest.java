@@ -59,6 +59,29 @@ class TrainErrorsTest {
     }
 
     @Test
+    void badRunOptionsAreRefusedBeforeAnythingIsWritten() {
+        Path ckpt = dir.resolve("ckpt");
+        expectOneLineError("--delete: only with --fresh", "train", "--delete", "--checkpoint-dir", ckpt.toString());
+        expectOneLineError("--fresh: cannot start over and --resume at once", "train", "--fresh", "--resume", "--checkpoint-dir", ckpt.toString());
+        expectOneLineError("--run-name ../up: use letters, digits", "train", "--run-name", "../up", "--checkpoint-dir", ckpt.toString());
+        expectOneLineError("--resume: " + ckpt + " has no run to resume; train without --resume to start one", "train", "--resume", "--checkpoint-dir", ckpt.toString());
+        assertFalse(Files.exists(ckpt), "nothing written");
+    }
+
+    @Test
+    void aRunOnOtherDataIsRefusedInADirectoryThatServesAnother() throws Exception {
+        Path ckpt = dir.resolve("ckpt");
+        var store = org.livetrain.store.CheckpointStore.create(ckpt.toString(), new org.apache.hadoop.conf.Configuration());
+        store.newRun("fashion-run", java.util.Map.of("trainer", "byteps", "data", "fashion", "model", "lenet"), 3, null);
+        expectOneLineError("--data digits: " + ckpt + " holds runs on fashion and its best.json serves the best of them; train digits in another"
+                + " --checkpoint-dir, or start this one over with --fresh", "train", "--checkpoint-dir", ckpt.toString());
+        expectOneLineError("--resume other: " + ckpt + " has no such run (it has fashion-run; ./submit.sh runs lists them)",
+                "train", "--resume", "other", "--checkpoint-dir", ckpt.toString());
+        assertEquals(1, store.runs().size(), "no run was added");
+        assertFalse(Files.exists(ckpt.resolve("lock.json")), "the lock is released");
+    }
+
+    @Test
     void unwritableCheckpointDirectoryIsRefused() throws Exception {
         Path file = Files.writeString(dir.resolve("plain-file"), "x");
         expectOneLineError("not writable", "train", "--checkpoint-dir", file.resolve("sub").toString());

@@ -74,7 +74,7 @@ public final class BestModelService implements AutoCloseable {
                 p = store.best().orElse(null);
             } catch (LiveTrainException e) {
                 LoadedModel now = current.get();
-                refuse(e.getMessage() + (now == null ? "" : "; still serving step " + now.step()));
+                refuse(e.getMessage() + (now == null ? "" : "; still serving " + now.describe()));
                 return;
             }
             if (p == null || p.equals(lastSeen)) return;
@@ -88,14 +88,14 @@ public final class BestModelService implements AutoCloseable {
                 current.set(fresh);
                 lastSeen = p;
                 lastRefusal = null;
-                emit(String.format(java.util.Locale.ROOT, "%s model: step %d, dev accuracy %.1f%%",
-                        now == null ? "loaded" : "new best", fresh.step(), 100 * fresh.devAccuracy()));
+                emit(String.format(java.util.Locale.ROOT, "%s model: %s, dev accuracy %.1f%%",
+                        now == null ? "loaded" : "new best", fresh.describe(), 100 * fresh.devAccuracy()));
             } catch (LiveTrainException e) {
                 lastSeen = p; // do not retry the same broken pointer every second
-                refuse(e.getMessage() + (now == null ? "" : "; still serving step " + now.step()));
+                refuse(e.getMessage() + (now == null ? "" : "; still serving " + now.describe()));
             } catch (RuntimeException e) {
                 lastSeen = p;
-                refuse("checkpoint " + p.path() + " could not be loaded (" + e + ")" + (now == null ? "" : "; still serving step " + now.step()));
+                refuse("checkpoint " + p.path() + " could not be loaded (" + e + ")" + (now == null ? "" : "; still serving " + now.describe()));
             }
         }
     }

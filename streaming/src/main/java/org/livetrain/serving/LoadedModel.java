@@ -20,6 +20,7 @@ public final class LoadedModel {
     private final ConcurrentLinkedDeque<MultiLayerNetwork> idle = new ConcurrentLinkedDeque<>();
     private final List<String> classes;
     private final long step;
+    private final String run;
     private final double devAccuracy;
     private final String sha256;
 
@@ -30,12 +31,23 @@ public final class LoadedModel {
         List<String> names = cp.meta().classes();
         this.classes = names != null && names.size() == n ? List.copyOf(names) : IntStream.range(0, n).mapToObj(Integer::toString).toList();
         this.step = cp.meta().step();
+        this.run = cp.pointer().run() != null ? cp.pointer().run() : cp.meta().run();
         this.devAccuracy = cp.meta().devAccuracy();
         this.sha256 = cp.pointer().sha256();
     }
 
     public long step() {
         return step;
+    }
+
+    /** The run that trained it; null for a checkpoint written before runs existed. */
+    public String run() {
+        return run;
+    }
+
+    /** {@code step 150 of run 20261128-035711}, or {@code step 150} when its run is not known. */
+    public String describe() {
+        return "step " + step + (run == null ? "" : " of run " + run);
     }
 
     public double devAccuracy() {
@@ -75,6 +87,6 @@ public final class LoadedModel {
         List<ScoreRecord.Candidate> top = order.subList(0, Math.min(TOP, p.length)).stream()
                 .map(i -> new ScoreRecord.Candidate(classes.get(i), p[i])).toList();
         int best = order.get(0);
-        return new ScoreRecord(requestId, path, classes.get(best), (double) p[best], top, step, devAccuracy, null);
+        return new ScoreRecord(requestId, path, classes.get(best), (double) p[best], top, step, run, devAccuracy, null);
     }
 }

@@ -11,7 +11,7 @@ import java.util.List;
  * A refused request has {@code prediction: null} and {@code error} set.
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)
-@JsonPropertyOrder({"request_id", "path", "prediction", "confidence", "top", "model_step", "model_val_accuracy", "error"})
+@JsonPropertyOrder({"request_id", "path", "prediction", "confidence", "top", "model_step", "model_run", "model_val_accuracy", "error"})
 public record ScoreRecord(
         @JsonProperty("request_id") String requestId,
         @JsonProperty("path") String path,
@@ -19,6 +19,7 @@ public record ScoreRecord(
         @JsonProperty("confidence") Double confidence,
         @JsonProperty("top") List<Candidate> top,
         @JsonProperty("model_step") Long modelStep,
+        @JsonProperty("model_run") String modelRun,
         @JsonProperty("model_val_accuracy") Double modelValAccuracy,
         @JsonProperty("error") String error) {
 
@@ -27,7 +28,7 @@ public record ScoreRecord(
     }
 
     public static ScoreRecord error(String requestId, String path, String error) {
-        return new ScoreRecord(requestId, path, null, null, null, null, null, error);
+        return new ScoreRecord(requestId, path, null, null, null, null, null, null, error);
     }
 
     public boolean ok() {

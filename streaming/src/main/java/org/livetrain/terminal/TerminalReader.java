@@ -2,17 +2,23 @@ package org.livetrain.terminal;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.livetrain.LiveTrainException;
 import org.livetrain.data.FolderPool;
 import org.livetrain.serving.ScoreRecord;
 import org.livetrain.serving.Scorer;
+import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.RunInfo;
+import org.livetrain.store.RunStore;
 
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
@@ -140,30 +146,44 @@ public final class TerminalReader {
     }
 
     /**
-     * The run behind the checkpoint directory, from its files only (training is not disturbed): where it
-     * is (progress.json), its last evaluation, its best checkpoint and the model this prompt answers with.
+     * The newest run of the checkpoint directory, from its files only (training is not disturbed): its state,
+     * where it is (while it runs), its last evaluation, the directory's best checkpoint and the model this
+     * prompt answers with.
      */
     String status() {
-        var store = scorer.models().store();
+        CheckpointStore store = scorer.models().store();
         StringBuilder b = new StringBuilder("Status: ");
         try {
-            store.progress().ifPresentOrElse(p -> b.append(String.format(Locale.ROOT, "step %d of %d (epoch %d/%d), %.1f steps/s, as of %s; ",
-                    p.path("step").asLong(), p.path("total_steps").asLong(), p.path("epoch").asInt(), p.path("epochs").asInt(),
-                    p.path("steps_per_second").asDouble(), p.path("updated").asText())), () -> b.append("no training position recorded; "));
-            var history = store.history();
-            if (history.isEmpty()) {
-                b.append("no evaluation yet");
-            } else {
-                var last = history.get(history.size() - 1);
-                b.append(String.format(Locale.ROOT, "last evaluation: step %d, dev accuracy %.4f, %.0f ex/s; ",
-                        last.path("step").asLong(), last.path("dev_accuracy").asDouble(), last.path("examples_per_second").asDouble()));
-                store.best().ifPresent(p -> b.append(String.format(Locale.ROOT, "best checkpoint: step %d, dev accuracy %.4f", p.step(), p.devAccuracy())));
-            }
-        } catch (org.livetrain.LiveTrainException e) {
+            Optional<RunStore> newest = store.newestRun();
+            if (newest.isEmpty()) b.append("no run in ").append(store.location()).append(" yet");
+            else describe(store, newest.get(), b);
+            store.best().ifPresent(p -> b.append(String.format(Locale.ROOT, "; best checkpoint: %s, dev accuracy %.4f", p.describe(), p.devAccuracy())));
+        } catch (LiveTrainException | UncheckedIOException e) {
             b.append("the checkpoint directory cannot be read (").append(e.getMessage()).append(")");
         }
-        b.append(scorer.models().current().map(m -> String.format(Locale.ROOT, "; answering with step %d", m.step())).orElse("; no model loaded yet"));
+        b.append(scorer.models().current().map(m -> "; answering with " + m.describe()).orElse("; no model loaded yet"));
         return b.toString();
+    }
+
+    private static void describe(CheckpointStore store, RunStore run, StringBuilder b) {
+        RunInfo info = run.info().orElse(null);
+        String state = info == null ? "state unknown" : store.state(info);
+        b.append("run ").append(run.id() == null ? "(earlier layout)" : run.id()).append(" (").append(state);
+        if (info != null && info.testAccuracy() != null) b.append(String.format(Locale.ROOT, ", test accuracy %.4f", info.testAccuracy()));
+        b.append("): ");
+        if (RunInfo.RUNNING.equals(state)) {
+            run.progress().ifPresent(p -> b.append(String.format(Locale.ROOT, "step %d of %d (epoch %d/%d), %.1f steps/s, as of %s; ",
+                    p.path("step").asLong(), p.path("total_steps").asLong(), p.path("epoch").asInt(), p.path("epochs").asInt(),
+                    p.path("steps_per_second").asDouble(), p.path("updated").asText())));
+        }
+        var history = run.history();
+        if (history.isEmpty()) {
+            b.append("no evaluation yet");
+        } else {
+            var last = history.get(history.size() - 1);
+            b.append(String.format(Locale.ROOT, "last evaluation: step %d, dev accuracy %.4f, %.0f ex/s",
+                    last.path("step").asLong(), last.path("dev_accuracy").asDouble(), last.path("examples_per_second").asDouble()));
+        }
     }
 
     private String nextId() {

@@ -31,7 +31,7 @@ public final class TerminalSession implements AutoCloseable {
         LoadedModel m = models.current().orElse(null);
         reader.printAbove(m == null
                 ? "No model yet in " + store.root() + ": " + notReady.get()
-                : String.format(Locale.ROOT, "Serving the best model of %s: step %d, dev accuracy %.1f%%", store.root(), m.step(), 100 * m.devAccuracy()));
+                : String.format(Locale.ROOT, "Serving the best model of %s: %s, dev accuracy %.1f%%", store.root(), m.describe(), 100 * m.devAccuracy()));
     }
 
     public TerminalReader reader() {

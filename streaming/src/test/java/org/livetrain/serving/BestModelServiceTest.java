@@ -9,6 +9,7 @@ import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.model.Models;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.RunStore;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,7 +35,12 @@ class BestModelServiceTest {
     }
 
     static CheckpointMeta meta(long step, double acc) {
-        return new CheckpointMeta(step, 1, acc, 0.1, 0.1, "test", 1, "digits", "mlp", DIGITS, 1, 1, null, null, 0, Map.of());
+        return CheckpointMeta.evaluation(step, 1, acc, 0.1, 0.1, "test", 1, "digits", "mlp", DIGITS, 1, 1, Map.of());
+    }
+
+    /** A training run writing into a checkpoint directory. */
+    static RunStore writer(Path ckpt) {
+        return CheckpointStore.create(ckpt.toString(), CONF).newRun("r1", Map.of("trainer", "test", "data", "digits", "model", "mlp"), 5, null);
     }
 
     Path image() {
@@ -50,7 +56,7 @@ class BestModelServiceTest {
     @Test
     void betterCheckpointIsSwappedInAndACorruptOneIsRefused() throws Exception {
         Path ckpt = dir.resolve("ckpt");
-        CheckpointStore writer = CheckpointStore.create(ckpt.toString(), CONF, 5);
+        RunStore writer = writer(ckpt);
         try (BestModelService service = new BestModelService(CheckpointStore.open(ckpt.toString(), CONF), Duration.ofHours(1))) {
             List<String> events = new CopyOnWriteArrayList<>();
             service.onEvent(events::add);
@@ -71,11 +77,11 @@ class BestModelServiceTest {
             ScoreRecord second = scorer.score("c", img);
             assertEquals(20L, second.modelStep(), "the next prediction reports the new step");
             assertEquals(0.7, second.modelValAccuracy());
-            assertTrue(events.stream().anyMatch(e -> e.contains("new best model: step 20")), events.toString());
+            assertTrue(events.stream().anyMatch(e -> e.contains("new best model: step 20 of run r1")), events.toString());
 
             // a better checkpoint whose model.zip is damaged: refused, step 20 keeps answering
             writer.publish(net(3), meta(30, 0.9));
-            Path zip = ckpt.resolve("checkpoints/step-30/model.zip");
+            Path zip = ckpt.resolve("runs/r1/checkpoints/step-30/model.zip");
             byte[] b = Files.readAllBytes(zip);
             b[100] ^= 0x33;
             Files.write(zip, b);
@@ -93,7 +99,7 @@ class BestModelServiceTest {
     @Test
     void garbagePointerAndAPointerToAMissingCheckpointAreRefusedWhileTheModelKeepsServing() throws Exception {
         Path ckpt = dir.resolve("ckpt");
-        CheckpointStore writer = CheckpointStore.create(ckpt.toString(), CONF, 5);
+        RunStore writer = writer(ckpt);
         writer.publish(net(1), meta(10, 0.5));
         try (BestModelService service = new BestModelService(CheckpointStore.open(ckpt.toString(), CONF), Duration.ofHours(1))) {
             List<String> events = new CopyOnWriteArrayList<>();
@@ -132,7 +138,7 @@ class BestModelServiceTest {
     @Test
     void backgroundPollingPicksUpANewBest() throws Exception {
         Path ckpt = dir.resolve("ckpt");
-        CheckpointStore writer = CheckpointStore.create(ckpt.toString(), CONF, 5);
+        RunStore writer = writer(ckpt);
         writer.publish(net(1), meta(1, 0.5));
         try (BestModelService service = new BestModelService(CheckpointStore.open(ckpt.toString(), CONF), Duration.ofMillis(50))) {
             assertEquals(1, service.current().orElseThrow().step());

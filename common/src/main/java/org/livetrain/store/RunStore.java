@@ -1,0 +1,247 @@
+package org.livetrain.store;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.deeplearning4j.util.ModelSerializer;
+import org.livetrain.LiveTrainException;
+import org.livetrain.io.Storage;
+
+import java.io.ByteArrayOutputStream;
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeSet;
+import java.util.UUID;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * One training run inside a checkpoint directory ({@code DIR/runs/<run>/}, see {@link CheckpointStore} for
+ * the layout): its {@code run.json}, checkpoints, pointers, history and position. The run of a directory
+ * written before runs existed is read in place, from {@code DIR} itself, and has no id.
+ */
+public final class RunStore {
+    /**
+     * Fault-injection hook for tests: the JVM halts (as if killed) once the checkpoint of this step is
+     * written and renamed into place, before any pointer names it.
+     */
+    public static final String HALT_BEFORE_POINTER = "livetrain.test.haltBeforePointer";
+    private static final Pattern STEP_DIR = Pattern.compile("step-(\\d+)");
+
+    private final CheckpointStore dir;
+    private final String id;
+    private final String relBase;
+    private final int keep;
+
+    /** @param relBase the run's folder relative to the directory, ending in a slash ({@code ""} for the earlier layout) */
+    RunStore(CheckpointStore dir, String id, String relBase, int keep) {
+        this.dir = dir;
+        this.id = id;
+        this.relBase = relBase;
+        this.keep = keep;
+    }
+
+    /** The run's id; null for the run of a directory written before runs existed. */
+    public String id() {
+        return id;
+    }
+
+    public CheckpointStore directory() {
+        return dir;
+    }
+
+    /** Where the run's files are. */
+    public Path base() {
+        return relBase.isEmpty() ? dir.root() : new Path(dir.root(), relBase);
+    }
+
+    Path file(String name) {
+        return new Path(base(), name);
+    }
+
+    Path checkpoints() {
+        return file("checkpoints");
+    }
+
+    private FileSystem fs() {
+        return dir.fs();
+    }
+
+    /** The run's {@code run.json}; for the earlier layout, what its newest checkpoint says of it. */
+    public Optional<RunInfo> info() {
+        if (id == null) return dir.earlierRunInfo(this);
+        Path f = file("run.json");
+        try {
+            return Optional.of(CheckpointStore.JSON.readValue(Storage.readAll(fs(), f), RunInfo.class));
+        } catch (FileNotFoundException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw new LiveTrainException(f + ": not a valid run record (" + Storage.firstLine(e) + ")", e);
+        }
+    }
+
+    /** The run as {@code runs} and {@code report} show it; empty for a folder without a run record. */
+    public Optional<RunSummary> summary() {
+        return info().map(i -> RunSummary.of(this, i, dir.state(i), dir.best().orElse(null)));
+    }
+
+    public void writeInfo(RunInfo info) {
+        try {
+            Storage.writeAtomically(fs(), file("run.json"), CheckpointStore.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(info), dir.conf());
+        } catch (IOException e) {
+            throw Storage.problem(file("run.json") + ": cannot write", e);
+        }
+    }
+
+    /** What one publication did. {@code newBest}: the checkpoint became the directory's best, the one served. */
+    public record Published(CheckpointMeta meta, Pointer pointer, boolean newBest, Pointer best, boolean newRunBest, Pointer runBest) {
+    }
+
+    /**
+     * Writes a checkpoint of this run and publishes it: as the run's latest and the directory's latest; as
+     * the run's best and the directory's best when its dev accuracy is strictly better than theirs. Appends
+     * a line to the run's history; applies the run's retention.
+     */
+    public Published publish(MultiLayerNetwork net, CheckpointMeta meta) {
+        String rel = relBase + "checkpoints/step-" + meta.step();
+        try {
+            ByteArrayOutputStream zip = new ByteArrayOutputStream(8 << 20);
+            ModelSerializer.writeModel(net, zip, true);
+            byte[] bytes = zip.toByteArray();
+            CheckpointMeta full = meta.published(id, Instant.now().toString(), CheckpointStore.sha256(bytes), bytes.length);
+            Optional<Pointer> best = dir.best(), runBest = best(), latest = latest();
+            writeInPlace(rel, full, bytes, best, latest);
+            if (Long.getLong(HALT_BEFORE_POINTER, -1L) == meta.step()) Runtime.getRuntime().halt(137);
+            Pointer pointer = Pointer.of(full, rel);
+            boolean newRunBest = runBest.isEmpty() || full.devAccuracy() > runBest.get().devAccuracy();
+            boolean newBest = best.isEmpty() || full.devAccuracy() > best.get().devAccuracy();
+            dir.writePointer(file("latest.json"), pointer);
+            if (newRunBest) dir.writePointer(file("best.json"), pointer);
+            dir.writePointer(dir.latestFile(), pointer);
+            if (newBest) dir.writePointer(dir.bestFile(), pointer);
+            Pointer bestNow = newBest ? pointer : best.get(), runBestNow = newRunBest ? pointer : runBest.get();
+            appendHistory(full, newBest, newRunBest);
+            retain(runBestNow, pointer, bestNow);
+            return new Published(full, pointer, newBest, bestNow, newRunBest, runBestNow);
+        } catch (IOException e) {
+            throw Storage.problem("--checkpoint-dir " + dir.location() + ": cannot write checkpoint " + rel, e);
+        }
+    }
+
+    /** Writes the checkpoint under a temporary name, reads it back, verifies it and renames it into place. */
+    private void writeInPlace(String rel, CheckpointMeta full, byte[] bytes, Optional<Pointer> best, Optional<Pointer> latest) throws IOException {
+        Path target = new Path(dir.root(), rel);
+        Path tmp = new Path(checkpoints(), ".tmp-step-" + full.step() + "-" + UUID.randomUUID());
+        fs().mkdirs(tmp);
+        try {
+            try (OutputStream out = fs().create(new Path(tmp, "model.zip"), false)) {
+                out.write(bytes);
+            }
+            String back = CheckpointStore.sha256(Storage.readAll(fs(), new Path(tmp, "model.zip")));
+            if (!back.equals(full.sha256())) throw new IOException("model.zip read back with sha256 " + back + ", written " + full.sha256());
+            try (OutputStream out = fs().create(new Path(tmp, "meta.json"), false)) {
+                out.write(CheckpointStore.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(full));
+            }
+            if (fs().exists(target)) {
+                // left by an attempt that stopped before publishing it: never referenced, safe to replace
+                for (Optional<Pointer> p : List.of(best, latest, best())) {
+                    if (p.map(x -> x.path().equals(rel)).orElse(false)) throw new LiveTrainException(
+                            "--checkpoint-dir " + dir.location() + ": cannot write checkpoint " + rel + ": it is already published");
+                }
+                fs().delete(target, true);
+            }
+            if (!fs().rename(tmp, target)) throw new IOException("could not rename " + tmp + " to " + target);
+        } finally {
+            if (fs().exists(tmp)) fs().delete(tmp, true);
+        }
+    }
+
+    /** The run's newest checkpoint: where a retried attempt and {@code --resume} continue from. */
+    public Optional<Pointer> latest() {
+        return dir.pointer(file("latest.json"));
+    }
+
+    /** The run's own best checkpoint. */
+    public Optional<Pointer> best() {
+        return dir.pointer(file("best.json"));
+    }
+
+    /** The run's evaluations, oldest first. */
+    public List<JsonNode> history() {
+        return dir.readLines(file("history.jsonl"));
+    }
+
+    /**
+     * A running job's position between evaluations ({@code progress.json}, replaced every few seconds by
+     * the training job): what progress bars and the prompt's {@code status} show. Nothing depends on it.
+     */
+    public void writeProgress(Map<String, Object> fields) {
+        try {
+            Storage.writeAtomically(fs(), file("progress.json"), CheckpointStore.JSON.writeValueAsBytes(fields), dir.conf());
+        } catch (IOException e) {
+            throw Storage.problem(file("progress.json") + ": cannot write", e);
+        }
+    }
+
+    /** The last position written by the run's training job, if any (an unreadable file counts as none). */
+    public Optional<JsonNode> progress() {
+        try {
+            return Optional.of(CheckpointStore.JSON.readTree(Storage.readAll(fs(), file("progress.json"))));
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Steps of the run's checkpoints present, in increasing order. */
+    public List<Long> steps() throws IOException {
+        TreeSet<Long> steps = new TreeSet<>();
+        if (!fs().exists(checkpoints())) return new ArrayList<>();
+        for (FileStatus st : fs().listStatus(checkpoints())) {
+            Matcher m = STEP_DIR.matcher(st.getPath().getName());
+            if (st.isDirectory() && m.matches()) steps.add(Long.parseLong(m.group(1)));
+        }
+        return new ArrayList<>(steps);
+    }
+
+    /** Removes what an interrupted writer of this run left under temporary names. */
+    public void clearTemporary() {
+        try {
+            if (!fs().exists(checkpoints())) return;
+            for (FileStatus st : fs().listStatus(checkpoints())) {
+                if (st.getPath().getName().startsWith(".tmp-")) fs().delete(st.getPath(), true);
+            }
+        } catch (IOException e) {
+            throw Storage.problem(checkpoints() + ": cannot clear temporary files", e);
+        }
+    }
+
+    private void appendHistory(CheckpointMeta meta, boolean best, boolean runBest) throws IOException {
+        ObjectNode line = CheckpointStore.JSON.valueToTree(meta);
+        line.remove("classes");
+        line.put("best", best);
+        line.put("run_best", runBest);
+        dir.appendLine(file("history.jsonl"), line);
+    }
+
+    /** Keeps the run's best, its latest, the directory's best if it is of this run, and the newest {@code keep}. */
+    private void retain(Pointer runBest, Pointer latest, Pointer best) throws IOException {
+        List<Long> steps = steps();
+        int newest = 0;
+        for (int i = steps.size() - 1; i >= 0; i--) {
+            long s = steps.get(i);
+            String rel = relBase + "checkpoints/step-" + s;
+            boolean kept = rel.equals(runBest.path()) || rel.equals(latest.path()) || rel.equals(best.path()) || newest < keep;
+            newest++;
+            if (!kept) fs().delete(new Path(checkpoints(), "step-" + s), true);
+        }
+    }
+}

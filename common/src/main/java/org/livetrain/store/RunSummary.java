@@ -1,0 +1,46 @@
+package org.livetrain.store;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+
+import java.util.Map;
+
+/**
+ * One run as {@code runs} and {@code report} show it: its record, its state as a reader should see it,
+ * and what its pointers and history say (steps reached, best checkpoint, training time).
+ */
+@JsonPropertyOrder({"id", "number", "state", "trainer", "data", "model", "steps", "best_step", "best_dev_accuracy", "test_accuracy",
+        "wall_seconds", "started", "serving", "settings"})
+public record RunSummary(
+        @JsonProperty("id") String id,
+        @JsonProperty("number") int number,
+        @JsonProperty("state") String state,
+        @JsonProperty("trainer") String trainer,
+        @JsonProperty("data") String data,
+        @JsonProperty("model") String model,
+        @JsonProperty("steps") Long steps,
+        @JsonProperty("best_step") Long bestStep,
+        @JsonProperty("best_dev_accuracy") Double bestDevAccuracy,
+        @JsonProperty("test_accuracy") Double testAccuracy,
+        @JsonProperty("wall_seconds") Double wallSeconds,
+        @JsonProperty("started") String started,
+        @JsonProperty("serving") boolean serving,
+        @JsonProperty("settings") Map<String, Object> settings) {
+
+    /** The run's id as people read it: the earlier layout's run has none. */
+    public String name() {
+        return id == null ? "(earlier layout)" : id;
+    }
+
+    static RunSummary of(RunStore run, RunInfo info, String state, Pointer served) {
+        var latest = run.latest();
+        var best = run.best();
+        var history = run.history();
+        Double wall = info.wallSeconds() != null && !RunInfo.RUNNING.equals(state) ? info.wallSeconds()
+                : history.isEmpty() ? null : history.get(history.size() - 1).path("elapsed_seconds").asDouble();
+        boolean serving = served != null && best.isPresent() && served.sha256().equals(best.get().sha256());
+        return new RunSummary(run.id(), info.number(), state, info.trainer(), info.data(), info.model(), latest.map(Pointer::step).orElse(null),
+                best.map(Pointer::step).orElse(null), best.map(Pointer::devAccuracy).orElse(null), info.testAccuracy(), wall, info.started(),
+                serving, info.settings());
+    }
+}

@@ -1,0 +1,188 @@
+package org.livetrain.store;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.LiveTrainException;
+
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.livetrain.store.CheckpointStoreTest.CONF;
+import static org.livetrain.store.CheckpointStoreTest.meta;
+import static org.livetrain.store.CheckpointStoreTest.smallNet;
+
+/** Several runs in one checkpoint directory: the best of all is served, the earlier layout, starting over, the lock. */
+class RunsTest {
+    static final Map<String, Object> SETTINGS = Map.of("trainer", "test", "data", "digits", "model", "mlp");
+
+    @TempDir
+    Path dir;
+
+    CheckpointStore store() {
+        return CheckpointStore.create(dir.toString(), CONF);
+    }
+
+    @Test
+    void theDirectorysBestIsTheBestOfAllRunsAndEachRunKeepsItsOwn() {
+        RunStore first = store().newRun(null, SETTINGS, 3, null);
+        first.publish(smallNet(1), meta(10, 0.90));
+        RunStore second = store().newRun("second", SETTINGS, 3, null);
+        RunStore.Published worse = second.publish(smallNet(2), meta(10, 0.80));
+        assertFalse(worse.newBest(), "a worse checkpoint of a later run does not take over serving");
+        assertTrue(worse.newRunBest());
+        CheckpointStore reader = CheckpointStore.open(dir.toString(), CONF);
+        assertEquals(first.id(), reader.best().orElseThrow().run());
+        assertEquals(second.id(), reader.latest().orElseThrow().run(), "latest: the checkpoint published last, by any run");
+        assertEquals(0.80, second.best().orElseThrow().devAccuracy());
+
+        RunStore.Published better = second.publish(smallNet(3), meta(20, 0.95));
+        assertTrue(better.newBest());
+        assertEquals("runs/second/checkpoints/step-20", reader.best().orElseThrow().path());
+        assertEquals(20, reader.load(reader.best().orElseThrow(), false).meta().step());
+        assertEquals(List.of(false, true), second.history().stream().map(h -> h.get("best").asBoolean()).toList());
+        assertEquals(List.of(true, true), second.history().stream().map(h -> h.get("run_best").asBoolean()).toList());
+
+        List<RunStore> runs = reader.runs();
+        assertEquals(List.of(first.id(), "second"), runs.stream().map(RunStore::id).toList());
+        assertEquals(List.of(1, 2), runs.stream().map(r -> r.info().orElseThrow().number()).toList());
+        assertEquals(List.of(false, true), runs.stream().map(r -> r.summary().orElseThrow().serving()).toList());
+        assertTrue(first.id().matches("\\d{8}-\\d{6}"), "time-based, sortable id: " + first.id());
+    }
+
+    @Test
+    void aRunNameIsCheckedAndNeverReused() {
+        store().newRun("baseline", SETTINGS, 3, null);
+        LiveTrainException taken = assertThrows(LiveTrainException.class, () -> store().newRun("baseline", SETTINGS, 3, null));
+        assertTrue(taken.getMessage().contains("already has a run of that name") && taken.getMessage().contains("--resume baseline"), taken.getMessage());
+        LiveTrainException bad = assertThrows(LiveTrainException.class, () -> store().newRun("../x", SETTINGS, 3, null));
+        assertTrue(bad.getMessage().startsWith("--run-name ../x: use letters"), bad.getMessage());
+    }
+
+    /** Writes the layout of LiveTrain before runs: checkpoints, history and pointers at the top of the directory. */
+    void writeEarlierLayout() throws Exception {
+        RunStore run = store().newRun("tmp", SETTINGS, 3, null);
+        run.publish(smallNet(4), meta(50, 0.94));
+        run.publish(smallNet(5), meta(63, 0.93));
+        Path base = dir.resolve("runs/tmp");
+        Files.move(base.resolve("checkpoints"), dir.resolve("checkpoints"));
+        Files.move(base.resolve("history.jsonl"), dir.resolve("history.jsonl"));
+        for (String p : List.of("best.json", "latest.json")) {
+            Files.writeString(dir.resolve(p), Files.readString(dir.resolve(p)).replace("runs/tmp/", "").replaceAll(",\\s*\"run\" : \"tmp\"", ""));
+        }
+        deleteTree(dir.resolve("runs"));
+    }
+
+    @Test
+    void theEarlierLayoutIsReadInPlaceThenMovedIntoARunWithoutBreakingReaders() throws Exception {
+        writeEarlierLayout();
+        CheckpointStore reader = CheckpointStore.open(dir.toString(), CONF);
+        Pointer old = reader.best().orElseThrow();
+        assertEquals("checkpoints/step-50", old.path());
+        List<RunStore> before = reader.runs();
+        assertEquals(1, before.size());
+        RunSummary s = before.get(0).summary().orElseThrow();
+        assertEquals(null, s.id());
+        assertEquals(RunInfo.EARLIER, s.state());
+        assertEquals(63L, s.steps());
+        assertEquals(0.94, s.bestDevAccuracy());
+        assertEquals(50, reader.load(old, false).meta().step());
+
+        String id = store().migrate().orElseThrow();
+        assertTrue(id.startsWith("earlier-"), id);
+        assertFalse(Files.exists(dir.resolve("checkpoints")) || Files.exists(dir.resolve("history.jsonl")), "moved, not copied");
+        Pointer moved = reader.best().orElseThrow();
+        assertEquals("runs/" + id + "/checkpoints/step-50", moved.path());
+        assertEquals(old.sha256(), moved.sha256(), "the same model is served");
+        assertEquals(50, reader.load(moved, false).meta().step());
+        RunStore run = reader.runs().get(0);
+        assertEquals(id, run.id());
+        assertEquals(63, run.latest().orElseThrow().step());
+        assertEquals(2, run.history().size());
+        assertEquals("digits", run.info().orElseThrow().data());
+        assertEquals(2, store().newRun(null, SETTINGS, 3, null).info().orElseThrow().number(), "the next run comes after it");
+        assertTrue(store().migrate().isEmpty(), "nothing left to move");
+    }
+
+    @Test
+    void startingOverMovesTheRunsAsideOrDeletesThem() throws Exception {
+        RunStore run = store().newRun(null, SETTINGS, 3, null);
+        run.publish(smallNet(6), meta(1, 0.5));
+        String said = store().startOver(false).orElseThrow();
+        assertTrue(said.startsWith("moved 1 earlier run aside to "), said);
+        CheckpointStore reader = CheckpointStore.open(dir.toString(), CONF);
+        assertTrue(reader.best().isEmpty() && reader.runs().isEmpty());
+        Path attic;
+        try (Stream<Path> s = Files.list(dir.resolve("attic"))) {
+            attic = s.findFirst().orElseThrow();
+        }
+        assertTrue(Files.isRegularFile(attic.resolve("runs").resolve(run.id()).resolve("checkpoints/step-1/model.zip")), "kept in the attic");
+        assertTrue(Files.isRegularFile(attic.resolve("best.json")));
+
+        store().newRun(null, SETTINGS, 3, null).publish(smallNet(7), meta(1, 0.4));
+        assertEquals("deleted 1 earlier run", store().startOver(true).orElseThrow());
+        assertFalse(Files.exists(dir.resolve("runs")) || Files.exists(dir.resolve("best.json")));
+        assertTrue(store().startOver(false).isEmpty(), "nothing to start over");
+    }
+
+    @Test
+    void theLockRefusesASecondWriterNamingTheFirstAndIsReleased() throws Exception {
+        CheckpointStore store = store();
+        List<String> said = new ArrayList<>();
+        try (RunLock lock = RunLock.acquire(store, said::add)) {
+            lock.forRun("first");
+            LiveTrainException e = assertThrows(LiveTrainException.class, () -> RunLock.acquire(store, said::add));
+            long pid = ProcessHandle.current().pid();
+            assertTrue(e.getMessage().contains("run first (pid " + pid + " on " + InetAddress.getLocalHost().getHostName() + ", started ")
+                    && e.getMessage().contains("is training here"), e.getMessage());
+            assertEquals("first", RunLock.holder(store).orElseThrow().run());
+        }
+        assertFalse(Files.exists(dir.resolve("lock.json")), "released");
+        RunLock.acquire(store, said::add).close();
+        assertEquals(List.of(), said, "no takeover was needed");
+    }
+
+    @Test
+    void aStaleLockIsTakenOverAndSaidSo() throws Exception {
+        CheckpointStore store = store();
+        ObjectMapper json = new ObjectMapper();
+        Process gone = new ProcessBuilder("true").start();
+        gone.waitFor();
+        String now = Instant.now().toString();
+        String host = InetAddress.getLocalHost().getHostName();
+        Files.write(dir.resolve("lock.json"), json.writeValueAsBytes(new RunLock.Holder("dead", host, gone.pid(), now, now, now)));
+        RunInfo running = new RunInfo("dead", 1, RunInfo.RUNNING, SETTINGS, now, null, host, gone.pid(), null, null, null, null);
+        assertEquals(RunInfo.INTERRUPTED, store.state(running), "a run whose process is gone is shown as interrupted");
+        List<String> said = new ArrayList<>();
+        RunLock.acquire(store, said::add).close();
+        assertEquals(List.of("took over the lock of run dead (pid " + gone.pid() + " on " + host + ", started " + now + "): pid "
+                + gone.pid() + " on " + host + " is gone"), said);
+
+        // another host: its process cannot be checked, its heartbeat can
+        String old = Instant.now().minus(RunLock.STALE).minusSeconds(5).toString();
+        Files.write(dir.resolve("lock.json"), json.writeValueAsBytes(new RunLock.Holder("far", "elsewhere", 1, old, old, old)));
+        said.clear();
+        RunLock.acquire(store, said::add).close();
+        assertTrue(said.get(0).matches("took over the lock of run far \\(pid 1 on elsewhere, .*: its last heartbeat was 12[5-9] s ago"), said.toString());
+
+        Files.write(dir.resolve("lock.json"), json.writeValueAsBytes(new RunLock.Holder("far", "elsewhere", 1, now, now, now)));
+        assertThrows(LiveTrainException.class, () -> RunLock.acquire(store, said::add), "a live lock on another host is respected");
+        assertEquals(RunInfo.RUNNING, store.state(new RunInfo("far", 2, RunInfo.RUNNING, SETTINGS, now, null, "elsewhere", 1L, null, null, null, null)));
+    }
+
+    static void deleteTree(Path p) throws Exception {
+        try (Stream<Path> s = Files.walk(p)) {
+            for (Path x : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(x);
+        }
+    }
+}

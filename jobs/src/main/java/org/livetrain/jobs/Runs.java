@@ -1,0 +1,101 @@
+package org.livetrain.jobs;
+
+import org.livetrain.LiveTrainException;
+import org.livetrain.data.Dataset;
+import org.livetrain.data.Split;
+import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.Pointer;
+import org.livetrain.store.RunInfo;
+import org.livetrain.store.RunLock;
+import org.livetrain.store.RunStore;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * Which run a {@code train} command trains: a new one after the directory's earlier runs, or one it resumes,
+ * decided (and said in one line) once the directory's lock is held. Also the one rule that keeps a directory
+ * coherent: its runs train on the same data, because its {@code best.json} serves the best of them.
+ */
+final class Runs {
+    /** A run to resume, found before anything is written: its settings decide the data to open. */
+    record Resumption(String id, int number, TrainConfig config) {
+    }
+
+    /** The run this job trains and, when resumed, the checkpoint it continues from. */
+    record Started(RunStore run, Optional<Pointer> from) {
+    }
+
+    private Runs() {
+    }
+
+    /** The run that {@code --resume [RUN]} names, with its own settings and the options allowed to change. */
+    static Resumption findResumption(CheckpointStore store, TrainingJob.RunRequest request, TrainConfig given) {
+        List<RunStore> runs = store.runs();
+        if (runs.isEmpty()) {
+            throw new LiveTrainException("--resume: " + store.location() + " has no run to resume; train without --resume to start one");
+        }
+        RunStore run = request.resume().isEmpty() ? runs.get(runs.size() - 1) : runs.stream().filter(r -> request.resume().equals(r.id())).findFirst()
+                .orElseThrow(() -> new LiveTrainException("--resume " + request.resume() + ": " + store.location() + " has no such run (it has "
+                        + String.join(", ", runs.stream().map(Runs::name).toList()) + "; ./submit.sh runs lists them)"));
+        RunInfo info = run.info().orElseThrow(() -> new LiveTrainException(run.base() + "/run.json: missing; this run cannot be resumed"));
+        return new Resumption(run.id(), info.number(), given.resumed(name(run), info.settings(), request.explicit()));
+    }
+
+    /** Under the lock: moves an earlier layout into a run, starts over if asked, then starts or resumes the run. */
+    static Started start(CheckpointStore store, RunLock lock, TrainingJob.RunRequest request, Resumption resumption, TrainConfig config,
+                         Dataset data, Split split, Progress progress) {
+        Optional<String> migrated = store.migrate();
+        migrated.ifPresent(id -> progress.line("%s: moved the checkpoints of its earlier layout into run %s", store.location(), id));
+        if (request.fresh()) store.startOver(request.delete()).ifPresent(what -> progress.line("%s: --fresh: %s", store.location(), what));
+        if (resumption != null) {
+            String id = resumption.id() != null ? resumption.id() : migrated.orElseThrow();
+            return resume(store, lock, store.run(id), config, split, progress);
+        }
+        List<RunStore> earlier = store.runs();
+        for (RunStore r : earlier) {
+            String theirs = r.info().map(RunInfo::data).orElse(null);
+            if (theirs != null && !theirs.equals(data.spec())) {
+                throw new LiveTrainException("--data " + data.spec() + ": " + store.location() + " holds runs on " + theirs
+                        + " and its best.json serves the best of them; train " + data.spec() + " in another --checkpoint-dir, or start this one over with --fresh");
+            }
+        }
+        RunStore run = store.newRun(request.runName(), config.settings(), config.keep(), lock);
+        progress.line(earlier.isEmpty() ? "run %s, the first in %s" : "%2$s has %3$s (best: %4$s); this is run %5$d, %1$s",
+                run.id(), store.location(), count(earlier.size()), bestOf(store), earlier.size() + 1);
+        return new Started(run, Optional.empty());
+    }
+
+    private static Started resume(CheckpointStore store, RunLock lock, RunStore run, TrainConfig config, Split split, Progress progress) {
+        Optional<Pointer> from = run.latest();
+        long total = (long) stepsPerEpoch(config, split) * config.epochs();
+        if (from.isPresent() && from.get().step() >= total) {
+            throw new LiveTrainException("--resume " + run.id() + ": the run already finished its " + config.epochs() + " epoch(s) at step "
+                    + from.get().step() + "; give a larger --epochs to train it further");
+        }
+        RunStore writer = store.resumeRun(run, config.settings(), config.keep(), lock);
+        progress.line("resuming run %s %s", run.id(), from.map(p -> String.format(Locale.ROOT, "from step %d of %d (%s, dev accuracy %.4f)",
+                p.step(), total, p.path(), p.devAccuracy())).orElse("from the start: it has no checkpoint yet"));
+        return new Started(writer, from);
+    }
+
+    /** Steps in one epoch: each worker's shard of the training split in mini-batches of --batch. */
+    static int stepsPerEpoch(TrainConfig c, Split split) {
+        int shard = split.train().length / c.workers();
+        return (shard + c.batch() - 1) / c.batch();
+    }
+
+    private static String bestOf(CheckpointStore store) {
+        return store.best().map(p -> String.format(Locale.ROOT, "%s, dev accuracy %.1f%%", p.describe(), 100 * p.devAccuracy()))
+                .orElse("no checkpoint yet");
+    }
+
+    private static String count(int runs) {
+        return runs + " earlier run" + (runs == 1 ? "" : "s");
+    }
+
+    private static String name(RunStore r) {
+        return r.id() == null ? "(earlier layout)" : r.id();
+    }
+}
