@@ -143,7 +143,10 @@ public final class TrainingJob {
     /** Trains, then scores the run's best checkpoint on the test split; records the run's end; stops Spark. */
     public static Result train(Context ctx) {
         RunStore run = ctx.run();
-        Runnable interrupted = () -> endRun(ctx, RunInfo.INTERRUPTED, null, "stopped by a signal");
+        Runnable interrupted = () -> {
+            endRun(ctx, RunInfo.INTERRUPTED, null, "stopped by a signal");
+            ctx.lock().close();
+        };
         ShutdownHookManager.get().addShutdownHook(interrupted, SHUTDOWN_PRIORITY);
         try {
             TrainConfig config = ctx.config();
