@@ -15,6 +15,7 @@ import java.util.Locale;
 import java.util.Set;
 import java.util.stream.Collectors;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
 /** {@code livetrain train}: the training job, optionally with the live-inference prompt in the same process. */
@@ -141,6 +142,7 @@ public final class TrainCommand implements Callable<Integer> {
         }));
         TrainConfig c = ctx.config(); // a resumed run's own settings
         AtomicReference<Throwable> failure = new AtomicReference<>();
+        AtomicBoolean trainingStarted = new AtomicBoolean();
         try (TerminalSession s = new TerminalSession(c.checkpointDir(), ctx.spark().sparkContext().hadoopConfiguration(), reader.poll(),
                 reader.maxPixels, reader.json,
                 () -> String.format(Locale.ROOT, "training started %.0f s ago; the first checkpoint is published at the first evaluation (%s)",
@@ -159,12 +161,18 @@ public final class TrainCommand implements Callable<Integer> {
                 }
             }, "livetrain-training");
             training.start();
+            trainingStarted.set(true);
             s.run();
             if (training.isAlive()) {
                 top.out.println("Prompt closed; training continues until its last epoch (Ctrl-C stops it).");
                 top.out.flush();
             }
             training.join();
+        } finally {
+            if (!trainingStarted.get()) { // the prompt could not open: the run never started
+                ctx.lock().close();
+                ctx.spark().stop();
+            }
         }
         if (failure.get() instanceof Exception e) throw e;
         if (failure.get() != null) throw new RuntimeException(failure.get());
