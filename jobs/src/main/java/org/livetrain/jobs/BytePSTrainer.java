@@ -218,9 +218,10 @@ final class BytePSTrainer {
             TrainConfig c = plan.config();
             SummationServer server = null;
             String summary;
+            Resources open = new Resources();
             try {
                 if (plan.hostsServer(id)) {
-                    server = new SummationServer(executorAddress(task, id), 0, plan.token(), c.workers(), TIMEOUT);
+                    server = open.add(new SummationServer(executorAddress(task, id), 0, plan.token(), c.workers(), TIMEOUT));
                     boolean firstShard = id == (c.servers() == 0 ? 0 : c.workers());
                     if (firstShard && plan.killServerInRound() >= 0 && plan.attempt() == 0) server.dieInRound(plan.killServerInRound());
                 }
@@ -231,13 +232,20 @@ final class BytePSTrainer {
                     int colon = e.lastIndexOf(':');
                     servers.add(new InetSocketAddress(e.substring(0, colon), Integer.parseInt(e.substring(colon + 1))));
                 }
-                summary = id < c.workers() ? new WorkerLoop(plan, task, id, servers).run() : "server " + id;
+                summary = id < c.workers() ? new WorkerLoop(plan, task, id, servers, open).run() : "server " + id;
                 task.barrier(); // every worker is done before any server goes away
             } catch (Exception e) {
-                // an error no retry can fix travels as it is, so that the driver recognises it
-                throw LiveTrainException.in(e).map(RuntimeException.class::cast).orElse(e instanceof RuntimeException re ? re : new RuntimeException(e));
+                Optional<LiveTrainException> fatal = LiveTrainException.in(e);
+                if (fatal.isPresent()) {
+                    // an error no retry can fix travels as it is, so that the driver recognises it, and before the
+                    // peers learn of it: were they to fail first on the lost connections, Spark would kill this task
+                    // and report it as killed, without its error
+                    open.closeLater(FATAL_LINGER);
+                    throw fatal.get();
+                }
+                throw e instanceof RuntimeException re ? re : new RuntimeException(e);
             } finally {
-                if (server != null) server.close();
+                open.close();
             }
             return JavaConverters.asScalaIterator(List.of(summary).iterator());
         }
@@ -248,6 +256,46 @@ final class BytePSTrainer {
             int colon = a.lastIndexOf(':');
             String host = colon > 0 && a.indexOf(':') == colon ? a.substring(0, colon) : a;
             return InetAddress.getByName(host);
+        }
+    }
+
+    /** How long a task that met an error no retry can fix keeps its connections open after failing. */
+    static final Duration FATAL_LINGER = Duration.ofSeconds(5);
+
+    /** What a task opened (servers, clients, the publisher), closed in the reverse order. */
+    static final class Resources implements AutoCloseable {
+        private final java.util.Deque<AutoCloseable> open = new java.util.ArrayDeque<>();
+
+        <T extends AutoCloseable> T add(T resource) {
+            open.push(resource);
+            return resource;
+        }
+
+        @Override
+        public void close() {
+            while (!open.isEmpty()) {
+                try {
+                    open.pop().close();
+                } catch (Exception e) {
+                    LOG.warn("closing: {}", e.toString());
+                }
+            }
+        }
+
+        /** Closes everything after {@code delay}, on a thread of its own; nothing is left for {@link #close}. */
+        void closeLater(Duration delay) {
+            Resources later = new Resources();
+            while (!open.isEmpty()) later.open.addLast(open.pop());
+            Thread t = new Thread(() -> {
+                try {
+                    Thread.sleep(delay.toMillis());
+                } catch (InterruptedException ignored) {
+                    // close now
+                }
+                later.close();
+            }, "livetrain-close-after-failure");
+            t.setDaemon(true);
+            t.start();
         }
     }
 
@@ -329,12 +377,14 @@ final class BytePSTrainer {
         private final BarrierTaskContext task;
         private final int w;
         private final List<InetSocketAddress> servers;
+        private final Resources open;
 
-        WorkerLoop(Plan plan, BarrierTaskContext task, int w, List<InetSocketAddress> servers) {
+        WorkerLoop(Plan plan, BarrierTaskContext task, int w, List<InetSocketAddress> servers, Resources open) {
             this.plan = plan;
             this.task = task;
             this.w = w;
             this.servers = servers;
+            this.open = open;
         }
 
         String run() throws Exception {
@@ -358,87 +408,86 @@ final class BytePSTrainer {
             int[] devSlice = Split.slices(plan.dev(), c.workers())[w];
             Batches.batches(data.pool().read(devSlice), TrainingJob.EVAL_BATCH, classes).forEachRemaining(dev::add);
 
-            try (SummationClient ps = new SummationClient(servers, plan.token(), w, c.workers(), TIMEOUT, task::isInterrupted);
-                 Publisher publisher = new Publisher(store)) {
-                DataParallelWorker worker = new DataParallelWorker(net, ps, c.workers(), c.partitionBytes(), c.fp16(), step);
-                if (c.async()) worker.startAsync();
-                long totalSteps = (long) plan.stepsPerEpoch() * c.epochs();
-                long lastEvalStep = step, lastEvalNanos = System.nanoTime();
-                long lastProgressStep = step, lastProgressNanos = System.nanoTime();
-                long[] lastTiming = worker.timing();
-                long lastPushed = 0, lastPulled = 0;
-                double lossSum = 0;
-                int lossCount = 0;
-                while (step < totalSteps) {
-                    int epoch = (int) (step / plan.stepsPerEpoch()) + 1;
-                    int offset = (int) (step % plan.stepsPerEpoch());
-                    List<DataSet> batches = epochBatches(epoch, classes);
-                    for (int b = offset; b < batches.size(); b++) {
-                        if (step == plan.failAtStep() && w == 1 && plan.attempt() == 0) {
-                            throw new IllegalStateException("test hook " + FAIL_AT_STEP + ": worker 1 fails at step " + step);
-                        }
-                        if (c.async()) worker.stepAsync(batches.get(b));
-                        else worker.step(batches.get(b));
-                        step++;
-                        lossSum += worker.score();
-                        lossCount++;
-                        if (w == 0 && System.nanoTime() - lastProgressNanos > PROGRESS_EVERY_NANOS) {
+            SummationClient ps = open.add(new SummationClient(servers, plan.token(), w, c.workers(), TIMEOUT, task::isInterrupted));
+            Publisher publisher = open.add(new Publisher(store));
+            DataParallelWorker worker = new DataParallelWorker(net, ps, c.workers(), c.partitionBytes(), c.fp16(), step);
+            if (c.async()) worker.startAsync();
+            long totalSteps = (long) plan.stepsPerEpoch() * c.epochs();
+            long lastEvalStep = step, lastEvalNanos = System.nanoTime();
+            long lastProgressStep = step, lastProgressNanos = System.nanoTime();
+            long[] lastTiming = worker.timing();
+            long lastPushed = 0, lastPulled = 0;
+            double lossSum = 0;
+            int lossCount = 0;
+            while (step < totalSteps) {
+                int epoch = (int) (step / plan.stepsPerEpoch()) + 1;
+                int offset = (int) (step % plan.stepsPerEpoch());
+                List<DataSet> batches = epochBatches(epoch, classes);
+                for (int b = offset; b < batches.size(); b++) {
+                    if (step == plan.failAtStep() && w == 1 && plan.attempt() == 0) {
+                        throw new IllegalStateException("test hook " + FAIL_AT_STEP + ": worker 1 fails at step " + step);
+                    }
+                    if (c.async()) worker.stepAsync(batches.get(b));
+                    else worker.step(batches.get(b));
+                    step++;
+                    lossSum += worker.score();
+                    lossCount++;
+                    if (w == 0 && System.nanoTime() - lastProgressNanos > PROGRESS_EVERY_NANOS) {
+                        long now = System.nanoTime();
+                        Map<String, Object> position = new LinkedHashMap<>();
+                        position.put("step", step);
+                        position.put("total_steps", totalSteps);
+                        position.put("epoch", epoch);
+                        position.put("epochs", c.epochs());
+                        position.put("steps_per_second", (step - lastProgressStep) / ((now - lastProgressNanos) / 1e9));
+                        position.put("updated", java.time.Instant.now().toString());
+                        publisher.progress(position);
+                        lastProgressNanos = now;
+                        lastProgressStep = step;
+                    }
+                    boolean epochEnd = b == batches.size() - 1;
+                    if (step % c.evalEvery() == 0 || epochEnd) {
+                        double[] counts = worker.evaluate(dev, lossSum / Math.max(1, lossCount));
+                        if (!c.async()) checkReplicas(worker); // asynchronous replicas differ by design
+                        if (w == 0) {
                             long now = System.nanoTime();
-                            Map<String, Object> position = new LinkedHashMap<>();
-                            position.put("step", step);
-                            position.put("total_steps", totalSteps);
-                            position.put("epoch", epoch);
-                            position.put("epochs", c.epochs());
-                            position.put("steps_per_second", (step - lastProgressStep) / ((now - lastProgressNanos) / 1e9));
-                            position.put("updated", java.time.Instant.now().toString());
-                            publisher.progress(position);
-                            lastProgressNanos = now;
-                            lastProgressStep = step;
+                            long[] t = worker.timing();
+                            long stepNanos = (t[0] - lastTiming[0]) + (t[1] - lastTiming[1]) + (t[2] - lastTiming[2]);
+                            long steps = step - lastEvalStep;
+                            Map<String, Object> stats = new LinkedHashMap<>();
+                            stats.put("servers", servers.size());
+                            stats.put("colocated", c.servers() == 0);
+                            stats.put("partition_bytes", c.partitionBytes());
+                            stats.put("compress", c.compress());
+                            stats.put("global_batch", c.batch() * c.workers());
+                            stats.put("learning_rate", c.learningRate());
+                            stats.put("eval_every", c.evalEvery());
+                            stats.put("augment", c.augment());
+                            stats.put("async", c.async());
+                            stats.put("nd4j_threads", Nd4j.getEnvironment().maxThreads());
+                            stats.put("attempt", plan.attempt()); // above 0: the barrier stage was started again
+                            stats.put("bytes_pushed_per_step", steps == 0 ? 0 : (worker.bytesPushed() - lastPushed) / steps);
+                            stats.put("bytes_pulled_per_step", steps == 0 ? 0 : (worker.bytesPulled() - lastPulled) / steps);
+                            stats.put("push_pull_share", stepNanos == 0 ? 0 : (double) (t[1] - lastTiming[1]) / stepNanos);
+                            stats.put("step_ms", steps == 0 ? 0 : stepNanos / 1e6 / steps);
+                            double examplesPerSecond = steps * (double) c.batch() * c.workers() / ((now - lastEvalNanos) / 1e9);
+                            CheckpointMeta meta = CheckpointMeta.evaluation(step, epoch, counts[0] / counts[1], counts[2] / counts[1],
+                                    counts[3] / c.workers(), c.trainer(), c.workers(), c.data(), kind.name().toLowerCase(Locale.ROOT),
+                                    data.classNames(), (System.currentTimeMillis() - plan.startedMillis()) / 1000.0, examplesPerSecond, stats);
+                            publisher.publish(net.clone(), meta);
+                            lastTiming = t;
+                            lastPushed = worker.bytesPushed();
+                            lastPulled = worker.bytesPulled();
                         }
-                        boolean epochEnd = b == batches.size() - 1;
-                        if (step % c.evalEvery() == 0 || epochEnd) {
-                            double[] counts = worker.evaluate(dev, lossSum / Math.max(1, lossCount));
-                            if (!c.async()) checkReplicas(worker); // asynchronous replicas differ by design
-                            if (w == 0) {
-                                long now = System.nanoTime();
-                                long[] t = worker.timing();
-                                long stepNanos = (t[0] - lastTiming[0]) + (t[1] - lastTiming[1]) + (t[2] - lastTiming[2]);
-                                long steps = step - lastEvalStep;
-                                Map<String, Object> stats = new LinkedHashMap<>();
-                                stats.put("servers", servers.size());
-                                stats.put("colocated", c.servers() == 0);
-                                stats.put("partition_bytes", c.partitionBytes());
-                                stats.put("compress", c.compress());
-                                stats.put("global_batch", c.batch() * c.workers());
-                                stats.put("learning_rate", c.learningRate());
-                                stats.put("eval_every", c.evalEvery());
-                                stats.put("augment", c.augment());
-                                stats.put("async", c.async());
-                                stats.put("nd4j_threads", Nd4j.getEnvironment().maxThreads());
-                                stats.put("attempt", plan.attempt()); // above 0: the barrier stage was started again
-                                stats.put("bytes_pushed_per_step", steps == 0 ? 0 : (worker.bytesPushed() - lastPushed) / steps);
-                                stats.put("bytes_pulled_per_step", steps == 0 ? 0 : (worker.bytesPulled() - lastPulled) / steps);
-                                stats.put("push_pull_share", stepNanos == 0 ? 0 : (double) (t[1] - lastTiming[1]) / stepNanos);
-                                stats.put("step_ms", steps == 0 ? 0 : stepNanos / 1e6 / steps);
-                                double examplesPerSecond = steps * (double) c.batch() * c.workers() / ((now - lastEvalNanos) / 1e9);
-                                CheckpointMeta meta = CheckpointMeta.evaluation(step, epoch, counts[0] / counts[1], counts[2] / counts[1],
-                                        counts[3] / c.workers(), c.trainer(), c.workers(), c.data(), kind.name().toLowerCase(Locale.ROOT),
-                                        data.classNames(), (System.currentTimeMillis() - plan.startedMillis()) / 1000.0, examplesPerSecond, stats);
-                                publisher.publish(net.clone(), meta);
-                                lastTiming = t;
-                                lastPushed = worker.bytesPushed();
-                                lastPulled = worker.bytesPulled();
-                            }
-                            lastEvalStep = step;
-                            lastEvalNanos = System.nanoTime();
-                            lossSum = 0;
-                            lossCount = 0;
-                        }
+                        lastEvalStep = step;
+                        lastEvalNanos = System.nanoTime();
+                        lossSum = 0;
+                        lossCount = 0;
                     }
                 }
-                publisher.drain();
-                return "worker " + w + " finished at step " + step;
             }
+            publisher.drain();
+            return "worker " + w + " finished at step " + step;
         }
 
         /** This worker's mini-batches of one epoch: its shard, shuffled, cut into batches of --batch. */

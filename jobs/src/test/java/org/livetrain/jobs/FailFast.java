@@ -50,7 +50,7 @@ final class FailFast {
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(seconds < 10, "ended " + seconds + " s after the damage");
         List<String> stages = Stages.SUBMITTED.stream().filter(s -> s.contains("BytePSTrainer")).toList();
-        assertEquals(1, stages.size(), "one training stage, never retried: " + Stages.SUBMITTED);
+        assertEquals(1, stages.size(), () -> "one training stage, never retried: " + Stages.SUBMITTED + "\n" + r.out());
         assertTrue(stages.get(0).endsWith("attempt 0"), stages.toString());
         assertFalse(r.out().contains("attempt 1 of"), r.out());
         return r;
