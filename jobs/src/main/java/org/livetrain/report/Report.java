@@ -27,6 +27,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
 
@@ -60,9 +61,11 @@ public final class Report {
         /** The legend's entry: the run and the settings that tell it from the others. */
         String label() {
             var s = summary;
-            String lr = s.settings() == null ? null : String.valueOf(s.settings().get("learning-rate"));
-            String wb = s.settings() == null || s.settings().get("batch") == null ? "" : ", " + s.settings().get("workers") + "x" + s.settings().get("batch");
-            return s.name() + ": " + s.trainer() + " " + s.model() + wb + (lr == null || lr.equals("null") ? "" : ", lr " + lr);
+            StringBuilder b = new StringBuilder(s.name() + ": " + s.trainer() + " " + s.model());
+            if (setting(s, "batch") != null) b.append(", ").append(setting(s, "workers")).append("x").append(setting(s, "batch"));
+            if (setting(s, "learning-rate") != null) b.append(", lr ").append(setting(s, "learning-rate"));
+            if (setting(s, "epochs") != null) b.append(", ").append(setting(s, "epochs")).append(" epoch(s)");
+            return b.toString();
         }
     }
 
@@ -235,17 +238,18 @@ public final class Report {
             Map.entry("trainer", r -> String.valueOf(r.trainer())),
             Map.entry("data", r -> String.valueOf(r.data())),
             Map.entry("model", r -> String.valueOf(r.model())),
-            Map.entry("workers x batch", r -> setting(r, "workers") + " x " + setting(r, "batch")),
-            Map.entry("learning rate", r -> setting(r, "learning-rate")),
-            Map.entry("epochs", r -> setting(r, "epochs")),
+            Map.entry("workers x batch", r -> Objects.requireNonNullElse(setting(r, "workers"), "-") + " x " + Objects.requireNonNullElse(setting(r, "batch"), "-")),
+            Map.entry("learning rate", r -> Objects.requireNonNullElse(setting(r, "learning-rate"), "-")),
+            Map.entry("epochs", r -> Objects.requireNonNullElse(setting(r, "epochs"), "-")),
             Map.entry("steps", r -> r.steps() == null ? "-" : r.steps().toString()),
             Map.entry("best dev accuracy", r -> r.bestDevAccuracy() == null ? "-" : String.format(Locale.ROOT, "%.4f (step %d)", r.bestDevAccuracy(), r.bestStep())),
             Map.entry("test accuracy", r -> r.testAccuracy() == null ? "-" : String.format(Locale.ROOT, "%.4f", r.testAccuracy())),
             Map.entry("training time", r -> r.wallSeconds() == null ? "-" : Progress.clock(r.wallSeconds())));
 
+    /** A setting of the run, or null when its record has none (the earlier layout kept only a few). */
     private static String setting(RunSummary r, String key) {
         Object v = r.settings() == null ? null : r.settings().get(key);
-        return v == null ? "-" : String.valueOf(v);
+        return v == null ? null : String.valueOf(v);
     }
 
     private static String page(String source, List<Run> runs, String images, String servingText) {

@@ -136,7 +136,7 @@ class RunsEndToEndTest {
         String html = Files.readString(out.resolve("index.html"));
         assertTrue(html.contains("2 run(s), " + (run1.history().size() + h2.size()) + " evaluation(s)"), html);
         assertTrue(html.contains("<td>" + run1.id() + "</td>") && html.contains("<td>" + run2.id() + "</td>"), "a table of both runs");
-        assertTrue(html.contains(run1.id() + ": byteps mlp, 2x64, lr 0.002") && html.contains(run2.id() + ": byteps lenet, 2x64, lr 0.002"),
+        assertTrue(html.contains(run1.id() + ": byteps mlp, 2x64, lr 0.002, 1 epoch(s)") && html.contains(run2.id() + ": byteps lenet, 2x64, lr 0.002, 1 epoch(s)"),
                 "each run labelled with its settings");
         Cli one = Cli.run("report", "--checkpoint-dir", ckpt.toString(), "--out", dir.resolve("one").toString(), "--runs", run1.id());
         assertEquals(0, one.exitCode(), one.err());
