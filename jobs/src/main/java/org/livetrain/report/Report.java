@@ -84,8 +84,8 @@ public final class Report {
         List<Run> drawn = runs.stream().filter(r -> !r.points().isEmpty()).toList();
         if (drawn.isEmpty()) throw new LiveTrainException(source + ": no evaluations recorded yet (no run has a history.jsonl with a line in it)");
         Map<String, Chart<?, ?>> charts = new LinkedHashMap<>();
-        charts.put("dev-accuracy-by-step", accuracy(drawn, "step", Point::step));
-        charts.put("dev-accuracy-by-time", accuracy(drawn, "seconds of training", Point::seconds));
+        charts.put("dev-accuracy-by-step", accuracy("Dev accuracy by step", drawn, "step", Point::step));
+        charts.put("dev-accuracy-by-time", accuracy("Dev accuracy by training time", drawn, "seconds of training", Point::seconds));
         charts.put("loss", loss(drawn));
         charts.put("throughput", perRun("Training throughput", "step", "examples/s", drawn, Point::step, Point::examplesPerSecond, p -> true));
         if (drawn.stream().flatMap(r -> r.points().stream()).anyMatch(p -> p.pushPullShare() != null)) {
@@ -135,8 +135,8 @@ public final class Report {
         return c;
     }
 
-    private static XYChart accuracy(List<Run> runs, String x, ToDoubleFunction<Point> xOf) {
-        XYChart c = base("Dev accuracy", x, "dev accuracy");
+    private static XYChart accuracy(String title, List<Run> runs, String x, ToDoubleFunction<Point> xOf) {
+        XYChart c = base(title, x, "dev accuracy");
         for (Run r : runs) c.addSeries(r.label(), xs(r.points(), xOf), xs(r.points(), Point::devAccuracy)).setMarker(SeriesMarkers.CIRCLE);
         List<Double> bx = new ArrayList<>(), by = new ArrayList<>();
         for (Run r : runs) {
@@ -274,7 +274,7 @@ public final class Report {
                 <!DOCTYPE html>
                 <html lang="en"><head><meta charset="utf-8"><title>LiveTrain report: %1$s</title>
                 <style>body{font-family:sans-serif;margin:2em;max-width:1100px}figure{margin:1.5em 0}img{max-width:100%%;border:1px solid #ddd}
-                table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}tr.best{background:#fde8e8}</style></head>
+                table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}td{white-space:nowrap}tr.best{background:#fde8e8}</style></head>
                 <body><h1>LiveTrain report</h1>
                 <p>Checkpoint directory: <code>%1$s</code> &middot; %2$d run(s), %3$d evaluation(s) &middot; written %4$s.</p>
                 <p>%5$s</p>
