@@ -106,7 +106,7 @@ public class TrainerComparison {
     }
 
     static Row spark(String trainer, int epochs, Path ckpt) {
-        TrainConfig cfg = new TrainConfig("digits", WORKERS, epochs, BATCH, LR, "lenet", trainer, 5, EVAL_EVERY, 0, 262144, "none", false, false,
+        TrainConfig cfg = new TrainConfig("digits", null, 0, WORKERS, epochs, BATCH, LR, "lenet", trainer, 5, EVAL_EVERY, 0, 262144, "none", false, false,
                 ckpt.toString(), 3, SEED, Map.of());
         TrainingJob.run(cfg, TrainingJob.RunRequest.NEW, new org.livetrain.jobs.Progress(System.out::println));
         List<JsonNode> h = CheckpointStore.open(ckpt.toString(), new Configuration()).newestRun().orElseThrow().history();

@@ -3,6 +3,8 @@ package org.livetrain.data;
 import org.apache.hadoop.conf.Configuration;
 import org.livetrain.LiveTrainException;
 import org.livetrain.image.ImagePreprocessor;
+import org.livetrain.image.InputContract;
+import org.livetrain.image.Profile;
 import org.livetrain.io.Storage;
 
 import java.io.IOException;
@@ -20,9 +22,20 @@ import java.util.stream.IntStream;
 /**
  * A data set as named by {@code --data}: {@code digits} (bundled), {@code fashion} (Debian's
  * dataset-fashion-mnist), {@code idx:DIR} or {@code folder:DIR}. A training pool, optionally a separate
- * test pool, the input shape and the class names.
+ * test pool, and the {@link InputContract} its examples are prepared by (input shape, preparation profile,
+ * normalisation, class names), which every checkpoint trained on it carries.
+ *
+ * <p>Each data set chooses its profile ({@code --input-profile} overrides it): {@code digits} digit,
+ * {@code fashion} object; {@code idx:DIR} digit when its images look like MNIST's (their outer
+ * {@value #MARGIN} rows and columns almost always empty), object otherwise; {@code folder:DIR} rgb when
+ * its images are in colour (3 channels, normalised per channel from the training images), digit otherwise
+ * ({@code --channels} overrides the choice).
  */
-public record Dataset(String spec, Shape shape, List<String> classNames, Pool pool, Pool testPool) implements Serializable {
+public record Dataset(String spec, InputContract contract, Pool pool, Pool testPool) implements Serializable {
+    /** The rows and columns around an MNIST digit that are empty (the 20x20 box in a 28x28 field leaves 4). */
+    static final int MARGIN = 3;
+    /** Examples looked at to decide a profile or to measure the normalisation. */
+    static final int SAMPLE = 500;
     public static final String DIGITS = "digits";
     public static final String FASHION = "fashion";
     public static final String FASHION_DIR = "/usr/share/datasets/fashion-mnist";
@@ -32,8 +45,16 @@ public record Dataset(String spec, Shape shape, List<String> classNames, Pool po
     /** {@code <prefix>-images-idx3-ubyte[.gz]} and {@code <prefix>-labels-idx1-ubyte[.gz]}, also MNIST's dotted variant. */
     private static final Pattern IDX_NAME = Pattern.compile("(.+)-(images|labels)[-.]idx([13])-ubyte(\\.gz)?");
 
+    public Shape shape() {
+        return contract.shape();
+    }
+
+    public List<String> classNames() {
+        return contract.classes();
+    }
+
     public int numClasses() {
-        return classNames.size();
+        return classNames().size();
     }
 
     /** The pool that the split's test indices refer to. */
@@ -49,7 +70,7 @@ public record Dataset(String spec, Shape shape, List<String> classNames, Pool po
         if (spec == null || spec.isBlank()) throw new LiveTrainException("--data: empty data spec (use digits, fashion, idx:DIR or folder:DIR)");
         if (spec.equals(DIGITS)) {
             IdxPool pool = IdxPool.open(DIGITS_RESOURCE + "digits-images-idx3-ubyte.gz", DIGITS_RESOURCE + "digits-labels-idx1-ubyte.gz", conf);
-            return new Dataset(spec, pool.shape(), numbered(pool.labels(), null), pool, null);
+            return bound(spec, InputContract.of(pool.shape(), Profile.DIGIT, numbered(pool.labels(), null)), pool, null);
         }
         if (spec.equals(FASHION)) {
             if (!new java.io.File(FASHION_DIR).isDirectory()) {
@@ -57,12 +78,13 @@ public record Dataset(String spec, Shape shape, List<String> classNames, Pool po
                         + " (or pass idx:DIR with the Fashion-MNIST IDX files)");
             }
             Dataset d = idx(FASHION_DIR, spec, conf);
-            return new Dataset(spec, d.shape(), FASHION_CLASSES, d.pool(), d.testPool());
+            return bound(spec, InputContract.of(d.shape(), Profile.OBJECT, FASHION_CLASSES), d.pool(), d.testPool());
         }
         if (spec.startsWith("idx:")) return idx(spec.substring(4), spec, conf);
         if (spec.startsWith("folder:")) {
             FolderPool pool = FolderPool.open(Path.of(spec.substring(7)).toAbsolutePath().normalize());
-            return new Dataset(spec, new Shape(ImagePreprocessor.SIZE, ImagePreprocessor.SIZE, 1), pool.classNames(), pool, null);
+            int channels = pool.looksColour(SAMPLE) ? 3 : 1;
+            return folder(spec, pool, channels, channels == 3 ? Profile.RGB : Profile.DIGIT);
         }
         throw new LiveTrainException("--data " + spec + ": unknown data spec (use digits, fashion, idx:DIR or folder:DIR)");
     }
@@ -104,7 +126,39 @@ public record Dataset(String spec, Shape shape, List<String> classNames, Pool po
         if (testPool != null && !testPool.shape().equals(pool.shape())) {
             throw new LiveTrainException(testPool.describe() + ": images are " + testPool.shape() + " but the training images are " + pool.shape());
         }
-        return new Dataset(spec, pool.shape(), numbered(pool.labels(), testPool == null ? null : testPool.labels()), pool, testPool);
+        Profile profile = pool.looksLikeMnist(MARGIN, SAMPLE) ? Profile.DIGIT : Profile.OBJECT;
+        return bound(spec, InputContract.of(pool.shape(), profile, numbered(pool.labels(), testPool == null ? null : testPool.labels())), pool, testPool);
+    }
+
+    /**
+     * The same data prepared otherwise: {@code profile} and {@code channels} as given on the command line
+     * (null and 0: the data set's own choice). Only images in files can change their channels.
+     */
+    public Dataset prepared(String profile, int channels) {
+        Profile p = profile == null || profile.isBlank() ? null : Profile.parse(profile);
+        if (channels != 0 && channels != 1 && channels != 3) throw new LiveTrainException("--channels " + channels + ": use 1 (grey) or 3 (colour)");
+        int ch = channels != 0 ? channels : p != null && p.channels() != 0 ? p.channels() : contract.channels();
+        if (pool instanceof FolderPool folder) {
+            Profile chosen = p != null ? p : ch == contract.channels() ? contract.preparation() : ch == 3 ? Profile.RGB : Profile.DIGIT;
+            if (chosen.channels() != ch) throw new LiveTrainException("--input-profile " + chosen.id() + ": prepares " + chosen.channels()
+                    + " channel(s), not the " + ch + " of --channels " + ch);
+            return chosen == contract.preparation() && ch == contract.channels() ? this : folder(spec, folder, ch, chosen);
+        }
+        if (ch != contract.channels()) throw new LiveTrainException((channels != 0 ? "--channels " + channels : "--input-profile " + profile)
+                + ": " + spec + " holds " + contract.shape() + " grey images in IDX files; colour needs images in files (folder:DIR)");
+        return p == null || p == contract.preparation() ? this : bound(spec, contract.withProfile(p), pool, testPool);
+    }
+
+    /** A folder's data set: the input's size, the channels and profile given, normalised per channel when in colour. */
+    private static Dataset folder(String spec, FolderPool pool, int channels, Profile profile) {
+        InputContract c = InputContract.of(new Shape(ImagePreprocessor.SIZE, ImagePreprocessor.SIZE, channels), profile, pool.classNames());
+        if (channels == 3) c = pool.withContract(c).normalisation(c, SAMPLE);
+        return bound(spec, c, pool, null);
+    }
+
+    /** The data set whose pools prepare and normalise their examples by {@code c}. */
+    private static Dataset bound(String spec, InputContract c, Pool pool, Pool testPool) {
+        return new Dataset(spec, c, pool.withContract(c), testPool == null ? null : testPool.withContract(c));
     }
 
     private static List<String> numbered(int[] labels, int[] testLabels) {

@@ -2,6 +2,7 @@ package org.livetrain.data;
 
 import org.livetrain.LiveTrainException;
 import org.livetrain.image.ImagePreprocessor;
+import org.livetrain.image.InputContract;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,7 +19,8 @@ import java.util.stream.Stream;
 
 /**
  * Images in {@code DIR/<label>/*.png|jpg|...}: one sub-folder per class, classes in name order. The driver
- * lists the file names; executors decode their own files with the shared {@link ImagePreprocessor}.
+ * lists the file names; executors decode and prepare their own files with the one {@link ImagePreprocessor},
+ * driven by the data set's {@link InputContract}, as serving prepares a file.
  * The folder must be visible at the same path on every executor (a local folder in local mode, a shared
  * mount on a cluster).
  */
@@ -31,12 +33,14 @@ public final class FolderPool implements Pool {
     private final List<String> classNames;
     private final String[] files;
     private final int[] labels;
+    private final InputContract contract;
 
-    private FolderPool(String root, List<String> classNames, String[] files, int[] labels) {
+    private FolderPool(String root, List<String> classNames, String[] files, int[] labels, InputContract contract) {
         this.root = root;
         this.classNames = classNames;
         this.files = files;
         this.labels = labels;
+        this.contract = contract;
     }
 
     public static FolderPool open(Path dir) {
@@ -65,7 +69,55 @@ public final class FolderPool implements Pool {
             throw new LiveTrainException(dir + ": needs at least two sub-folders (one per label) holding images, found " + classes.size());
         }
         return new FolderPool(dir.toString(), List.copyOf(classes), files.toArray(String[]::new),
-                labels.stream().mapToInt(Integer::intValue).toArray());
+                labels.stream().mapToInt(Integer::intValue).toArray(), null);
+    }
+
+    /** The same files, prepared by {@code c} (on the executors, through the one {@link ImagePreprocessor}). */
+    @Override
+    public FolderPool withContract(InputContract c) {
+        return new FolderPool(root, classNames, files, labels, c);
+    }
+
+    /** Whether at least a fifth of a sample of the images are in colour (their channels differ visibly). */
+    boolean looksColour(int sample) {
+        ImagePreprocessor decoder = new ImagePreprocessor();
+        int colour = 0, seen = 0;
+        for (int i : spread(sample)) {
+            float spread;
+            try {
+                spread = ImagePreprocessor.colourSpread(decoder.decode(Path.of(files[i])));
+            } catch (LiveTrainException e) {
+                continue; // training skips it too, with a warning
+            }
+            seen++;
+            if (spread > 0.04f) colour++;
+        }
+        return seen > 0 && colour * 5 >= seen;
+    }
+
+    /** {@code c} with the per-channel mean and deviation of a sample of the images, as {@code c} prepares them. */
+    InputContract normalisation(InputContract c, int sample) {
+        int channels = c.channels(), plane = c.height() * c.width();
+        double[] sum = new double[channels], sq = new double[channels];
+        long n = 0;
+        Iterator<LabeledImage> it = withContract(c).read(spread(sample));
+        while (it.hasNext()) {
+            float[] px = it.next().pixels();
+            for (int ch = 0; ch < channels; ch++) {
+                for (int i = ch * plane; i < (ch + 1) * plane; i++) {
+                    sum[ch] += px[i];
+                    sq[ch] += px[i] * px[i];
+                }
+            }
+            n += plane;
+        }
+        if (n == 0) throw new LiveTrainException(root + ": none of " + Math.min(sample, size()) + " sampled images could be read");
+        float[] mean = new float[channels], std = new float[channels];
+        for (int ch = 0; ch < channels; ch++) {
+            mean[ch] = (float) (sum[ch] / n);
+            std[ch] = (float) Math.max(1e-3, Math.sqrt(Math.max(0, sq[ch] / n - mean[ch] * mean[ch])));
+        }
+        return c.withNormalisation(mean, std);
     }
 
     public static boolean isImageName(Path p) {
@@ -95,7 +147,7 @@ public final class FolderPool implements Pool {
 
     @Override
     public Iterator<LabeledImage> read(int[] sortedIndices) {
-        ImagePreprocessor pre = new ImagePreprocessor();
+        ImagePreprocessor pre = new ImagePreprocessor(contract, ImagePreprocessor.DEFAULT_MAX_PIXELS);
         return new Iterator<>() {
             private int next;
             private LabeledImage ready;

@@ -2,6 +2,7 @@ package org.livetrain.data;
 
 import org.apache.hadoop.conf.Configuration;
 import org.livetrain.LiveTrainException;
+import org.livetrain.image.InputContract;
 import org.livetrain.io.HadoopConf;
 
 import java.util.Iterator;
@@ -15,13 +16,15 @@ public final class IdxPool implements Pool {
     private final HadoopConf conf;
     private final Shape shape;
     private final int[] labels;
+    private final InputContract contract;
 
-    private IdxPool(String images, String labelsLocation, HadoopConf conf, Shape shape, int[] labels) {
+    private IdxPool(String images, String labelsLocation, HadoopConf conf, Shape shape, int[] labels, InputContract contract) {
         this.images = images;
         this.labelsLocation = labelsLocation;
         this.conf = conf;
         this.shape = shape;
         this.labels = labels;
+        this.contract = contract;
     }
 
     /**
@@ -40,7 +43,35 @@ public final class IdxPool implements Pool {
             shape = new Shape(dims[1], dims[2], 1);
             r.expectEnd();
         }
-        return new IdxPool(images, labelsLocation, new HadoopConf(conf), shape, labels);
+        return new IdxPool(images, labelsLocation, new HadoopConf(conf), shape, labels, null);
+    }
+
+    /** IDX images are already the input: the contract only adds its normalisation. */
+    @Override
+    public IdxPool withContract(InputContract c) {
+        return new IdxPool(images, labelsLocation, conf, shape, labels, c);
+    }
+
+    /**
+     * Whether the images look like MNIST's: a figure in a box with empty rows and columns around it, so that
+     * less than 1% of the ink of a sample lies within {@code margin} of the border.
+     */
+    boolean looksLikeMnist(int margin, int sample) {
+        int rows = shape.height(), cols = shape.width();
+        if (shape.channels() != 1 || rows <= 2 * margin || cols <= 2 * margin) return false;
+        double border = 0, all = 0;
+        Iterator<LabeledImage> it = read(spread(sample));
+        while (it.hasNext()) {
+            float[] px = it.next().pixels();
+            for (int r = 0; r < rows; r++) {
+                for (int c = 0; c < cols; c++) {
+                    float v = px[r * cols + c];
+                    all += v;
+                    if (r < margin || c < margin || r >= rows - margin || c >= cols - margin) border += v;
+                }
+            }
+        }
+        return all > 0 && border / all < 0.01;
     }
 
     public Shape shape() {
@@ -85,7 +116,7 @@ public final class IdxPool implements Pool {
                 reader.readItems(buf, 0, 1);
                 float[] px = new float[itemBytes];
                 for (int i = 0; i < itemBytes; i++) px[i] = (buf[i] & 0xff) / 255f;
-                return new LabeledImage(index, labels[index], px);
+                return new LabeledImage(index, labels[index], contract == null ? px : contract.normalise(px));
             }
         };
     }

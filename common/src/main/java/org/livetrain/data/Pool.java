@@ -1,6 +1,8 @@
 package org.livetrain.data;
 
 import java.io.Serializable;
+import org.livetrain.image.InputContract;
+
 import java.util.Iterator;
 
 /**
@@ -21,4 +23,15 @@ public interface Pool extends Serializable {
      * cannot be decoded are skipped with a warning that names them.
      */
     Iterator<LabeledImage> read(int[] sortedIndices);
+
+    /** The same examples, prepared and normalised by {@code contract}. */
+    Pool withContract(InputContract contract);
+
+    /** Up to {@code n} indices spread evenly over the pool, increasing: what a driver samples to decide something. */
+    default int[] spread(int n) {
+        int k = Math.min(n, size());
+        int[] idx = new int[k];
+        for (int i = 0; i < k; i++) idx[i] = (int) ((long) i * size() / k);
+        return idx;
+    }
 }

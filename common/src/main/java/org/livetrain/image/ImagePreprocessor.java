@@ -1,13 +1,7 @@
 package org.livetrain.image;
 
 import org.bytedeco.javacpp.BytePointer;
-import org.bytedeco.javacpp.indexer.FloatIndexer;
-import org.bytedeco.javacpp.indexer.IntIndexer;
-import org.bytedeco.javacpp.indexer.UByteIndexer;
 import org.bytedeco.opencv.opencv_core.Mat;
-import org.bytedeco.opencv.opencv_core.MatVector;
-import org.bytedeco.opencv.opencv_core.Scalar;
-import org.bytedeco.opencv.opencv_core.Size;
 import org.livetrain.LiveTrainException;
 
 import javax.imageio.ImageIO;
@@ -20,42 +14,56 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Iterator;
+import java.util.List;
 
-import static org.bytedeco.opencv.global.opencv_core.CV_16U;
-import static org.bytedeco.opencv.global.opencv_core.CV_32F;
-import static org.bytedeco.opencv.global.opencv_core.CV_32S;
-import static org.bytedeco.opencv.global.opencv_core.CV_8U;
 import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
-import static org.bytedeco.opencv.global.opencv_core.split;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_UNCHANGED;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.imdecode;
-import static org.bytedeco.opencv.global.opencv_imgproc.*;
 
 /**
- * Turns any image file into what the network was trained on, the way MNIST itself was made: ink bright
- * on black, cropped to the ink, the longer side scaled into a 20x20 box keeping the aspect ratio, placed
- * in 28x28 with its centre of mass in the middle, values in [0,1]. Used by folder data sets, the terminal
- * reader and the Kafka scorer alike, so that training and serving see the same thing.
+ * Turns any image file into what a network was trained on, as its {@link InputContract} says: the file is
+ * checked (size from its header before anything is decoded, completeness), decoded by OpenCV, prepared by
+ * the contract's {@link Profile} and normalised. The one piece of code through which folder data sets, the
+ * terminal reader and the Kafka scorer all go, so that training and serving see the same thing.
  */
 public final class ImagePreprocessor {
+    /** The side of the bundled digits (and of MNIST and Fashion-MNIST). */
     public static final int SIZE = 28;
-    public static final int BOX = 20;
     public static final long DEFAULT_MAX_PIXELS = 50_000_000L;
-    /** Images are reduced to this longer side before the ink is separated: plenty for a 20x20 result. */
-    private static final int WORK_SIDE = 448;
 
+    private final InputContract contract;
     private final long maxPixels;
 
+    /** For the bundled digits' contract: 28x28, prepared as a handwritten digit. */
     public ImagePreprocessor() {
         this(DEFAULT_MAX_PIXELS);
     }
 
     public ImagePreprocessor(long maxPixels) {
+        this(InputContract.before(List.of()), maxPixels);
+    }
+
+    public ImagePreprocessor(InputContract contract, long maxPixels) {
+        this.contract = contract;
         this.maxPixels = maxPixels;
+    }
+
+    public InputContract contract() {
+        return contract;
     }
 
     /** Reads, checks and preprocesses a local file; every refusal names the file. */
     public float[] file(Path file) {
+        return decoded(decode(file), file.toString());
+    }
+
+    /** Preprocesses an encoded image (PNG, JPEG, BMP, TIFF, ...); {@code name} appears in errors. */
+    public float[] bytes(byte[] encoded, String name) {
+        return decoded(decode(encoded, name), name);
+    }
+
+    /** Reads, checks and decodes a local file, without preparing it; every refusal names the file. */
+    public Mat decode(Path file) {
         if (!Files.exists(file)) throw new LiveTrainException(file + ": no such file");
         if (Files.isDirectory(file)) throw new LiveTrainException(file + ": is a directory, not an image");
         if (!Files.isReadable(file)) throw new LiveTrainException(file + ": not readable (permission denied)");
@@ -65,11 +73,11 @@ public final class ImagePreprocessor {
         } catch (IOException e) {
             throw new LiveTrainException(file + ": unreadable (" + e.getMessage() + ")", e);
         }
-        return bytes(bytes, file.toString());
+        return decode(bytes, file.toString());
     }
 
-    /** Preprocesses an encoded image (PNG, JPEG, BMP, TIFF, ...); {@code name} appears in errors. */
-    public float[] bytes(byte[] encoded, String name) {
+    /** Checks (size from the header, completeness) and decodes an encoded image. */
+    public Mat decode(byte[] encoded, String name) {
         if (encoded.length == 0) throw new LiveTrainException(name + ": empty file, not an image");
         checkDimensions(encoded, name);
         checkComplete(encoded, name);
@@ -79,7 +87,7 @@ public final class ImagePreprocessor {
             img = imdecode(buf, IMREAD_UNCHANGED);
         }
         if (img == null || img.empty()) throw new LiveTrainException(name + ": not an image, or a corrupt or truncated one");
-        return decoded(img, name);
+        return img;
     }
 
     /** Reads only the header so that a decompression bomb is refused before any pixel is decoded. */
@@ -204,233 +212,23 @@ public final class ImagePreprocessor {
         return -1;
     }
 
-    /** Preprocesses a decoded OpenCV image of any depth and channel count. */
+    /** How far apart the colour channels of an image are, on average over its pixels, in [0,1]; 0 for grey. */
+    public static float colourSpread(Mat img) {
+        if (img.channels() < 3) return 0f;
+        float[] v = Pixels.floats(Pixels.unit(Pixels.reduce(img, 64)));
+        int ch = img.channels();
+        double sum = 0;
+        for (int i = 0; i + 2 < v.length; i += ch) {
+            sum += Math.max(v[i], Math.max(v[i + 1], v[i + 2])) - Math.min(v[i], Math.min(v[i + 1], v[i + 2]));
+        }
+        return (float) (sum / (v.length / ch));
+    }
+
+    /** Prepares a decoded OpenCV image of any depth and channel count, as the contract says. */
     public float[] decoded(Mat img, String name) {
         if ((long) img.rows() * img.cols() > maxPixels) {
             throw new LiveTrainException(String.format("%s: image is %dx%d, above the limit of %.1f megapixels", name, img.cols(), img.rows(), maxPixels / 1e6));
         }
-        // reduce first (area averaging, any depth and channel count): everything after works on few pixels
-        Mat gray = grayscale(reduce(img));
-        Mat ink = inkBright(gray);
-        Mat flat = flattenBackground(ink);
-        Mat mask = inkMask(flat, name);
-        int[] box = keepInk(mask, name);
-        return place(flat, mask, box);
-    }
-
-    /** Float grey levels in [0,1]; alpha flattened onto a background opposite to the ink. */
-    static Mat grayscale(Mat img) {
-        double scale = switch (img.depth()) {
-            case CV_8U -> 1 / 255.0;
-            case CV_16U -> 1 / 65535.0;
-            case CV_32F -> 1.0;
-            default -> throw new LiveTrainException("unsupported pixel depth " + img.depth());
-        };
-        Mat f = new Mat();
-        img.convertTo(f, CV_32F, scale, 0);
-        int ch = f.channels();
-        if (ch == 1) return f;
-        Mat gray = new Mat();
-        Mat alpha = null;
-        // planes handed out by a MatVector die with it: copy what is kept, then free the vector
-        try (MatVector planes = new MatVector()) {
-            split(f, planes);
-            if (ch == 2) {
-                gray = planes.get(0).clone();
-                alpha = planes.get(1).clone();
-            } else {
-                Mat bgr = new Mat();
-                if (ch == 4) {
-                    cvtColor(f, bgr, COLOR_BGRA2BGR);
-                    alpha = planes.get(3).clone();
-                } else {
-                    bgr = f;
-                }
-                cvtColor(bgr, gray, COLOR_BGR2GRAY);
-            }
-        }
-        if (alpha == null) return gray;
-        float[] g = floats(gray), a = floats(alpha);
-        double opaqueSum = 0, opaqueN = 0, transparentN = 0;
-        for (int i = 0; i < g.length; i++) {
-            if (a[i] > 0.5f) {
-                opaqueSum += g[i];
-                opaqueN++;
-            } else {
-                transparentN++;
-            }
-        }
-        if (transparentN == 0) return gray;
-        // what is drawn (opaque) is the ink: put it on a background of the opposite brightness
-        float background = opaqueN > 0 && opaqueSum / opaqueN < 0.5 ? 1f : 0f;
-        for (int i = 0; i < g.length; i++) g[i] = a[i] * g[i] + (1 - a[i]) * background;
-        return mat(g, gray.rows(), gray.cols());
-    }
-
-    /** Large images are reduced (area averaging) so that the rest works on a bounded number of pixels. */
-    private static Mat reduce(Mat img) {
-        int side = Math.max(img.rows(), img.cols());
-        if (side <= WORK_SIDE) return img;
-        double s = (double) WORK_SIDE / side;
-        Mat out = new Mat();
-        resize(img, out, new Size(Math.max(1, (int) Math.round(img.cols() * s)), Math.max(1, (int) Math.round(img.rows() * s))), 0, 0, INTER_AREA);
-        return out;
-    }
-
-    /**
-     * Inverts dark-on-light images. The background is what most of the image is (ink covers a small part
-     * of it), so the median grey level decides; the edges alone would be fooled by a table or a frame.
-     */
-    private static Mat inkBright(Mat gray) {
-        float[] g = floats(gray);
-        int[] histogram = new int[256];
-        for (float v : g) histogram[Math.max(0, Math.min(255, Math.round(v * 255)))]++;
-        int seen = 0, median = 0;
-        while (median < 255 && (seen += histogram[median]) < (g.length + 1) / 2) median++;
-        if (median > 127) {
-            for (int i = 0; i < g.length; i++) g[i] = 1f - g[i];
-        }
-        return mat(g, gray.rows(), gray.cols());
-    }
-
-    /**
-     * Removes slowly varying background (uneven lighting, shadows on paper) with a morphological top-hat
-     * whose element is wider than any stroke.
-     */
-    private static Mat flattenBackground(Mat ink) {
-        int k = Math.max(15, Math.min(ink.rows(), ink.cols()) / 6) | 1;
-        Mat out = new Mat();
-        morphologyEx(ink, out, MORPH_TOPHAT, getStructuringElement(MORPH_RECT, new Size(k, k)));
-        return out;
-    }
-
-    /** Ink = Otsu threshold of the flattened image; refuses an image without contrast. */
-    private static Mat inkMask(Mat flat, String name) {
-        double[] minMax = minMax(flat);
-        if (minMax[1] - minMax[0] < 0.08) throw new LiveTrainException(name + ": no ink found (the image has no contrast)");
-        Mat u8 = new Mat();
-        flat.convertTo(u8, CV_8U, 255.0 / minMax[1], 0);
-        Mat mask = new Mat();
-        threshold(u8, mask, 0, 255, THRESH_BINARY | THRESH_OTSU);
-        return mask;
-    }
-
-    /**
-     * Keeps the connected pieces of ink that make up the figure: drops specks, and pieces touching the
-     * edge (frames, tick marks, the table around a sheet of paper) when something else is there.
-     * Returns the bounding box {x0, y0, x1, y1} (exclusive ends) and clears dropped pieces from the mask.
-     */
-    private static int[] keepInk(Mat mask, String name) {
-        Mat labels = new Mat(), stats = new Mat(), centroids = new Mat();
-        int n = connectedComponentsWithStats(mask, labels, stats, centroids, 8, CV_32S);
-        int rows = mask.rows(), cols = mask.cols();
-        boolean[] keep = new boolean[n];
-        int[][] st = new int[n][5];
-        try (IntIndexer s = stats.createIndexer()) {
-            for (int i = 1; i < n; i++) for (int j = 0; j < 5; j++) st[i][j] = s.get(i, j);
-        }
-        int largestInner = 0;
-        for (int i = 1; i < n; i++) {
-            if (!touchesEdge(st[i], rows, cols)) largestInner = Math.max(largestInner, st[i][CC_STAT_AREA]);
-        }
-        int largestAny = 0;
-        for (int i = 1; i < n; i++) largestAny = Math.max(largestAny, st[i][CC_STAT_AREA]);
-        int reference = largestInner > 0 ? largestInner : largestAny;
-        int x0 = cols, y0 = rows, x1 = 0, y1 = 0;
-        for (int i = 1; i < n; i++) {
-            boolean edge = touchesEdge(st[i], rows, cols);
-            keep[i] = st[i][CC_STAT_AREA] >= 0.05 * reference && (!edge || largestInner == 0);
-            if (!keep[i]) continue;
-            x0 = Math.min(x0, st[i][CC_STAT_LEFT]);
-            y0 = Math.min(y0, st[i][CC_STAT_TOP]);
-            x1 = Math.max(x1, st[i][CC_STAT_LEFT] + st[i][CC_STAT_WIDTH]);
-            y1 = Math.max(y1, st[i][CC_STAT_TOP] + st[i][CC_STAT_HEIGHT]);
-        }
-        if (x1 <= x0 || y1 <= y0) throw new LiveTrainException(name + ": no ink found");
-        try (IntIndexer l = labels.createIndexer(); UByteIndexer m = mask.createIndexer()) {
-            for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) if (!keep[l.get(r, c)]) m.put(r, c, 0);
-        }
-        return new int[]{x0, y0, x1, y1};
-    }
-
-    private static boolean touchesEdge(int[] st, int rows, int cols) {
-        return st[CC_STAT_LEFT] == 0 || st[CC_STAT_TOP] == 0
-                || st[CC_STAT_LEFT] + st[CC_STAT_WIDTH] >= cols || st[CC_STAT_TOP] + st[CC_STAT_HEIGHT] >= rows;
-    }
-
-    /** Crop, scale into the 20x20 box, normalise the ink, centre by centre of mass in 28x28. */
-    private static float[] place(Mat flat, Mat mask, int[] box) {
-        int w = box[2] - box[0], h = box[3] - box[1];
-        // ink values near the kept pieces only (a small dilation keeps anti-aliased edges)
-        Mat near = new Mat();
-        dilate(mask, near, getStructuringElement(MORPH_ELLIPSE, new Size(3, 3)));
-        Mat cleaned = new Mat(flat.size(), CV_32F, new Scalar(0.0));
-        flat.copyTo(cleaned, near);
-        Mat crop = new Mat(cleaned, new org.bytedeco.opencv.opencv_core.Rect(box[0], box[1], w, h)).clone();
-        double s = (double) BOX / Math.max(w, h);
-        int nw = Math.max(1, (int) Math.round(w * s)), nh = Math.max(1, (int) Math.round(h * s));
-        Mat small = new Mat();
-        resize(crop, small, new Size(nw, nh), 0, 0, s < 1 ? INTER_AREA : INTER_LINEAR);
-        float[] px = floats(small);
-        float peak = percentile(px, 0.98f);
-        if (peak <= 0) peak = 1;
-        double mass = 0, mr = 0, mc = 0;
-        for (int r = 0; r < nh; r++) {
-            for (int c = 0; c < nw; c++) {
-                float v = Math.min(1f, Math.max(0f, px[r * nw + c] / peak));
-                px[r * nw + c] = v;
-                mass += v;
-                mr += v * r;
-                mc += v * c;
-            }
-        }
-        double comR = mass > 0 ? mr / mass : (nh - 1) / 2.0, comC = mass > 0 ? mc / mass : (nw - 1) / 2.0;
-        // shift so that the centre of mass lands on the centre of the 28x28 field, keeping the box inside
-        int offR = clamp((int) Math.round((SIZE - 1) / 2.0 - comR), 0, SIZE - nh);
-        int offC = clamp((int) Math.round((SIZE - 1) / 2.0 - comC), 0, SIZE - nw);
-        float[] out = new float[SIZE * SIZE];
-        for (int r = 0; r < nh; r++) System.arraycopy(px, r * nw, out, (r + offR) * SIZE + offC, nw);
-        return out;
-    }
-
-    private static int clamp(int v, int lo, int hi) {
-        return Math.max(lo, Math.min(hi, v));
-    }
-
-    private static float percentile(float[] v, float q) {
-        float[] nz = new float[v.length];
-        int n = 0;
-        for (float x : v) if (x > 0) nz[n++] = x;
-        if (n == 0) return 0;
-        float[] s = Arrays.copyOf(nz, n);
-        Arrays.sort(s);
-        return s[Math.min(n - 1, (int) (q * n))];
-    }
-
-    private static double[] minMax(Mat m) {
-        float[] v = floats(m);
-        double lo = Double.MAX_VALUE, hi = -Double.MAX_VALUE;
-        for (float x : v) {
-            lo = Math.min(lo, x);
-            hi = Math.max(hi, x);
-        }
-        return new double[]{lo, hi};
-    }
-
-    static float[] floats(Mat m) {
-        Mat c = m.isContinuous() ? m : m.clone();
-        float[] out = new float[c.rows() * c.cols()];
-        try (FloatIndexer idx = c.createIndexer()) {
-            idx.get(0, out);
-        }
-        return out;
-    }
-
-    static Mat mat(float[] v, int rows, int cols) {
-        Mat m = new Mat(rows, cols, CV_32F);
-        try (FloatIndexer idx = m.createIndexer()) {
-            idx.put(0, v);
-        }
-        return m;
+        return contract.normalise(contract.preparation().prepare(img, contract, name));
     }
 }

@@ -11,6 +11,7 @@ import org.apache.hadoop.fs.Path;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.util.ModelSerializer;
 import org.livetrain.LiveTrainException;
+import org.livetrain.image.InputContract;
 import org.livetrain.io.Storage;
 import org.livetrain.model.NativeKernels;
 
@@ -336,7 +337,10 @@ public final class CheckpointStore {
         }
     }
 
-    /** Loads a checkpoint after checking its model's sha256 against the pointer and its metadata. */
+    /**
+     * Loads a checkpoint after checking its model's sha256 against the pointer and its metadata, and that its
+     * input contract is one this LiveTrain understands.
+     */
     public Checkpoint load(Pointer p, boolean withUpdater) {
         CheckpointMeta meta = meta(p);
         Path file = new Path(new Path(root, p.path()), "model.zip");
@@ -352,10 +356,13 @@ public final class CheckpointStore {
         if (!actual.equals(p.sha256()) || !actual.equals(meta.sha256())) {
             throw new LiveTrainException(file + ": checksum mismatch (sha256 " + actual + ", expected " + p.sha256() + "); refusing it");
         }
+        // the contract: meta.json's, else the model zip's, else that of checkpoints written before contracts
+        InputContract input = (meta.input() != null ? meta.input() : InputContract.in(bytes, file.toString()).orElse(InputContract.before(meta.classes())))
+                .check(file.toString());
         try {
             NativeKernels.enable();
             MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(new ByteArrayInputStream(bytes), withUpdater);
-            return new Checkpoint(net, meta, p);
+            return new Checkpoint(net, meta, p, input);
         } catch (IOException | RuntimeException e) {
             throw new LiveTrainException(file + ": not a loadable model (" + Storage.firstLine(e) + ")", e);
         }

@@ -116,7 +116,7 @@ public final class RunStore {
         try {
             ByteArrayOutputStream zip = new ByteArrayOutputStream(8 << 20);
             ModelSerializer.writeModel(net, zip, true);
-            byte[] bytes = zip.toByteArray();
+            byte[] bytes = meta.input() == null ? zip.toByteArray() : meta.input().addTo(zip.toByteArray());
             CheckpointMeta full = meta.published(id, Instant.now().toString(), CheckpointStore.sha256(bytes), bytes.length);
             Optional<Pointer> best = dir.best(), runBest = best(), latest = latest();
             writeInPlace(rel, full, bytes, best, latest);
@@ -227,6 +227,7 @@ public final class RunStore {
     private void appendHistory(CheckpointMeta meta, boolean best, boolean runBest) throws IOException {
         ObjectNode line = CheckpointStore.JSON.valueToTree(meta);
         line.remove("classes");
+        line.remove("input");
         line.put("best", best);
         line.put("run_best", runBest);
         dir.appendLine(file("history.jsonl"), line);

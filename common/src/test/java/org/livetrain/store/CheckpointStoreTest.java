@@ -6,6 +6,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Shape;
+import org.livetrain.image.InputContract;
+import org.livetrain.image.Profile;
 import org.livetrain.model.Models;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -37,8 +39,8 @@ class CheckpointStoreTest {
     }
 
     static CheckpointMeta meta(long step, double devAccuracy) {
-        return CheckpointMeta.evaluation(step, 1, devAccuracy, 1 - devAccuracy, 0.5, "test", 2, "digits", "mlp", List.of("a", "b", "c"),
-                1.0, 100.0, Map.of("k", 1));
+        return CheckpointMeta.evaluation(step, 1, devAccuracy, 1 - devAccuracy, 0.5, "test", 2, "digits", "mlp",
+                InputContract.of(new Shape(8, 8, 1), Profile.OBJECT, List.of("a", "b", "c")), 1.0, 100.0, Map.of("k", 1));
     }
 
     /** A new run in a checkpoint directory, as the training job starts one. */

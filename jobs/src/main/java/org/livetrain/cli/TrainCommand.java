@@ -43,6 +43,13 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--data", paramLabel = "SPEC", description = "digits (bundled), fashion (Debian dataset-fashion-mnist), idx:DIR or folder:DIR.")
     String data;
 
+    @Option(names = "--input-profile", paramLabel = "NAME", description = "How an image file becomes an input, in training (folder: data) and"
+            + " serving: digit, object or rgb (default: the data set's own choice, see the README's Data section).")
+    String inputProfile;
+
+    @Option(names = "--channels", paramLabel = "1|3", description = "folder: data: 1 (grey) or 3 (colour) (default: colour when the images are).")
+    int channels;
+
     @Option(names = "--workers", paramLabel = "N", description = "Worker tasks (Spark partitions).")
     int workers;
 
@@ -109,7 +116,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         common.apply();
-        TrainConfig cfg = new TrainConfig(data, workers, epochs, batch, learningRate, model, trainer, averagingFrequency,
+        TrainConfig cfg = new TrainConfig(data, inputProfile, channels, workers, epochs, batch, learningRate, model, trainer, averagingFrequency,
                 evalEvery, servers, partitionBytes, compress, augment, async, checkpointDir, keep, seed, common.conf());
         // the options typed on this command line: a resumed run applies them over its own settings
         Set<String> explicit = spec.commandLine().getParseResult().matchedOptions().stream()

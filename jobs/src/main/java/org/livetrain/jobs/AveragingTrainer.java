@@ -77,7 +77,7 @@ final class AveragingTrainer {
             stats.put("learning_rate", c.learningRate());
             stats.put("train_seconds", trainSeconds);
             CheckpointMeta meta = CheckpointMeta.evaluation(step, epoch, ev.accuracy(), devLoss, trainLoss, c.trainer(), c.workers(),
-                    c.data(), ctx.model().name().toLowerCase(java.util.Locale.ROOT), ctx.data().classNames(),
+                    c.data(), ctx.model().name().toLowerCase(java.util.Locale.ROOT), ctx.data().contract(),
                     ctx.elapsedSeconds(), examples / seconds, stats);
             RunStore.Published pub = ctx.run().publish(sparkNet.getNetwork(), meta);
             boolean ours = pub.best().run() == null || pub.best().run().equals(ctx.run().id());

@@ -473,7 +473,7 @@ final class BytePSTrainer {
                             double examplesPerSecond = steps * (double) c.batch() * c.workers() / ((now - lastEvalNanos) / 1e9);
                             CheckpointMeta meta = CheckpointMeta.evaluation(step, epoch, counts[0] / counts[1], counts[2] / counts[1],
                                     counts[3] / c.workers(), c.trainer(), c.workers(), c.data(), kind.name().toLowerCase(Locale.ROOT),
-                                    data.classNames(), (System.currentTimeMillis() - plan.startedMillis()) / 1000.0, examplesPerSecond, stats);
+                                    data.contract(), (System.currentTimeMillis() - plan.startedMillis()) / 1000.0, examplesPerSecond, stats);
                             publisher.publish(net.clone(), meta);
                             lastTiming = t;
                             lastPushed = worker.bytesPushed();

@@ -12,6 +12,8 @@ import java.util.Set;
 /** Everything a training run is asked to do, as given on the command line (after defaults). */
 public record TrainConfig(
         String data,
+        String inputProfile,
+        int channels,
         int workers,
         int epochs,
         int batch,
@@ -31,7 +33,7 @@ public record TrainConfig(
         Map<String, String> conf) implements Serializable {
 
     /** Settings that decide what a run computes: a resumed run keeps them (only {@code epochs} may grow). */
-    static final List<String> DEFINING = List.of("data", "model", "trainer", "workers", "batch", "learning-rate", "seed", "compress",
+    static final List<String> DEFINING = List.of("data", "input-profile", "channels", "model", "trainer", "workers", "batch", "learning-rate", "seed", "compress",
             "async", "augment", "averaging-frequency");
 
     public boolean fp16() {
@@ -43,6 +45,8 @@ public record TrainConfig(
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("trainer", trainer);
         m.put("data", data);
+        if (inputProfile != null) m.put("input-profile", inputProfile);
+        if (channels != 0) m.put("channels", channels);
         m.put("model", model);
         m.put("workers", workers);
         m.put("epochs", epochs);
@@ -84,7 +88,8 @@ public record TrainConfig(
     }
 
     private TrainConfig fromSettings(Map<String, Object> s) {
-        return new TrainConfig(str(s, "data"), num(s, "workers").intValue(), num(s, "epochs").intValue(), num(s, "batch").intValue(),
+        return new TrainConfig(str(s, "data"), s.get("input-profile") == null ? null : str(s, "input-profile"),
+                s.get("channels") == null ? 0 : num(s, "channels").intValue(), num(s, "workers").intValue(), num(s, "epochs").intValue(), num(s, "batch").intValue(),
                 num(s, "learning-rate").doubleValue(), str(s, "model"), str(s, "trainer"), num(s, "averaging-frequency").intValue(),
                 num(s, "eval-every").intValue(), num(s, "servers").intValue(), num(s, "partition-bytes").intValue(), str(s, "compress"),
                 Boolean.parseBoolean(str(s, "augment")), Boolean.parseBoolean(str(s, "async")), checkpointDir, num(s, "keep").intValue(),

@@ -122,7 +122,10 @@ public final class TrainingJob {
             Runs.Resumption resumption = request.resuming() ? Runs.findResumption(CheckpointStore.open(given.checkpointDir(), hconf), request, given) : null;
             TrainConfig config = resumption == null ? given : resumption.config();
             validate(config);
-            Dataset data = Dataset.open(config.data(), hconf);
+            Dataset data = Dataset.open(config.data(), hconf).prepared(config.inputProfile(), config.channels());
+            if (config.augment() && data.contract().channels() != 1) {
+                throw new LiveTrainException("--augment: transforms grey images only; " + config.data() + " is prepared in colour (--channels 1 makes it grey)");
+            }
             Split split = data.split(config.seed());
             if (split.train().length < config.workers()) {
                 throw new LiveTrainException("--workers " + config.workers() + ": more workers than training examples (" + split.train().length + ")");
@@ -151,8 +154,8 @@ public final class TrainingJob {
         try {
             TrainConfig config = ctx.config();
             Progress progress = ctx.progress();
-            progress.line("data %s: %s images, %d classes; %d train / %d dev / %d test", ctx.data().spec(), ctx.data().shape(), ctx.data().numClasses(),
-                    ctx.split().train().length, ctx.split().dev().length, ctx.split().test().length);
+            progress.line("data %s: %s images, %d classes; %d train / %d dev / %d test; input %s", ctx.data().spec(), ctx.data().shape(), ctx.data().numClasses(),
+                    ctx.split().train().length, ctx.split().dev().length, ctx.split().test().length, ctx.data().contract().describe());
             progress.line("training %s with the %s trainer on %d workers (%s), %d epoch(s) of batch %d per worker; checkpoints in %s",
                     ctx.model().name().toLowerCase(Locale.ROOT), config.trainer(), config.workers(), ctx.spark().sparkContext().master(), config.epochs(),
                     config.batch(), run.base());

@@ -82,7 +82,7 @@ class HdfsStorageTest {
         CheckpointMeta m = best.meta();
         long step = m.step() + steps;
         writer.newestRun().orElseThrow().publish(best.network(), CheckpointMeta.evaluation(step, m.epoch(), Math.min(1.0, m.devAccuracy() + 0.001),
-                m.devLoss(), m.trainLoss(), m.trainer(), m.workers(), m.data(), m.model(), m.classes(), m.elapsedSeconds(), m.examplesPerSecond(), m.stats()));
+                m.devLoss(), m.trainLoss(), m.trainer(), m.workers(), m.data(), m.model(), best.input(), m.elapsedSeconds(), m.examplesPerSecond(), m.stats()));
         return step;
     }
 

@@ -203,7 +203,7 @@ class KafkaScorerTest {
             long newStep = best.meta().step() + 1000;
             var m = best.meta();
             store.publish(best.network(), org.livetrain.store.CheckpointMeta.evaluation(newStep, m.epoch(), 0.999, m.devLoss(), m.trainLoss(), m.trainer(),
-                    m.workers(), m.data(), m.model(), m.classes(), m.elapsedSeconds(), m.examplesPerSecond(), m.stats()));
+                    m.workers(), m.data(), m.model(), best.input(), m.elapsedSeconds(), m.examplesPerSecond(), m.stats()));
             Thread.sleep(2500);
             pushAndRead("in2", "out2", "b", 5, seen);
             for (int i = 1; i <= 5; i++) assertEquals(newStep, seen.get("b-" + i).get("model_step").asLong(), "b-" + i + " used the new best");

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
-import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.io.HadoopConf;
 import org.livetrain.serving.BestModelService;
 import org.livetrain.serving.ScoreRecord;
@@ -62,7 +61,7 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
         BestModelService models = MODELS.computeIfAbsent(checkpointDir,
                 d -> new BestModelService(CheckpointStore.open(d, hadoop.get()), BestModelService.DEFAULT_POLL));
         models.poll(); // a micro-batch sees the best model as of its start
-        Scorer scorer = new Scorer(models, new ImagePreprocessor(maxPixels),
+        Scorer scorer = new Scorer(models, maxPixels,
                 () -> "no checkpoint has been published in " + checkpointDir + " yet");
         List<Path> roots = realRoots();
         // lazily, up to `batch` rows at a time: a continuous-processing partition never ends, so there

@@ -1,9 +1,12 @@
 package org.livetrain.serving;
 
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.livetrain.LiveTrainException;
 import org.livetrain.data.Batches;
+import org.livetrain.image.InputContract;
 import org.livetrain.store.Checkpoint;
 import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -11,7 +14,10 @@ import java.util.List;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.stream.IntStream;
 
-/** A verified checkpoint ready to answer: its network, class names, step and dev accuracy. */
+/**
+ * A verified checkpoint ready to answer: its network, the contract its input is prepared by, class names,
+ * step and dev accuracy.
+ */
 public final class LoadedModel {
     public static final int TOP = 3;
     private final MultiLayerNetwork network;
@@ -19,6 +25,7 @@ public final class LoadedModel {
      * tasks of one executor) each take a copy instead of waiting for one another. */
     private final ConcurrentLinkedDeque<MultiLayerNetwork> idle = new ConcurrentLinkedDeque<>();
     private final List<String> classes;
+    private final InputContract input;
     private final long step;
     private final String run;
     private final double devAccuracy;
@@ -28,12 +35,32 @@ public final class LoadedModel {
         this.network = cp.network();
         idle.push(network);
         int n = (int) network.getLayer(network.getnLayers() - 1).getParam("b").length();
-        List<String> names = cp.meta().classes();
+        this.input = cp.input();
+        checkInput(cp, n);
+        List<String> names = input.classes() != null ? input.classes() : cp.meta().classes();
         this.classes = names != null && names.size() == n ? List.copyOf(names) : IntStream.range(0, n).mapToObj(Integer::toString).toList();
         this.step = cp.meta().step();
         this.run = cp.pointer().run() != null ? cp.pointer().run() : cp.meta().run();
         this.devAccuracy = cp.meta().devAccuracy();
         this.sha256 = cp.pointer().sha256();
+    }
+
+    /** The network takes the contract's input and gives one output per class, or the checkpoint is refused. */
+    private void checkInput(Checkpoint cp, int outputs) {
+        String where = cp.pointer().path();
+        if (input.classes() != null && input.classes().size() != outputs) {
+            throw new LiveTrainException(where + ": the input contract names " + input.classes().size() + " classes, the network has " + outputs + " outputs");
+        }
+        try {
+            network.output(Nd4j.zeros(1, input.shape().pixels()), false);
+        } catch (RuntimeException e) {
+            throw new LiveTrainException(where + ": the network does not take the " + input.shape() + " input its contract names (" + e.getMessage() + ")");
+        }
+    }
+
+    /** How a file is prepared for this model. */
+    public InputContract input() {
+        return input;
     }
 
     public long step() {

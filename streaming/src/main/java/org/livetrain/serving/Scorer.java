@@ -22,13 +22,16 @@ public final class Scorer {
     public static final int BATCH = 64;
 
     private final BestModelService models;
-    private final ImagePreprocessor preprocessor;
+    private final long maxPixels;
     private final Supplier<String> notReady;
 
-    /** @param notReady says why no model is there yet and when one is expected */
-    public Scorer(BestModelService models, ImagePreprocessor preprocessor, Supplier<String> notReady) {
+    /**
+     * @param maxPixels images with more pixels are refused before decoding
+     * @param notReady  says why no model is there yet and when one is expected
+     */
+    public Scorer(BestModelService models, long maxPixels, Supplier<String> notReady) {
         this.models = models;
-        this.preprocessor = preprocessor;
+        this.maxPixels = maxPixels;
         this.notReady = notReady;
     }
 
@@ -57,6 +60,8 @@ public final class Scorer {
             }
             return Arrays.asList(out);
         }
+        // a file is prepared as the answering model's training data were: its checkpoint's input contract
+        ImagePreprocessor preprocessor = new ImagePreprocessor(model.input(), maxPixels);
         List<Integer> ready = new ArrayList<>();
         List<float[]> images = new ArrayList<>();
         for (int i = 0; i < out.length; i++) {

@@ -1,7 +1,6 @@
 package org.livetrain.terminal;
 
 import org.apache.hadoop.conf.Configuration;
-import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.serving.BestModelService;
 import org.livetrain.serving.LoadedModel;
 import org.livetrain.serving.Scorer;
@@ -25,7 +24,7 @@ public final class TerminalSession implements AutoCloseable {
                            Supplier<String> notReady, InputStream in, PrintStream out, PrintStream err, boolean interactive) {
         CheckpointStore store = CheckpointStore.open(checkpointDir, conf);
         this.models = new BestModelService(store, poll);
-        Scorer scorer = new Scorer(models, new ImagePreprocessor(maxPixels), notReady);
+        Scorer scorer = new Scorer(models, maxPixels, notReady);
         this.reader = new TerminalReader(scorer, new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8)), out, err, json, interactive);
         models.onEvent(reader::printAbove);
         LoadedModel m = models.current().orElse(null);

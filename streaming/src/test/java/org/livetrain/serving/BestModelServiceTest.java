@@ -6,6 +6,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.data.Shape;
 import org.livetrain.image.ImagePreprocessor;
+import org.livetrain.image.InputContract;
+import org.livetrain.image.Profile;
 import org.livetrain.model.Models;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.CheckpointStore;
@@ -35,7 +37,8 @@ class BestModelServiceTest {
     }
 
     static CheckpointMeta meta(long step, double acc) {
-        return CheckpointMeta.evaluation(step, 1, acc, 0.1, 0.1, "test", 1, "digits", "mlp", DIGITS, 1, 1, Map.of());
+        return CheckpointMeta.evaluation(step, 1, acc, 0.1, 0.1, "test", 1, "digits", "mlp", InputContract.of(new Shape(28, 28, 1), Profile.DIGIT, DIGITS),
+                1, 1, Map.of());
     }
 
     /** A training run writing into a checkpoint directory. */
@@ -60,7 +63,7 @@ class BestModelServiceTest {
         try (BestModelService service = new BestModelService(CheckpointStore.open(ckpt.toString(), CONF), Duration.ofHours(1))) {
             List<String> events = new CopyOnWriteArrayList<>();
             service.onEvent(events::add);
-            Scorer scorer = new Scorer(service, new ImagePreprocessor(), () -> "not yet");
+            Scorer scorer = new Scorer(service, ImagePreprocessor.DEFAULT_MAX_PIXELS, () -> "not yet");
             Path img = image();
 
             ScoreRecord none = scorer.score("a", img);
@@ -104,7 +107,7 @@ class BestModelServiceTest {
         try (BestModelService service = new BestModelService(CheckpointStore.open(ckpt.toString(), CONF), Duration.ofHours(1))) {
             List<String> events = new CopyOnWriteArrayList<>();
             service.onEvent(events::add);
-            Scorer scorer = new Scorer(service, new ImagePreprocessor(), () -> "not yet");
+            Scorer scorer = new Scorer(service, ImagePreprocessor.DEFAULT_MAX_PIXELS, () -> "not yet");
             Path img = image();
             assertEquals(10L, scorer.score("a", img).modelStep());
             Path best = ckpt.resolve("best.json");
