@@ -130,6 +130,11 @@ public final class FolderPool implements Pool {
         return classNames;
     }
 
+    /** The file of an example. */
+    public String file(int index) {
+        return files[index];
+    }
+
     @Override
     public String describe() {
         return root;

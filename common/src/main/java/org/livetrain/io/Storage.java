@@ -31,12 +31,13 @@ public final class Storage {
 
     /**
      * I/O errors that no retry can fix: a permission or a quota, a path that is a file or already exists,
-     * a missing file, a host name that does not resolve, data that ends early or does not decompress.
+     * a missing file, data that ends early or does not decompress. (A host name that does not resolve is
+     * left to retries: in the middle of a run it is more often a passing DNS failure than a wrong name.)
      * Matched on the class and its superclasses by name, so that file-system clients on the class path or
      * not (HDFS, S3A) are recognised alike, and on the class a Hadoop {@code RemoteException} carries.
      */
     private static final Set<String> PERMANENT = Set.of(
-            "java.io.FileNotFoundException", "java.io.EOFException", "java.util.zip.ZipException", "java.net.UnknownHostException",
+            "java.io.FileNotFoundException", "java.io.EOFException", "java.util.zip.ZipException",
             "java.nio.file.AccessDeniedException", "java.nio.file.NoSuchFileException", "java.nio.file.NotDirectoryException",
             "java.nio.file.FileAlreadyExistsException", "java.nio.file.FileSystemLoopException",
             "org.apache.hadoop.security.AccessControlException", "org.apache.hadoop.fs.ClusterStorageCapacityExceededException",
@@ -82,6 +83,8 @@ public final class Storage {
     static boolean permanent(IOException e) {
         String text = String.valueOf(e.getMessage());
         if (text.contains("No space left on device") || text.contains("Permission denied") || text.contains("Read-only file system")) return true;
+        // Hadoop's RPC client reports a connection that dropped as an EOFException naming both hosts
+        if (text.contains("local host is")) return false;
         if (e instanceof org.apache.hadoop.ipc.RemoteException remote) return permanent(remote.getClassName());
         return permanent(e.getClass());
     }

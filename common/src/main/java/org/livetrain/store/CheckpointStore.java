@@ -156,15 +156,14 @@ public final class CheckpointStore {
         try {
             if (hasEarlierLayout()) out.add(new RunStore(this, null, "", DEFAULT_KEEP));
             if (!fs.exists(runsDir())) return out;
-            List<RunStore> named = new ArrayList<>();
+            Map<RunStore, Integer> numbers = new LinkedHashMap<>(); // each run.json read once
             for (FileStatus st : fs.listStatus(runsDir())) {
                 if (st.isDirectory() && RUN_NAME.matcher(st.getPath().getName()).matches()) {
                     RunStore r = run(st.getPath().getName());
-                    if (r.info().isPresent()) named.add(r);
+                    r.info().ifPresent(i -> numbers.put(r, i.number()));
                 }
             }
-            named.sort(Comparator.comparingInt((RunStore r) -> r.info().orElseThrow().number()).thenComparing(RunStore::id));
-            out.addAll(named);
+            numbers.keySet().stream().sorted(Comparator.comparingInt((RunStore r) -> numbers.get(r)).thenComparing(RunStore::id)).forEach(out::add);
         } catch (IOException e) {
             throw Storage.problem("--checkpoint-dir " + location + ": cannot list runs", e);
         }
@@ -235,15 +234,41 @@ public final class CheckpointStore {
      */
     public String state(RunInfo info) {
         if (!RunInfo.RUNNING.equals(info.state())) return info.state();
-        Optional<RunLock.Holder> h = RunLock.holder(this);
-        boolean live = h.isPresent() && info.id().equals(h.get().run()) && h.get().staleness(Instant.now()).isEmpty();
-        return live ? RunInfo.RUNNING : RunInfo.INTERRUPTED;
+        return RunLock.live(this, info.id()) ? RunInfo.RUNNING : RunInfo.INTERRUPTED;
+    }
+
+    /**
+     * The present by the storage's own clock: the modification time of a file written now, so that times
+     * written by other hosts compare without their clocks mattering. The local clock when nothing can be written.
+     */
+    Instant now() {
+        Path probe = new Path(root, ".clock-probe-" + UUID.randomUUID());
+        try {
+            try (OutputStream out = fs.create(probe, false)) {
+                out.write(1);
+            }
+            return Instant.ofEpochMilli(fs.getFileStatus(probe).getModificationTime());
+        } catch (IOException e) {
+            return Instant.now();
+        } finally {
+            try {
+                fs.delete(probe, false);
+            } catch (IOException ignored) {
+                // a probe left behind is harmless
+            }
+        }
     }
 
     // ---- the earlier layout, and starting over
 
+    /** What a directory written before runs existed holds at its top. */
+    private static final List<String> EARLIER_FILES = List.of("checkpoints", "history.jsonl", "progress.json");
+
+    /** A history, or a checkpoint, at the top of the directory (the earlier trainer also made an empty checkpoints/). */
     private boolean hasEarlierLayout() throws IOException {
-        return fs.exists(new Path(root, "history.jsonl")) || fs.exists(new Path(root, "checkpoints"));
+        if (fs.exists(new Path(root, "history.jsonl"))) return true;
+        Path checkpoints = new Path(root, "checkpoints");
+        return fs.exists(checkpoints) && java.util.Arrays.stream(fs.listStatus(checkpoints)).anyMatch(st -> st.getPath().getName().startsWith("step-"));
     }
 
     /** What can be said of the run of the earlier layout: its settings from its newest evaluation. */
@@ -261,32 +286,39 @@ public final class CheckpointStore {
 
     /**
      * Moves the run of a directory written before runs existed into {@code runs/RUN/} (RUN from the time of
-     * its first evaluation), copying first and switching the pointers before anything is deleted, so that a
-     * reader polling meanwhile never meets a missing checkpoint. The caller holds the lock.
+     * its first evaluation): the files are copied into a temporary folder that is renamed into place, then
+     * the pointers that still name the earlier layout are switched, and only then are the originals deleted,
+     * so that a reader polling meanwhile never meets a missing checkpoint, and a move interrupted at any point
+     * is finished by the next one. The caller holds the lock.
      */
     public Optional<String> migrate() {
         try {
             if (!hasEarlierLayout()) return Optional.empty();
-            RunStore earlier = new RunStore(this, null, "", DEFAULT_KEEP);
-            RunInfo was = earlier.info().orElse(new RunInfo(null, 0, RunInfo.EARLIER, Map.of(), Instant.now().toString(),
-                    null, null, null, null, null, null, null));
+            RunInfo was = new RunStore(this, null, "", DEFAULT_KEEP).info().orElse(new RunInfo(null, 0, RunInfo.EARLIER, Map.of(),
+                    Instant.now().toString(), null, null, null, null, null, null, null));
             String id = "earlier-" + RUN_ID.format(Instant.parse(was.started()));
-            RunStore run = run(id);
-            int number = runs().stream().filter(r -> r.id() != null).mapToInt(r -> r.info().map(RunInfo::number).orElse(0)).max().orElse(0) + 1;
-            fs.mkdirs(run.base());
-            for (String name : List.of("checkpoints", "history.jsonl", "progress.json")) {
-                Path src = new Path(root, name);
-                if (fs.exists(src)) FileUtil.copy(fs, src, fs, run.file(name), false, true, conf);
-            }
-            run.writeInfo(new RunInfo(id, number, RunInfo.EARLIER, was.settings(), was.started(), null, null, null,
-                    was.wallSeconds(), null, null, null));
             String prefix = "runs/" + id + "/";
-            Optional<Pointer> best = best(), latest = latest();
-            if (latest.isPresent()) writePointer(run.file("latest.json"), latest.get().at(prefix + latest.get().path(), id));
-            if (best.isPresent()) writePointer(run.file("best.json"), best.get().at(prefix + best.get().path(), id));
-            if (latest.isPresent()) writePointer(latestFile(), latest.get().at(prefix + latest.get().path(), id));
-            if (best.isPresent()) writePointer(bestFile(), best.get().at(prefix + best.get().path(), id));
-            for (String name : List.of("checkpoints", "history.jsonl", "progress.json")) fs.delete(new Path(root, name), true);
+            Path target = new Path(runsDir(), id);
+            if (!fs.exists(target)) {
+                int number = runs().stream().filter(r -> r.id() != null).mapToInt(r -> r.info().map(RunInfo::number).orElse(0)).max().orElse(0) + 1;
+                Path tmp = new Path(runsDir(), ".tmp-" + id + "-" + UUID.randomUUID());
+                fs.mkdirs(tmp);
+                for (String name : EARLIER_FILES) {
+                    Path src = new Path(root, name);
+                    if (fs.exists(src)) FileUtil.copy(fs, src, fs, new Path(tmp, name), false, true, conf);
+                }
+                RunInfo info = new RunInfo(id, number, RunInfo.EARLIER, was.settings(), was.started(), null, null, null, was.wallSeconds(), null, null, null);
+                Storage.writeAtomically(fs, new Path(tmp, "run.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(info), conf);
+                Optional<Pointer> best = best(), latest = latest();
+                if (latest.isPresent()) writePointer(new Path(tmp, "latest.json"), latest.get().at(prefix + latest.get().path(), id));
+                if (best.isPresent()) writePointer(new Path(tmp, "best.json"), best.get().at(prefix + best.get().path(), id));
+                if (!fs.rename(tmp, target)) throw new IOException("could not rename " + tmp + " to " + target);
+            }
+            for (Path file : List.of(latestFile(), bestFile())) {
+                Optional<Pointer> p = pointer(file);
+                if (p.isPresent() && p.get().path().startsWith("checkpoints/")) writePointer(file, p.get().at(prefix + p.get().path(), id));
+            }
+            for (String name : EARLIER_FILES) fs.delete(new Path(root, name), true);
             return Optional.of(id);
         } catch (IOException e) {
             throw Storage.problem("--checkpoint-dir " + location + ": cannot move the earlier layout into a run", e);

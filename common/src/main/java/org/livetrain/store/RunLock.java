@@ -2,7 +2,6 @@ package org.livetrain.store;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
-import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.Path;
 import org.livetrain.LiveTrainException;
 import org.livetrain.io.Storage;
@@ -16,6 +15,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.Optional;
+import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -31,7 +31,11 @@ import java.util.function.Consumer;
  * within the same moment may both get it), replaces it with a fresh heartbeat every {@link #HEARTBEAT}, and
  * deletes it when the run ends. A second run refuses to start while the lock is live. A lock is stale, and
  * is taken over with a line saying so, when its process is gone: on this host, no process has its pid and
- * start time; on any host, its heartbeat is older than {@link #STALE}.
+ * start time; on any host, the file was last written more than {@link #STALE} ago, both times read from the
+ * storage's own clock (a file's modification time), so that hosts whose clocks disagree agree on the age.
+ * A stale lock is moved aside under a name of its own before it is replaced, so that of two runs taking it
+ * over at once only one succeeds. A run that finds its lock taken over (its process was paused for longer
+ * than {@link #STALE}) stops: {@link #onLost}.
  */
 public final class RunLock implements AutoCloseable {
     static final Duration HEARTBEAT = Duration.ofSeconds(10);
@@ -46,8 +50,11 @@ public final class RunLock implements AutoCloseable {
                          @JsonProperty("process_started") String processStarted, @JsonProperty("started") String started,
                          @JsonProperty("heartbeat") String heartbeat) {
 
-        /** Why this holder's process is gone, or empty when it may still be alive. */
-        public Optional<String> staleness(Instant now) {
+        /**
+         * Why this holder's process is gone, or empty when it may still be alive; {@code written} is when the lock
+         * file was last written and {@code now} the present, both by the storage's clock.
+         */
+        public Optional<String> staleness(Instant written, Instant now) {
             if (host != null && host.equals(thisHost())) {
                 Optional<ProcessHandle> p = ProcessHandle.of(pid);
                 Optional<Instant> began = p.flatMap(h -> h.info().startInstant());
@@ -55,9 +62,8 @@ public final class RunLock implements AutoCloseable {
                         && (processStarted == null || began.isEmpty() || began.get().toString().equals(processStarted));
                 if (!same) return Optional.of("pid " + pid + " on " + host + " is gone");
             }
-            Instant beat = parse(heartbeat);
-            long age = beat == null ? Long.MAX_VALUE : Duration.between(beat, now).toSeconds();
-            if (age > STALE.toSeconds()) return Optional.of("its last heartbeat was " + (beat == null ? "never" : age + " s ago"));
+            long age = Duration.between(written, now).toSeconds();
+            if (age > STALE.toSeconds()) return Optional.of("its last heartbeat was " + age + " s ago");
             return Optional.empty();
         }
 
@@ -70,6 +76,8 @@ public final class RunLock implements AutoCloseable {
     private final Holder mine;
     private volatile String run;
     private volatile boolean held = true;
+    private volatile Runnable onLost = () -> { };
+    private volatile Holder takenBy;
     private final ScheduledExecutorService heartbeat;
 
     private RunLock(CheckpointStore store, Holder mine) {
@@ -95,16 +103,14 @@ public final class RunLock implements AutoCloseable {
                 if (Storage.createExclusively(store.fs(), file, CheckpointStore.JSON.writeValueAsBytes(me))) return new RunLock(store, me);
                 byte[] seen = read(store, file);
                 if (seen == null) continue; // released meanwhile
-                String stale = staleness(store, file, seen);
+                String stale = staleness(store, parse(seen), file);
                 if (stale == null) {
                     Holder h = parse(seen);
                     throw new LiveTrainException("--checkpoint-dir " + store.location() + ": " + (h == null ? "another run" : h.describe())
                             + " is training here; wait for it to end or use another --checkpoint-dir (the lock is " + file
                             + "; a lock whose process is gone is taken over by the next run)");
                 }
-                byte[] again = read(store, file);
-                if (again == null || !Arrays.equals(again, seen)) continue; // someone else took it over meanwhile
-                store.fs().delete(file, false);
+                if (!moveAside(store, file, seen)) continue; // another run moved it first, or it was refreshed meanwhile
                 Holder h = parse(seen);
                 say.accept("took over the lock of " + (h == null ? "an unknown run" : h.describe()) + ": " + stale);
             }
@@ -114,7 +120,23 @@ public final class RunLock implements AutoCloseable {
         throw new LiveTrainException("--checkpoint-dir " + store.location() + ": another run took the lock " + file + " at the same moment; try again");
     }
 
-    /** Who holds the lock now, if anyone, with the reason it is stale if it is. */
+    /**
+     * Moves a stale lock aside under a name of its own and deletes it; false when the file moved was not the
+     * one judged stale (a run that took it over first, or a heartbeat meanwhile), which is then put back.
+     */
+    private static boolean moveAside(CheckpointStore store, Path file, byte[] stale) throws IOException {
+        Path aside = new Path(file.getParent(), file.getName() + ".stale-" + UUID.randomUUID());
+        if (!store.fs().rename(file, aside)) return false;
+        byte[] moved = read(store, aside);
+        if (moved != null && !Arrays.equals(moved, stale)) {
+            store.fs().rename(aside, file); // fails only if yet another run created a lock meanwhile: that one stands
+            return false;
+        }
+        store.fs().delete(aside, false);
+        return true;
+    }
+
+    /** Who holds the lock now, if anyone. */
     public static Optional<Holder> holder(CheckpointStore store) {
         try {
             byte[] b = read(store, store.lockFile());
@@ -122,6 +144,28 @@ public final class RunLock implements AutoCloseable {
         } catch (IOException e) {
             return Optional.empty();
         }
+    }
+
+    /** Whether the lock names a live run {@code runId}: held by it, and not stale. */
+    static boolean live(CheckpointStore store, String runId) {
+        Optional<Holder> h = holder(store);
+        try {
+            return h.isPresent() && runId.equals(h.get().run()) && staleness(store, h.get(), store.lockFile()) == null;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** What to do when another run took this lock over: the training job stops its Spark jobs. */
+    public void onLost(Runnable action) {
+        this.onLost = action;
+    }
+
+    /** The error a run that lost its lock ends with. */
+    public LiveTrainException lost() {
+        return new LiveTrainException("--checkpoint-dir " + store.location() + ": " + (takenBy == null ? "another run" : takenBy.describe())
+                + " took over this run's lock (this process did not refresh it for more than " + STALE.toMinutes()
+                + " minutes); this run stops so that two runs never write here at once");
     }
 
     /** Names the run this lock is held for (written at once and with every heartbeat). */
@@ -146,7 +190,9 @@ public final class RunLock implements AutoCloseable {
             Holder now = holderNow();
             if (!isMine(now)) {
                 held = false;
-                LOG.warn("{}: this run no longer holds the lock ({}); it stops refreshing it", file, now == null ? "the file is gone" : "now " + now.describe());
+                takenBy = now;
+                LOG.warn("{}: this run no longer holds the lock ({}); it stops", file, now == null ? "the file is gone" : "now " + now.describe());
+                onLost.run();
                 return;
             }
             Holder next = new Holder(run, mine.host(), mine.pid(), mine.processStarted(), mine.started(), Instant.now().toString());
@@ -185,12 +231,11 @@ public final class RunLock implements AutoCloseable {
         return new Holder(run, thisHost(), self.pid(), self.info().startInstant().map(Instant::toString).orElse(null), now, now);
     }
 
-    /** The reason a lock with this content is stale, or null if it may be live. */
-    private static String staleness(CheckpointStore store, Path file, byte[] content) throws IOException {
-        Holder h = parse(content);
-        if (h != null) return h.staleness(Instant.now()).orElse(null);
-        FileStatus st = store.fs().getFileStatus(file);
-        long age = Duration.between(Instant.ofEpochMilli(st.getModificationTime()), Instant.now()).toSeconds();
+    /** The reason a lock with this content ({@code h}, null when unreadable) is stale, or null if it may be live. */
+    private static String staleness(CheckpointStore store, Holder h, Path file) throws IOException {
+        Instant written = Instant.ofEpochMilli(store.fs().getFileStatus(file).getModificationTime()), now = store.now();
+        if (h != null) return h.staleness(written, now).orElse(null);
+        long age = Duration.between(written, now).toSeconds();
         return age > UNREADABLE_STALE.toSeconds() ? "the lock file is unreadable and " + age + " s old" : null;
     }
 
@@ -207,14 +252,6 @@ public final class RunLock implements AutoCloseable {
             Holder h = CheckpointStore.JSON.readValue(content, Holder.class);
             return h.host() == null || h.started() == null ? null : h;
         } catch (IOException e) {
-            return null;
-        }
-    }
-
-    private static Instant parse(String time) {
-        try {
-            return time == null ? null : Instant.parse(time);
-        } catch (RuntimeException e) {
             return null;
         }
     }

@@ -42,15 +42,16 @@ class StorageProblemTest {
             new FileAlreadyExistsException("/ckpt/lock.json"),
             new FileNotFoundException("/data/train-images-idx3-ubyte.gz"),
             new EOFException("Unexpected end of ZLIB input stream"),
-            new ZipException("invalid stored block lengths"),
-            new UnknownHostException("namenode.example"));
+            new ZipException("invalid stored block lengths"));
 
     static final List<IOException> RETRYABLE = List.of(
             new ConnectException("Connection refused"),
             new SocketTimeoutException("60000 millis timeout while waiting for channel to be ready for read"),
             new RemoteException("org.apache.hadoop.hdfs.server.namenode.SafeModeException", "Name node is in safe mode"),
             new IOException("Filesystem closed"),
-            new IOException("All datanodes are bad. Aborting..."));
+            new IOException("All datanodes are bad. Aborting..."),
+            new EOFException("End of File Exception between local host is: \"node-3/10.0.0.3\"; destination host is: \"nn:8020\"; java.io.EOFException"),
+            new UnknownHostException("namenode.example"));
 
     @Test
     void errorsNoRetryCanFixBecomeOneLineUserErrors() {

@@ -114,6 +114,33 @@ class RunsTest {
         assertTrue(store().migrate().isEmpty(), "nothing left to move");
     }
 
+    /** A move interrupted after its copy was renamed into place, before the pointers were switched: the next one finishes it. */
+    @Test
+    void anInterruptedMoveOfTheEarlierLayoutIsFinishedByTheNext() throws Exception {
+        writeEarlierLayout();
+        Path copy = dir.resolveSibling(dir.getFileName() + "-copy");
+        copyTree(dir, copy);
+        String id = CheckpointStore.create(copy.toString(), CONF).migrate().orElseThrow();
+        copyTree(copy.resolve("runs"), dir.resolve("runs")); // the copy in place, the pointers and the originals not yet touched
+        assertEquals(id, store().migrate().orElseThrow());
+        CheckpointStore reader = CheckpointStore.open(dir.toString(), CONF);
+        Pointer best = reader.best().orElseThrow();
+        assertEquals("runs/" + id + "/checkpoints/step-50", best.path(), "switched once, not nested");
+        assertEquals(50, reader.load(best, false).meta().step());
+        assertFalse(Files.exists(dir.resolve("checkpoints")) || Files.exists(dir.resolve("runs").resolve(id).resolve("checkpoints/checkpoints")));
+        assertEquals(List.of(id), reader.runs().stream().map(RunStore::id).toList());
+    }
+
+    static void copyTree(Path from, Path to) throws Exception {
+        try (Stream<Path> s = Files.walk(from)) {
+            for (Path p : s.toList()) {
+                Path t = to.resolve(from.relativize(p).toString());
+                if (Files.isDirectory(p)) Files.createDirectories(t);
+                else Files.copy(p, t);
+            }
+        }
+    }
+
     @Test
     void startingOverMovesTheRunsAsideOrDeletesThem() throws Exception {
         RunStore run = store().newRun(null, SETTINGS, 3, null);
@@ -168,14 +195,17 @@ class RunsTest {
         assertEquals(List.of("took over the lock of run dead (pid " + gone.pid() + " on " + host + ", started " + now + "): pid "
                 + gone.pid() + " on " + host + " is gone"), said);
 
-        // another host: its process cannot be checked, its heartbeat can
-        String old = Instant.now().minus(RunLock.STALE).minusSeconds(5).toString();
-        Files.write(dir.resolve("lock.json"), json.writeValueAsBytes(new RunLock.Holder("far", "elsewhere", 1, old, old, old)));
+        // another host: its process cannot be checked, the age of its last heartbeat can (by the storage's clock)
+        Instant old = Instant.now().minus(RunLock.STALE).minusSeconds(5);
+        Files.write(dir.resolve("lock.json"), json.writeValueAsBytes(new RunLock.Holder("far", "elsewhere", 1, old.toString(), old.toString(), old.toString())));
+        Files.setLastModifiedTime(dir.resolve("lock.json"), java.nio.file.attribute.FileTime.from(old));
         said.clear();
         RunLock.acquire(store, said::add).close();
         assertTrue(said.get(0).matches("took over the lock of run far \\(pid 1 on elsewhere, .*: its last heartbeat was 12[5-9] s ago"), said.toString());
 
-        Files.write(dir.resolve("lock.json"), json.writeValueAsBytes(new RunLock.Holder("far", "elsewhere", 1, now, now, now)));
+        // a heartbeat written just now, whatever the writer's clock said (an hour behind here)
+        String behind = Instant.now().minusSeconds(3600).toString();
+        Files.write(dir.resolve("lock.json"), json.writeValueAsBytes(new RunLock.Holder("far", "elsewhere", 1, behind, behind, behind)));
         assertThrows(LiveTrainException.class, () -> RunLock.acquire(store, said::add), "a live lock on another host is respected");
         assertEquals(RunInfo.RUNNING, store.state(new RunInfo("far", 2, RunInfo.RUNNING, SETTINGS, now, null, "elsewhere", 1L, null, null, null, null)));
     }

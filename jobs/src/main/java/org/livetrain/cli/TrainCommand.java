@@ -175,11 +175,9 @@ public final class TrainCommand implements Callable<Integer> {
                 top.out.flush();
             }
             training.join();
-        } finally {
-            if (!trainingStarted.get()) { // the prompt could not open: the run never started
-                ctx.lock().close();
-                ctx.spark().stop();
-            }
+        } catch (RuntimeException e) {
+            if (!trainingStarted.get()) TrainingJob.abandon(ctx, "the prompt could not open: " + LiveTrain.oneLine(e));
+            throw e;
         }
         if (failure.get() instanceof Exception e) throw e;
         if (failure.get() != null) throw new RuntimeException(failure.get());

@@ -10,6 +10,7 @@ import org.livetrain.data.Dataset;
 import org.livetrain.data.LabeledImage;
 import org.livetrain.data.Split;
 import org.livetrain.io.HadoopConf;
+import org.livetrain.io.Storage;
 import org.livetrain.model.Models;
 import org.livetrain.ps.SummationClient;
 import org.livetrain.ps.SummationServer;
@@ -112,10 +113,7 @@ final class BytePSTrainer {
         monitor.setDaemon(true);
         monitor.start();
         try {
-            int attempts = ctx.spark().sparkContext().getConf().getInt("spark.stage.maxConsecutiveAttempts", 4);
-            for (int attempt = 0; ; attempt++) {
-                if (runAttempt(plan.attempt(attempt), attempts)) return;
-            }
+            runAttempts(plan);
         } finally {
             monitor.interrupt();
             try {
@@ -128,10 +126,49 @@ final class BytePSTrainer {
     }
 
     /**
-     * One attempt: the barrier stage, run to its end. Returns true when it trained to the end; false when it
-     * failed in a way a retry may get past and attempts remain (said in one line); throws otherwise.
+     * Runs the barrier stage until it trains to the end. A failure a retry may get past starts it again,
+     * resuming from the run's latest checkpoint: at once after a first failure, then after a pause that
+     * doubles (2 s, 4 s, ... 30 s) while attempts fail without progress; {@code spark.stage.maxConsecutiveAttempts}
+     * (default 4) such attempts in a row end the run. Any other failure ends it at once.
      */
-    private boolean runAttempt(Plan plan, int attempts) {
+    private void runAttempts(Plan plan) {
+        int limit = ctx.spark().sparkContext().getConf().getInt("spark.stage.maxConsecutiveAttempts", 4);
+        int failed = 0; // consecutive attempts that failed without publishing a later checkpoint
+        for (int attempt = 0; ; attempt++) {
+            long before = latestStep();
+            Optional<String> why = runAttempt(plan.attempt(attempt));
+            if (why.isEmpty()) return;
+            failed = latestStep() > before ? 1 : failed + 1;
+            if (failed >= limit) {
+                throw new IllegalStateException("training failed in " + failed + " attempts in a row without progress (spark.stage.maxConsecutiveAttempts = "
+                        + limit + "); the last: " + why.get());
+            }
+            long pause = failed <= 1 ? 0 : Math.min(30, 1L << (failed - 1));
+            ctx.progress().line("attempt %d failed (%s); attempt %d resumes from %s%s", attempt + 1, why.get(), attempt + 2,
+                    ctx.run().latest().map(p -> "step " + p.step()).orElse("the start: no checkpoint of this run yet"), pause > 0 ? " in " + pause + " s" : "");
+            try {
+                Thread.sleep(pause * 1000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted between attempts", e);
+            }
+        }
+    }
+
+    private long latestStep() {
+        try {
+            return ctx.run().latest().map(Pointer::step).orElse(0L);
+        } catch (RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /**
+     * One attempt: the barrier stage, run to its end. Returns empty when it trained to the end, or why it
+     * failed when a retry may get past that; throws when nothing should be tried again: an error no retry can
+     * fix, Spark stopped, the lock taken by another run, or a stage cancelled (every task killed, none failed).
+     */
+    private Optional<String> runAttempt(Plan plan) {
         ctx.failures().clear();
         try {
             List<Integer> tasks = IntStream.range(0, plan.tasks()).boxed().toList();
@@ -140,17 +177,15 @@ final class BytePSTrainer {
                     ClassTag$.MODULE$.apply(String.class));
             List<String> summaries = trained.collect();
             if (summaries.size() != plan.tasks()) throw new IllegalStateException("barrier stage returned " + summaries);
-            return true;
+            return Optional.empty();
         } catch (Exception e) { // a failed job is a SparkException, which Spark's Java API throws undeclared
+            if (LiveTrainException.in(e).isPresent()) throw LiveTrainException.in(e).get();
+            if (ctx.spark().sparkContext().isStopped()) throw new IllegalStateException("Spark stopped while training: " + Storage.firstLine(e), e);
             Optional<LiveTrainException> fatal = ctx.failures().afterFailedJob();
             if (fatal.isPresent()) throw fatal.get();
-            String why = ctx.failures().firstFailure(e);
-            if (plan.attempt() + 1 >= attempts) {
-                throw new IllegalStateException("training failed in " + attempts + " attempts (spark.stage.maxConsecutiveAttempts); the last: " + why, e);
-            }
-            ctx.progress().line("attempt %d of %d failed (%s); attempt %d resumes from %s", plan.attempt() + 1, attempts, why, plan.attempt() + 2,
-                    ctx.run().latest().map(p -> "step " + p.step()).orElse("the start: no checkpoint of this run yet"));
-            return false;
+            if (!ctx.lock().held()) throw ctx.lock().lost();
+            if (!ctx.failures().anyFailed()) throw new IllegalStateException("the training stage was cancelled: " + Storage.firstLine(e), e);
+            return Optional.of(ctx.failures().firstFailure(e));
         }
     }
 
@@ -186,7 +221,7 @@ final class BytePSTrainer {
         List<JsonNode> h;
         try {
             h = ctx.run().history();
-        } catch (LiveTrainException e) {
+        } catch (RuntimeException e) { // being replaced, or storage that did not answer: the next look will do
             return;
         }
         for (int i = printed; i < h.size(); i++) {

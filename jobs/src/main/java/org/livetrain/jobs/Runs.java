@@ -43,12 +43,12 @@ final class Runs {
         return new Resumption(run.id(), info.number(), given.resumed(name(run), info.settings(), request.explicit()));
     }
 
-    /** Under the lock: moves an earlier layout into a run, starts over if asked, then starts or resumes the run. */
+    /** Under the lock: starts over if asked, moves an earlier layout into a run, then starts or resumes the run. */
     static Started start(CheckpointStore store, RunLock lock, TrainingJob.RunRequest request, Resumption resumption, TrainConfig config,
                          Dataset data, Split split, Progress progress) {
+        if (request.fresh()) store.startOver(request.delete()).ifPresent(what -> progress.line("%s: --fresh: %s", store.location(), what));
         Optional<String> migrated = store.migrate();
         migrated.ifPresent(id -> progress.line("%s: moved the checkpoints of its earlier layout into run %s", store.location(), id));
-        if (request.fresh()) store.startOver(request.delete()).ifPresent(what -> progress.line("%s: --fresh: %s", store.location(), what));
         if (resumption != null) {
             String id = resumption.id() != null ? resumption.id() : migrated.orElseThrow();
             return resume(store, lock, store.run(id), config, split, progress);

@@ -93,6 +93,11 @@ final class TaskFailures extends SparkListener {
         return failures.stream().map(LiveTrainException::in).flatMap(Optional::stream).findFirst();
     }
 
+    /** Whether a task failed (rather than being killed) since {@link #clear}. */
+    synchronized boolean anyFailed() {
+        return !failures.isEmpty();
+    }
+
     /** The first task failure since {@link #clear}, in one line, or what the job's own error says. */
     synchronized String firstFailure(Throwable jobError) {
         Throwable t = failures.isEmpty() ? jobError : failures.get(0);

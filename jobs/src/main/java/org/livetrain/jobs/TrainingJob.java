@@ -132,6 +132,7 @@ public final class TrainingJob {
             }
             CheckpointStore store = CheckpointStore.create(config.checkpointDir(), hconf);
             lock = RunLock.acquire(store, progress::line);
+            lock.onLost(() -> spark.sparkContext().cancelAllJobs()); // another run took the directory over: stop writing
             Runs.Started started = Runs.start(store, lock, request, resumption, config, data, split, progress);
             Context ctx = new Context(config, spark, jsc, data, split, started.run(), lock, Models.Kind.parse(config.model()), progress,
                     started.from(), started.from().map(p -> store.meta(p).elapsedSeconds()).orElse(0.0), new TaskFailures(spark.sparkContext()));
@@ -166,6 +167,7 @@ public final class TrainingJob {
                 // a job cancelled because a task met an error no retry can fix: that error is the one to report
                 Optional<LiveTrainException> fatal = LiveTrainException.in(e).isPresent() ? Optional.empty() : ctx.failures().afterFailedJob();
                 if (fatal.isPresent()) throw fatal.get();
+                if (!ctx.lock().held()) throw ctx.lock().lost();
                 throw e;
             }
             Result r = testBest(ctx);
@@ -175,7 +177,18 @@ public final class TrainingJob {
             endRun(ctx, RunInfo.FAILED, null, LiveTrainException.in(e).map(Throwable::getMessage).orElse(String.valueOf(e)));
             throw e;
         } finally {
-            ShutdownHookManager.get().removeShutdownHook(interrupted);
+            // during shutdown (Ctrl-C) the hook runs by itself, and removing it would throw over the real error
+            if (!ShutdownHookManager.get().isShutdownInProgress()) ShutdownHookManager.get().removeShutdownHook(interrupted);
+            ctx.lock().close();
+            ctx.spark().stop();
+        }
+    }
+
+    /** A prepared run that will not train after all (its prompt could not open): recorded as failed, lock released, Spark stopped. */
+    public static void abandon(Context ctx, String why) {
+        try {
+            endRun(ctx, RunInfo.FAILED, null, why);
+        } finally {
             ctx.lock().close();
             ctx.spark().stop();
         }

@@ -52,7 +52,7 @@ final class FailFast {
         List<String> stages = Stages.SUBMITTED.stream().filter(s -> s.contains("BytePSTrainer")).toList();
         assertEquals(1, stages.size(), () -> "one training stage, never retried: " + Stages.SUBMITTED + "\n" + r.out());
         assertTrue(stages.get(0).endsWith("attempt 0"), stages.toString());
-        assertFalse(r.out().contains("attempt 1 of"), r.out());
+        assertFalse(r.out().contains("attempt 1 failed"), r.out());
         return r;
     }
 }

@@ -72,7 +72,7 @@ public final class BestModelService implements AutoCloseable {
             Pointer p;
             try {
                 p = store.best().orElse(null);
-            } catch (LiveTrainException e) {
+            } catch (RuntimeException e) { // a garbage pointer, or storage that did not answer this time
                 LoadedModel now = current.get();
                 refuse(e.getMessage() + (now == null ? "" : "; still serving " + now.describe()));
                 return;
@@ -92,6 +92,9 @@ public final class BestModelService implements AutoCloseable {
                         now == null ? "loaded" : "new best", fresh.describe(), 100 * fresh.devAccuracy()));
             } catch (LiveTrainException e) {
                 lastSeen = p; // do not retry the same broken pointer every second
+                refuse(e.getMessage() + (now == null ? "" : "; still serving " + now.describe()));
+            } catch (java.io.UncheckedIOException e) {
+                // storage that did not answer this time: the same pointer is tried again at the next poll
                 refuse(e.getMessage() + (now == null ? "" : "; still serving " + now.describe()));
             } catch (RuntimeException e) {
                 lastSeen = p;
