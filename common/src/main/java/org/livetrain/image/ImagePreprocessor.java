@@ -17,6 +17,7 @@ import java.util.Iterator;
 import java.util.List;
 
 import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
+import static org.bytedeco.opencv.global.opencv_core.CV_8UC3;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_UNCHANGED;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.imdecode;
 
@@ -210,6 +211,23 @@ public final class ImagePreprocessor {
             if (Arrays.equals(b, i, i + marker.length, marker, 0, marker.length)) return i;
         }
         return -1;
+    }
+
+    /**
+     * A prepared input as an 8-bit image (grey, or BGR for OpenCV), the contract's normalisation undone: what
+     * the network sees, to save as a file.
+     */
+    public static Mat picture(float[] input, InputContract c) {
+        int plane = c.height() * c.width(), ch = c.channels();
+        byte[] px = new byte[plane * ch];
+        for (int k = 0; k < ch; k++) {
+            float m = c.mean() == null ? 0f : c.mean()[k], s = c.std() == null ? 1f : c.std()[k];
+            int to = ch == 3 ? 2 - k : 0; // red, green, blue planes to OpenCV's blue, green, red order
+            for (int i = 0; i < plane; i++) px[i * ch + to] = (byte) Math.round(255 * Math.max(0f, Math.min(1f, input[k * plane + i] * s + m)));
+        }
+        Mat img = new Mat(c.height(), c.width(), ch == 3 ? CV_8UC3 : CV_8UC1);
+        img.data().put(px); // a new Mat is continuous: rows one after the other, channels interleaved
+        return img;
     }
 
     /** How far apart the colour channels of an image are, on average over its pixels, in [0,1]; 0 for grey. */

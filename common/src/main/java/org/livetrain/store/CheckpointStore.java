@@ -191,7 +191,7 @@ public final class CheckpointStore {
      * Starts a run: the next number, the given name or a time-based id ({@code 20261128-035711}), its folder
      * and {@code run.json} in state running. The caller holds the directory's {@link RunLock}.
      */
-    public RunStore newRun(String name, Map<String, Object> settings, int keep, RunLock lock) {
+    public RunStore newRun(String name, Map<String, Object> settings, InputContract input, int keep, RunLock lock) {
         List<RunStore> all = runs();
         int number = all.stream().mapToInt(r -> r.info().map(RunInfo::number).orElse(0)).max().orElse(0) + 1;
         String id = name;
@@ -208,7 +208,7 @@ public final class CheckpointStore {
             RunStore run = run(id, keep);
             fs.mkdirs(run.checkpoints());
             RunLock.Holder me = RunLock.current(id);
-            run.writeInfo(new RunInfo(id, number, RunInfo.RUNNING, settings, null, null, null, null, null, null, null, null)
+            run.writeInfo(new RunInfo(id, number, RunInfo.RUNNING, settings, null, null, null, null, null, null, null, null, input)
                     .running(Instant.now().toString(), me.host(), me.pid()));
             if (lock != null) lock.forRun(id);
             return run;
@@ -281,7 +281,7 @@ public final class CheckpointStore {
         String started = Instant.parse(first.path("created").asText(Instant.EPOCH.toString()))
                 .minusMillis((long) (first.path("elapsed_seconds").asDouble() * 1000)).toString();
         return Optional.of(new RunInfo(null, 0, RunInfo.EARLIER, settings, started, null, null, null,
-                last.path("elapsed_seconds").asDouble(), null, null, null));
+                last.path("elapsed_seconds").asDouble(), null, null, null, null));
     }
 
     /**
@@ -295,7 +295,7 @@ public final class CheckpointStore {
         try {
             if (!hasEarlierLayout()) return Optional.empty();
             RunInfo was = new RunStore(this, null, "", DEFAULT_KEEP).info().orElse(new RunInfo(null, 0, RunInfo.EARLIER, Map.of(),
-                    Instant.now().toString(), null, null, null, null, null, null, null));
+                    Instant.now().toString(), null, null, null, null, null, null, null, null));
             String id = "earlier-" + RUN_ID.format(Instant.parse(was.started()));
             String prefix = "runs/" + id + "/";
             Path target = new Path(runsDir(), id);
@@ -307,7 +307,8 @@ public final class CheckpointStore {
                     Path src = new Path(root, name);
                     if (fs.exists(src)) FileUtil.copy(fs, src, fs, new Path(tmp, name), false, true, conf);
                 }
-                RunInfo info = new RunInfo(id, number, RunInfo.EARLIER, was.settings(), was.started(), null, null, null, was.wallSeconds(), null, null, null);
+                RunInfo info = new RunInfo(id, number, RunInfo.EARLIER, was.settings(), was.started(), null, null, null, was.wallSeconds(), null, null, null,
+                        InputContract.before(List.of()));
                 Storage.writeAtomically(fs, new Path(tmp, "run.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(info), conf);
                 Optional<Pointer> best = best(), latest = latest();
                 if (latest.isPresent()) writePointer(new Path(tmp, "latest.json"), latest.get().at(prefix + latest.get().path(), id));

@@ -4,13 +4,15 @@ import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import org.livetrain.image.InputContract;
 
 import java.util.Map;
 
 /**
  * What {@code runs/<run>/run.json} says of one training run: its id and number in the directory, the
  * settings it was started with (the options that define the run; never {@code --conf}, which may hold
- * credentials), where and when it ran, how it ended, and the test accuracy of its best checkpoint.
+ * credentials), the input contract of its data, where and when it ran, how it ended, and the test accuracy
+ * of its best checkpoint.
  * What the checkpoints already say (steps, dev accuracy) is read from the run's pointers instead.
  *
  * <p>{@code state}: {@value #RUNNING}, {@value #FINISHED}, {@value #FAILED} (with {@code error}),
@@ -31,7 +33,8 @@ public record RunInfo(
         @JsonProperty("wall_seconds") Double wallSeconds,
         @JsonProperty("test_accuracy") Double testAccuracy,
         @JsonProperty("test_examples") Integer testExamples,
-        @JsonProperty("error") String error) {
+        @JsonProperty("error") String error,
+        @JsonProperty("input") InputContract input) {
 
     public static final String RUNNING = "running";
     public static final String FINISHED = "finished";
@@ -62,17 +65,17 @@ public record RunInfo(
     /** The same run, running again in this process (a resumption) or for the first time. */
     RunInfo running(String now, String onHost, long processId) {
         return new RunInfo(id, number, RUNNING, settings, started == null ? now : started, null, onHost, processId,
-                wallSeconds, testAccuracy, testExamples, null);
+                wallSeconds, testAccuracy, testExamples, null, input);
     }
 
     /** The run as it ended: its state, the training time so far, the test accuracy if it was measured, the error if any. */
     public RunInfo ended(String endState, String now, Double wall, Double test, Integer examples, String failure) {
         return new RunInfo(id, number, endState, settings, started, now, host, pid, wall,
-                test != null ? test : testAccuracy, examples != null ? examples : testExamples, failure);
+                test != null ? test : testAccuracy, examples != null ? examples : testExamples, failure, input);
     }
 
     /** The same run with its settings replaced (a resumption that extends --epochs). */
     public RunInfo withSettings(Map<String, Object> newSettings) {
-        return new RunInfo(id, number, state, newSettings, started, ended, host, pid, wallSeconds, testAccuracy, testExamples, error);
+        return new RunInfo(id, number, state, newSettings, started, ended, host, pid, wallSeconds, testAccuracy, testExamples, error, input);
     }
 }

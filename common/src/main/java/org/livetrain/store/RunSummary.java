@@ -9,7 +9,7 @@ import java.util.Map;
  * One run as {@code runs} and {@code report} show it: its record, its state as a reader should see it,
  * and what its pointers and history say (steps reached, best checkpoint, training time).
  */
-@JsonPropertyOrder({"id", "number", "state", "trainer", "data", "model", "steps", "best_step", "best_dev_accuracy", "test_accuracy",
+@JsonPropertyOrder({"id", "number", "state", "trainer", "data", "model", "input", "steps", "best_step", "best_dev_accuracy", "test_accuracy",
         "wall_seconds", "started", "serving", "settings"})
 public record RunSummary(
         @JsonProperty("id") String id,
@@ -18,6 +18,7 @@ public record RunSummary(
         @JsonProperty("trainer") String trainer,
         @JsonProperty("data") String data,
         @JsonProperty("model") String model,
+        @JsonProperty("input") String input,
         @JsonProperty("steps") Long steps,
         @JsonProperty("best_step") Long bestStep,
         @JsonProperty("best_dev_accuracy") Double bestDevAccuracy,
@@ -39,7 +40,8 @@ public record RunSummary(
         Double wall = info.wallSeconds() != null && !RunInfo.RUNNING.equals(state) ? info.wallSeconds()
                 : history.isEmpty() ? null : history.get(history.size() - 1).path("elapsed_seconds").asDouble();
         boolean serving = served != null && best.isPresent() && served.sha256().equals(best.get().sha256());
-        return new RunSummary(run.id(), info.number(), state, info.trainer(), info.data(), info.model(), latest.map(Pointer::step).orElse(null),
+        return new RunSummary(run.id(), info.number(), state, info.trainer(), info.data(), info.model(),
+                info.input() == null ? null : info.input().describe(), latest.map(Pointer::step).orElse(null),
                 best.map(Pointer::step).orElse(null), best.map(Pointer::devAccuracy).orElse(null), info.testAccuracy(), wall, info.started(),
                 serving, info.settings());
     }

@@ -45,7 +45,7 @@ class CheckpointStoreTest {
 
     /** A new run in a checkpoint directory, as the training job starts one. */
     static RunStore newRun(Path dir, int keep) {
-        return CheckpointStore.create(dir.toString(), CONF).newRun(null, Map.of("trainer", "test", "data", "digits", "model", "mlp"), keep, null);
+        return CheckpointStore.create(dir.toString(), CONF).newRun(null, Map.of("trainer", "test", "data", "digits", "model", "mlp"), null, keep, null);
     }
 
     @Test

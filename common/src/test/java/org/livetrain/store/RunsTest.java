@@ -35,9 +35,9 @@ class RunsTest {
 
     @Test
     void theDirectorysBestIsTheBestOfAllRunsAndEachRunKeepsItsOwn() {
-        RunStore first = store().newRun(null, SETTINGS, 3, null);
+        RunStore first = store().newRun(null, SETTINGS, null, 3, null);
         first.publish(smallNet(1), meta(10, 0.90));
-        RunStore second = store().newRun("second", SETTINGS, 3, null);
+        RunStore second = store().newRun("second", SETTINGS, null, 3, null);
         RunStore.Published worse = second.publish(smallNet(2), meta(10, 0.80));
         assertFalse(worse.newBest(), "a worse checkpoint of a later run does not take over serving");
         assertTrue(worse.newRunBest());
@@ -62,16 +62,16 @@ class RunsTest {
 
     @Test
     void aRunNameIsCheckedAndNeverReused() {
-        store().newRun("baseline", SETTINGS, 3, null);
-        LiveTrainException taken = assertThrows(LiveTrainException.class, () -> store().newRun("baseline", SETTINGS, 3, null));
+        store().newRun("baseline", SETTINGS, null, 3, null);
+        LiveTrainException taken = assertThrows(LiveTrainException.class, () -> store().newRun("baseline", SETTINGS, null, 3, null));
         assertTrue(taken.getMessage().contains("already has a run of that name") && taken.getMessage().contains("--resume baseline"), taken.getMessage());
-        LiveTrainException bad = assertThrows(LiveTrainException.class, () -> store().newRun("../x", SETTINGS, 3, null));
+        LiveTrainException bad = assertThrows(LiveTrainException.class, () -> store().newRun("../x", SETTINGS, null, 3, null));
         assertTrue(bad.getMessage().startsWith("--run-name ../x: use letters"), bad.getMessage());
     }
 
     /** Writes the layout of LiveTrain before runs: checkpoints, history and pointers at the top of the directory. */
     void writeEarlierLayout() throws Exception {
-        RunStore run = store().newRun("tmp", SETTINGS, 3, null);
+        RunStore run = store().newRun("tmp", SETTINGS, null, 3, null);
         run.publish(smallNet(4), meta(50, 0.94));
         run.publish(smallNet(5), meta(63, 0.93));
         Path base = dir.resolve("runs/tmp");
@@ -110,7 +110,7 @@ class RunsTest {
         assertEquals(63, run.latest().orElseThrow().step());
         assertEquals(2, run.history().size());
         assertEquals("digits", run.info().orElseThrow().data());
-        assertEquals(2, store().newRun(null, SETTINGS, 3, null).info().orElseThrow().number(), "the next run comes after it");
+        assertEquals(2, store().newRun(null, SETTINGS, null, 3, null).info().orElseThrow().number(), "the next run comes after it");
         assertTrue(store().migrate().isEmpty(), "nothing left to move");
     }
 
@@ -143,7 +143,7 @@ class RunsTest {
 
     @Test
     void startingOverMovesTheRunsAsideOrDeletesThem() throws Exception {
-        RunStore run = store().newRun(null, SETTINGS, 3, null);
+        RunStore run = store().newRun(null, SETTINGS, null, 3, null);
         run.publish(smallNet(6), meta(1, 0.5));
         String said = store().startOver(false).orElseThrow();
         assertTrue(said.startsWith("moved 1 earlier run aside to "), said);
@@ -156,7 +156,7 @@ class RunsTest {
         assertTrue(Files.isRegularFile(attic.resolve("runs").resolve(run.id()).resolve("checkpoints/step-1/model.zip")), "kept in the attic");
         assertTrue(Files.isRegularFile(attic.resolve("best.json")));
 
-        store().newRun(null, SETTINGS, 3, null).publish(smallNet(7), meta(1, 0.4));
+        store().newRun(null, SETTINGS, null, 3, null).publish(smallNet(7), meta(1, 0.4));
         assertEquals("deleted 1 earlier run", store().startOver(true).orElseThrow());
         assertFalse(Files.exists(dir.resolve("runs")) || Files.exists(dir.resolve("best.json")));
         assertTrue(store().startOver(false).isEmpty(), "nothing to start over");
@@ -188,7 +188,7 @@ class RunsTest {
         String now = Instant.now().toString();
         String host = InetAddress.getLocalHost().getHostName();
         Files.write(dir.resolve("lock.json"), json.writeValueAsBytes(new RunLock.Holder("dead", host, gone.pid(), now, now, now)));
-        RunInfo running = new RunInfo("dead", 1, RunInfo.RUNNING, SETTINGS, now, null, host, gone.pid(), null, null, null, null);
+        RunInfo running = new RunInfo("dead", 1, RunInfo.RUNNING, SETTINGS, now, null, host, gone.pid(), null, null, null, null, null);
         assertEquals(RunInfo.INTERRUPTED, store.state(running), "a run whose process is gone is shown as interrupted");
         List<String> said = new ArrayList<>();
         RunLock.acquire(store, said::add).close();
@@ -207,7 +207,7 @@ class RunsTest {
         String behind = Instant.now().minusSeconds(3600).toString();
         Files.write(dir.resolve("lock.json"), json.writeValueAsBytes(new RunLock.Holder("far", "elsewhere", 1, behind, behind, behind)));
         assertThrows(LiveTrainException.class, () -> RunLock.acquire(store, said::add), "a live lock on another host is respected");
-        assertEquals(RunInfo.RUNNING, store.state(new RunInfo("far", 2, RunInfo.RUNNING, SETTINGS, now, null, "elsewhere", 1L, null, null, null, null)));
+        assertEquals(RunInfo.RUNNING, store.state(new RunInfo("far", 2, RunInfo.RUNNING, SETTINGS, now, null, "elsewhere", 1L, null, null, null, null, null)));
     }
 
     static void deleteTree(Path p) throws Exception {

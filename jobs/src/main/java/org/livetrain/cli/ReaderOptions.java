@@ -1,8 +1,10 @@
 package org.livetrain.cli;
 
 import org.livetrain.image.ImagePreprocessor;
+import org.livetrain.terminal.ReaderSettings;
 import picocli.CommandLine.Option;
 
+import java.nio.file.Path;
 import java.time.Duration;
 
 /** Options of the terminal reader ({@code terminal}, {@code train --live}). */
@@ -17,8 +19,17 @@ public final class ReaderOptions {
             description = "Images with more pixels than this are refused before decoding.")
     long maxPixels;
 
+    @Option(names = "--save-inputs", paramLabel = "DIR", description = "Write the input the network was given for each answered file"
+            + " as a PNG in DIR (named after the request), and name it in the answer.")
+    Path saveInputs;
+
     Duration poll() {
         return Duration.ofMillis(Math.max(10, Math.round(pollSeconds * 1000)));
+    }
+
+    /** The prompt's settings, for a person at a terminal or not. */
+    ReaderSettings settings(boolean interactive) {
+        return new ReaderSettings(poll(), maxPixels, json, saveInputs, interactive);
     }
 
     static boolean interactive() {

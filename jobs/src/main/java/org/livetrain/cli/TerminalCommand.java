@@ -29,10 +29,10 @@ public final class TerminalCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         common.apply();
         String dir = checkpointDir;
-        try (TerminalSession s = new TerminalSession(dir, HadoopConfs.from(common.conf()), reader.poll(), reader.maxPixels, reader.json,
+        try (TerminalSession s = new TerminalSession(dir, HadoopConfs.from(common.conf()), reader.settings(ReaderOptions.interactive()),
                 () -> "no checkpoint has been published in " + dir + " yet; one appears after the first evaluation of a training run"
                         + " writing there (./submit.sh train --checkpoint-dir " + dir + ")",
-                top.in, top.out, top.err, ReaderOptions.interactive())) {
+                top.in, top.out, top.err)) {
             return s.run();
         }
     }

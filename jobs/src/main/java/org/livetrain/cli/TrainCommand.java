@@ -86,7 +86,8 @@ public final class TrainCommand implements Callable<Integer> {
             + " lower the learning rate as workers are added.")
     boolean async;
 
-    @Option(names = "--augment", description = "byteps: random small shifts, rotations and scalings of the training images, applied on the workers.")
+    @Option(names = "--augment", description = "byteps: random changes of the training images that fit their profile (digits: small rotations,"
+            + " scalings and shifts; objects and photos: flips and shifts), applied on the workers.")
     boolean augment;
 
     @Option(names = "--averaging-frequency", paramLabel = "K", description = "averaging: mini-batches each worker fits between two parameter averages.")
@@ -150,12 +151,12 @@ public final class TrainCommand implements Callable<Integer> {
         TrainConfig c = ctx.config(); // a resumed run's own settings
         AtomicReference<Throwable> failure = new AtomicReference<>();
         AtomicBoolean trainingStarted = new AtomicBoolean();
-        try (TerminalSession s = new TerminalSession(c.checkpointDir(), ctx.spark().sparkContext().hadoopConfiguration(), reader.poll(),
-                reader.maxPixels, reader.json,
+        try (TerminalSession s = new TerminalSession(c.checkpointDir(), ctx.spark().sparkContext().hadoopConfiguration(),
+                reader.settings(ReaderOptions.interactive()),
                 () -> String.format(Locale.ROOT, "training started %.0f s ago; the first checkpoint is published at the first evaluation (%s)",
                         (System.nanoTime() - started) / 1e9, c.trainer().equals("byteps")
                                 ? "after " + c.evalEvery() + " steps, or at the end of epoch 1 if that comes first" : "at the end of epoch 1"),
-                top.in, top.out, top.err, ReaderOptions.interactive())) {
+                top.in, top.out, top.err)) {
             session.set(s);
             Thread training = new Thread(() -> {
                 try {

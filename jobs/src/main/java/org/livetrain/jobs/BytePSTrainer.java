@@ -9,6 +9,7 @@ import org.livetrain.data.Batches;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.LabeledImage;
 import org.livetrain.data.Split;
+import org.livetrain.image.Augmenter;
 import org.livetrain.io.HadoopConf;
 import org.livetrain.io.Storage;
 import org.livetrain.model.Models;
@@ -534,9 +535,8 @@ final class BytePSTrainer {
             Random rnd = new Random(c.seed() * 1_000_003L + epoch * 131L + w);
             Collections.shuffle(examples, rnd);
             if (c.augment()) {
-                var shape = plan.data().shape();
-                examples.replaceAll(e -> new LabeledImage(e.index(), e.label(),
-                        org.livetrain.image.Augmenter.augment(e.pixels(), shape.height(), shape.width(), rnd)));
+                var contract = plan.data().contract();
+                examples.replaceAll(e -> new LabeledImage(e.index(), e.label(), Augmenter.augment(e.pixels(), contract, rnd)));
             }
             List<DataSet> batches = new ArrayList<>();
             Batches.batches(examples.iterator(), c.batch(), classes).forEachRemaining(batches::add);

@@ -61,7 +61,7 @@ final class Runs {
                         + " and its best.json serves the best of them; train " + data.spec() + " in another --checkpoint-dir, or start this one over with --fresh");
             }
         }
-        RunStore run = store.newRun(request.runName(), config.settings(), config.keep(), lock);
+        RunStore run = store.newRun(request.runName(), config.settings(), data.contract(), config.keep(), lock);
         progress.line(earlier.isEmpty() ? "run %s, the first in %s" : "%2$s has %3$s (best: %4$s); this is run %5$d, %1$s",
                 run.id(), store.location(), count(earlier.size()), bestOf(store), earlier.size() + 1);
         return new Started(run, Optional.empty());

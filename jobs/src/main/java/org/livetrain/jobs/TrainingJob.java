@@ -123,9 +123,6 @@ public final class TrainingJob {
             TrainConfig config = resumption == null ? given : resumption.config();
             validate(config);
             Dataset data = Dataset.open(config.data(), hconf).prepared(config.inputProfile(), config.channels());
-            if (config.augment() && data.contract().channels() != 1) {
-                throw new LiveTrainException("--augment: transforms grey images only; " + config.data() + " is prepared in colour (--channels 1 makes it grey)");
-            }
             Split split = data.split(config.seed());
             if (split.train().length < config.workers()) {
                 throw new LiveTrainException("--workers " + config.workers() + ": more workers than training examples (" + split.train().length + ")");

@@ -238,6 +238,7 @@ public final class Report {
             Map.entry("trainer", r -> String.valueOf(r.trainer())),
             Map.entry("data", r -> String.valueOf(r.data())),
             Map.entry("model", r -> String.valueOf(r.model())),
+            Map.entry("input", r -> Objects.requireNonNullElse(r.input(), "-")),
             Map.entry("workers x batch", r -> Objects.requireNonNullElse(setting(r, "workers"), "-") + " x " + Objects.requireNonNullElse(setting(r, "batch"), "-")),
             Map.entry("learning rate", r -> Objects.requireNonNullElse(setting(r, "learning-rate"), "-")),
             Map.entry("epochs", r -> Objects.requireNonNullElse(setting(r, "epochs"), "-")),

@@ -53,7 +53,7 @@ class ScorerFaultsTest {
         ckpt = dir.resolve("ckpt");
         // an untrained LeNet is enough: these tests are about answers, not their accuracy
         List<String> digits = List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9");
-        CheckpointStore.create(ckpt.toString(), new Configuration()).newRun(null, Map.of("trainer", "test", "data", "digits", "model", "lenet"), 3, null)
+        CheckpointStore.create(ckpt.toString(), new Configuration()).newRun(null, Map.of("trainer", "test", "data", "digits", "model", "lenet"), null, 3, null)
                 .publish(Models.create(Models.Kind.LENET, new Shape(28, 28, 1), 10, 0.002, 1),
                         CheckpointMeta.evaluation(1, 1, 0.1, 2.3, 2.3, "test", 1, "digits", "lenet",
                                 org.livetrain.image.InputContract.of(new Shape(28, 28, 1), org.livetrain.image.Profile.DIGIT, digits), 1, 1, Map.of()));

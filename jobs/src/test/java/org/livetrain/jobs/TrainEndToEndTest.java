@@ -112,8 +112,32 @@ class TrainEndToEndTest {
                 com.google.common.collect.Lists.newArrayList(ok.fieldNames()));
     }
 
+    /** `show` draws the input the network is given; --save-inputs writes it beside each answer. */
     @Test
     @Order(4)
+    void showDrawsWhatTheModelSeesAndSaveInputsWritesIt() throws Exception {
+        Path saved = dir.resolve("inputs");
+        Cli r = Cli.withInput("show " + SEVEN + "\n" + SEVEN + "\nq\n", "terminal", "--save-inputs", saved.toString(), "--checkpoint-dir", ckpt.toString());
+        assertEquals(0, r.exitCode(), r.err());
+        List<String> lines = r.out().lines().map(l -> l.replace("Live Inference (Path to Local Image File or q to quit): ", "")).toList();
+        int at = lines.indexOf("What the model sees (28x28 grey, profile digit, 10 classes):");
+        assertTrue(at >= 0, r.out());
+        List<String> picture = lines.subList(at + 1, at + 29);
+        assertTrue(picture.stream().allMatch(l -> l.length() <= 56 && l.matches("[ .:=+*#%@-]*")), "28 rows of ASCII shades: " + picture);
+        assertTrue(picture.get(0).isBlank() && picture.get(27).isBlank(), "an empty margin, as MNIST has");
+        assertTrue(picture.stream().filter(l -> l.contains("@")).count() >= 8, "the stroke of the seven: " + picture);
+        assertTrue(lines.get(at + 29).startsWith("Top: 7 "), lines.get(at + 29));
+        Path png = saved.resolve("2-seven.png");
+        assertTrue(lines.stream().anyMatch(l -> l.startsWith("Prediction: 7") && l.endsWith("[input: " + png + "]")), r.out());
+        org.bytedeco.opencv.opencv_core.Mat img = org.bytedeco.opencv.global.opencv_imgcodecs.imread(png.toString(),
+                org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_UNCHANGED);
+        assertEquals(28, img.rows());
+        assertEquals(28, img.cols());
+        assertEquals(1, img.channels());
+    }
+
+    @Test
+    @Order(5)
     void terminalBeforeAnyCheckpointSaysSoInsteadOfFailing() {
         Cli r = Cli.withInput(SEVEN + "\n", "terminal", "--checkpoint-dir", dir.resolve("empty").toString());
         assertEquals(0, r.exitCode(), r.err());

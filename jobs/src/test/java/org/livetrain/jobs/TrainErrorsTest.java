@@ -72,7 +72,7 @@ class TrainErrorsTest {
     void aRunOnOtherDataIsRefusedInADirectoryThatServesAnother() throws Exception {
         Path ckpt = dir.resolve("ckpt");
         var store = org.livetrain.store.CheckpointStore.create(ckpt.toString(), new org.apache.hadoop.conf.Configuration());
-        store.newRun("fashion-run", java.util.Map.of("trainer", "byteps", "data", "fashion", "model", "lenet"), 3, null);
+        store.newRun("fashion-run", java.util.Map.of("trainer", "byteps", "data", "fashion", "model", "lenet"), null, 3, null);
         expectOneLineError("--data digits: " + ckpt + " holds runs on fashion and its best.json serves the best of them; train digits in another"
                 + " --checkpoint-dir, or start this one over with --fresh", "train", "--checkpoint-dir", ckpt.toString());
         expectOneLineError("--resume other: " + ckpt + " has no such run (it has fashion-run; ./submit.sh runs lists them)",

@@ -2,10 +2,10 @@ package org.livetrain.serving;
 
 import org.livetrain.LiveTrainException;
 import org.livetrain.image.ImagePreprocessor;
+import org.livetrain.image.InputContract;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.function.Supplier;
 
@@ -39,16 +39,25 @@ public final class Scorer {
         return models;
     }
 
+    /** An answer with the input it was computed from (null when the file was refused), as the model's contract prepared it. */
+    public record Scored(ScoreRecord record, float[] input, InputContract contract) {
+    }
+
     public ScoreRecord score(String requestId, Path file) {
         return scoreAll(List.of(new Request(requestId, file.toString(), file))).get(0);
+    }
+
+    public List<ScoreRecord> scoreAll(List<Request> requests) {
+        return scoreWithInputs(requests).stream().map(Scored::record).toList();
     }
 
     /**
      * Answers in request order. All the requests are answered by the same model, and the images that
      * preprocess cleanly go through the network in one batch.
      */
-    public List<ScoreRecord> scoreAll(List<Request> requests) {
+    public List<Scored> scoreWithInputs(List<Request> requests) {
         ScoreRecord[] out = new ScoreRecord[requests.size()];
+        float[][] inputs = new float[requests.size()][];
         LoadedModel model = models.current().orElse(null);
         if (model == null) {
             models.poll();
@@ -58,7 +67,7 @@ public final class Scorer {
             for (int i = 0; i < out.length; i++) {
                 out[i] = ScoreRecord.error(requests.get(i).id(), requests.get(i).shown(), "no model is ready yet: " + notReady.get());
             }
-            return Arrays.asList(out);
+            return scored(out, inputs, null);
         }
         // a file is prepared as the answering model's training data were: its checkpoint's input contract
         ImagePreprocessor preprocessor = new ImagePreprocessor(model.input(), maxPixels);
@@ -67,7 +76,7 @@ public final class Scorer {
         for (int i = 0; i < out.length; i++) {
             Request r = requests.get(i);
             try {
-                images.add(preprocessor.file(r.file()));
+                images.add(inputs[i] = preprocessor.file(r.file()));
                 ready.add(i);
             } catch (LiveTrainException e) {
                 out[i] = ScoreRecord.error(r.id(), r.shown(), e.getMessage());
@@ -89,6 +98,12 @@ public final class Scorer {
                 }
             }
         }
-        return Arrays.asList(out);
+        return scored(out, inputs, model.input());
+    }
+
+    private static List<Scored> scored(ScoreRecord[] records, float[][] inputs, InputContract contract) {
+        List<Scored> out = new ArrayList<>(records.length);
+        for (int i = 0; i < records.length; i++) out.add(new Scored(records[i], records[i].ok() ? inputs[i] : null, contract));
+        return out;
     }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.FolderPool;
+import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.serving.ScoreRecord;
 import org.livetrain.serving.Scorer;
 import org.livetrain.store.CheckpointStore;
@@ -21,10 +22,15 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.stream.Stream;
 
+import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
+
 /**
  * The seed's live-inference prompt: type the path of an image, get the prediction of the best model so
  * far. {@code q}, {@code quit} or end of input quits; an empty line asks again; {@code ~} is expanded;
- * quotes around a dragged-in path are dropped; a directory scores every image in it. Lines from
+ * quotes around a dragged-in path are dropped; a directory scores every image in it; {@code status}
+ * describes the run; {@code show PATH} draws the input the network was given, with its top classes. An
+ * answer below {@value #UNSURE} confidence also names the runner-up classes. With a folder to save inputs
+ * in, each answered file's prepared input is written there as a PNG and named in the answer. Lines from
  * elsewhere (training progress, model changes) go through {@link #printAbove} so they never garble the
  * prompt or an answer.
  */
@@ -36,24 +42,28 @@ public final class TerminalReader {
     private final BufferedReader in;
     private final PrintStream out;
     private final PrintStream err;
+    /** Below this confidence an answer also names the runner-up classes. */
+    static final double UNSURE = 0.6;
     private final boolean json;
     private final boolean interactive;
+    private final Path saveInputs;
     private final Object lock = new Object();
     private boolean promptShown;
     private volatile boolean closed;
     private long requests;
 
     /**
-     * @param interactive a person at a terminal: other lines are drawn above the prompt, which is then
-     *                    redrawn; otherwise they are plain lines
+     * @param settings {@code interactive}: a person at a terminal: other lines are drawn above the prompt, which
+     *                 is then redrawn, and pictures are in colour; otherwise they are plain lines
      */
-    public TerminalReader(Scorer scorer, BufferedReader in, PrintStream out, PrintStream err, boolean json, boolean interactive) {
+    public TerminalReader(Scorer scorer, BufferedReader in, PrintStream out, PrintStream err, ReaderSettings settings) {
         this.scorer = scorer;
         this.in = in;
         this.out = out;
         this.err = err;
-        this.json = json;
-        this.interactive = interactive;
+        this.json = settings.json();
+        this.interactive = settings.interactive();
+        this.saveInputs = settings.saveInputs();
     }
 
     /** Prints a line that did not come from a request, without breaking the prompt. */
@@ -108,6 +118,10 @@ public final class TerminalReader {
                 }
                 continue;
             }
+            if (lower.startsWith("show ")) { // a file named "show x": "./show x"
+                show(expand(unquote(request.substring(5).strip())));
+                continue;
+            }
             answer(expand(request));
         }
     }
@@ -127,22 +141,59 @@ public final class TerminalReader {
             try (Stream<Path> s = Files.list(path)) {
                 images = s.filter(Files::isRegularFile).filter(FolderPool::isImageName).sorted().toList();
             } catch (IOException e) {
-                print(ScoreRecord.error(nextId(), path.toString(), path + ": cannot list directory (" + e.getMessage() + ")"), false);
+                print(refused(ScoreRecord.error(nextId(), path.toString(), path + ": cannot list directory (" + e.getMessage() + ")")), false);
                 return;
             }
             if (images.isEmpty()) {
-                print(ScoreRecord.error(nextId(), path.toString(), path + ": directory holds no image files"), false);
+                print(refused(ScoreRecord.error(nextId(), path.toString(), path + ": directory holds no image files")), false);
                 return;
             }
             // in chunks: one forward pass per chunk, and the first answers show up early
             for (int from = 0; from < images.size(); from += Scorer.BATCH) {
                 List<Scorer.Request> chunk = images.subList(from, Math.min(images.size(), from + Scorer.BATCH)).stream()
                         .map(p -> new Scorer.Request(nextId(), p.toString(), p)).toList();
-                scorer.scoreAll(chunk).forEach(r -> print(r, true));
+                scorer.scoreWithInputs(chunk).forEach(r -> print(r, true));
             }
             return;
         }
-        print(scorer.score(nextId(), path), false);
+        print(scorer.scoreWithInputs(List.of(new Scorer.Request(nextId(), path.toString(), path))).get(0), false);
+    }
+
+    /** The input the network is given for a file, drawn, with its top classes. */
+    private void show(Path path) {
+        Scorer.Scored s = scorer.scoreWithInputs(List.of(new Scorer.Request(nextId(), path.toString(), path))).get(0);
+        ScoreRecord r = s.record();
+        synchronized (lock) {
+            if (!r.ok()) {
+                out.println("Error: " + r.error());
+            } else {
+                out.println("What the model sees (" + s.contract().describe() + "):");
+                InputPicture.lines(s.input(), s.contract(), interactive).forEach(out::println);
+                out.println("Top: " + String.join(", ", r.top().stream().map(c -> String.format(Locale.ROOT, "%s %.1f%%", c.label(), 100 * c.p())).toList())
+                        + String.format(Locale.ROOT, "  (model step %d, dev accuracy %.1f%%)", r.modelStep(), 100 * r.modelValAccuracy()));
+            }
+            out.flush();
+        }
+    }
+
+    private static Scorer.Scored refused(ScoreRecord r) {
+        return new Scorer.Scored(r, null, null);
+    }
+
+    /** Writes the prepared input beside the answer (--save-inputs); returns the file, or null. */
+    private Path save(Scorer.Scored s) {
+        if (saveInputs == null || s.input() == null) return null;
+        ScoreRecord r = s.record();
+        Path file = saveInputs.resolve(r.requestId() + "-" + Path.of(r.path()).getFileName().toString().replaceAll("\\.[^.]*$", "") + ".png");
+        try {
+            Files.createDirectories(saveInputs);
+        } catch (IOException e) {
+            throw new LiveTrainException("--save-inputs " + saveInputs + ": cannot create the folder (" + e.getMessage() + ")");
+        }
+        if (!imwrite(file.toString(), ImagePreprocessor.picture(s.input(), s.contract()))) {
+            throw new LiveTrainException("--save-inputs " + saveInputs + ": cannot write " + file);
+        }
+        return file;
     }
 
     /**
@@ -190,7 +241,9 @@ public final class TerminalReader {
         return Long.toString(++requests);
     }
 
-    private void print(ScoreRecord r, boolean withPath) {
+    private void print(Scorer.Scored s, boolean withPath) {
+        ScoreRecord r = s.record();
+        Path saved = save(s);
         String text;
         if (json) {
             try {
@@ -199,7 +252,7 @@ public final class TerminalReader {
                 throw new IllegalStateException(e);
             }
         } else {
-            text = (withPath ? r.path() + ": " : "") + human(r);
+            text = (withPath ? r.path() + ": " : "") + human(r) + (saved == null ? "" : "  [input: " + saved + "]");
         }
         synchronized (lock) {
             out.println(text);
@@ -207,11 +260,17 @@ public final class TerminalReader {
         }
     }
 
-    /** {@code Prediction: 7  (confidence 99.8%, model step 1200, dev accuracy 98.7%)}, or {@code Error: ...}. */
+    /**
+     * {@code Prediction: 7  (confidence 99.8%, model step 1200, dev accuracy 98.7%)}, followed by
+     * {@code ; runner-up: 1 30.2%, 9 12.0%} below {@value #UNSURE} confidence, or {@code Error: ...}.
+     */
     public static String human(ScoreRecord r) {
         if (!r.ok()) return "Error: " + r.error();
-        return String.format(Locale.ROOT, "Prediction: %s  (confidence %.1f%%, model step %d, dev accuracy %.1f%%)",
+        String answer = String.format(Locale.ROOT, "Prediction: %s  (confidence %.1f%%, model step %d, dev accuracy %.1f%%)",
                 r.prediction(), 100 * r.confidence(), r.modelStep(), 100 * r.modelValAccuracy());
+        if (r.confidence() >= UNSURE || r.top() == null || r.top().size() < 2) return answer;
+        return answer + "; runner-up: " + String.join(", ", r.top().stream().skip(1)
+                .map(c -> String.format(Locale.ROOT, "%s %.1f%%", c.label(), 100 * c.p())).toList());
     }
 
     static String unquote(String s) {

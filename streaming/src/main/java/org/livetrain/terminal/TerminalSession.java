@@ -11,7 +11,6 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.Locale;
 import java.util.function.Supplier;
 
@@ -20,12 +19,12 @@ public final class TerminalSession implements AutoCloseable {
     private final BestModelService models;
     private final TerminalReader reader;
 
-    public TerminalSession(String checkpointDir, Configuration conf, Duration poll, long maxPixels, boolean json,
-                           Supplier<String> notReady, InputStream in, PrintStream out, PrintStream err, boolean interactive) {
+    public TerminalSession(String checkpointDir, Configuration conf, ReaderSettings settings, Supplier<String> notReady,
+                           InputStream in, PrintStream out, PrintStream err) {
         CheckpointStore store = CheckpointStore.open(checkpointDir, conf);
-        this.models = new BestModelService(store, poll);
-        Scorer scorer = new Scorer(models, maxPixels, notReady);
-        this.reader = new TerminalReader(scorer, new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8)), out, err, json, interactive);
+        this.models = new BestModelService(store, settings.poll());
+        Scorer scorer = new Scorer(models, settings.maxPixels(), notReady);
+        this.reader = new TerminalReader(scorer, new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8)), out, err, settings);
         models.onEvent(reader::printAbove);
         LoadedModel m = models.current().orElse(null);
         reader.printAbove(m == null

@@ -43,7 +43,7 @@ class BestModelServiceTest {
 
     /** A training run writing into a checkpoint directory. */
     static RunStore writer(Path ckpt) {
-        return CheckpointStore.create(ckpt.toString(), CONF).newRun("r1", Map.of("trainer", "test", "data", "digits", "model", "mlp"), 5, null);
+        return CheckpointStore.create(ckpt.toString(), CONF).newRun("r1", Map.of("trainer", "test", "data", "digits", "model", "mlp"), null, 5, null);
     }
 
     Path image() {
