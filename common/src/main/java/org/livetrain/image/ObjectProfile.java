@@ -14,7 +14,8 @@ import static org.bytedeco.opencv.global.opencv_imgproc.resize;
 /**
  * {@link Profile#OBJECT}: a product photo or drawing on a plain background becomes what Fashion-MNIST was
  * made of. The background is what the border mostly is; a light background is inverted so that the object
- * is bright on dark; the object is trimmed to where it differs from the background, its longer side scaled
+ * is bright on dark; the background is removed as a plane fitted to the border (even light, or light falling
+ * off across the photo); the object is trimmed to where it differs from the background, its longer side scaled
  * to the input's (keeping the aspect ratio), centred, and its values stretched so that its brightest part
  * is 1. An image of the input's size goes through unchanged but for polarity: the data set's own images,
  * exported as files, are answered exactly as the network saw them in training.
@@ -37,7 +38,11 @@ final class ObjectProfile {
             background = 1f - background;
         }
         if (rows == c.height() && cols == c.width()) return g;
-        for (int i = 0; i < g.length; i++) g[i] = Math.max(0f, g[i] - background);
+        // the background as a plane fitted to the border: even light, or light falling off across the photo
+        double[] plane = borderPlane(g, rows, cols);
+        for (int r = 0; r < rows; r++) {
+            for (int col = 0; col < cols; col++) g[r * cols + col] = (float) Math.max(0, g[r * cols + col] - (plane[0] + plane[1] * r + plane[2] * col));
+        }
         float max = 0;
         for (float v : g) max = Math.max(max, v);
         if (max < 0.08f) throw new LiveTrainException(name + ": no object found (the image has no contrast)");
@@ -57,6 +62,42 @@ final class ObjectProfile {
             }
         }
         return Pixels.median(Arrays.copyOf(band, n));
+    }
+
+    /** The least-squares plane {a, b, c} (value = a + b row + c column) through the outer band of pixels. */
+    private static double[] borderPlane(float[] g, int rows, int cols) {
+        int ring = Math.max(1, Math.min(rows, cols) / 50);
+        double[][] m = new double[3][3];
+        double[] v = new double[3];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                if (r >= ring && r < rows - ring && c >= ring && c < cols - ring) continue;
+                double[] x = {1, r, c};
+                for (int i = 0; i < 3; i++) {
+                    v[i] += x[i] * g[r * cols + c];
+                    for (int j = 0; j < 3; j++) m[i][j] += x[i] * x[j];
+                }
+            }
+        }
+        return solve(m, v);
+    }
+
+    /** Solves a 3x3 system by Cramer's rule; a singular one (a one-pixel image) gives the mean as a constant. */
+    private static double[] solve(double[][] m, double[] v) {
+        double d = det(m);
+        if (Math.abs(d) < 1e-9) return new double[]{m[0][0] == 0 ? 0 : v[0] / m[0][0], 0, 0};
+        double[] out = new double[3];
+        for (int k = 0; k < 3; k++) {
+            double[][] mk = {m[0].clone(), m[1].clone(), m[2].clone()};
+            for (int i = 0; i < 3; i++) mk[i][k] = v[i];
+            out[k] = det(mk) / d;
+        }
+        return out;
+    }
+
+    private static double det(double[][] m) {
+        return m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+                + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]);
     }
 
     /** {x0, y0, x1, y1} (ends exclusive) of the pixels above {@code threshold}. */
