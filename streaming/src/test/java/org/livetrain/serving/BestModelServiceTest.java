@@ -138,6 +138,30 @@ class BestModelServiceTest {
         }
     }
 
+    /** A better checkpoint whose input contract this server cannot honour is refused; the current model keeps answering. */
+    @Test
+    void aCheckpointWithAContractTheServerDoesNotUnderstandIsRefused() throws Exception {
+        Path ckpt = dir.resolve("ckpt");
+        RunStore writer = writer(ckpt);
+        writer.publish(net(1), meta(10, 0.5));
+        try (BestModelService service = new BestModelService(CheckpointStore.open(ckpt.toString(), CONF), Duration.ofHours(1))) {
+            List<String> events = new CopyOnWriteArrayList<>();
+            service.onEvent(events::add);
+            InputContract sepia = new InputContract(1, 28, 28, 1, "sepia", null, null, DIGITS);
+            writer.publish(net(2), CheckpointMeta.evaluation(20, 1, 0.9, 0.1, 0.1, "test", 1, "digits", "mlp", sepia, 1, 1, Map.of()));
+            service.poll();
+            assertEquals(10, service.current().orElseThrow().step(), "still serving step 10");
+            assertTrue(events.stream().anyMatch(e -> e.startsWith("refused checkpoint") && e.contains("unknown profile sepia")
+                    && e.contains("still serving step 10")), events.toString());
+            // a network that does not take the input its contract names
+            writer.publish(net(3), CheckpointMeta.evaluation(30, 1, 0.95, 0.1, 0.1, "test", 1, "digits", "mlp",
+                    InputContract.of(new Shape(32, 32, 1), Profile.OBJECT, DIGITS), 1, 1, Map.of()));
+            service.poll();
+            assertEquals(10, service.current().orElseThrow().step());
+            assertTrue(events.stream().anyMatch(e -> e.contains("does not take the 32x32 input its contract names")), events.toString());
+        }
+    }
+
     @Test
     void backgroundPollingPicksUpANewBest() throws Exception {
         Path ckpt = dir.resolve("ckpt");
