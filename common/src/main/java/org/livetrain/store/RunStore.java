@@ -55,6 +55,15 @@ public final class RunStore {
         return id;
     }
 
+    /** The run as people read it: its id, or "(earlier layout)" for the run of a directory written before runs. */
+    public String name() {
+        return name(id);
+    }
+
+    static String name(String id) {
+        return id == null ? "(earlier layout)" : id;
+    }
+
     public CheckpointStore directory() {
         return dir;
     }

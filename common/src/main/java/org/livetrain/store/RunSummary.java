@@ -30,7 +30,7 @@ public record RunSummary(
 
     /** The run's id as people read it: the earlier layout's run has none. */
     public String name() {
-        return id == null ? "(earlier layout)" : id;
+        return RunStore.name(id);
     }
 
     static RunSummary of(RunStore run, RunInfo info, String state, Pointer served) {

@@ -13,7 +13,6 @@ import picocli.CommandLine.ParentCommand;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Objects;
 import java.util.concurrent.Callable;
 
 /** {@code livetrain report}: charts and an HTML page of the training runs of a checkpoint directory. */
@@ -46,7 +45,7 @@ public final class ReportCommand implements Callable<Integer> {
             for (String id : only) {
                 if (runs.stream().noneMatch(r -> id.equals(r.id()))) {
                     throw new LiveTrainException("--runs " + id + ": " + checkpointDir + " has no such run (it has "
-                            + String.join(", ", runs.stream().map(r -> Objects.requireNonNullElse(r.id(), "(earlier layout)")).toList()) + ")");
+                            + String.join(", ", runs.stream().map(RunStore::name).toList()) + ")");
                 }
             }
             runs = runs.stream().filter(r -> only.contains(r.id())).toList();

@@ -38,9 +38,9 @@ final class Runs {
         }
         RunStore run = request.resume().isEmpty() ? runs.get(runs.size() - 1) : runs.stream().filter(r -> request.resume().equals(r.id())).findFirst()
                 .orElseThrow(() -> new LiveTrainException("--resume " + request.resume() + ": " + store.location() + " has no such run (it has "
-                        + String.join(", ", runs.stream().map(Runs::name).toList()) + "; ./submit.sh runs lists them)"));
+                        + String.join(", ", runs.stream().map(RunStore::name).toList()) + "; ./submit.sh runs lists them)"));
         RunInfo info = run.info().orElseThrow(() -> new LiveTrainException(run.base() + "/run.json: missing; this run cannot be resumed"));
-        return new Resumption(run.id(), info.number(), given.resumed(name(run), info.settings(), request.explicit()));
+        return new Resumption(run.id(), info.number(), given.resumed(run.name(), info.settings(), request.explicit()));
     }
 
     /** Under the lock: starts over if asked, moves an earlier layout into a run, then starts or resumes the run. */
@@ -93,9 +93,5 @@ final class Runs {
 
     private static String count(int runs) {
         return runs + " earlier run" + (runs == 1 ? "" : "s");
-    }
-
-    private static String name(RunStore r) {
-        return r.id() == null ? "(earlier layout)" : r.id();
     }
 }

@@ -219,7 +219,7 @@ public final class TerminalReader {
     private static void describe(CheckpointStore store, RunStore run, StringBuilder b) {
         RunInfo info = run.info().orElse(null);
         String state = info == null ? "state unknown" : store.state(info);
-        b.append("run ").append(run.id() == null ? "(earlier layout)" : run.id()).append(" (").append(state);
+        b.append("run ").append(run.name()).append(" (").append(state);
         if (info != null && info.testAccuracy() != null) b.append(String.format(Locale.ROOT, ", test accuracy %.4f", info.testAccuracy()));
         b.append("): ");
         if (RunInfo.RUNNING.equals(state)) {
