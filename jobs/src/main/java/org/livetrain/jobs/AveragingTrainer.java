@@ -16,6 +16,7 @@ import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.dataset.DataSet;
 
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
@@ -35,11 +36,34 @@ final class AveragingTrainer {
 
     void train() {
         TrainConfig c = ctx.config();
-        int classes = ctx.data().numClasses();
         Optional<Pointer> from = ctx.resumeFrom();
-        MultiLayerNetwork net = from.isPresent() ? ctx.store().load(from.get(), true).network()
-                : Models.create(ctx.model(), ctx.data().shape(), classes, c.learningRate(), c.seed());
-        ParameterAveragingTrainingMaster tm = new OwnedParameterAveragingMaster(new ParameterAveragingTrainingMaster.Builder(c.workers(), c.batch())
+        SparkDl4jMultiLayer sparkNet = new SparkDl4jMultiLayer(ctx.jsc(), restoreOrCreate(from), master(c));
+        JavaRDD<DataSet> dev = DataRdds.batches(ctx.jsc(), ctx.data().pool(), Split.slices(ctx.split().dev(), c.workers()),
+                TrainingJob.EVAL_BATCH, ctx.data().numClasses(), null).persist(StorageLevel.MEMORY_ONLY());
+        long step = from.map(Pointer::step).orElse(0L);
+        double trainSeconds = 0;
+        for (int epoch = from.map(p -> p.epoch() + 1).orElse(1); epoch <= c.epochs(); epoch++) {
+            Epoch e = trainEpoch(sparkNet, epoch);
+            step += e.steps();
+            trainSeconds += e.seconds();
+            evaluateAndPublish(sparkNet, dev, epoch, step, e, trainSeconds);
+        }
+        dev.unpersist(false);
+    }
+
+    /** What one epoch of parameter averaging took: its steps (mini-batches per worker), examples and seconds. */
+    private record Epoch(long steps, int examples, double seconds) {
+    }
+
+    /** A resumed run continues from its latest checkpoint, with its parameters and updater state. */
+    private MultiLayerNetwork restoreOrCreate(Optional<Pointer> from) {
+        TrainConfig c = ctx.config();
+        return from.isPresent() ? ctx.store().load(from.get(), true).network()
+                : Models.create(ctx.model(), ctx.data().shape(), ctx.data().numClasses(), c.learningRate(), c.seed());
+    }
+
+    private static ParameterAveragingTrainingMaster master(TrainConfig c) {
+        return new OwnedParameterAveragingMaster(new ParameterAveragingTrainingMaster.Builder(c.workers(), c.batch())
                 .batchSizePerWorker(c.batch())
                 .averagingFrequency(c.averagingFrequency())
                 .workerPrefetchNumBatches(0)
@@ -49,41 +73,37 @@ final class AveragingTrainer {
                 .collectTrainingStats(false)
                 .rngSeed(c.seed())
                 .saveUpdater(true));
-        SparkDl4jMultiLayer sparkNet = new SparkDl4jMultiLayer(ctx.jsc(), net, tm);
-        JavaRDD<DataSet> dev = DataRdds.batches(ctx.jsc(), ctx.data().pool(), Split.slices(ctx.split().dev(), c.workers()),
-                TrainingJob.EVAL_BATCH, classes, null).persist(StorageLevel.MEMORY_ONLY());
-        long step = from.map(Pointer::step).orElse(0L);
-        double trainSeconds = 0;
-        for (int epoch = from.map(p -> p.epoch() + 1).orElse(1); epoch <= c.epochs(); epoch++) {
-            int[][] shards = Split.shards(ctx.split().train(), c.workers(), c.seed(), epoch);
-            JavaRDD<DataSet> train = DataRdds.batches(ctx.jsc(), ctx.data().pool(), shards, c.batch(), classes, c.seed() + epoch)
-                    .persist(StorageLevel.MEMORY_ONLY());
-            long t0 = System.nanoTime();
-            sparkNet.fit(train);
-            double seconds = (System.nanoTime() - t0) / 1e9;
-            train.unpersist(false);
-            trainSeconds += seconds;
-            int examples = shards.length * shards[0].length;
-            step += (shards[0].length + c.batch() - 1) / c.batch();
-            double trainLoss = sparkNet.getScore();
+    }
 
-            // a clone: evaluation broadcasts the parameters, and Spark closes broadcast values (see OwnedParameterAveragingMaster)
-            SparkDl4jMultiLayer scorer = TrainingJob.evaluator(ctx, sparkNet.getNetwork().clone());
-            Evaluation ev = scorer.evaluate(dev);
-            double devLoss = scorer.calculateScore(dev, true);
-            Map<String, Object> stats = new LinkedHashMap<>();
-            stats.put("averaging_frequency", c.averagingFrequency());
-            stats.put("batch_per_worker", c.batch());
-            stats.put("learning_rate", c.learningRate());
-            stats.put("train_seconds", trainSeconds);
-            CheckpointMeta meta = CheckpointMeta.evaluation(step, epoch, ev.accuracy(), devLoss, trainLoss, c.trainer(), c.workers(),
-                    c.data(), ctx.model().name().toLowerCase(java.util.Locale.ROOT), ctx.data().contract(),
-                    ctx.elapsedSeconds(), examples / seconds, stats);
-            RunStore.Published pub = ctx.run().publish(sparkNet.getNetwork(), meta);
-            boolean ours = pub.best().run() == null || pub.best().run().equals(ctx.run().id());
-            ctx.progress().evaluation(epoch, c.epochs(), step, examples / seconds, trainLoss, ev.accuracy(),
-                    pub.best().devAccuracy(), ours ? "step " + pub.best().step() : pub.best().describe(), pub.newBest());
-        }
-        dev.unpersist(false);
+    private Epoch trainEpoch(SparkDl4jMultiLayer sparkNet, int epoch) {
+        TrainConfig c = ctx.config();
+        int[][] shards = Split.shards(ctx.split().train(), c.workers(), c.seed(), epoch);
+        JavaRDD<DataSet> train = DataRdds.batches(ctx.jsc(), ctx.data().pool(), shards, c.batch(), ctx.data().numClasses(), c.seed() + epoch)
+                .persist(StorageLevel.MEMORY_ONLY());
+        long t0 = System.nanoTime();
+        sparkNet.fit(train);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        train.unpersist(false);
+        return new Epoch((shards[0].length + c.batch() - 1) / c.batch(), shards.length * shards[0].length, seconds);
+    }
+
+    private void evaluateAndPublish(SparkDl4jMultiLayer sparkNet, JavaRDD<DataSet> dev, int epoch, long step, Epoch e, double trainSeconds) {
+        TrainConfig c = ctx.config();
+        double trainLoss = sparkNet.getScore();
+        // a clone: evaluation broadcasts the parameters, and Spark closes broadcast values (see OwnedParameterAveragingMaster)
+        SparkDl4jMultiLayer scorer = TrainingJob.evaluator(ctx, sparkNet.getNetwork().clone());
+        Evaluation ev = scorer.evaluate(dev);
+        double devLoss = scorer.calculateScore(dev, true);
+        Map<String, Object> stats = new LinkedHashMap<>();
+        stats.put("averaging_frequency", c.averagingFrequency());
+        stats.put("batch_per_worker", c.batch());
+        stats.put("learning_rate", c.learningRate());
+        stats.put("train_seconds", trainSeconds);
+        CheckpointMeta meta = CheckpointMeta.evaluation(step, epoch, ev.accuracy(), devLoss, trainLoss, c.trainer(), c.workers(),
+                c.data(), ctx.model().name().toLowerCase(Locale.ROOT), ctx.data().contract(), ctx.elapsedSeconds(), e.examples() / e.seconds(), stats);
+        RunStore.Published pub = ctx.run().publish(sparkNet.getNetwork(), meta);
+        boolean ours = pub.best().run() == null || pub.best().run().equals(ctx.run().id());
+        ctx.progress().evaluation(epoch, c.epochs(), step, e.examples() / e.seconds(), trainLoss, ev.accuracy(),
+                pub.best().devAccuracy(), ours ? "step " + pub.best().step() : pub.best().describe(), pub.newBest());
     }
 }

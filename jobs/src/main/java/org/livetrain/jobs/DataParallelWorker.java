@@ -118,11 +118,26 @@ public final class DataParallelWorker {
         return net.score();
     }
 
+    /** An evaluation, summed over all workers: dev accuracy and loss, and the mean of the workers' train losses. */
+    public record Evaluation(double devAccuracy, double devLoss, double trainLoss) {
+    }
+
+    /** Nanoseconds spent in each part of a step: computing the gradient, pushing and pulling it, applying the update. */
+    public record Timing(long computeNanos, long exchangeNanos, long applyNanos) {
+        public Timing since(Timing earlier) {
+            return new Timing(computeNanos - earlier.computeNanos, exchangeNanos - earlier.exchangeNanos, applyNanos - earlier.applyNanos);
+        }
+
+        public long totalNanos() {
+            return computeNanos + exchangeNanos + applyNanos;
+        }
+    }
+
     /**
-     * Scores this worker's slice of the dev split and sums the counts over all workers:
-     * {correct, examples, loss sum, train loss sum over workers}.
+     * Scores this worker's slice of the dev split and sums the counts (correct, examples, loss, this worker's
+     * {@code trainLoss}) over all workers through the servers.
      */
-    public double[] evaluate(List<DataSet> devSlice, double trainLoss) {
+    public Evaluation evaluate(List<DataSet> devSlice, double trainLoss) {
         float[] counts = new float[4];
         for (DataSet ds : devSlice) {
             INDArray out = net.output(ds.getFeatures(), false);
@@ -133,9 +148,7 @@ public final class DataParallelWorker {
         }
         counts[3] = (float) trainLoss;
         ps.allReduce(counts, EVAL_KEY, evals++, 4, false);
-        double[] out = new double[4];
-        for (int i = 0; i < 4; i++) out[i] = counts[i];
-        return out;
+        return new Evaluation(counts[0] / (double) counts[1], counts[2] / (double) counts[1], counts[3] / (double) workers);
     }
 
     /** A checksum of the parameters: replicas must agree bit for bit. */
@@ -163,9 +176,9 @@ public final class DataParallelWorker {
         return all;
     }
 
-    /** Nanoseconds spent so far in {compute gradient, push/pull, apply update}. */
-    public long[] timing() {
-        return new long[]{computeNanos, exchangeNanos, applyNanos};
+    /** The time spent so far in each part of a step. */
+    public Timing timing() {
+        return new Timing(computeNanos, exchangeNanos, applyNanos);
     }
 
     public long bytesPushed() {

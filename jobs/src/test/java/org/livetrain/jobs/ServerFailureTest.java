@@ -26,7 +26,7 @@ class ServerFailureTest {
         Path ckpt = dir.resolve("ckpt");
         long t0 = System.nanoTime();
         Cli r = Cli.run("train", "--servers", "1", "--epochs", "1", "--eval-every", "20", "--checkpoint-dir", ckpt.toString(),
-                "--conf", BytePSTrainer.KILL_SERVER_IN_ROUND + "=30");
+                "--conf", Faults.KILL_SERVER_IN_ROUND + "=30");
         double seconds = (System.nanoTime() - t0) / 1e9;
         assertEquals(0, r.exitCode(), () -> r.out() + r.err());
         var history = CheckpointStore.open(ckpt.toString(), new Configuration()).newestRun().orElseThrow().history();

@@ -1,0 +1,126 @@
+package org.livetrain.jobs;
+
+import org.apache.spark.BarrierTaskContext;
+import org.livetrain.LiveTrainException;
+import org.livetrain.ps.SummationServer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import scala.collection.JavaConverters;
+import scala.runtime.AbstractFunction1;
+
+import java.io.Serializable;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * One task of the BytePS barrier stage: a worker, a summation-server shard, or both (colocated). It starts
+ * its shard on the executor's own address, exchanges endpoints with the other tasks ({@code allGather}),
+ * runs the {@link WorkerLoop} when it is a worker, and waits at the barrier until every worker is done.
+ */
+final class BarrierTask extends AbstractFunction1<scala.collection.Iterator<Integer>, scala.collection.Iterator<String>> implements Serializable {
+    /** How long a task that met an error no retry can fix keeps its connections open after failing. */
+    static final Duration FATAL_LINGER = Duration.ofSeconds(5);
+    private static final Logger LOG = LoggerFactory.getLogger(BarrierTask.class);
+    private final BytePSTrainer.Plan plan;
+
+    BarrierTask(BytePSTrainer.Plan plan) {
+        this.plan = plan;
+    }
+
+    @Override
+    public scala.collection.Iterator<String> apply(scala.collection.Iterator<Integer> ignored) {
+        BarrierTaskContext task = BarrierTaskContext.get();
+        int id = task.partitionId();
+        String summary;
+        Resources open = new Resources();
+        try {
+            SummationServer server = plan.hostsServer(id) ? open.add(startServer(task, id)) : null;
+            List<InetSocketAddress> servers = endpoints(task.allGather(server == null ? "" : server.address().getHostString() + ":" + server.address().getPort()));
+            summary = id < plan.config().workers() ? new WorkerLoop(plan, task, id, servers, open).run() : "server " + id;
+            task.barrier(); // every worker is done before any server goes away
+        } catch (Exception e) {
+            Optional<LiveTrainException> fatal = LiveTrainException.in(e);
+            if (fatal.isPresent()) {
+                // an error no retry can fix travels as it is, so that the driver recognises it, and before the
+                // peers learn of it: were they to fail first on the lost connections, Spark would kill this task
+                // and report it as killed, without its error
+                open.closeLater(FATAL_LINGER);
+                throw fatal.get();
+            }
+            throw e instanceof RuntimeException re ? re : new RuntimeException(e);
+        } finally {
+            open.close();
+        }
+        return JavaConverters.asScalaIterator(List.of(summary).iterator());
+    }
+
+    private SummationServer startServer(BarrierTaskContext task, int id) throws Exception {
+        SummationServer server = new SummationServer(executorAddress(task, id), 0, plan.token(), plan.config().workers(), BytePSTrainer.TIMEOUT);
+        boolean firstShard = id == (plan.config().servers() == 0 ? 0 : plan.config().workers());
+        if (firstShard) plan.faults().onServerStarted(server, plan.attempt());
+        return server;
+    }
+
+    /** The servers' endpoints, from what every task said ({@code host:port}, or nothing for a task without a shard). */
+    private static List<InetSocketAddress> endpoints(String[] said) {
+        List<InetSocketAddress> servers = new ArrayList<>();
+        for (String e : said) {
+            if (e.isEmpty()) continue;
+            int colon = e.lastIndexOf(':');
+            servers.add(new InetSocketAddress(e.substring(0, colon), Integer.parseInt(e.substring(colon + 1))));
+        }
+        return servers;
+    }
+
+    /** The executor's own address (never the wildcard). */
+    static InetAddress executorAddress(BarrierTaskContext task, int id) throws UnknownHostException {
+        String a = task.getTaskInfos()[id].address();
+        int colon = a.lastIndexOf(':');
+        String host = colon > 0 && a.indexOf(':') == colon ? a.substring(0, colon) : a;
+        return InetAddress.getByName(host);
+    }
+
+    /** What a task opened (servers, clients, the publisher), closed in the reverse order. */
+    static final class Resources implements AutoCloseable {
+        private final Deque<AutoCloseable> open = new ArrayDeque<>();
+
+        <T extends AutoCloseable> T add(T resource) {
+            open.push(resource);
+            return resource;
+        }
+
+        @Override
+        public void close() {
+            while (!open.isEmpty()) {
+                try {
+                    open.pop().close();
+                } catch (Exception e) {
+                    LOG.warn("closing: {}", e.toString());
+                }
+            }
+        }
+
+        /** Closes everything after {@code delay}, on a thread of its own; nothing is left for {@link #close}. */
+        void closeLater(Duration delay) {
+            Resources later = new Resources();
+            while (!open.isEmpty()) later.open.addLast(open.pop());
+            Thread t = new Thread(() -> {
+                try {
+                    Thread.sleep(delay.toMillis());
+                } catch (InterruptedException ignored) {
+                    // close now
+                }
+                later.close();
+            }, "livetrain-close-after-failure");
+            t.setDaemon(true);
+            t.start();
+        }
+    }
+}

@@ -1,0 +1,90 @@
+package org.livetrain.jobs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.livetrain.store.Pointer;
+
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * The driver's view of a BytePS run, from its files only (so it works on a cluster): each new line of the
+ * run's {@code history.jsonl} is printed as an evaluation, and the position in {@code progress.json} feeds
+ * the progress bar. Runs on a daemon thread while the barrier stage trains.
+ */
+final class HistoryWatcher implements AutoCloseable {
+    private final TrainingJob.Context ctx;
+    private final Thread thread;
+    /** Positions written before this watcher started belong to an earlier process. */
+    private final String watchFrom = Instant.now().toString();
+    private int printed;
+    private double best = -1;
+    private String bestWhere = "none yet";
+
+    HistoryWatcher(TrainingJob.Context ctx) {
+        this.ctx = ctx;
+        this.printed = ctx.run().history().size(); // a resumed run prints only what it adds
+        ctx.store().best().ifPresent(b -> {
+            best = b.devAccuracy();
+            bestWhere = where(b);
+        });
+        this.thread = new Thread(this::watch, "livetrain-progress");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    /** {@code step 150}, or {@code step 150 of run ...} when the served best is another run's. */
+    private String where(Pointer p) {
+        return p.run() == null || p.run().equals(ctx.run().id()) ? "step " + p.step() : p.describe();
+    }
+
+    private void watch() {
+        String lastSeen = null;
+        while (!Thread.currentThread().isInterrupted()) {
+            printNew();
+            JsonNode position = ctx.run().progress().orElse(null);
+            if (position != null && !position.path("updated").asText().equals(lastSeen) && position.path("updated").asText().compareTo(watchFrom) > 0) {
+                lastSeen = position.path("updated").asText();
+                ctx.progress().position(position.path("step").asLong(), position.path("total_steps").asLong(), position.path("steps_per_second").asDouble());
+            }
+            try {
+                Thread.sleep(300);
+            } catch (InterruptedException e) {
+                return;
+            }
+        }
+    }
+
+    /** Prints the evaluations added since the last look. */
+    private synchronized void printNew() {
+        List<JsonNode> h;
+        try {
+            h = ctx.run().history();
+        } catch (RuntimeException e) { // being replaced, or storage that did not answer: the next look will do
+            return;
+        }
+        for (int i = printed; i < h.size(); i++) {
+            JsonNode n = h.get(i);
+            double acc = n.path("dev_accuracy").asDouble();
+            boolean isBest = n.path("best").asBoolean();
+            if (isBest) {
+                best = acc;
+                bestWhere = "step " + n.path("step").asLong();
+            }
+            ctx.progress().evaluation(n.path("epoch").asInt(), ctx.config().epochs(), n.path("step").asLong(),
+                    n.path("examples_per_second").asDouble(), n.path("train_loss").asDouble(), acc, best, bestWhere, isBest);
+        }
+        printed = h.size();
+    }
+
+    /** Stops watching, after printing what the run added last. */
+    @Override
+    public void close() {
+        thread.interrupt();
+        try {
+            thread.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        printNew();
+    }
+}

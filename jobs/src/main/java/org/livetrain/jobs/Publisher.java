@@ -1,0 +1,87 @@
+package org.livetrain.jobs;
+
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.livetrain.store.CheckpointMeta;
+import org.livetrain.store.RunStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Worker 0 writes checkpoints in the background, from a snapshot (a clone) of the network, so that the
+ * workers do not wait for zip compression and storage. Publications keep their order; a failed one fails
+ * the worker at its next evaluation or at the end.
+ */
+final class Publisher implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Publisher.class);
+    private final RunStore store;
+    private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "livetrain-publisher");
+        t.setDaemon(true);
+        return t;
+    });
+    private Future<?> last;
+
+    Publisher(RunStore store) {
+        this.store = store;
+    }
+
+    void publish(MultiLayerNetwork snapshot, CheckpointMeta meta) throws Exception {
+        check();
+        last = thread.submit(() -> store.publish(snapshot, meta));
+    }
+
+    /** Replaces progress.json in the background; a failed write only costs the bar a refresh. */
+    void progress(Map<String, Object> fields) {
+        thread.submit(() -> {
+            try {
+                store.writeProgress(fields);
+            } catch (RuntimeException e) {
+                LOG.warn("progress not written: {}", e.getMessage());
+            }
+        });
+    }
+
+    /** Rethrows a failed publication, if the last one is done. */
+    private void check() throws Exception {
+        if (last != null && last.isDone()) unwrap();
+    }
+
+    /** Waits for every publication. */
+    void drain() throws Exception {
+        if (last != null) unwrap();
+    }
+
+    private void unwrap() throws Exception {
+        try {
+            last.get();
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof Exception x ? x : new RuntimeException(e.getCause());
+        }
+    }
+
+    /**
+     * Waits (up to 60 s, even when the task is being killed) for the publication under way, so that no
+     * attempt's checkpoint lands after the next attempt has started.
+     */
+    @Override
+    public void close() {
+        thread.shutdown();
+        boolean interrupted = Thread.interrupted();
+        long end = System.nanoTime() + 60_000_000_000L;
+        while (!thread.isTerminated() && System.nanoTime() < end) {
+            try {
+                thread.awaitTermination(1, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) Thread.currentThread().interrupt();
+    }
+}

@@ -1,0 +1,232 @@
+package org.livetrain.jobs;
+
+import org.apache.spark.BarrierTaskContext;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.livetrain.data.Batches;
+import org.livetrain.data.LabeledImage;
+import org.livetrain.data.Split;
+import org.livetrain.image.Augmenter;
+import org.livetrain.model.Models;
+import org.livetrain.ps.SummationClient;
+import org.livetrain.store.Checkpoint;
+import org.livetrain.store.CheckpointMeta;
+import org.livetrain.store.Pointer;
+import org.livetrain.store.RunStore;
+import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.net.InetSocketAddress;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+
+/**
+ * The training loop of one BytePS worker, in the steps BytePS's own loops have: restore or create the
+ * network, then for every mini-batch a data-parallel step through the summation servers; worker 0 writes
+ * the position every {@value #POSITION_EVERY_SECONDS} s, and every {@code --eval-every} steps and at each
+ * epoch end all workers evaluate, compare their parameters, and worker 0 publishes a checkpoint.
+ */
+final class WorkerLoop {
+    static final long POSITION_EVERY_SECONDS = 2;
+    private final BytePSTrainer.Plan plan;
+    private final TrainConfig c;
+    private final BarrierTaskContext task;
+    private final int w;
+    private final List<InetSocketAddress> servers;
+    private final BarrierTask.Resources open;
+    private final RunStore store;
+    private final long totalSteps;
+    private MultiLayerNetwork net;
+    private DataParallelWorker worker;
+    private Publisher publisher;
+    private long step;
+    private Window window;
+    private long positionStep, positionNanos;
+
+    WorkerLoop(BytePSTrainer.Plan plan, BarrierTaskContext task, int w, List<InetSocketAddress> servers, BarrierTask.Resources open) {
+        this.plan = plan;
+        this.c = plan.config();
+        this.task = task;
+        this.w = w;
+        this.servers = servers;
+        this.open = open;
+        this.store = plan.store();
+        this.totalSteps = (long) plan.stepsPerEpoch() * c.epochs();
+    }
+
+    /** Trains to the last step of the last epoch; returns what this worker did, in words. */
+    String run() throws Exception {
+        restoreOrCreate();
+        List<DataSet> dev = devSlice();
+        connect();
+        while (step < totalSteps) {
+            int epoch = (int) (step / plan.stepsPerEpoch()) + 1;
+            List<DataSet> batches = epochBatches(epoch);
+            for (int b = (int) (step % plan.stepsPerEpoch()); b < batches.size(); b++) {
+                step(batches.get(b));
+                if (w == 0) writePosition(epoch);
+                if (step % c.evalEvery() == 0 || b == batches.size() - 1) evaluateAndPublish(epoch, dev);
+            }
+        }
+        publisher.drain();
+        return "worker " + w + " finished at step " + step;
+    }
+
+    /** A later attempt (or --resume) continues from the run's own latest.json: parameters, updater state, step. */
+    private void restoreOrCreate() {
+        Optional<Pointer> latest = plan.attempt() > 0 || plan.resume() ? store.latest() : Optional.empty();
+        if (latest.isPresent()) {
+            Checkpoint cp = store.directory().load(latest.get(), true);
+            net = cp.network();
+            step = cp.meta().step();
+        } else {
+            net = Models.create(Models.Kind.valueOf(plan.model()), plan.data().shape(), plan.data().numClasses(), c.learningRate(), c.seed());
+        }
+    }
+
+    /** This worker's slice of the dev split, in batches. */
+    private List<DataSet> devSlice() {
+        List<DataSet> dev = new ArrayList<>();
+        int[] slice = Split.slices(plan.dev(), c.workers())[w];
+        Batches.batches(plan.data().pool().read(slice), TrainingJob.EVAL_BATCH, plan.data().numClasses()).forEachRemaining(dev::add);
+        return dev;
+    }
+
+    private void connect() throws Exception {
+        SummationClient ps = open.add(new SummationClient(servers, plan.token(), w, c.workers(), BytePSTrainer.TIMEOUT, task::isInterrupted));
+        publisher = open.add(new Publisher(store));
+        worker = new DataParallelWorker(net, ps, c.workers(), c.partitionBytes(), c.fp16(), step);
+        if (c.async()) worker.startAsync();
+        window = new Window(step, worker);
+        positionStep = step;
+        positionNanos = System.nanoTime();
+    }
+
+    /** One data-parallel step: the local gradient, summed through the servers, applied by DL4J's updater. */
+    private void step(DataSet batch) {
+        plan.faults().beforeStep(w, step, plan.attempt());
+        if (c.async()) worker.stepAsync(batch);
+        else worker.step(batch);
+        step++;
+        window.loss(worker.score());
+    }
+
+    /** Worker 0 replaces progress.json every few seconds (in the background): what the driver's bar shows. */
+    private void writePosition(int epoch) {
+        long now = System.nanoTime();
+        if (now - positionNanos < POSITION_EVERY_SECONDS * 1_000_000_000L) return;
+        Map<String, Object> position = new LinkedHashMap<>();
+        position.put("step", step);
+        position.put("total_steps", totalSteps);
+        position.put("epoch", epoch);
+        position.put("epochs", c.epochs());
+        position.put("steps_per_second", (step - positionStep) / ((now - positionNanos) / 1e9));
+        position.put("updated", Instant.now().toString());
+        publisher.progress(position);
+        positionNanos = now;
+        positionStep = step;
+    }
+
+    /** All workers score their dev slices (summed through the servers) and compare parameters; worker 0 publishes. */
+    private void evaluateAndPublish(int epoch, List<DataSet> dev) throws Exception {
+        DataParallelWorker.Evaluation ev = worker.evaluate(dev, window.meanLoss());
+        if (!c.async()) checkReplicas(); // asynchronous replicas differ by design
+        if (w == 0) {
+            CheckpointMeta meta = CheckpointMeta.evaluation(step, epoch, ev.devAccuracy(), ev.devLoss(), ev.trainLoss(), c.trainer(), c.workers(),
+                    c.data(), plan.model().toLowerCase(Locale.ROOT), plan.data().contract(), (System.currentTimeMillis() - plan.startedMillis()) / 1000.0,
+                    window.examplesPerSecond(step, c.batch() * c.workers()), stats());
+            publisher.publish(net.clone(), meta);
+        }
+        window = new Window(step, worker);
+    }
+
+    /** The BytePS figures of a checkpoint: its settings and what the steps since the last evaluation cost. */
+    private Map<String, Object> stats() {
+        Map<String, Object> stats = new LinkedHashMap<>();
+        stats.put("servers", servers.size());
+        stats.put("colocated", c.servers() == 0);
+        stats.put("partition_bytes", c.partitionBytes());
+        stats.put("compress", c.compress());
+        stats.put("global_batch", c.batch() * c.workers());
+        stats.put("learning_rate", c.learningRate());
+        stats.put("eval_every", c.evalEvery());
+        stats.put("augment", c.augment());
+        stats.put("async", c.async());
+        stats.put("nd4j_threads", Nd4j.getEnvironment().maxThreads());
+        stats.put("attempt", plan.attempt()); // above 0: the barrier stage was started again
+        stats.putAll(window.costs(step, worker));
+        return stats;
+    }
+
+    /** This worker's mini-batches of one epoch: its shard, shuffled, changed (--augment), cut into batches of --batch. */
+    private List<DataSet> epochBatches(int epoch) {
+        int[] shard = Split.shards(plan.train(), c.workers(), c.seed(), epoch)[w];
+        List<LabeledImage> examples = new ArrayList<>(shard.length);
+        plan.data().pool().read(shard).forEachRemaining(examples::add);
+        Random rnd = new Random(c.seed() * 1_000_003L + epoch * 131L + w);
+        Collections.shuffle(examples, rnd);
+        if (c.augment()) {
+            var contract = plan.data().contract();
+            examples.replaceAll(e -> new LabeledImage(e.index(), e.label(), Augmenter.augment(e.pixels(), contract, rnd)));
+        }
+        List<DataSet> batches = new ArrayList<>();
+        Batches.batches(examples.iterator(), c.batch(), plan.data().numClasses()).forEachRemaining(batches::add);
+        return batches;
+    }
+
+    /** Replicas must stay identical: compare parameter checksums at every evaluation. */
+    private void checkReplicas() {
+        long[] sums = worker.checksums(w);
+        for (long other : sums) {
+            if (other != sums[0]) throw new IllegalStateException("replicas diverged at step " + worker.steps() + ": parameter checksums " + Arrays.toString(sums));
+        }
+    }
+
+    /** The figures of the steps since the last evaluation: their losses, their time and the bytes they moved. */
+    private static final class Window {
+        private final long startStep, startNanos, pushed, pulled;
+        private final DataParallelWorker.Timing timing;
+        private double lossSum;
+        private int losses;
+
+        Window(long step, DataParallelWorker worker) {
+            this.startStep = step;
+            this.startNanos = System.nanoTime();
+            this.timing = worker.timing();
+            this.pushed = worker.bytesPushed();
+            this.pulled = worker.bytesPulled();
+        }
+
+        void loss(double value) {
+            lossSum += value;
+            losses++;
+        }
+
+        double meanLoss() {
+            return lossSum / Math.max(1, losses);
+        }
+
+        double examplesPerSecond(long step, int globalBatch) {
+            return (step - startStep) * (double) globalBatch / ((System.nanoTime() - startNanos) / 1e9);
+        }
+
+        /** Bytes pushed and pulled per step, the push/pull share of a step, and the time of a step. */
+        Map<String, Object> costs(long step, DataParallelWorker worker) {
+            long steps = step - startStep;
+            DataParallelWorker.Timing t = worker.timing().since(timing);
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("bytes_pushed_per_step", steps == 0 ? 0 : (worker.bytesPushed() - pushed) / steps);
+            m.put("bytes_pulled_per_step", steps == 0 ? 0 : (worker.bytesPulled() - pulled) / steps);
+            m.put("push_pull_share", t.totalNanos() == 0 ? 0 : (double) t.exchangeNanos() / t.totalNanos());
+            m.put("step_ms", steps == 0 ? 0 : t.totalNanos() / 1e6 / steps);
+            return m;
+        }
+    }
+}
