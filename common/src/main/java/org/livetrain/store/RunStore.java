@@ -189,22 +189,19 @@ public final class RunStore {
         return dir.readLines(file("history.jsonl"));
     }
 
-    /**
-     * A running job's position between evaluations ({@code progress.json}, replaced every few seconds by
-     * the training job): what progress bars and the prompt's {@code status} show. Nothing depends on it.
-     */
-    public void writeProgress(Map<String, Object> fields) {
+    /** Replaces the run's {@link Position} ({@code progress.json}). */
+    public void writeProgress(Position position) {
         try {
-            Storage.writeAtomically(fs(), file("progress.json"), CheckpointStore.JSON.writeValueAsBytes(fields), dir.conf());
+            Storage.writeAtomically(fs(), file("progress.json"), CheckpointStore.JSON.writeValueAsBytes(position), dir.conf());
         } catch (IOException e) {
             throw Storage.problem(file("progress.json") + ": cannot write", e);
         }
     }
 
     /** The last position written by the run's training job, if any (an unreadable file counts as none). */
-    public Optional<JsonNode> progress() {
+    public Optional<Position> progress() {
         try {
-            return Optional.of(CheckpointStore.JSON.readTree(Storage.readAll(fs(), file("progress.json"))));
+            return Optional.of(CheckpointStore.JSON.readValue(Storage.readAll(fs(), file("progress.json")), Position.class));
         } catch (IOException e) {
             return Optional.empty();
         }

@@ -2,6 +2,7 @@ package org.livetrain.jobs;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import org.livetrain.store.Pointer;
+import org.livetrain.store.Position;
 
 import java.time.Instant;
 import java.util.List;
@@ -41,10 +42,10 @@ final class HistoryWatcher implements AutoCloseable {
         String lastSeen = null;
         while (!Thread.currentThread().isInterrupted()) {
             printNew();
-            JsonNode position = ctx.run().progress().orElse(null);
-            if (position != null && !position.path("updated").asText().equals(lastSeen) && position.path("updated").asText().compareTo(watchFrom) > 0) {
-                lastSeen = position.path("updated").asText();
-                ctx.progress().position(position.path("step").asLong(), position.path("total_steps").asLong(), position.path("steps_per_second").asDouble());
+            Position p = ctx.run().progress().orElse(null);
+            if (p != null && p.updated() != null && !p.updated().equals(lastSeen) && p.updated().compareTo(watchFrom) > 0) {
+                lastSeen = p.updated();
+                ctx.progress().position(p.step(), p.totalSteps(), p.stepsPerSecond());
             }
             try {
                 Thread.sleep(300);

@@ -2,11 +2,11 @@ package org.livetrain.jobs;
 
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.livetrain.store.CheckpointMeta;
+import org.livetrain.store.Position;
 import org.livetrain.store.RunStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -38,10 +38,10 @@ final class Publisher implements AutoCloseable {
     }
 
     /** Replaces progress.json in the background; a failed write only costs the bar a refresh. */
-    void progress(Map<String, Object> fields) {
+    void progress(Position position) {
         thread.submit(() -> {
             try {
-                store.writeProgress(fields);
+                store.writeProgress(position);
             } catch (RuntimeException e) {
                 LOG.warn("progress not written: {}", e.getMessage());
             }

@@ -11,6 +11,7 @@ import org.livetrain.ps.SummationClient;
 import org.livetrain.store.Checkpoint;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.Pointer;
+import org.livetrain.store.Position;
 import org.livetrain.store.RunStore;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
@@ -122,14 +123,7 @@ final class WorkerLoop {
     private void writePosition(int epoch) {
         long now = System.nanoTime();
         if (now - positionNanos < POSITION_EVERY_SECONDS * 1_000_000_000L) return;
-        Map<String, Object> position = new LinkedHashMap<>();
-        position.put("step", step);
-        position.put("total_steps", totalSteps);
-        position.put("epoch", epoch);
-        position.put("epochs", c.epochs());
-        position.put("steps_per_second", (step - positionStep) / ((now - positionNanos) / 1e9));
-        position.put("updated", Instant.now().toString());
-        publisher.progress(position);
+        publisher.progress(new Position(step, totalSteps, epoch, c.epochs(), (step - positionStep) / ((now - positionNanos) / 1e9), Instant.now().toString()));
         positionNanos = now;
         positionStep = step;
     }

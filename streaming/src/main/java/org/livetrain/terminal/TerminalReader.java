@@ -224,8 +224,7 @@ public final class TerminalReader {
         b.append("): ");
         if (RunInfo.RUNNING.equals(state)) {
             run.progress().ifPresent(p -> b.append(String.format(Locale.ROOT, "step %d of %d (epoch %d/%d), %.1f steps/s, as of %s; ",
-                    p.path("step").asLong(), p.path("total_steps").asLong(), p.path("epoch").asInt(), p.path("epochs").asInt(),
-                    p.path("steps_per_second").asDouble(), p.path("updated").asText())));
+                    p.step(), p.totalSteps(), p.epoch(), p.epochs(), p.stepsPerSecond(), p.updated())));
         }
         var history = run.history();
         if (history.isEmpty()) {
