@@ -49,10 +49,6 @@ public final class ImagePreprocessor {
         this.maxPixels = maxPixels;
     }
 
-    public InputContract contract() {
-        return contract;
-    }
-
     /** Reads, checks and preprocesses a local file; every refusal names the file. */
     public float[] file(Path file) {
         return decoded(decode(file), file.toString());

@@ -174,10 +174,6 @@ public final class RunLock implements AutoCloseable {
         beat();
     }
 
-    public String run() {
-        return run;
-    }
-
     /** Whether this process still holds the lock (false once another took it over). */
     public boolean held() {
         return held;

@@ -20,7 +20,7 @@ import java.util.Optional;
  */
 final class Runs {
     /** A run to resume, found before anything is written: its settings decide the data to open. */
-    record Resumption(String id, int number, TrainConfig config) {
+    record Resumption(String id, TrainConfig config) {
     }
 
     /** The run this job trains and, when resumed, the checkpoint it continues from. */
@@ -40,7 +40,7 @@ final class Runs {
                 .orElseThrow(() -> new LiveTrainException("--resume " + request.resume() + ": " + store.location() + " has no such run (it has "
                         + String.join(", ", runs.stream().map(RunStore::name).toList()) + "; ./submit.sh runs lists them)"));
         RunInfo info = run.info().orElseThrow(() -> new LiveTrainException(run.base() + "/run.json: missing; this run cannot be resumed"));
-        return new Resumption(run.id(), info.number(), given.resumed(run.name(), info.settings(), request.explicit()));
+        return new Resumption(run.id(), given.resumed(run.name(), info.settings(), request.explicit()));
     }
 
     /** Under the lock: starts over if asked, moves an earlier layout into a run, then starts or resumes the run. */
