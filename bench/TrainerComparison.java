@@ -7,9 +7,11 @@ import org.livetrain.data.Batches;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.LabeledImage;
 import org.livetrain.data.Split;
+import org.livetrain.jobs.Progress;
 import org.livetrain.jobs.TrainConfig;
 import org.livetrain.jobs.TrainingJob;
 import org.livetrain.model.Models;
+import org.livetrain.ps.Compression;
 import org.livetrain.store.CheckpointStore;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
@@ -106,9 +108,10 @@ public class TrainerComparison {
     }
 
     static Row spark(String trainer, int epochs, Path ckpt) {
-        TrainConfig cfg = new TrainConfig("digits", null, 0, WORKERS, epochs, BATCH, LR, "lenet", trainer, 5, EVAL_EVERY, 0, 262144, "none", false, false,
+        TrainConfig cfg = new TrainConfig("digits", null, 0, WORKERS, epochs, BATCH, LR, "lenet", trainer, 5,
+                new TrainConfig.BytePS(EVAL_EVERY, 0, 262144, Compression.NONE, false, false),
                 ckpt.toString(), 3, SEED, Map.of());
-        TrainingJob.run(cfg, TrainingJob.RunRequest.NEW, new org.livetrain.jobs.Progress(System.out::println));
+        TrainingJob.run(cfg, TrainingJob.RunRequest.NEW, new Progress(System.out::println));
         List<JsonNode> h = CheckpointStore.open(ckpt.toString(), new Configuration()).newestRun().orElseThrow().history();
         double to96 = Double.NaN, to97 = Double.NaN, best = 0, bestAt = 0, eps = 0, share = 0;
         for (JsonNode n : h) {

@@ -30,11 +30,6 @@ import java.util.regex.Pattern;
  * written before runs existed is read in place, from {@code DIR} itself, and has no id.
  */
 public final class RunStore {
-    /**
-     * Fault-injection hook for tests: the JVM halts (as if killed) once the checkpoint of this step is
-     * written and renamed into place, before any pointer names it.
-     */
-    public static final String HALT_BEFORE_POINTER = "livetrain.test.haltBeforePointer";
     private static final Pattern STEP_DIR = Pattern.compile("step-(\\d+)");
 
     private final CheckpointStore dir;
@@ -115,24 +110,42 @@ public final class RunStore {
     public record Published(CheckpointMeta meta, Pointer pointer, boolean newBest, Pointer best, boolean newRunBest, Pointer runBest) {
     }
 
+    /** A checkpoint written in place but not yet published: no pointer names it, no reader sees it. */
+    public record Written(CheckpointMeta meta, String path) {
+    }
+
     /**
      * Writes a checkpoint of this run and publishes it: as the run's latest and the directory's latest; as
      * the run's best and the directory's best when its dev accuracy is strictly better than theirs. Appends
      * a line to the run's history; applies the run's retention.
      */
     public Published publish(MultiLayerNetwork net, CheckpointMeta meta) {
+        return point(write(net, meta));
+    }
+
+    /** The first half of {@link #publish}: the checkpoint's files, written, read back and verified. */
+    public Written write(MultiLayerNetwork net, CheckpointMeta meta) {
         String rel = relBase + "checkpoints/step-" + meta.step();
         try {
             ByteArrayOutputStream zip = new ByteArrayOutputStream(8 << 20);
             ModelSerializer.writeModel(net, zip, true);
             byte[] bytes = meta.input() == null ? zip.toByteArray() : meta.input().addTo(zip.toByteArray());
             CheckpointMeta full = meta.published(id, Instant.now().toString(), CheckpointStore.sha256(bytes), bytes.length);
-            Optional<Pointer> best = dir.best(), runBest = best(), latest = latest();
-            writeInPlace(rel, full, bytes, best, latest);
-            if (Long.getLong(HALT_BEFORE_POINTER, -1L) == meta.step()) Runtime.getRuntime().halt(137);
-            Pointer pointer = Pointer.of(full, rel);
-            boolean newRunBest = runBest.isEmpty() || full.devAccuracy() > runBest.get().devAccuracy();
-            boolean newBest = best.isEmpty() || full.devAccuracy() > best.get().devAccuracy();
+            writeInPlace(rel, full, bytes, dir.best(), latest());
+            return new Written(full, rel);
+        } catch (IOException e) {
+            throw Storage.problem(dir.location() + ": cannot write checkpoint " + rel, e);
+        }
+    }
+
+    /** The second half of {@link #publish}: the pointers, the history line, the retention. */
+    public Published point(Written w) {
+        CheckpointMeta full = w.meta();
+        Optional<Pointer> best = dir.best(), runBest = best();
+        Pointer pointer = Pointer.of(full, w.path());
+        boolean newRunBest = runBest.isEmpty() || full.devAccuracy() > runBest.get().devAccuracy();
+        boolean newBest = best.isEmpty() || full.devAccuracy() > best.get().devAccuracy();
+        try {
             dir.writePointer(file("latest.json"), pointer);
             if (newRunBest) dir.writePointer(file("best.json"), pointer);
             dir.writePointer(dir.latestFile(), pointer);
@@ -142,7 +155,7 @@ public final class RunStore {
             retain(runBestNow, pointer, bestNow);
             return new Published(full, pointer, newBest, bestNow, newRunBest, runBestNow);
         } catch (IOException e) {
-            throw Storage.problem("--checkpoint-dir " + dir.location() + ": cannot write checkpoint " + rel, e);
+            throw Storage.problem(dir.location() + ": cannot publish checkpoint " + w.path(), e);
         }
     }
 

@@ -61,6 +61,7 @@ public final class LiveTrain implements Runnable {
         cl.setOut(new PrintWriter(out, true));
         cl.setErr(new PrintWriter(err, true));
         cl.setDefaultValueProvider(new CommandLine.PropertiesDefaultProvider(defaults()));
+        cl.setCaseInsensitiveEnumValuesAllowed(true);
         cl.setParameterExceptionHandler((ex, a) -> {
             CommandLine c = ex.getCommandLine();
             err.println(c.getCommandSpec().qualifiedName() + ": " + ex.getMessage() + " (see --help)");

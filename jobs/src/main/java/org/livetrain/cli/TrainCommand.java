@@ -69,26 +69,8 @@ public final class TrainCommand implements Callable<Integer> {
             + " averaging: dl4j-spark parameter averaging (the reference baseline).")
     String trainer;
 
-    @Option(names = "--eval-every", paramLabel = "K", description = "byteps: evaluate on the dev split (and checkpoint) every K steps, and at each epoch end.")
-    int evalEvery;
-
-    @Option(names = "--servers", paramLabel = "S", description = "byteps: 0 runs one summation server in each worker task (colocated); S > 0 runs S dedicated server tasks.")
-    int servers;
-
-    @Option(names = "--partition-bytes", paramLabel = "BYTES", description = "byteps: gradients are cut into chunks of this size, spread over the servers.")
-    int partitionBytes;
-
-    @Option(names = "--compress", paramLabel = "none|fp16", description = "byteps: fp16 halves the bytes on the wire.")
-    String compress;
-
-    @Option(names = "--async", description = "byteps: asynchronous: the servers hold the weights, each worker adds its own step and continues"
-            + " from the weights it gets back, without waiting for the others (no staleness bound). Each worker's step counts in full:"
-            + " lower the learning rate as workers are added.")
-    boolean async;
-
-    @Option(names = "--augment", description = "byteps: random changes of the training images that fit their profile (digits: small rotations,"
-            + " scalings and shifts; objects and photos: flips and shifts), applied on the workers.")
-    boolean augment;
+    @Mixin
+    BytePSOptions byteps;
 
     @Option(names = "--averaging-frequency", paramLabel = "K", description = "averaging: mini-batches each worker fits between two parameter averages.")
     int averagingFrequency;
@@ -118,7 +100,7 @@ public final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         common.apply();
         TrainConfig cfg = new TrainConfig(data, inputProfile, channels, workers, epochs, batch, learningRate, model, trainer, averagingFrequency,
-                evalEvery, servers, partitionBytes, compress, augment, async, checkpointDir, keep, seed, common.conf());
+                byteps.settings(), checkpointDir, keep, seed, common.conf());
         // the options typed on this command line: a resumed run applies them over its own settings
         Set<String> explicit = spec.commandLine().getParseResult().matchedOptions().stream()
                 .map(o -> o.longestName().replaceFirst("^--", "")).collect(Collectors.toSet());
@@ -155,7 +137,7 @@ public final class TrainCommand implements Callable<Integer> {
                 reader.settings(ReaderOptions.interactive()),
                 () -> String.format(Locale.ROOT, "training started %.0f s ago; the first checkpoint is published at the first evaluation (%s)",
                         (System.nanoTime() - started) / 1e9, c.trainer().equals("byteps")
-                                ? "after " + c.evalEvery() + " steps, or at the end of epoch 1 if that comes first" : "at the end of epoch 1"),
+                                ? "after " + c.byteps().evalEvery() + " steps, or at the end of epoch 1 if that comes first" : "at the end of epoch 1"),
                 top.in, top.out, top.err)) {
             session.set(s);
             Thread training = new Thread(() -> {

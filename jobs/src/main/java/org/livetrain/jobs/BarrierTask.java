@@ -63,7 +63,7 @@ final class BarrierTask extends AbstractFunction1<scala.collection.Iterator<Inte
 
     private SummationServer startServer(BarrierTaskContext task, int id) throws Exception {
         SummationServer server = new SummationServer(executorAddress(task, id), 0, plan.token(), plan.config().workers(), BytePSTrainer.TIMEOUT);
-        boolean firstShard = id == (plan.config().servers() == 0 ? 0 : plan.config().workers());
+        boolean firstShard = id == (plan.config().byteps().servers() == 0 ? 0 : plan.config().workers());
         if (firstShard) plan.faults().onServerStarted(server, plan.attempt());
         return server;
     }

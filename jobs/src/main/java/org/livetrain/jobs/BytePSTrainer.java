@@ -5,6 +5,7 @@ import org.livetrain.LiveTrainException;
 import org.livetrain.data.Dataset;
 import org.livetrain.io.HadoopConf;
 import org.livetrain.io.Storage;
+import org.livetrain.ps.Compression;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.Pointer;
 import org.livetrain.store.RunStore;
@@ -52,16 +53,17 @@ final class BytePSTrainer {
         }
 
         int tasks() {
-            return config.workers() + config.servers();
+            return config.byteps().tasks(config.workers());
         }
 
         boolean hostsServer(int task) {
-            return config.servers() == 0 || task >= config.workers();
+            return config.byteps().servers() == 0 || task >= config.workers();
         }
     }
 
     void train() {
         TrainConfig c = ctx.config();
+        TrainConfig.BytePS b = c.byteps();
         byte[] secret = new byte[24];
         new SecureRandom().nextBytes(secret);
         int stepsPerEpoch = Runs.stepsPerEpoch(c, ctx.split());
@@ -71,9 +73,9 @@ final class BytePSTrainer {
                 new HadoopConf(ctx.spark().sparkContext().hadoopConfiguration()), HexFormat.of().formatHex(secret), ctx.run().id(),
                 startedMillis, stepsPerEpoch, ctx.resumeFrom().isPresent(), 0, Faults.from(c.conf()));
         ctx.progress().line("byteps: %d workers, %s, %d steps per epoch of global batch %d, evaluation every %d steps, partitions of %d bytes%s%s",
-                c.workers(), c.servers() == 0 ? c.workers() + " colocated summation servers" : c.servers() + " dedicated summation server(s)",
-                stepsPerEpoch, c.batch() * c.workers(), c.evalEvery(), c.partitionBytes(), c.fp16() ? ", fp16 on the wire" : "",
-                c.async() ? ", asynchronous (servers hold the weights)" : "");
+                c.workers(), b.servers() == 0 ? c.workers() + " colocated summation servers" : b.servers() + " dedicated summation server(s)",
+                stepsPerEpoch, c.batch() * c.workers(), b.evalEvery(), b.partitionBytes(), b.compress() == Compression.FP16 ? ", fp16 on the wire" : "",
+                b.async() ? ", asynchronous (servers hold the weights)" : "");
         try (HistoryWatcher watcher = new HistoryWatcher(ctx)) {
             runAttempts(plan);
         }

@@ -3,12 +3,16 @@ package org.livetrain.jobs;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.livetrain.ps.Compression;
 import org.livetrain.ps.SummationClient;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
 
+import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.zip.CRC32;
 
 /**
  * One BytePS-style worker around a DL4J network: compute the gradient of the local mini-batch, sum it
@@ -27,17 +31,17 @@ public final class DataParallelWorker {
     private final SummationClient ps;
     private final int workers;
     private final int chunkFloats;
-    private final boolean fp16;
+    private final Compression compression;
     private long steps;
     private long evals;
     private long computeNanos, exchangeNanos, applyNanos;
 
-    public DataParallelWorker(MultiLayerNetwork net, SummationClient ps, int workers, int partitionBytes, boolean fp16, long step) {
+    public DataParallelWorker(MultiLayerNetwork net, SummationClient ps, int workers, int partitionBytes, Compression compression, long step) {
         this.net = net;
         this.ps = ps;
         this.workers = workers;
         this.chunkFloats = Math.max(1, partitionBytes / 4);
-        this.fp16 = fp16;
+        this.compression = compression;
         this.steps = step;
     }
 
@@ -51,7 +55,7 @@ public final class DataParallelWorker {
         computeGradient(local);
         float[] g = net.getFlattenedGradients().toFloatVector();
         long t1 = System.nanoTime();
-        ps.allReduce(g, GRADIENT_KEYS, steps, chunkFloats, fp16);
+        ps.pushPull(g, GRADIENT_KEYS, steps, chunkFloats, compression);
         long t2 = System.nanoTime();
         INDArray view = net.getFlattenedGradients();
         view.assign(Nd4j.createFromArray(g).reshape(view.shape()));
@@ -63,14 +67,18 @@ public final class DataParallelWorker {
     }
 
     /**
-     * Asynchronous mode (--async): the servers hold the weights. Seeds them with this replica's
-     * parameters (the first worker to arrive wins; all start from the same seed) and takes them back.
+     * Asynchronous mode (--async): the servers hold the weights. Worker 0 seeds them with its replica's
+     * parameters (every replica starts from the same seed); every worker takes them back, the others
+     * waiting until they are there.
      */
-    public void startAsync() {
-        ps.initWeights(net.params().toFloatVector(), GRADIENT_KEYS, chunkFloats);
-        float[] none = new float[(int) net.numParams()];
-        ps.addAndGet(none, GRADIENT_KEYS, chunkFloats, fp16);
-        net.params().assign(Nd4j.createFromArray(none).reshape(net.params().shape()));
+    public void startAsync(int worker) {
+        float[] params = net.params().toFloatVector();
+        if (worker == 0) {
+            ps.pushPull(params, GRADIENT_KEYS, SummationClient.WEIGHTS, chunkFloats, Compression.NONE);
+        } else {
+            ps.pullInto(params, GRADIENT_KEYS, SummationClient.WEIGHTS, chunkFloats, Compression.NONE);
+        }
+        net.params().assign(Nd4j.createFromArray(params).reshape(net.params().shape()));
     }
 
     /**
@@ -86,7 +94,7 @@ public final class DataParallelWorker {
         net.getUpdater().update(net, net.gradient(), iteration, net.getEpochCount(), local.numExamples(), LayerWorkspaceMgr.noWorkspaces());
         float[] delta = view.neg().toFloatVector(); // the step this worker would take: params -= update
         long t1 = System.nanoTime();
-        ps.addAndGet(delta, GRADIENT_KEYS, chunkFloats, fp16);
+        ps.pushPull(delta, GRADIENT_KEYS, SummationClient.WEIGHTS, chunkFloats, compression);
         long t2 = System.nanoTime();
         net.params().assign(Nd4j.createFromArray(delta).reshape(net.params().shape()));
         finishStep(iteration, t0, t1, t2);
@@ -142,20 +150,20 @@ public final class DataParallelWorker {
         for (DataSet ds : devSlice) {
             INDArray out = net.output(ds.getFeatures(), false);
             INDArray predicted = out.argMax(1), actual = ds.getLabels().argMax(1);
-            counts[0] += predicted.eq(actual).castTo(org.nd4j.linalg.api.buffer.DataType.INT).sumNumber().floatValue();
+            counts[0] += predicted.eq(actual).castTo(DataType.INT).sumNumber().floatValue();
             counts[1] += ds.numExamples();
             counts[2] += (float) (net.score(ds, false) * ds.numExamples());
         }
         counts[3] = (float) trainLoss;
-        ps.allReduce(counts, EVAL_KEY, evals++, 4, false);
+        ps.pushPull(counts, EVAL_KEY, evals++, 4, Compression.NONE);
         return new Evaluation(counts[0] / (double) counts[1], counts[2] / (double) counts[1], counts[3] / (double) workers);
     }
 
     /** A checksum of the parameters: replicas must agree bit for bit. */
     public long parameterChecksum() {
         float[] p = net.params().toFloatVector();
-        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(p.length * 4);
+        CRC32 crc = new CRC32();
+        ByteBuffer b = ByteBuffer.allocate(p.length * 4);
         b.asFloatBuffer().put(p);
         crc.update(b);
         return crc.getValue();
@@ -170,7 +178,7 @@ public final class DataParallelWorker {
         float[] slots = new float[2 * workers];
         slots[2 * worker] = (float) (mine >>> 16);
         slots[2 * worker + 1] = (float) (mine & 0xffff);
-        ps.allReduce(slots, CHECKSUM_KEY, evals, slots.length, false);
+        ps.pushPull(slots, CHECKSUM_KEY, evals, slots.length, Compression.NONE);
         long[] all = new long[workers];
         for (int i = 0; i < workers; i++) all[i] = ((long) slots[2 * i] << 16) | (long) slots[2 * i + 1];
         return all;

@@ -21,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 final class Publisher implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Publisher.class);
     private final RunStore store;
+    private final Faults faults;
     private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "livetrain-publisher");
         t.setDaemon(true);
@@ -28,13 +29,18 @@ final class Publisher implements AutoCloseable {
     });
     private Future<?> last;
 
-    Publisher(RunStore store) {
+    Publisher(RunStore store, Faults faults) {
         this.store = store;
+        this.faults = faults;
     }
 
     void publish(MultiLayerNetwork snapshot, CheckpointMeta meta) throws Exception {
         check();
-        last = thread.submit(() -> store.publish(snapshot, meta));
+        last = thread.submit(() -> {
+            RunStore.Written written = store.write(snapshot, meta);
+            faults.beforePointer(meta.step());
+            return store.point(written);
+        });
     }
 
     /** Replaces progress.json in the background; a failed write only costs the bar a refresh. */

@@ -1,11 +1,13 @@
 package org.livetrain.jobs;
 
 import org.livetrain.LiveTrainException;
+import org.livetrain.ps.Compression;
 
 import java.io.Serializable;
 import java.math.BigDecimal;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 
@@ -21,12 +23,7 @@ public record TrainConfig(
         String model,
         String trainer,
         int averagingFrequency,
-        int evalEvery,
-        int servers,
-        int partitionBytes,
-        String compress,
-        boolean augment,
-        boolean async,
+        BytePS byteps,
         String checkpointDir,
         int keep,
         long seed,
@@ -36,8 +33,26 @@ public record TrainConfig(
     static final List<String> DEFINING = List.of("data", "input-profile", "channels", "model", "trainer", "workers", "batch", "learning-rate", "seed", "compress",
             "async", "augment", "averaging-frequency");
 
-    public boolean fp16() {
-        return "fp16".equals(compress);
+    /**
+     * The byteps trainer's own settings: evaluate every {@code evalEvery} steps; {@code servers} dedicated
+     * summation servers (0: one in each worker task); gradients in chunks of {@code partitionBytes};
+     * {@code compress} on the wire; {@code async}hronous mode; {@code augment}ed training images.
+     */
+    public record BytePS(int evalEvery, int servers, int partitionBytes, Compression compress, boolean async, boolean augment) implements Serializable {
+        /** Refuses values out of range, and settings asked of a trainer that does not read them. */
+        void validate(String trainer) {
+            if (evalEvery < 1) throw new LiveTrainException("--eval-every " + evalEvery + ": must be at least 1 step");
+            if (servers < 0) throw new LiveTrainException("--servers " + servers + ": must be 0 (colocated with the workers) or more");
+            if (partitionBytes < 4 || partitionBytes > (64 << 20)) throw new LiveTrainException("--partition-bytes " + partitionBytes + ": must be between 4 and 67108864");
+            if (trainer.equals("byteps")) return;
+            if (async) throw new LiveTrainException("--async: only the byteps trainer runs asynchronously");
+            if (augment) throw new LiveTrainException("--augment: only the byteps trainer augments");
+        }
+
+        /** Tasks of the barrier stage: the workers and the dedicated servers. */
+        int tasks(int workers) {
+            return workers + servers;
+        }
     }
 
     /** The run's settings as {@code run.json} keeps them, keyed by option name (never {@code --conf}: it may hold credentials). */
@@ -53,13 +68,13 @@ public record TrainConfig(
         m.put("batch", batch);
         m.put("learning-rate", learningRate);
         m.put("seed", seed);
-        m.put("compress", compress);
-        m.put("async", async);
-        m.put("augment", augment);
+        m.put("compress", byteps.compress.name().toLowerCase(Locale.ROOT));
+        m.put("async", byteps.async);
+        m.put("augment", byteps.augment);
         m.put("averaging-frequency", averagingFrequency);
-        m.put("eval-every", evalEvery);
-        m.put("servers", servers);
-        m.put("partition-bytes", partitionBytes);
+        m.put("eval-every", byteps.evalEvery);
+        m.put("servers", byteps.servers);
+        m.put("partition-bytes", byteps.partitionBytes);
         m.put("keep", keep);
         return m;
     }
@@ -91,9 +106,17 @@ public record TrainConfig(
         return new TrainConfig(str(s, "data"), s.get("input-profile") == null ? null : str(s, "input-profile"),
                 s.get("channels") == null ? 0 : num(s, "channels").intValue(), num(s, "workers").intValue(), num(s, "epochs").intValue(), num(s, "batch").intValue(),
                 num(s, "learning-rate").doubleValue(), str(s, "model"), str(s, "trainer"), num(s, "averaging-frequency").intValue(),
-                num(s, "eval-every").intValue(), num(s, "servers").intValue(), num(s, "partition-bytes").intValue(), str(s, "compress"),
-                Boolean.parseBoolean(str(s, "augment")), Boolean.parseBoolean(str(s, "async")), checkpointDir, num(s, "keep").intValue(),
-                num(s, "seed").longValue(), conf);
+                new BytePS(num(s, "eval-every").intValue(), num(s, "servers").intValue(), num(s, "partition-bytes").intValue(), compression(str(s, "compress")),
+                        Boolean.parseBoolean(str(s, "async")), Boolean.parseBoolean(str(s, "augment"))),
+                checkpointDir, num(s, "keep").intValue(), num(s, "seed").longValue(), conf);
+    }
+
+    private static Compression compression(String stored) {
+        try {
+            return Compression.valueOf(stored.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new LiveTrainException("run.json: setting compress is " + stored + " (none or fp16 expected)");
+        }
     }
 
     private static String str(Map<String, Object> s, String key) {

@@ -81,15 +81,10 @@ public final class TrainingJob {
         if (c.batch() < 1) throw new LiveTrainException("--batch " + c.batch() + ": must be at least 1");
         if (!(c.learningRate() > 0) || Double.isInfinite(c.learningRate())) throw new LiveTrainException("--learning-rate " + c.learningRate() + ": must be a positive number");
         if (c.averagingFrequency() < 1) throw new LiveTrainException("--averaging-frequency " + c.averagingFrequency() + ": must be at least 1");
-        if (c.evalEvery() < 1) throw new LiveTrainException("--eval-every " + c.evalEvery() + ": must be at least 1 step");
-        if (c.servers() < 0) throw new LiveTrainException("--servers " + c.servers() + ": must be 0 (colocated with the workers) or more");
-        if (c.partitionBytes() < 4 || c.partitionBytes() > (64 << 20)) throw new LiveTrainException("--partition-bytes " + c.partitionBytes() + ": must be between 4 and 67108864");
-        if (!List.of("none", "fp16").contains(c.compress())) throw new LiveTrainException("--compress " + c.compress() + ": use none or fp16");
         if (c.keep() < 1) throw new LiveTrainException("--keep " + c.keep() + ": must keep at least one checkpoint besides the best");
         if (!TRAINERS.contains(c.trainer())) throw new LiveTrainException("--trainer " + c.trainer() + ": unknown trainer (use " + String.join(" or ", TRAINERS) + ")");
-        if (c.async() && !c.trainer().equals("byteps")) throw new LiveTrainException("--async: only the byteps trainer runs asynchronously");
-        if (c.augment() && !c.trainer().equals("byteps")) throw new LiveTrainException("--augment: only the byteps trainer augments");
         Models.Kind.parse(c.model());
+        c.byteps().validate(c.trainer());
     }
 
     static void validate(RunRequest r) {
@@ -114,7 +109,7 @@ public final class TrainingJob {
         validate(given);
         validate(request);
         // a barrier stage needs a slot for every task at once: workers plus dedicated servers
-        SparkSession spark = SparkSessions.create("LiveTrain train", given.workers() + given.servers(), given.conf());
+        SparkSession spark = SparkSessions.create("LiveTrain train", given.byteps().tasks(given.workers()), given.conf());
         RunLock lock = null;
         try {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());

@@ -73,7 +73,7 @@ final class WorkerLoop {
             for (int b = (int) (step % plan.stepsPerEpoch()); b < batches.size(); b++) {
                 step(batches.get(b));
                 if (w == 0) writePosition(epoch);
-                if (step % c.evalEvery() == 0 || b == batches.size() - 1) evaluateAndPublish(epoch, dev);
+                if (step % c.byteps().evalEvery() == 0 || b == batches.size() - 1) evaluateAndPublish(epoch, dev);
             }
         }
         publisher.drain();
@@ -102,9 +102,9 @@ final class WorkerLoop {
 
     private void connect() throws Exception {
         SummationClient ps = open.add(new SummationClient(servers, plan.token(), w, c.workers(), BytePSTrainer.TIMEOUT, task::isInterrupted));
-        publisher = open.add(new Publisher(store));
-        worker = new DataParallelWorker(net, ps, c.workers(), c.partitionBytes(), c.fp16(), step);
-        if (c.async()) worker.startAsync();
+        publisher = open.add(new Publisher(store, plan.faults()));
+        worker = new DataParallelWorker(net, ps, c.workers(), c.byteps().partitionBytes(), c.byteps().compress(), step);
+        if (c.byteps().async()) worker.startAsync(w);
         window = new Window(step, worker);
         positionStep = step;
         positionNanos = System.nanoTime();
@@ -113,7 +113,7 @@ final class WorkerLoop {
     /** One data-parallel step: the local gradient, summed through the servers, applied by DL4J's updater. */
     private void step(DataSet batch) {
         plan.faults().beforeStep(w, step, plan.attempt());
-        if (c.async()) worker.stepAsync(batch);
+        if (c.byteps().async()) worker.stepAsync(batch);
         else worker.step(batch);
         step++;
         window.loss(worker.score());
@@ -131,7 +131,7 @@ final class WorkerLoop {
     /** All workers score their dev slices (summed through the servers) and compare parameters; worker 0 publishes. */
     private void evaluateAndPublish(int epoch, List<DataSet> dev) throws Exception {
         DataParallelWorker.Evaluation ev = worker.evaluate(dev, window.meanLoss());
-        if (!c.async()) checkReplicas(); // asynchronous replicas differ by design
+        if (!c.byteps().async()) checkReplicas(); // asynchronous replicas differ by design
         if (w == 0) {
             CheckpointMeta meta = CheckpointMeta.evaluation(step, epoch, ev.devAccuracy(), ev.devLoss(), ev.trainLoss(), c.trainer(), c.workers(),
                     c.data(), plan.model().toLowerCase(Locale.ROOT), plan.data().contract(), (System.currentTimeMillis() - plan.startedMillis()) / 1000.0,
@@ -145,14 +145,14 @@ final class WorkerLoop {
     private Map<String, Object> stats() {
         Map<String, Object> stats = new LinkedHashMap<>();
         stats.put("servers", servers.size());
-        stats.put("colocated", c.servers() == 0);
-        stats.put("partition_bytes", c.partitionBytes());
-        stats.put("compress", c.compress());
+        stats.put("colocated", c.byteps().servers() == 0);
+        stats.put("partition_bytes", c.byteps().partitionBytes());
+        stats.put("compress", c.byteps().compress().name().toLowerCase(Locale.ROOT));
         stats.put("global_batch", c.batch() * c.workers());
         stats.put("learning_rate", c.learningRate());
-        stats.put("eval_every", c.evalEvery());
-        stats.put("augment", c.augment());
-        stats.put("async", c.async());
+        stats.put("eval_every", c.byteps().evalEvery());
+        stats.put("augment", c.byteps().augment());
+        stats.put("async", c.byteps().async());
         stats.put("nd4j_threads", Nd4j.getEnvironment().maxThreads());
         stats.put("attempt", plan.attempt()); // above 0: the barrier stage was started again
         stats.putAll(window.costs(step, worker));
@@ -166,7 +166,7 @@ final class WorkerLoop {
         plan.data().pool().read(shard).forEachRemaining(examples::add);
         Random rnd = new Random(c.seed() * 1_000_003L + epoch * 131L + w);
         Collections.shuffle(examples, rnd);
-        if (c.augment()) {
+        if (c.byteps().augment()) {
             var contract = plan.data().contract();
             examples.replaceAll(e -> new LabeledImage(e.index(), e.label(), Augmenter.augment(e.pixels(), contract, rnd)));
         }

@@ -1,77 +1,253 @@
 package org.livetrain.ps;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPipeline;
+import io.netty.handler.codec.CorruptedFrameException;
+import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
+import io.netty.handler.codec.LengthFieldPrepender;
+import io.netty.handler.codec.MessageToMessageCodec;
 
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
 
 /**
- * The summation service's binary framing. Every frame is {@code int length | byte type | long requestId | body},
- * big-endian; float payloads are {@code byte dtype | int count | count x (float32 | float16)}.
+ * The summation service's wire protocol. Every frame is {@code int length | byte type | long requestId | body},
+ * big-endian; a payload of values is {@code byte compression | int count | count x (float32 | float16)}.
  * <pre>
- * HELLO      token (short length + UTF-8), int worker, int workers     -> HELLO_OK or ERROR, then closed
- * PUSH       int key, long round, payload                              -> PUSH_ACK
- * PULL       int key, long round, byte replyDtype                      -> PULL_REPLY payload, when all workers pushed
- * ERROR      short length + UTF-8 message (requestId 0: about the connection)
- * INIT       int key, payload: set the key's weights if it has none    -> PUSH_ACK       (asynchronous mode)
- * ADD        int key, payload: add a delta to the key's weights        -> PUSH_ACK
- * GET        int key, byte replyDtype                                  -> PULL_REPLY with the current weights
+ * type    body                                            answer
+ * HELLO   token (short length + UTF-8), int worker, int workers   ACK, or ERROR and the connection closed
+ * PUSH    int key, long round, payload                    ACK
+ * PULL    int key, long round, byte compression           VALUES
+ * ACK     (nothing)
+ * VALUES  payload
+ * ERROR   short length + UTF-8 message                    (requestId 0: about the connection)
  * </pre>
+ * A key is one of two kinds, fixed by the round of its first request:
+ * <ul>
+ *   <li>round &ge; 0, <b>round sums</b> (synchronous): PUSH adds a worker's values to the key's sum for
+ *       that round; PULL is answered with the sum once every worker has pushed the round.</li>
+ *   <li>round {@link #WEIGHTS}, <b>weights</b> (asynchronous): the first PUSH sets the key's weights and
+ *       every later one adds to them; PULL is answered with the weights as they are, once there are any.</li>
+ * </ul>
+ * Bytes stay in this class: {@link #pipeline} puts the length prepender and decoder and the {@link Codec}
+ * in front of a handler, which then deals in {@link Frame}s of {@link Message}s only. A decoder that reads
+ * from an untrusted peer checks every count against the bytes actually there before allocating.
  */
 final class Wire {
     static final int MAX_FRAME = 256 << 20;
-    static final byte HELLO = 1, HELLO_OK = 2, PUSH = 3, PUSH_ACK = 4, PULL = 5, PULL_REPLY = 6, ERROR = 7, INIT = 8, ADD = 9, GET = 10;
-    static final byte FP32 = 0, FP16 = 1;
+    /** The round of a key that holds weights rather than round sums. */
+    static final long WEIGHTS = -1;
+    private static final byte HELLO = 1, ACK = 2, PUSH = 3, PULL = 5, VALUES = 6, ERROR = 7;
+    private static final int HEADER = 1 + 8, LENGTH = 4;
 
     private Wire() {
     }
 
-    static void writeString(ByteBuf buf, String s) {
-        byte[] b = s.getBytes(StandardCharsets.UTF_8);
-        buf.writeShort(Math.min(b.length, 65535));
-        buf.writeBytes(b, 0, Math.min(b.length, 65535));
+    /** One frame: the request it belongs to and what it says. */
+    record Frame(long id, Message message) {
     }
 
-    static String readString(ByteBuf buf) {
-        int n = buf.readUnsignedShort();
-        return buf.readCharSequence(n, StandardCharsets.UTF_8).toString();
+    /** What a frame says; each kind writes its own body, {@link Codec#decode} reads them all. */
+    sealed interface Message permits Hello, Push, Pull, Ack, Values, Error {
+        byte type();
+
+        int bodyBytes();
+
+        void write(ByteBuf b);
     }
 
-    static int payloadBytes(byte dtype, int n) {
-        return 5 + n * (dtype == FP16 ? 2 : 4);
-    }
+    record Hello(String token, int worker, int workers) implements Message {
+        public byte type() {
+            return HELLO;
+        }
 
-    static void writeFloats(ByteBuf buf, byte dtype, float[] a, int off, int n) {
-        buf.writeByte(dtype);
-        buf.writeInt(n);
-        if (dtype == FP16) {
-            for (int i = 0; i < n; i++) buf.writeShort(Half.fromFloat(a[off + i]));
-        } else {
-            for (int i = 0; i < n; i++) buf.writeFloat(a[off + i]);
+        public int bodyBytes() {
+            return 2 + utf8(token).length + 8;
+        }
+
+        public void write(ByteBuf b) {
+            writeString(b, token);
+            b.writeInt(worker).writeInt(workers);
         }
     }
 
-    /** Reads a payload into a new array. */
-    static float[] readFloats(ByteBuf buf) {
-        byte dtype = buf.readByte();
-        int n = buf.readInt();
+    record Push(int key, long round, Values values) implements Message {
+        public byte type() {
+            return PUSH;
+        }
+
+        public int bodyBytes() {
+            return 12 + values.bodyBytes();
+        }
+
+        public void write(ByteBuf b) {
+            b.writeInt(key).writeLong(round);
+            values.write(b);
+        }
+    }
+
+    record Pull(int key, long round, Compression compression) implements Message {
+        public byte type() {
+            return PULL;
+        }
+
+        public int bodyBytes() {
+            return 13;
+        }
+
+        public void write(ByteBuf b) {
+            b.writeInt(key).writeLong(round).writeByte(compression.ordinal());
+        }
+    }
+
+    record Ack() implements Message {
+        public byte type() {
+            return ACK;
+        }
+
+        public int bodyBytes() {
+            return 0;
+        }
+
+        public void write(ByteBuf b) {
+        }
+    }
+
+    /** {@code n} values of {@code array} from {@code off}, sent with the given compression. */
+    record Values(Compression compression, float[] array, int off, int n) implements Message {
+        static Values of(float[] array, Compression compression) {
+            return new Values(compression, array, 0, array.length);
+        }
+
+        public byte type() {
+            return VALUES;
+        }
+
+        public int bodyBytes() {
+            return 5 + n * compression.width;
+        }
+
+        public void write(ByteBuf b) {
+            b.writeByte(compression.ordinal()).writeInt(n);
+            if (compression == Compression.FP16) {
+                for (int i = off; i < off + n; i++) b.writeShort(Half.fromFloat(array[i]));
+            } else {
+                for (int i = off; i < off + n; i++) b.writeFloat(array[i]);
+            }
+        }
+    }
+
+    record Error(String message) implements Message {
+        public byte type() {
+            return ERROR;
+        }
+
+        public int bodyBytes() {
+            return 2 + utf8(message).length;
+        }
+
+        public void write(ByteBuf b) {
+            writeString(b, message);
+        }
+    }
+
+    /** Completes a channel's pipeline: framing and the codec in front of {@code handler}. */
+    static void pipeline(ChannelPipeline p, ChannelHandler handler) {
+        p.addLast(new LengthFieldBasedFrameDecoder(MAX_FRAME, 0, LENGTH, 0, LENGTH), new LengthFieldPrepender(LENGTH), new Codec(), handler);
+    }
+
+    /** The bytes a frame takes on the wire, length field included. */
+    static int frameBytes(Message m) {
+        return LENGTH + HEADER + m.bodyBytes();
+    }
+
+    /** Frames to bytes and back; nothing else in the service sees a byte. */
+    static final class Codec extends MessageToMessageCodec<ByteBuf, Frame> {
+        @Override
+        protected void encode(ChannelHandlerContext ctx, Frame f, List<Object> out) {
+            Message m = f.message();
+            ByteBuf b = ctx.alloc().directBuffer(HEADER + m.bodyBytes());
+            b.writeByte(m.type()).writeLong(f.id());
+            m.write(b);
+            out.add(b);
+        }
+
+        @Override
+        protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+            need(in, HEADER);
+            byte type = in.readByte();
+            long id = in.readLong();
+            Message m = switch (type) {
+                case HELLO -> new Hello(readString(in), readInt(in), readInt(in));
+                case PUSH -> new Push(readInt(in), readLong(in), readValues(in));
+                case PULL -> new Pull(readInt(in), readLong(in), compression(readByte(in)));
+                case ACK -> new Ack();
+                case VALUES -> readValues(in);
+                case ERROR -> new Error(readString(in));
+                default -> throw new CorruptedFrameException("unknown frame type " + type);
+            };
+            if (in.isReadable()) throw new CorruptedFrameException(in.readableBytes() + " bytes after a frame of type " + type);
+            out.add(new Frame(id, m));
+        }
+    }
+
+    /** Reads a payload into a new array, once the frame is known to hold every value it announces. */
+    private static Values readValues(ByteBuf in) {
+        Compression c = compression(readByte(in));
+        int n = readInt(in);
+        if (n < 0 || (long) n * c.width != in.readableBytes()) {
+            throw new CorruptedFrameException("a payload announcing " + n + " values in a frame of " + in.readableBytes() + " bytes");
+        }
         float[] a = new float[n];
-        if (dtype == FP16) {
-            for (int i = 0; i < n; i++) a[i] = Half.toFloat(buf.readShort());
+        if (c == Compression.FP16) {
+            for (int i = 0; i < n; i++) a[i] = Half.toFloat(in.readShort());
         } else {
-            for (int i = 0; i < n; i++) a[i] = buf.readFloat();
+            for (int i = 0; i < n; i++) a[i] = in.readFloat();
         }
-        return a;
+        return Values.of(a, c);
     }
 
-    /** Adds a payload into {@code sum}; the counts must match. */
-    static void addFloats(ByteBuf buf, float[] sum) {
-        byte dtype = buf.readByte();
-        int n = buf.readInt();
-        if (n != sum.length) throw new IllegalArgumentException("payload of " + n + " values for a chunk of " + sum.length);
-        if (dtype == FP16) {
-            for (int i = 0; i < n; i++) sum[i] += Half.toFloat(buf.readShort());
-        } else {
-            for (int i = 0; i < n; i++) sum[i] += buf.readFloat();
-        }
+    private static Compression compression(byte b) {
+        if (b < 0 || b >= Compression.values().length) throw new CorruptedFrameException("unknown compression " + b);
+        return Compression.values()[b];
+    }
+
+    private static void writeString(ByteBuf b, String s) {
+        byte[] u = utf8(s);
+        b.writeShort(u.length).writeBytes(u);
+    }
+
+    private static String readString(ByteBuf in) {
+        int n = in.readableBytes() < 2 ? -1 : in.readUnsignedShort();
+        need(in, n);
+        return in.readCharSequence(n, StandardCharsets.UTF_8).toString();
+    }
+
+    /** UTF-8 bytes of {@code s}, cut to what a short length can announce. */
+    private static byte[] utf8(String s) {
+        byte[] b = s.getBytes(StandardCharsets.UTF_8);
+        return b.length <= 65535 ? b : Arrays.copyOf(b, 65535);
+    }
+
+    private static byte readByte(ByteBuf in) {
+        need(in, 1);
+        return in.readByte();
+    }
+
+    private static int readInt(ByteBuf in) {
+        need(in, 4);
+        return in.readInt();
+    }
+
+    private static long readLong(ByteBuf in) {
+        need(in, 8);
+        return in.readLong();
+    }
+
+    private static void need(ByteBuf in, int bytes) {
+        if (bytes < 0 || in.readableBytes() < bytes) throw new CorruptedFrameException("a frame cut short");
     }
 }

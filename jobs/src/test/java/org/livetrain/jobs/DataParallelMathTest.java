@@ -7,6 +7,7 @@ import org.livetrain.data.Batches;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.LabeledImage;
 import org.livetrain.model.Models;
+import org.livetrain.ps.Compression;
 import org.livetrain.ps.SummationClient;
 import org.livetrain.ps.SummationServer;
 import org.nd4j.linalg.dataset.DataSet;
@@ -56,7 +57,7 @@ class DataParallelMathTest {
                 replicas.add(pool.submit(() -> {
                     MultiLayerNetwork net = Models.create(Models.Kind.LENET, digits.shape(), 10, 1e-3, 7);
                     try (SummationClient c = new SummationClient(endpoints, token, worker, WORKERS, Duration.ofSeconds(60))) {
-                        DataParallelWorker dp = new DataParallelWorker(net, c, WORKERS, 64 * 1024, false, 0);
+                        DataParallelWorker dp = new DataParallelWorker(net, c, WORKERS, 64 * 1024, Compression.NONE, 0);
                         for (int s = 0; s < STEPS; s++) {
                             int from = s * 2 * B + worker * B;
                             DataSet local = Batches.toDataSet(examples.subList(from, from + B), 10);

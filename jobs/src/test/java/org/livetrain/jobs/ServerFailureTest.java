@@ -13,7 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A summation-server shard dies in the middle of a round (test hook: the dedicated server drops every
- * connection at the first push of round 30): the workers' round fails at once rather than after the
+ * connection as soon as round 30 is pushed): the workers' round fails at once rather than after the
  * round timeout, Spark retries the barrier stage, which resumes from the latest checkpoint, and the
  * run finishes.
  */

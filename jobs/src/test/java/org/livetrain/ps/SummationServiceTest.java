@@ -2,19 +2,25 @@ package org.livetrain.ps;
 
 import org.junit.jupiter.api.Test;
 
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -57,10 +63,10 @@ class SummationServiceTest {
                         for (int k = 0; k < keys; k++) order.add(k);
                         for (long round = 0; round < rounds; round++) {
                             Collections.shuffle(order, new Random(worker * 31 + round)); // every worker its own order
-                            List<java.util.concurrent.CompletableFuture<float[]>> pulls = new ArrayList<>();
+                            List<CompletableFuture<float[]>> pulls = new ArrayList<>();
                             for (int k : order) {
-                                c.push(k, round, vector(worker, round, k, len), 0, len, false);
-                                pulls.add(c.pull(k, round, false));
+                                c.push(k, round, vector(worker, round, k, len), 0, len, Compression.NONE);
+                                pulls.add(c.pull(k, round, Compression.NONE));
                             }
                             float[][] sums = new float[keys][];
                             for (int i = 0; i < keys; i++) sums[order.get(i)] = pulls.get(i).get();
@@ -100,7 +106,7 @@ class SummationServiceTest {
                 out.add(pool.submit(() -> {
                     try (SummationClient c = new SummationClient(addresses(s), TOKEN, worker, workers, Duration.ofSeconds(30))) {
                         float[] data = vector(worker, 0, 0, 10_007);
-                        c.allReduce(data, 0, 0, 1000, false);
+                        c.pushPull(data, 0, 0, 1000, Compression.NONE);
                         return data;
                     }
                 }));
@@ -121,15 +127,59 @@ class SummationServiceTest {
         List<SummationServer> s = servers(2, 2, Duration.ofSeconds(30));
         try (SummationClient a = new SummationClient(addresses(s), TOKEN, 0, 2, Duration.ofSeconds(30));
              SummationClient b = new SummationClient(addresses(s), TOKEN, 1, 2, Duration.ofSeconds(30))) {
+            long w = SummationClient.WEIGHTS;
+            var early = b.pull(0, w, Compression.NONE);
+            Thread.sleep(300);
+            assertFalse(early.isDone(), "a pull of weights nobody has seeded waits for them");
             float[] start = {1, 2, 3, 4, 5};
-            a.initWeights(start, 0, 2);
-            b.initWeights(new float[]{9, 9, 9, 9, 9}, 0, 2); // the first INIT of a key wins
+            a.pushPull(start, 0, w, 2, Compression.NONE); // the first push seeds the weights
+            assertArrayEquals(new float[]{1, 2}, early.get(5, TimeUnit.SECONDS));
+            float[] seen = new float[5];
+            b.pullInto(seen, 0, w, 2, Compression.NONE);
+            assertArrayEquals(start, seen, "b starts from the seed");
             float[] da = {1, 1, 1, 1, 1};
-            a.addAndGet(da, 0, 2, false);
+            a.pushPull(da, 0, w, 2, Compression.NONE);
             assertArrayEquals(new float[]{2, 3, 4, 5, 6}, da, "a sees its own step at once, without waiting for b");
             float[] db = {0, 0, 0, 0, 10};
-            b.addAndGet(db, 0, 2, false);
+            b.pushPull(db, 0, w, 2, Compression.NONE);
             assertArrayEquals(new float[]{2, 3, 4, 5, 16}, db, "b continues from the weights including a's step");
+            PsException mixed = assertThrows(PsException.class, () -> a.pushPull(new float[2], 0, 3, 2, Compression.NONE));
+            assertTrue(mixed.getMessage().contains("key 0 holds weights"), mixed.getMessage());
+        } finally {
+            s.forEach(SummationServer::close);
+        }
+    }
+
+    @Test
+    void aFrameAnnouncingMoreValuesThanItCarriesClosesThatConnectionOnly() throws Exception {
+        List<SummationServer> s = servers(1, 1, Duration.ofSeconds(30));
+        try (SummationClient honest = new SummationClient(addresses(s), TOKEN, 0, 1, Duration.ofSeconds(30));
+             Socket rogue = new Socket(s.get(0).address().getAddress(), s.get(0).address().getPort())) {
+            DataOutputStream out = new DataOutputStream(rogue.getOutputStream());
+            out.writeInt(1 + 8 + 2 + TOKEN.length() + 8); // a HELLO with the job's token: the peer is past the door
+            out.writeByte(1);
+            out.writeLong(1);
+            out.writeShort(TOKEN.length());
+            out.writeBytes(TOKEN);
+            out.writeInt(0);
+            out.writeInt(1);
+            out.writeInt(1 + 8 + 12 + 5); // a PUSH frame whose payload announces a billion values and carries none
+            out.writeByte(3);
+            out.writeLong(1);
+            out.writeInt(0);
+            out.writeLong(0);
+            out.writeByte(0);
+            out.writeInt(1_000_000_000);
+            out.flush();
+            rogue.setSoTimeout(10_000);
+            DataInputStream in = new DataInputStream(rogue.getInputStream());
+            assertEquals(1 + 8, in.readInt());
+            assertEquals(2, in.readByte(), "HELLO acknowledged");
+            in.readLong();
+            assertEquals(-1, in.read(), "the server closes a connection that sends a corrupt frame");
+            float[] v = {1, 2};
+            honest.pushPull(v, 0, 0, 2, Compression.NONE);
+            assertArrayEquals(new float[]{1, 2}, v, "other connections are served as before");
         } finally {
             s.forEach(SummationServer::close);
         }
@@ -153,9 +203,9 @@ class SummationServiceTest {
             SummationClient a = new SummationClient(addresses(s), TOKEN, 0, 3, Duration.ofSeconds(60));
             SummationClient b = new SummationClient(addresses(s), TOKEN, 1, 3, Duration.ofSeconds(60));
             SummationClient dying = new SummationClient(addresses(s), TOKEN, 2, 3, Duration.ofSeconds(60));
-            a.push(0, 0, new float[]{1, 2}, 0, 2, false).get();
-            b.push(0, 0, new float[]{3, 4}, 0, 2, false).get();
-            var pa = a.pull(0, 0, false);
+            a.push(0, 0, new float[]{1, 2}, 0, 2, Compression.NONE).get();
+            b.push(0, 0, new float[]{3, 4}, 0, 2, Compression.NONE).get();
+            var pa = a.pull(0, 0, Compression.NONE);
             dying.close(); // goes away without pushing
             assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
                 Exception e = assertThrows(Exception.class, pa::get);
@@ -172,9 +222,9 @@ class SummationServiceTest {
     void aMissingWorkerTimesTheRoundOutInsteadOfHanging() throws Exception {
         List<SummationServer> s = servers(1, 2, Duration.ofSeconds(2));
         try (SummationClient a = new SummationClient(addresses(s), TOKEN, 0, 2, Duration.ofSeconds(30))) {
-            a.push(5, 0, new float[]{1}, 0, 1, false).get();
+            a.push(5, 0, new float[]{1}, 0, 1, Compression.NONE).get();
             assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
-                PsException e = assertThrows(PsException.class, () -> a.allReduce(new float[]{1}, 7, 0, 10, false));
+                PsException e = assertThrows(PsException.class, () -> a.pushPull(new float[]{1}, 7, 0, 10, Compression.NONE));
                 assertTrue(e.getMessage().contains("not complete after 2 s"), e.getMessage());
             });
         } finally {
@@ -206,7 +256,7 @@ class SummationServiceTest {
                     try (SummationClient c = new SummationClient(addresses(s), TOKEN, worker, 2, Duration.ofSeconds(30))) {
                         float[] data = new float[1000];
                         for (int i = 0; i < data.length; i++) data[i] = (float) Math.sin(i + worker) * 0.01f;
-                        c.allReduce(data, 0, 0, 256, true);
+                        c.pushPull(data, 0, 0, 256, Compression.FP16);
                         long pushed = c.bytesPushed();
                         assertTrue(pushed < 1000 * 2 + 200, "fp16 halves the bytes on the wire: " + pushed);
                         return data;
