@@ -1,6 +1,5 @@
 // Side by side in one run, same data, model, global batch and machine: single-JVM DL4J fit, the
 // parameter-averaging trainer and the BytePS trainer. Run by bench/trainers.sh.
-import com.fasterxml.jackson.databind.JsonNode;
 import org.apache.hadoop.conf.Configuration;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.livetrain.data.Batches;
@@ -12,6 +11,7 @@ import org.livetrain.jobs.TrainConfig;
 import org.livetrain.jobs.TrainingJob;
 import org.livetrain.model.Models;
 import org.livetrain.ps.Compression;
+import org.livetrain.store.HistoryEntry;
 import org.livetrain.store.CheckpointStore;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
@@ -112,20 +112,20 @@ public class TrainerComparison {
                 new TrainConfig.BytePS(EVAL_EVERY, 0, 262144, Compression.NONE, false, false),
                 ckpt.toString(), 3, SEED, Map.of());
         TrainingJob.run(cfg, TrainingJob.RunRequest.NEW, new Progress(System.out::println));
-        List<JsonNode> h = CheckpointStore.open(ckpt.toString(), new Configuration()).newestRun().orElseThrow().history();
+        List<HistoryEntry> h = CheckpointStore.open(ckpt.toString(), new Configuration()).newestRun().orElseThrow().history();
         double to96 = Double.NaN, to97 = Double.NaN, best = 0, bestAt = 0, eps = 0, share = 0;
-        for (JsonNode n : h) {
-            double acc = n.get("dev_accuracy").asDouble(), at = n.get("elapsed_seconds").asDouble();
+        for (HistoryEntry n : h) {
+            double acc = n.meta().devAccuracy(), at = n.meta().elapsedSeconds();
             if (acc >= 0.96 && Double.isNaN(to96)) to96 = at;
             if (acc >= 0.97 && Double.isNaN(to97)) to97 = at;
             if (acc > best) {
                 best = acc;
                 bestAt = at;
             }
-            share += n.path("stats").path("push_pull_share").asDouble();
+            share += n.meta().stat("push_pull_share") == null ? 0 : n.meta().stat("push_pull_share");
         }
-        JsonNode last = h.get(h.size() - 1);
-        eps = last.get("step").asLong() * (double) (WORKERS * BATCH) / last.get("elapsed_seconds").asDouble();
+        HistoryEntry last = h.get(h.size() - 1);
+        eps = last.step() * (double) (WORKERS * BATCH) / last.meta().elapsedSeconds();
         String name = trainer.equals("byteps") ? "byteps, 2 workers, 2 colocated servers" : "averaging, 2 workers (evaluates per epoch)";
         return new Row(name, eps, to96, to97, best, bestAt,
                 trainer.equals("byteps") ? String.format(Locale.ROOT, "%.1f%%", 100 * share / h.size()) : "-");

@@ -43,6 +43,11 @@ public record CheckpointMeta(
                 examplesPerSecond, null, null, 0, stats, null, input);
     }
 
+    /** A trainer figure of {@code stats} as a number, or null when this checkpoint has none by that name. */
+    public Double stat(String name) {
+        return stats != null && stats.get(name) instanceof Number n ? n.doubleValue() : null;
+    }
+
     /** The same metadata as published: by which run, when, and the sha256 and size of the written model. */
     CheckpointMeta published(String byRun, String createdAt, String sha, long bytes) {
         return new CheckpointMeta(step, epoch, devAccuracy, devLoss, trainLoss, trainer, workers, data, model, classes,

@@ -26,6 +26,7 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -268,20 +269,23 @@ public final class CheckpointStore {
     private boolean hasEarlierLayout() throws IOException {
         if (fs.exists(new Path(root, "history.jsonl"))) return true;
         Path checkpoints = new Path(root, "checkpoints");
-        return fs.exists(checkpoints) && java.util.Arrays.stream(fs.listStatus(checkpoints)).anyMatch(st -> st.getPath().getName().startsWith("step-"));
+        return fs.exists(checkpoints) && Arrays.stream(fs.listStatus(checkpoints)).anyMatch(st -> st.getPath().getName().startsWith("step-"));
     }
 
     /** What can be said of the run of the earlier layout: its settings from its newest evaluation. */
     Optional<RunInfo> earlierRunInfo(RunStore run) {
-        List<JsonNode> h = run.history();
+        List<HistoryEntry> h = run.history();
         if (h.isEmpty()) return Optional.empty();
-        JsonNode first = h.get(0), last = h.get(h.size() - 1);
+        CheckpointMeta first = h.get(0).meta(), last = h.get(h.size() - 1).meta();
         Map<String, Object> settings = new LinkedHashMap<>();
-        for (String k : List.of("trainer", "data", "model", "workers")) if (last.hasNonNull(k)) settings.put(k, JSON.convertValue(last.get(k), Object.class));
-        String started = Instant.parse(first.path("created").asText(Instant.EPOCH.toString()))
-                .minusMillis((long) (first.path("elapsed_seconds").asDouble() * 1000)).toString();
+        if (last.trainer() != null) settings.put("trainer", last.trainer());
+        if (last.data() != null) settings.put("data", last.data());
+        if (last.model() != null) settings.put("model", last.model());
+        settings.put("workers", last.workers());
+        String started = Instant.parse(first.created() == null ? Instant.EPOCH.toString() : first.created())
+                .minusMillis((long) (first.elapsedSeconds() * 1000)).toString();
         return Optional.of(new RunInfo(null, 0, RunInfo.EARLIER, settings, started, null, null, null,
-                last.path("elapsed_seconds").asDouble(), null, null, null, null));
+                last.elapsedSeconds(), null, null, null, null));
     }
 
     /**

@@ -1,7 +1,6 @@
 package org.livetrain.store;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -198,8 +197,8 @@ public final class RunStore {
     }
 
     /** The run's evaluations, oldest first. */
-    public List<JsonNode> history() {
-        return dir.readLines(file("history.jsonl"));
+    public List<HistoryEntry> history() {
+        return dir.readLines(file("history.jsonl")).stream().map(HistoryEntry::of).toList();
     }
 
     /** Replaces the run's {@link Position} ({@code progress.json}). */
@@ -244,12 +243,7 @@ public final class RunStore {
     }
 
     private void appendHistory(CheckpointMeta meta, boolean best, boolean runBest) throws IOException {
-        ObjectNode line = CheckpointStore.JSON.valueToTree(meta);
-        line.remove("classes");
-        line.remove("input");
-        line.put("best", best);
-        line.put("run_best", runBest);
-        dir.appendLine(file("history.jsonl"), line);
+        dir.appendLine(file("history.jsonl"), new HistoryEntry(meta, best, runBest).toJson());
     }
 
     /** Keeps the run's best, its latest, the directory's best if it is of this run, and the newest {@code keep}. */

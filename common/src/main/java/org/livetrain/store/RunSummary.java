@@ -38,7 +38,7 @@ public record RunSummary(
         var best = run.best();
         var history = run.history();
         Double wall = info.wallSeconds() != null && !RunInfo.RUNNING.equals(state) ? info.wallSeconds()
-                : history.isEmpty() ? null : history.get(history.size() - 1).path("elapsed_seconds").asDouble();
+                : history.isEmpty() ? null : history.get(history.size() - 1).meta().elapsedSeconds();
         boolean serving = served != null && best.isPresent() && served.sha256().equals(best.get().sha256());
         return new RunSummary(run.id(), info.number(), state, info.trainer(), info.data(), info.model(),
                 info.input() == null ? null : info.input().describe(), latest.map(Pointer::step).orElse(null),

@@ -61,8 +61,8 @@ class CheckpointStoreTest {
             assertEquals(bestAfter[i] == i + 1, p.newBest());
         }
         assertEquals(acc.length, store.history().size());
-        assertTrue(store.history().get(4).get("best").asBoolean());
-        assertFalse(store.history().get(3).get("best").asBoolean());
+        assertTrue(store.history().get(4).best());
+        assertFalse(store.history().get(3).best());
     }
 
     @Test

@@ -50,8 +50,8 @@ class RunsTest {
         assertTrue(better.newBest());
         assertEquals("runs/second/checkpoints/step-20", reader.best().orElseThrow().path());
         assertEquals(20, reader.load(reader.best().orElseThrow(), false).meta().step());
-        assertEquals(List.of(false, true), second.history().stream().map(h -> h.get("best").asBoolean()).toList());
-        assertEquals(List.of(true, true), second.history().stream().map(h -> h.get("run_best").asBoolean()).toList());
+        assertEquals(List.of(false, true), second.history().stream().map(h -> h.best()).toList());
+        assertEquals(List.of(true, true), second.history().stream().map(h -> h.runBest()).toList());
 
         List<RunStore> runs = reader.runs();
         assertEquals(List.of(first.id(), "second"), runs.stream().map(RunStore::id).toList());

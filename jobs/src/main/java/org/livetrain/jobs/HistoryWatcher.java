@@ -1,6 +1,7 @@
 package org.livetrain.jobs;
 
-import com.fasterxml.jackson.databind.JsonNode;
+import org.livetrain.store.CheckpointMeta;
+import org.livetrain.store.HistoryEntry;
 import org.livetrain.store.Pointer;
 import org.livetrain.store.Position;
 
@@ -57,22 +58,21 @@ final class HistoryWatcher implements AutoCloseable {
 
     /** Prints the evaluations added since the last look. */
     private synchronized void printNew() {
-        List<JsonNode> h;
+        List<HistoryEntry> h;
         try {
             h = ctx.run().history();
         } catch (RuntimeException e) { // being replaced, or storage that did not answer: the next look will do
             return;
         }
         for (int i = printed; i < h.size(); i++) {
-            JsonNode n = h.get(i);
-            double acc = n.path("dev_accuracy").asDouble();
-            boolean isBest = n.path("best").asBoolean();
+            CheckpointMeta m = h.get(i).meta();
+            boolean isBest = h.get(i).best();
             if (isBest) {
-                best = acc;
-                bestWhere = "step " + n.path("step").asLong();
+                best = m.devAccuracy();
+                bestWhere = "step " + m.step();
             }
-            ctx.progress().evaluation(n.path("epoch").asInt(), ctx.config().epochs(), n.path("step").asLong(),
-                    n.path("examples_per_second").asDouble(), n.path("train_loss").asDouble(), acc, best, bestWhere, isBest);
+            ctx.progress().evaluation(m.epoch(), ctx.config().epochs(), m.step(), m.examplesPerSecond(), m.trainLoss(), m.devAccuracy(),
+                    best, bestWhere, isBest);
         }
         printed = h.size();
     }

@@ -13,6 +13,8 @@ import org.knowm.xchart.style.markers.SeriesMarkers;
 import org.livetrain.LiveTrainException;
 import org.livetrain.jobs.Progress;
 import org.livetrain.kafka.ServingStats;
+import org.livetrain.store.CheckpointMeta;
+import org.livetrain.store.HistoryEntry;
 import org.livetrain.store.RunSummary;
 
 import java.awt.Color;
@@ -43,18 +45,16 @@ public final class Report {
     /** One evaluation of a run. */
     public record Point(long step, int epoch, double seconds, double devAccuracy, double devLoss, double trainLoss,
                         double examplesPerSecond, boolean best, Double pushPullShare) {
-        static Point of(JsonNode n) {
-            JsonNode stats = n.path("stats");
-            return new Point(n.path("step").asLong(), n.path("epoch").asInt(), n.path("elapsed_seconds").asDouble(),
-                    n.path("dev_accuracy").asDouble(), n.path("dev_loss").asDouble(), n.path("train_loss").asDouble(),
-                    n.path("examples_per_second").asDouble(), n.path("best").asBoolean(),
-                    stats.has("push_pull_share") ? stats.get("push_pull_share").asDouble() : null);
+        static Point of(HistoryEntry h) {
+            CheckpointMeta m = h.meta();
+            return new Point(m.step(), m.epoch(), m.elapsedSeconds(), m.devAccuracy(), m.devLoss(), m.trainLoss(), m.examplesPerSecond(),
+                    h.best(), m.stat("push_pull_share"));
         }
     }
 
     /** One run to draw: what {@code runs} says of it, and its evaluations. */
     public record Run(RunSummary summary, List<Point> points) {
-        public static Run of(RunSummary summary, List<JsonNode> history) {
+        public static Run of(RunSummary summary, List<HistoryEntry> history) {
             return new Run(summary, history.stream().map(Point::of).toList());
         }
 

@@ -1,12 +1,12 @@
 package org.livetrain.jobs;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.store.HistoryEntry;
 import org.livetrain.store.Checkpoint;
 import org.livetrain.store.CheckpointStore;
 
@@ -27,8 +27,8 @@ class BytePSTrainingTest {
     @TempDir
     static Path dir;
 
-    static List<Long> steps(List<JsonNode> history) {
-        return history.stream().map(n -> n.get("step").asLong()).toList();
+    static List<Long> steps(List<HistoryEntry> history) {
+        return history.stream().map(n -> n.step()).toList();
     }
 
     @Test
@@ -40,14 +40,14 @@ class BytePSTrainingTest {
         assertEquals(0, r.exitCode(), () -> r.out() + r.err());
         assertTrue(r.out().contains("byteps: 2 workers, 2 colocated summation servers, 63 steps per epoch of global batch 128"), r.out());
         CheckpointStore store = CheckpointStore.open(ckpt.toString(), new Configuration());
-        List<JsonNode> history = store.newestRun().orElseThrow().history();
+        List<HistoryEntry> history = store.newestRun().orElseThrow().history();
         // evaluations at 20 and 40; worker 1 fails at 45; the retried stage resumes from step 40
         assertEquals(List.of(20L, 40L, 60L, 63L), steps(history), "the retry resumed from latest, not from scratch");
         double bestSoFar = -1;
-        for (JsonNode n : history) {
-            if (n.get("best").asBoolean()) {
-                assertTrue(n.get("dev_accuracy").asDouble() > bestSoFar, "best never regresses");
-                bestSoFar = n.get("dev_accuracy").asDouble();
+        for (HistoryEntry n : history) {
+            if (n.best()) {
+                assertTrue(n.meta().devAccuracy() > bestSoFar, "best never regresses");
+                bestSoFar = n.meta().devAccuracy();
             }
         }
         Checkpoint best = store.load(store.best().orElseThrow(), false);

@@ -48,7 +48,7 @@ class CheckpointCrashTest {
         assertEquals(0, r.exitCode(), () -> r.out() + r.err());
         assertTrue(r.out().contains("took over the lock of run " + run.id()), r.out());
         assertTrue(r.out().contains("resuming run " + run.id() + " from step 63"), r.out());
-        List<Long> steps = run.history().stream().map(h -> h.get("step").asLong()).toList();
+        List<Long> steps = run.history().stream().map(h -> h.step()).toList();
         assertEquals(List.of(50L, 63L, 100L, 126L), steps, "step 100 published once, by the resumed run");
         assertEquals(126, store.latest().orElseThrow().step());
     }

@@ -92,7 +92,7 @@ class HdfsStorageTest {
         Cli r = Cli.run("train", "--epochs", "1", "--eval-every", "30", "--checkpoint-dir", ckpt);
         assertEquals(0, r.exitCode(), () -> r.out() + r.err());
         assertTrue(r.out().contains("checkpoints in " + ckpt + "/runs/"), r.out());
-        List<Long> steps = store().newestRun().orElseThrow().history().stream().map(h -> h.get("step").asLong()).toList();
+        List<Long> steps = store().newestRun().orElseThrow().history().stream().map(h -> h.step()).toList();
         assertEquals(List.of(30L, 60L, 63L), steps);
         Checkpoint best = store().load(store().best().orElseThrow(), false);
         assertTrue(best.meta().devAccuracy() > 0.9, "dev accuracy " + best.meta().devAccuracy());

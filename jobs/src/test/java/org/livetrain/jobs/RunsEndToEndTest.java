@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.serving.BestModelService;
 import org.livetrain.serving.LoadedModel;
+import org.livetrain.store.HistoryEntry;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.RunInfo;
 import org.livetrain.store.RunStore;
@@ -38,7 +39,7 @@ class RunsEndToEndTest {
     }
 
     static List<Long> steps(RunStore run) {
-        return run.history().stream().map(h -> h.get("step").asLong()).toList();
+        return run.history().stream().map(h -> h.step()).toList();
     }
 
     static List<JsonNode> runsJson(Path ckpt) throws Exception {
@@ -103,11 +104,11 @@ class RunsEndToEndTest {
         assertTrue(second.out().contains(ckpt + " has 1 earlier run (best: step ") && second.out().contains(" of run " + run1.id() + ", dev accuracy ")
                 && second.out().contains("; this is run 2, "), second.out());
         RunStore run2 = store(ckpt).runs().get(1);
-        List<JsonNode> h2 = run2.history();
-        assertFalse(h2.get(0).get("best").asBoolean(), "step 10 of the new run is worse than the first run's best: " + h2.get(0));
-        assertTrue(h2.get(0).get("run_best").asBoolean());
-        JsonNode takeOver = h2.stream().filter(h -> h.get("best").asBoolean()).findFirst().orElseThrow(() -> new AssertionError(h2.toString()));
-        assertTrue(takeOver.get("dev_accuracy").asDouble() > firstBest, takeOver.toString());
+        List<HistoryEntry> h2 = run2.history();
+        assertFalse(h2.get(0).best(), "step 10 of the new run is worse than the first run's best: " + h2.get(0));
+        assertTrue(h2.get(0).runBest());
+        HistoryEntry takeOver = h2.stream().filter(h -> h.best()).findFirst().orElseThrow(() -> new AssertionError(h2.toString()));
+        assertTrue(takeOver.meta().devAccuracy() > firstBest, takeOver.toString());
 
         // what the reader answered with: the first run's best, then only better checkpoints of the second run
         assertTrue(served.get(0).startsWith(run1.id() + "@"), served.toString());
@@ -168,9 +169,9 @@ class RunsEndToEndTest {
         assertTrue(resumed.out().contains("resuming run " + runs.get(1).id() + " from step 63 of 126"), resumed.out());
         assertTrue(resumed.out().contains("training lenet with the averaging trainer"), "the run's own trainer: " + resumed.out());
         assertEquals(List.of(63L, 126L), steps(runs.get(1)));
-        JsonNode h = runs.get(1).history().get(1);
-        assertEquals(2, h.get("epoch").asInt());
-        assertTrue(h.get("elapsed_seconds").asDouble() > runs.get(1).history().get(0).get("elapsed_seconds").asDouble(),
+        HistoryEntry h = runs.get(1).history().get(1);
+        assertEquals(2, h.meta().epoch());
+        assertTrue(h.meta().elapsedSeconds() > runs.get(1).history().get(0).meta().elapsedSeconds(),
                 "training time goes on across the resumption");
         assertEquals(List.of(RunInfo.FINISHED, RunInfo.FINISHED), runsJson(ckpt).stream().map(j -> j.get("state").asText()).toList());
         assertEquals(2, runs.get(1).info().orElseThrow().number());

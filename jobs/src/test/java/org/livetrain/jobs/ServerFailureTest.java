@@ -30,9 +30,9 @@ class ServerFailureTest {
         double seconds = (System.nanoTime() - t0) / 1e9;
         assertEquals(0, r.exitCode(), () -> r.out() + r.err());
         var history = CheckpointStore.open(ckpt.toString(), new Configuration()).newestRun().orElseThrow().history();
-        List<Long> steps = history.stream().map(h -> h.get("step").asLong()).toList();
+        List<Long> steps = history.stream().map(h -> h.step()).toList();
         assertEquals(List.of(20L, 40L, 60L, 63L), steps, "the retried stage resumed from step 20 and finished the epoch");
-        List<Integer> attempts = history.stream().map(h -> h.get("stats").get("attempt").asInt()).toList();
+        List<Integer> attempts = history.stream().map(h -> h.meta().stat("attempt").intValue()).toList();
         assertEquals(List.of(0, 1, 1, 1), attempts, "step 20 came from the first attempt, the rest from the retry");
         // the round timeout is 120 s: a run that waited for it would take longer than that
         assertTrue(seconds < BytePSTrainer.TIMEOUT.toSeconds(), "the failure was noticed at once, not by a timeout: " + seconds + " s");

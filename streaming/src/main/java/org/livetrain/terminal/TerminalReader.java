@@ -230,9 +230,9 @@ public final class TerminalReader {
         if (history.isEmpty()) {
             b.append("no evaluation yet");
         } else {
-            var last = history.get(history.size() - 1);
+            var last = history.get(history.size() - 1).meta();
             b.append(String.format(Locale.ROOT, "last evaluation: step %d, dev accuracy %.4f, %.0f ex/s",
-                    last.path("step").asLong(), last.path("dev_accuracy").asDouble(), last.path("examples_per_second").asDouble()));
+                    last.step(), last.devAccuracy(), last.examplesPerSecond()));
         }
     }
 
