@@ -22,7 +22,7 @@ JAVA17_FLAGS=$(sed -n 's/^JAVA17_FLAGS="\(.*\)"$/\1/p' "$ROOT/submit.sh")
 export OMP_NUM_THREADS=1 SPARK_LOCAL_IP=127.0.0.1
 bench() {
   # shellcheck disable=SC2086
-  java -Xmx4g $JAVA17_FLAGS -Dlog4j2.configurationFile="$ROOT/conf/log4j2.properties" -cp "$cp" \
+  java -Xmx4g $JAVA17_FLAGS -Dorg.eclipse.deeplearning4j.helpers.disable=false -Dlog4j2.configurationFile="$ROOT/conf/log4j2.properties" -cp "$cp" \
     "$ROOT/bench/KafkaScorerBench.java" "$@" 2> >(grep -v ' WARN ' >&2)
 }
 echo "== default trigger (micro-batches as fast as they finish)"

@@ -16,5 +16,5 @@ fi
 "$ROOT/submit.sh" --help >/dev/null   # builds if needed
 jar=$(ls "$ROOT"/jobs/target/livetrain-jobs-*.jar | head -n1)
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
-exec java -Xmx4g -Dlog4j2.configurationFile="$ROOT/conf/log4j2.properties" \
+exec java -Xmx4g -Dorg.eclipse.deeplearning4j.helpers.disable=false -Dlog4j2.configurationFile="$ROOT/conf/log4j2.properties" \
   -cp "$jar:$(cat "$ROOT/jobs/target/classpath.txt")" "$ROOT/bench/Robustness.java" "$data" "$ckpt" "$stride" "$ROOT/bench/work/robustness-$data-samples"

@@ -47,7 +47,7 @@ pids+=("$!")
 sleep 20   # the scorer is up and has loaded the model
 # shellcheck disable=SC2046
 OMP_NUM_THREADS=1 java -Xmx2g $(sed -n 's/^JAVA17_FLAGS="\(.*\)"$/\1/p' "$ROOT/submit.sh") \
-  -Dlog4j2.configurationFile="$ROOT/conf/log4j2.properties" -cp "$cp" "$ROOT/bench/KafkaScorerBench.java" \
+  -Dorg.eclipse.deeplearning4j.helpers.disable=false -Dlog4j2.configurationFile="$ROOT/conf/log4j2.properties" -cp "$cp" "$ROOT/bench/KafkaScorerBench.java" \
   soak "127.0.0.1:$port" "$work" image-paths predictions "$rate" "$count" 2> >(grep -v ' WARN ' >&2)
 echo "memory (MB) every 30 s: seconds, training heap used, training RSS, scorer heap used, scorer RSS"
 cat "$work/memory.txt"

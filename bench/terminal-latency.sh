@@ -14,6 +14,6 @@ fi
 "$ROOT/submit.sh" --help >/dev/null   # builds if needed
 jar=$(ls "$ROOT"/jobs/target/livetrain-jobs-*.jar | head -n1)
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
-exec java -Xmx2g -Dlog4j2.configurationFile="$ROOT/conf/log4j2.properties" \
+exec java -Xmx2g -Dorg.eclipse.deeplearning4j.helpers.disable=false -Dlog4j2.configurationFile="$ROOT/conf/log4j2.properties" \
   -cp "$jar:$(cat "$ROOT/jobs/target/classpath.txt")" "$ROOT/bench/TerminalLatency.java" \
   "$ckpt" "$ROOT/data/demo/seven.png" "$warmup" "$n"

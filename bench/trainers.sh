@@ -14,8 +14,8 @@ single=$(mktemp)
 trap 'rm -f "$single"' EXIT
 # ND4J sizes its thread pool from OMP_NUM_THREADS when the JVM starts
 # shellcheck disable=SC2086
-OMP_NUM_THREADS=$(nproc) java -Xmx4g $JAVA17_FLAGS -Dlog4j2.configurationFile="$ROOT/conf/log4j2.properties" \
+OMP_NUM_THREADS=$(nproc) java -Xmx4g $JAVA17_FLAGS -Dorg.eclipse.deeplearning4j.helpers.disable=false -Dlog4j2.configurationFile="$ROOT/conf/log4j2.properties" \
   -cp "$cp" "$ROOT/bench/TrainerComparison.java" single "$epochs" "$single"
 # shellcheck disable=SC2086
-OMP_NUM_THREADS=1 SPARK_LOCAL_IP=127.0.0.1 java -Xmx6g $JAVA17_FLAGS -Dlog4j2.configurationFile="$ROOT/conf/log4j2.properties" \
+OMP_NUM_THREADS=1 SPARK_LOCAL_IP=127.0.0.1 java -Xmx6g $JAVA17_FLAGS -Dorg.eclipse.deeplearning4j.helpers.disable=false -Dlog4j2.configurationFile="$ROOT/conf/log4j2.properties" \
   -cp "$cp" "$ROOT/bench/TrainerComparison.java" spark "$epochs" "$single"

@@ -1,6 +1,7 @@
 package org.livetrain;
 
 import java.util.Optional;
+import java.util.function.Supplier;
 
 /**
  * An error the user can act on and no retry can fix: bad input, a configuration that cannot work,
@@ -16,6 +17,19 @@ public class LiveTrainException extends RuntimeException {
 
     public LiveTrainException(String message, Throwable cause) {
         super(message, cause);
+    }
+
+    /**
+     * Runs {@code work}, whose errors name the value given for a command-line {@code option}; such an error
+     * is reported as about the option: {@code --option value: problem}. The library reports values and
+     * paths, the command line names its flags.
+     */
+    public static <T> T about(String option, Supplier<T> work) {
+        try {
+            return work.get();
+        } catch (LiveTrainException e) {
+            throw new LiveTrainException(option + " " + e.getMessage(), e);
+        }
     }
 
     /** The first such error in a cause chain (Spark and executors wrap what they throw), if any. */

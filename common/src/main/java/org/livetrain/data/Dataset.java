@@ -7,6 +7,7 @@ import org.livetrain.image.InputContract;
 import org.livetrain.image.Profile;
 import org.livetrain.io.Storage;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.Serializable;
 import java.nio.file.Path;
@@ -67,14 +68,14 @@ public record Dataset(String spec, InputContract contract, Pool pool, Pool testP
     }
 
     public static Dataset open(String spec, Configuration conf) {
-        if (spec == null || spec.isBlank()) throw new LiveTrainException("--data: empty data spec (use digits, fashion, idx:DIR or folder:DIR)");
+        if (spec == null || spec.isBlank()) throw new LiveTrainException("\"\": no data set named (use digits, fashion, idx:DIR or folder:DIR)");
         if (spec.equals(DIGITS)) {
             IdxPool pool = IdxPool.open(DIGITS_RESOURCE + "digits-images-idx3-ubyte.gz", DIGITS_RESOURCE + "digits-labels-idx1-ubyte.gz", conf);
             return bound(spec, InputContract.of(pool.shape(), Profile.DIGIT, numbered(pool.labels(), null)), pool, null);
         }
         if (spec.equals(FASHION)) {
-            if (!new java.io.File(FASHION_DIR).isDirectory()) {
-                throw new LiveTrainException("--data fashion: " + FASHION_DIR + " not found; install it with: sudo apt-get install dataset-fashion-mnist"
+            if (!new File(FASHION_DIR).isDirectory()) {
+                throw new LiveTrainException("fashion: " + FASHION_DIR + " not found; install it with: sudo apt-get install dataset-fashion-mnist"
                         + " (or pass idx:DIR with the Fashion-MNIST IDX files)");
             }
             Dataset d = idx(FASHION_DIR, spec, conf);
@@ -86,7 +87,7 @@ public record Dataset(String spec, InputContract contract, Pool pool, Pool testP
             int channels = pool.looksColour(SAMPLE) ? 3 : 1;
             return folder(spec, pool, channels, channels == 3 ? Profile.RGB : Profile.DIGIT);
         }
-        throw new LiveTrainException("--data " + spec + ": unknown data spec (use digits, fashion, idx:DIR or folder:DIR)");
+        throw new LiveTrainException(spec + ": unknown data spec (use digits, fashion, idx:DIR or folder:DIR)");
     }
 
     /**
@@ -94,7 +95,7 @@ public record Dataset(String spec, InputContract contract, Pool pool, Pool testP
      * pools; a folder with a single pair of files is one pool that the split divides three ways.
      */
     private static Dataset idx(String dir, String spec, Configuration conf) {
-        if (dir.isBlank()) throw new LiveTrainException("--data " + spec + ": missing folder after idx:");
+        if (dir.isBlank()) throw new LiveTrainException(spec + ": missing folder after idx:");
         org.apache.hadoop.fs.Path root = Storage.path(dir);
         Map<String, String[]> pairs = new TreeMap<>(); // prefix -> {images, labels}
         try {
@@ -136,16 +137,15 @@ public record Dataset(String spec, InputContract contract, Pool pool, Pool testP
      */
     public Dataset prepared(String profile, int channels) {
         Profile p = profile == null || profile.isBlank() ? null : Profile.parse(profile);
-        if (channels != 0 && channels != 1 && channels != 3) throw new LiveTrainException("--channels " + channels + ": use 1 (grey) or 3 (colour)");
+        if (channels != 0 && channels != 1 && channels != 3) throw new IllegalArgumentException("channels " + channels + ": 1 or 3");
         int ch = channels != 0 ? channels : p != null && p.channels() != 0 ? p.channels() : contract.channels();
         if (pool instanceof FolderPool folder) {
             Profile chosen = p != null ? p : ch == contract.channels() ? contract.preparation() : ch == 3 ? Profile.RGB : Profile.DIGIT;
-            if (chosen.channels() != ch) throw new LiveTrainException("--input-profile " + chosen.id() + ": prepares " + chosen.channels()
-                    + " channel(s), not the " + ch + " of --channels " + ch);
+            if (chosen.channels() != ch) throw new LiveTrainException("input profile " + chosen.id() + " prepares " + chosen.channels()
+                    + " channel(s), not the " + ch + " asked for");
             return chosen == contract.preparation() && ch == contract.channels() ? this : folder(spec, folder, ch, chosen);
         }
-        if (ch != contract.channels()) throw new LiveTrainException((channels != 0 ? "--channels " + channels : "--input-profile " + profile)
-                + ": " + spec + " holds " + contract.shape() + " grey images in IDX files; colour needs images in files (folder:DIR)");
+        if (ch != contract.channels()) throw new LiveTrainException(spec + " holds " + contract.shape() + " grey images in IDX files; colour needs images in files (folder:DIR)");
         return p == null || p == contract.preparation() ? this : bound(spec, contract.withProfile(p), pool, testPool);
     }
 

@@ -65,7 +65,7 @@ public enum Profile {
 
     public static Profile parse(String s) {
         for (Profile p : values()) if (p.id.equals(s == null ? null : s.trim().toLowerCase(Locale.ROOT))) return p;
-        throw new LiveTrainException("--input-profile " + s + ": unknown profile (use " + String.join(", ", ids()) + ")");
+        throw new LiveTrainException(s + ": unknown input profile (use " + String.join(", ", ids()) + ")");
     }
 
     public static List<String> ids() {

@@ -29,13 +29,9 @@ public final class Models {
             try {
                 return valueOf(s.trim().toUpperCase(Locale.ROOT));
             } catch (IllegalArgumentException e) {
-                throw new LiveTrainException("--model " + s + ": unknown model (use lenet or mlp)");
+                throw new LiveTrainException(s + ": unknown model (use lenet or mlp)");
             }
         }
-    }
-
-    static {
-        NativeKernels.enable();
     }
 
     private Models() {

@@ -7,8 +7,9 @@ package org.livetrain.model;
  * there through {@link org.nd4j.nativeblas.Nd4jCpu}. Measured on 2 cores, LeNet, batch 64, one thread:
  * forward 82 ms without, 10 ms with the helpers (see docs/PERFORMANCE.md).
  *
- * <p>Called before any network is created or restored: by {@link Models} and by the checkpoint store,
- * which covers the driver, the executors and the scorer. A user who sets the property keeps their choice
+ * <p>Switched on once as each process starts, before any network is created or restored: by the command
+ * line's {@code main}, and in every Spark driver and executor by {@code NativeKernelsPlugin}. The tests and
+ * benchmarks set the property on their JVM's command line. A user who sets the property keeps their choice
  * ({@code -Dorg.eclipse.deeplearning4j.helpers.disable=true} brings DL4J's built-in path back).
  */
 public final class NativeKernels {

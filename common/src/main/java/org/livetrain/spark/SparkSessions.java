@@ -38,6 +38,10 @@ public final class SparkSessions {
         // the cores Spark grants a task; in local mode the tasks share this JVM, which submit.sh starts
         // with OMP_NUM_THREADS=1.
         conf.setIfMissing("spark.executorEnv.OMP_NUM_THREADS", conf.get("spark.task.cpus", "1"));
+        String plugins = conf.get("spark.plugins", "");
+        if (!plugins.contains(NativeKernelsPlugin.class.getName())) {
+            conf.set("spark.plugins", plugins.isBlank() ? NativeKernelsPlugin.class.getName() : plugins + "," + NativeKernelsPlugin.class.getName());
+        }
         return SparkSession.builder().config(conf).getOrCreate();
     }
 }

@@ -13,7 +13,6 @@ import org.deeplearning4j.util.ModelSerializer;
 import org.livetrain.LiveTrainException;
 import org.livetrain.image.InputContract;
 import org.livetrain.io.Storage;
-import org.livetrain.model.NativeKernels;
 
 import java.io.ByteArrayInputStream;
 import java.io.FileNotFoundException;
@@ -87,7 +86,7 @@ public final class CheckpointStore {
         try {
             return new CheckpointStore(location, conf, Storage.fs(root, conf), root);
         } catch (IOException e) {
-            throw new LiveTrainException("--checkpoint-dir " + location + ": cannot reach file system (" + e.getMessage() + ")", e);
+            throw new LiveTrainException(location + ": cannot reach file system (" + e.getMessage() + ")", e);
         }
     }
 
@@ -102,7 +101,7 @@ public final class CheckpointStore {
             }
             s.fs.delete(probe, false);
         } catch (IOException e) {
-            throw new LiveTrainException("--checkpoint-dir " + location + ": not writable (" + e.getMessage() + ")", e);
+            throw new LiveTrainException(location + ": not writable (" + e.getMessage() + ")", e);
         }
         return s;
     }
@@ -166,7 +165,7 @@ public final class CheckpointStore {
             }
             numbers.keySet().stream().sorted(Comparator.comparingInt((RunStore r) -> numbers.get(r)).thenComparing(RunStore::id)).forEach(out::add);
         } catch (IOException e) {
-            throw Storage.problem("--checkpoint-dir " + location + ": cannot list runs", e);
+            throw Storage.problem(location + ": cannot list runs", e);
         }
         return out;
     }
@@ -178,7 +177,7 @@ public final class CheckpointStore {
 
     /** A run by its id, writing with {@code keep} checkpoints besides its best and latest. */
     public RunStore run(String id, int keep) {
-        if (keep < 1) throw new LiveTrainException("--keep " + keep + ": must keep at least one checkpoint besides the best");
+        if (keep < 1) throw new LiveTrainException("keep " + keep + ": must keep at least one checkpoint besides the best");
         return new RunStore(this, id, "runs/" + id + "/", keep);
     }
 
@@ -198,9 +197,8 @@ public final class CheckpointStore {
         String id = name;
         try {
             if (name != null) {
-                if (!RUN_NAME.matcher(name).matches()) throw new LiveTrainException("--run-name " + name + ": use letters, digits, '.', '_' and '-' (at most 64, first a letter or digit)");
-                if (fs.exists(new Path(runsDir(), name))) throw new LiveTrainException("--run-name " + name + ": " + location
-                        + " already has a run of that name (--resume " + name + " continues it)");
+                if (!RUN_NAME.matcher(name).matches()) throw new IllegalArgumentException("not a run name: " + name);
+                if (fs.exists(new Path(runsDir(), name))) throw new LiveTrainException(location + ": already has a run named " + name);
             } else {
                 String base = RUN_ID.format(Instant.now());
                 id = base;
@@ -214,7 +212,7 @@ public final class CheckpointStore {
             if (lock != null) lock.forRun(id);
             return run;
         } catch (IOException e) {
-            throw Storage.problem("--checkpoint-dir " + location + ": cannot create run " + id, e);
+            throw Storage.problem(location + ": cannot create run " + id, e);
         }
     }
 
@@ -326,7 +324,7 @@ public final class CheckpointStore {
             for (String name : EARLIER_FILES) fs.delete(new Path(root, name), true);
             return Optional.of(id);
         } catch (IOException e) {
-            throw Storage.problem("--checkpoint-dir " + location + ": cannot move the earlier layout into a run", e);
+            throw Storage.problem(location + ": cannot move the earlier layout into a run", e);
         }
     }
 
@@ -352,7 +350,7 @@ public final class CheckpointStore {
             }
             return Optional.of("moved " + count(all.size()) + " aside to " + attic);
         } catch (IOException e) {
-            throw Storage.problem("--checkpoint-dir " + location + ": cannot start over", e);
+            throw Storage.problem(location + ": cannot start over", e);
         }
     }
 
@@ -397,7 +395,6 @@ public final class CheckpointStore {
         InputContract input = (meta.input() != null ? meta.input() : InputContract.in(bytes, file.toString()).orElse(InputContract.before(meta.classes())))
                 .check(file.toString());
         try {
-            NativeKernels.enable();
             MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(new ByteArrayInputStream(bytes), withUpdater);
             return new Checkpoint(net, meta, p, input);
         } catch (IOException | RuntimeException e) {

@@ -106,8 +106,8 @@ public final class RunLock implements AutoCloseable {
                 String stale = staleness(store, parse(seen), file);
                 if (stale == null) {
                     Holder h = parse(seen);
-                    throw new LiveTrainException("--checkpoint-dir " + store.location() + ": " + (h == null ? "another run" : h.describe())
-                            + " is training here; wait for it to end or use another --checkpoint-dir (the lock is " + file
+                    throw new LiveTrainException(store.location() + ": " + (h == null ? "another run" : h.describe())
+                            + " is training here; wait for it to end or use another checkpoint directory (the lock is " + file
                             + "; a lock whose process is gone is taken over by the next run)");
                 }
                 if (!moveAside(store, file, seen)) continue; // another run moved it first, or it was refreshed meanwhile
@@ -115,9 +115,9 @@ public final class RunLock implements AutoCloseable {
                 say.accept("took over the lock of " + (h == null ? "an unknown run" : h.describe()) + ": " + stale);
             }
         } catch (IOException e) {
-            throw Storage.problem("--checkpoint-dir " + store.location() + ": cannot take the lock " + file, e);
+            throw Storage.problem(store.location() + ": cannot take the lock " + file, e);
         }
-        throw new LiveTrainException("--checkpoint-dir " + store.location() + ": another run took the lock " + file + " at the same moment; try again");
+        throw new LiveTrainException(store.location() + ": another run took the lock " + file + " at the same moment; try again");
     }
 
     /**
@@ -163,7 +163,7 @@ public final class RunLock implements AutoCloseable {
 
     /** The error a run that lost its lock ends with. */
     public LiveTrainException lost() {
-        return new LiveTrainException("--checkpoint-dir " + store.location() + ": " + (takenBy == null ? "another run" : takenBy.describe())
+        return new LiveTrainException(store.location() + ": " + (takenBy == null ? "another run" : takenBy.describe())
                 + " took over this run's lock (this process did not refresh it for more than " + STALE.toMinutes()
                 + " minutes); this run stops so that two runs never write here at once");
     }

@@ -176,7 +176,7 @@ public final class RunStore {
                 // left by an attempt that stopped before publishing it: never referenced, safe to replace
                 for (Optional<Pointer> p : List.of(best, latest, best())) {
                     if (p.map(x -> x.path().equals(rel)).orElse(false)) throw new LiveTrainException(
-                            "--checkpoint-dir " + dir.location() + ": cannot write checkpoint " + rel + ": it is already published");
+                            dir.location() + ": cannot write checkpoint " + rel + ": it is already published");
                 }
                 fs().delete(target, true);
             }

@@ -56,10 +56,10 @@ class StorageProblemTest {
     @Test
     void errorsNoRetryCanFixBecomeOneLineUserErrors() {
         for (IOException e : PERMANENT) {
-            RuntimeException r = Storage.problem("--checkpoint-dir /ckpt: cannot write checkpoint runs/x/checkpoints/step-50", e);
+            RuntimeException r = Storage.problem("/ckpt: cannot write checkpoint runs/x/checkpoints/step-50", e);
             assertInstanceOf(LiveTrainException.class, r, e.toString());
             assertEquals(1, r.getMessage().lines().count(), r.getMessage());
-            assertEquals(r.getMessage(), "--checkpoint-dir /ckpt: cannot write checkpoint runs/x/checkpoints/step-50 (" + Storage.firstLine(e) + ")");
+            assertEquals(r.getMessage(), "/ckpt: cannot write checkpoint runs/x/checkpoints/step-50 (" + Storage.firstLine(e) + ")");
         }
     }
 

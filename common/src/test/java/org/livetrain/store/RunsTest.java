@@ -8,8 +8,10 @@ import org.livetrain.LiveTrainException;
 import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -64,9 +66,8 @@ class RunsTest {
     void aRunNameIsCheckedAndNeverReused() {
         store().newRun("baseline", SETTINGS, null, 3, null);
         LiveTrainException taken = assertThrows(LiveTrainException.class, () -> store().newRun("baseline", SETTINGS, null, 3, null));
-        assertTrue(taken.getMessage().contains("already has a run of that name") && taken.getMessage().contains("--resume baseline"), taken.getMessage());
-        LiveTrainException bad = assertThrows(LiveTrainException.class, () -> store().newRun("../x", SETTINGS, null, 3, null));
-        assertTrue(bad.getMessage().startsWith("--run-name ../x: use letters"), bad.getMessage());
+        assertTrue(taken.getMessage().endsWith(": already has a run named baseline"), taken.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> store().newRun("../x", SETTINGS, null, 3, null), "callers check names first");
     }
 
     /** Writes the layout of LiveTrain before runs: checkpoints, history and pointers at the top of the directory. */
@@ -198,7 +199,7 @@ class RunsTest {
         // another host: its process cannot be checked, the age of its last heartbeat can (by the storage's clock)
         Instant old = Instant.now().minus(RunLock.STALE).minusSeconds(5);
         Files.write(dir.resolve("lock.json"), json.writeValueAsBytes(new RunLock.Holder("far", "elsewhere", 1, old.toString(), old.toString(), old.toString())));
-        Files.setLastModifiedTime(dir.resolve("lock.json"), java.nio.file.attribute.FileTime.from(old));
+        Files.setLastModifiedTime(dir.resolve("lock.json"), FileTime.from(old));
         said.clear();
         RunLock.acquire(store, said::add).close();
         assertTrue(said.get(0).matches("took over the lock of run far \\(pid 1 on elsewhere, .*: its last heartbeat was 12[5-9] s ago"), said.toString());
@@ -212,7 +213,7 @@ class RunsTest {
 
     static void deleteTree(Path p) throws Exception {
         try (Stream<Path> s = Files.walk(p)) {
-            for (Path x : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(x);
+            for (Path x : s.sorted(Comparator.reverseOrder()).toList()) Files.delete(x);
         }
     }
 }

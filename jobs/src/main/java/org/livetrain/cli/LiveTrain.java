@@ -1,6 +1,7 @@
 package org.livetrain.cli;
 
 import org.livetrain.LiveTrainException;
+import org.livetrain.model.NativeKernels;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -40,6 +41,7 @@ public final class LiveTrain implements Runnable {
     }
 
     public static void main(String[] args) {
+        NativeKernels.enable();
         System.exit(execute(args, System.out, System.err));
     }
 

@@ -39,7 +39,7 @@ public final class ReportCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         common.apply();
-        CheckpointStore store = CheckpointStore.open(checkpointDir, HadoopConfs.from(common.conf()));
+        CheckpointStore store = LiveTrainException.about("--checkpoint-dir", () -> CheckpointStore.open(checkpointDir, HadoopConfs.from(common.conf())));
         List<RunStore> runs = store.runs();
         if (only != null) {
             for (String id : only) {

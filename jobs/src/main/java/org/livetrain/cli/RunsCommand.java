@@ -1,6 +1,7 @@
 package org.livetrain.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.livetrain.LiveTrainException;
 import org.livetrain.io.HadoopConfs;
 import org.livetrain.jobs.Progress;
 import org.livetrain.store.CheckpointStore;
@@ -55,7 +56,7 @@ public final class RunsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         common.apply();
-        CheckpointStore store = CheckpointStore.open(checkpointDir, HadoopConfs.from(common.conf()));
+        CheckpointStore store = LiveTrainException.about("--checkpoint-dir", () -> CheckpointStore.open(checkpointDir, HadoopConfs.from(common.conf())));
         List<RunSummary> runs = store.runs().stream().map(RunStore::summary).flatMap(Optional::stream).toList();
         if (json) {
             ObjectMapper mapper = new ObjectMapper();

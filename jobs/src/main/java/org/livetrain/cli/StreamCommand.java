@@ -3,10 +3,11 @@ package org.livetrain.cli;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.streaming.StreamingQuery;
 import org.apache.spark.sql.streaming.StreamingQueryException;
+import org.livetrain.LiveTrainException;
 import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.kafka.KafkaScorer;
 import org.livetrain.kafka.RequestScorer;
-import org.livetrain.kafka.ServingStats;
+import org.livetrain.serving.ServingStats;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.spark.SparkSessions;
 import picocli.CommandLine.Command;
@@ -15,6 +16,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -114,7 +116,7 @@ public final class StreamCommand implements Callable<Integer> {
      * loses the file (said once).
      */
     private void reportStats(ServingStats stats, String dir, SparkSession spark) {
-        CheckpointStore store = CheckpointStore.open(dir, spark.sparkContext().hadoopConfiguration());
+        CheckpointStore store = LiveTrainException.about("--checkpoint-dir", () -> CheckpointStore.open(dir, spark.sparkContext().hadoopConfiguration()));
         ServingStats.Snapshot before = stats.value();
         boolean canWrite = true;
         while (!Thread.currentThread().isInterrupted()) {
@@ -132,7 +134,7 @@ public final class StreamCommand implements Callable<Integer> {
             top.out.flush();
             if (!canWrite || interval.requests() == 0) continue;
             Map<String, Object> line = new LinkedHashMap<>();
-            line.put("time", java.time.Instant.now().toString());
+            line.put("time", Instant.now().toString());
             line.put("interval_seconds", statsEvery);
             line.put("requests", interval.requests());
             line.put("errors", interval.errors());

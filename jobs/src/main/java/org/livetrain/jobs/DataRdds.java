@@ -5,7 +5,6 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.livetrain.data.Batches;
 import org.livetrain.data.LabeledImage;
 import org.livetrain.data.Pool;
-import org.livetrain.model.NativeKernels;
 import org.nd4j.linalg.dataset.DataSet;
 
 import java.util.ArrayList;
@@ -29,7 +28,6 @@ public final class DataRdds {
     public static JavaRDD<DataSet> batches(JavaSparkContext jsc, Pool pool, int[][] parts, int batch, int numClasses, Long shuffleSeed) {
         List<int[]> list = new ArrayList<>(List.of(parts));
         return jsc.parallelize(list, parts.length).mapPartitionsWithIndex((p, it) -> {
-            NativeKernels.enable(); // on an executor before DL4J's averaging worker builds its network
             List<DataSet> out = new ArrayList<>();
             while (it.hasNext()) {
                 int[] idx = it.next();

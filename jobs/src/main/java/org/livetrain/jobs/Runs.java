@@ -61,6 +61,10 @@ final class Runs {
                         + " and its best.json serves the best of them; train " + data.spec() + " in another --checkpoint-dir, or start this one over with --fresh");
             }
         }
+        if (request.runName() != null && earlier.stream().anyMatch(r -> r.id().equals(request.runName()))) {
+            throw new LiveTrainException("--run-name " + request.runName() + ": " + store.location() + " already has a run of that name (--resume "
+                    + request.runName() + " continues it)");
+        }
         RunStore run = store.newRun(request.runName(), config.settings(), data.contract(), config.keep(), lock);
         progress.line(earlier.isEmpty() ? "run %s, the first in %s" : "%2$s has %3$s (best: %4$s); this is run %5$d, %1$s",
                 run.id(), store.location(), count(earlier.size()), bestOf(store), earlier.size() + 1);

@@ -12,6 +12,7 @@ import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.Split;
+import org.livetrain.image.Profile;
 import org.livetrain.model.Models;
 import org.livetrain.spark.SparkSessions;
 import org.livetrain.store.Checkpoint;
@@ -28,6 +29,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
+
+import static org.livetrain.LiveTrainException.about;
 
 /**
  * The training job of {@code submit.sh train}: checks its inputs before it writes anything, takes the
@@ -83,7 +86,9 @@ public final class TrainingJob {
         if (c.averagingFrequency() < 1) throw new LiveTrainException("--averaging-frequency " + c.averagingFrequency() + ": must be at least 1");
         if (c.keep() < 1) throw new LiveTrainException("--keep " + c.keep() + ": must keep at least one checkpoint besides the best");
         if (!TRAINERS.contains(c.trainer())) throw new LiveTrainException("--trainer " + c.trainer() + ": unknown trainer (use " + String.join(" or ", TRAINERS) + ")");
-        Models.Kind.parse(c.model());
+        if (c.channels() != 0 && c.channels() != 1 && c.channels() != 3) throw new LiveTrainException("--channels " + c.channels() + ": use 1 (grey) or 3 (colour)");
+        about("--model", () -> Models.Kind.parse(c.model()));
+        if (c.inputProfile() != null && !c.inputProfile().isBlank()) about("--input-profile", () -> Profile.parse(c.inputProfile()));
         c.byteps().validate(c.trainer());
     }
 
@@ -114,16 +119,19 @@ public final class TrainingJob {
         try {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             Configuration hconf = spark.sparkContext().hadoopConfiguration();
-            Runs.Resumption resumption = request.resuming() ? Runs.findResumption(CheckpointStore.open(given.checkpointDir(), hconf), request, given) : null;
+            Runs.Resumption resumption = request.resuming()
+                    ? Runs.findResumption(about("--checkpoint-dir", () -> CheckpointStore.open(given.checkpointDir(), hconf)), request, given) : null;
             TrainConfig config = resumption == null ? given : resumption.config();
             validate(config);
-            Dataset data = Dataset.open(config.data(), hconf).prepared(config.inputProfile(), config.channels());
+            Dataset opened = about("--data", () -> Dataset.open(config.data(), hconf));
+            String asked = config.channels() != 0 ? "--channels " + config.channels() + ":" : "--input-profile " + config.inputProfile() + ":";
+            Dataset data = about(asked, () -> opened.prepared(config.inputProfile(), config.channels()));
             Split split = data.split(config.seed());
             if (split.train().length < config.workers()) {
                 throw new LiveTrainException("--workers " + config.workers() + ": more workers than training examples (" + split.train().length + ")");
             }
-            CheckpointStore store = CheckpointStore.create(config.checkpointDir(), hconf);
-            lock = RunLock.acquire(store, progress::line);
+            CheckpointStore store = about("--checkpoint-dir", () -> CheckpointStore.create(config.checkpointDir(), hconf));
+            lock = about("--checkpoint-dir", () -> RunLock.acquire(store, progress::line));
             lock.onLost(() -> spark.sparkContext().cancelAllJobs()); // another run took the directory over: stop writing
             Runs.Started started = Runs.start(store, lock, request, resumption, config, data, split, progress);
             Context ctx = new Context(config, spark, jsc, data, split, started.run(), lock, Models.Kind.parse(config.model()), progress,

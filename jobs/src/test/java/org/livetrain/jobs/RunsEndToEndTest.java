@@ -12,6 +12,8 @@ import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.RunInfo;
 import org.livetrain.store.RunStore;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,6 +21,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -196,8 +199,8 @@ class RunsEndToEndTest {
             Cli refused = Cli.run("train", "--checkpoint-dir", ckpt.toString());
             double seconds = (System.nanoTime() - t0) / 1e9;
             assertEquals(2, refused.exitCode(), () -> refused.out() + refused.err());
-            assertTrue(refused.err().strip().matches("livetrain train: --checkpoint-dir " + java.util.regex.Pattern.quote(ckpt.toString()) + ": run "
-                    + run.id() + " \\(pid " + child.process.pid() + " on \\S+, started \\S+\\) is training here; wait for it to end or use another --checkpoint-dir.*"),
+            assertTrue(refused.err().strip().matches("livetrain train: --checkpoint-dir " + Pattern.quote(ckpt.toString()) + ": run "
+                    + run.id() + " \\(pid " + child.process.pid() + " on \\S+, started \\S+\\) is training here; wait for it to end or use another checkpoint directory.*"),
                     refused.err());
             assertTrue(seconds < 10, "refused at start: " + seconds + " s");
             assertEquals(1, store(ckpt).runs().size(), "the refused run left nothing behind");
@@ -226,8 +229,8 @@ class RunsEndToEndTest {
         Cli r = FailFast.trainThenDamage(ckpt.toString(), () -> {
             try {
                 Files.writeString(ckpt.resolve("best.json"), "{\"step\": 1, \"path\": ");
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
             }
         });
         assertTrue(r.err().strip().matches("livetrain train: \\S+/garbage/best.json: not a valid checkpoint pointer \\(.*\\)"), r.err());

@@ -1,5 +1,8 @@
 package org.livetrain.kafka;
 
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -11,9 +14,17 @@ import org.apache.spark.sql.types.StructType;
 import org.livetrain.LiveTrainException;
 import org.livetrain.io.HadoopConf;
 import org.livetrain.serving.Scorer;
+import org.livetrain.serving.ServingStats;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
@@ -43,7 +54,7 @@ public final class KafkaScorer {
                 .option("subscribe", s.inputTopic())
                 .option("startingOffsets", "earliest")
                 .option("failOnDataLoss", "false");
-        var writerOptions = new java.util.LinkedHashMap<String, String>();
+        var writerOptions = new LinkedHashMap<String, String>();
         s.kafkaProperties().forEach((k, v) -> writerOptions.put("kafka." + k, v));
         for (var e : writerOptions.entrySet()) reader = reader.option(e.getKey(), e.getValue());
         Dataset<Row> in = reader.load().select("key", "value", "topic", "partition", "offset", "timestamp");
@@ -68,27 +79,27 @@ public final class KafkaScorer {
      * Kafka source fails a query whose topic is missing, and a scorer usually starts before the first push.
      */
     static void ensureTopics(Settings s) {
-        java.util.Properties p = new java.util.Properties();
+        Properties p = new Properties();
         p.put("bootstrap.servers", s.bootstrapServers());
         p.putAll(s.kafkaProperties());
         p.put("default.api.timeout.ms", "30000");
-        try (org.apache.kafka.clients.admin.Admin admin = org.apache.kafka.clients.admin.Admin.create(p)) {
-            java.util.Set<String> existing = admin.listTopics().names().get(30, java.util.concurrent.TimeUnit.SECONDS);
-            List<org.apache.kafka.clients.admin.NewTopic> missing = new java.util.ArrayList<>();
+        try (Admin admin = Admin.create(p)) {
+            Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
+            List<NewTopic> missing = new ArrayList<>();
             for (String t : List.of(s.inputTopic(), s.outputTopic())) {
-                if (!existing.contains(t)) missing.add(new org.apache.kafka.clients.admin.NewTopic(t, java.util.Optional.empty(), java.util.Optional.empty()));
+                if (!existing.contains(t)) missing.add(new NewTopic(t, Optional.empty(), Optional.empty()));
             }
             if (missing.isEmpty()) return;
             try {
-                admin.createTopics(missing).all().get(30, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (java.util.concurrent.ExecutionException e) {
-                if (!(e.getCause() instanceof org.apache.kafka.common.errors.TopicExistsException)) throw e;
+                admin.createTopics(missing).all().get(30, TimeUnit.SECONDS);
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof TopicExistsException)) throw e;
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new LiveTrainException("interrupted while checking the topics");
         } catch (Exception e) {
-            Throwable c = e instanceof java.util.concurrent.ExecutionException && e.getCause() != null ? e.getCause() : e;
+            Throwable c = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
             throw new LiveTrainException("--bootstrap-servers " + s.bootstrapServers() + ": cannot check or create topics "
                     + s.inputTopic() + " and " + s.outputTopic() + " (" + c + ")");
         }

@@ -9,6 +9,7 @@ import org.livetrain.io.HadoopConf;
 import org.livetrain.serving.BestModelService;
 import org.livetrain.serving.ScoreRecord;
 import org.livetrain.serving.Scorer;
+import org.livetrain.serving.ServingStats;
 import org.livetrain.store.CheckpointStore;
 
 import java.io.IOException;
@@ -18,6 +19,7 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Timestamp;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -91,15 +93,15 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
                     byte[] key = r.getAs("key");
                     String id = key != null ? new String(key, StandardCharsets.UTF_8)
                             : r.getAs("topic") + "-" + r.getAs("partition") + "-" + r.getAs("offset");
-                    Object checked = check(roots, id, r.getAs("value"));
-                    if (checked instanceof ScoreRecord refused) {
-                        records[ids.size()] = refused;
+                    Checked checked = check(roots, id, r.getAs("value"));
+                    if (checked.refused() != null) {
+                        records[ids.size()] = checked.refused();
                     } else {
                         pending.add(ids.size());
-                        toScore.add((Scorer.Request) checked);
+                        toScore.add(checked.request());
                     }
                     ids.add(id);
-                    java.sql.Timestamp ts = r.getAs("timestamp");
+                    Timestamp ts = r.getAs("timestamp");
                     sentMillis.add(ts == null ? -1L : ts.getTime());
                 }
                 List<ScoreRecord> scored = toScore.isEmpty() ? List.of() : scorer.scoreAll(toScore);
@@ -118,35 +120,41 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
         };
     }
 
-    /** A request that may be read ({@link Scorer.Request}, the real path to read), or its error record. */
-    private Object check(List<Path> roots, String id, byte[] value) {
-        if (value == null || value.length == 0) return ScoreRecord.error(id, null, "empty request: the record value must be an image path");
+    /** A request checked: the request to score (with the real path to read), or the record that refuses it. */
+    private record Checked(Scorer.Request request, ScoreRecord refused) {
+        static Checked refuse(String id, String text, String why) {
+            return new Checked(null, ScoreRecord.error(id, text, why));
+        }
+    }
+
+    private Checked check(List<Path> roots, String id, byte[] value) {
+        if (value == null || value.length == 0) return Checked.refuse(id, null, "empty request: the record value must be an image path");
         String text;
         try {
             text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
                     .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(value)).toString().strip();
         } catch (CharacterCodingException e) {
-            return ScoreRecord.error(id, null, "the record value is not UTF-8 text (" + value.length + " bytes)");
+            return Checked.refuse(id, null, "the record value is not UTF-8 text (" + value.length + " bytes)");
         }
-        if (text.isEmpty()) return ScoreRecord.error(id, text, "empty request: the record value must be an image path");
+        if (text.isEmpty()) return Checked.refuse(id, text, "empty request: the record value must be an image path");
         Path path;
         try {
             path = Path.of(text);
         } catch (RuntimeException e) {
-            return ScoreRecord.error(id, text, text + ": not a valid path");
+            return Checked.refuse(id, text, text + ": not a valid path");
         }
-        if (!path.isAbsolute()) return ScoreRecord.error(id, text, text + ": not an absolute path");
-        if (!Files.exists(path)) return ScoreRecord.error(id, text, text + ": no such file");
+        if (!path.isAbsolute()) return Checked.refuse(id, text, text + ": not an absolute path");
+        if (!Files.exists(path)) return Checked.refuse(id, text, text + ": no such file");
         Path real;
         try {
             real = path.toRealPath(); // symlinks resolved before the check
         } catch (IOException e) {
-            return ScoreRecord.error(id, text, text + ": cannot resolve (" + e.getMessage() + ")");
+            return Checked.refuse(id, text, text + ": cannot resolve (" + e.getMessage() + ")");
         }
         if (roots.stream().noneMatch(real::startsWith)) {
-            return ScoreRecord.error(id, text, text + ": outside the allowed roots " + allowedRoots);
+            return Checked.refuse(id, text, text + ": outside the allowed roots " + allowedRoots);
         }
-        return new Scorer.Request(id, text, real);
+        return new Checked(new Scorer.Request(id, text, real), null);
     }
 
     private List<Path> realRoots() {

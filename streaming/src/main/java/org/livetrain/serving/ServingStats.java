@@ -1,4 +1,4 @@
-package org.livetrain.kafka;
+package org.livetrain.serving;
 
 import org.apache.spark.util.AccumulatorV2;
 
