@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -185,7 +186,7 @@ public class KafkaScorerBench {
         /** Latency of the requests sent in each minute (all already answered). */
         void perMinute(long from, long to) {
             long start = sent.get("r" + from);
-            java.util.TreeMap<Long, List<Double>> byMinute = new java.util.TreeMap<>();
+            TreeMap<Long, List<Double>> byMinute = new TreeMap<>();
             for (long i = from; i < to; i++) {
                 long s = sent.get("r" + i);
                 byMinute.computeIfAbsent((s - start) / 60_000_000_000L, k -> new ArrayList<>()).add((answered.get("r" + i) - s) / 1e6);

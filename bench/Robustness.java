@@ -21,7 +21,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -52,7 +54,7 @@ public class Robustness {
         Dataset dataset = Dataset.open(data, new Configuration()).prepared(null, 0);
         int[] all = dataset.split(Split.DEFAULT_SEED).test(), test = new int[(all.length + stride - 1) / stride];
         for (int i = 0; i < test.length; i++) test[i] = all[i * stride];
-        java.util.Arrays.sort(test);
+        Arrays.sort(test);
         List<LabeledImage> examples = new ArrayList<>();
         dataset.testSource().read(test).forEachRemaining(examples::add);
 
@@ -73,7 +75,7 @@ public class Robustness {
                 Mat img = r.make().apply(grey(e.pixels(), dataset.shape().height(), dataset.shape().width()));
                 if (r.jpegQuality() > 0) imwrite(file.toString(), img, new IntPointer(IMWRITE_JPEG_QUALITY, r.jpegQuality()));
                 else imwrite(file.toString(), img);
-                if (samples != null && i < 3) Files.copy(file, Files.createDirectories(samples).resolve(file.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                if (samples != null && i < 3) Files.copy(file, Files.createDirectories(samples).resolve(file.getFileName()), StandardCopyOption.REPLACE_EXISTING);
                 try {
                     inputs.add(pre.file(file));
                     kept.add(e);

@@ -5,7 +5,9 @@ import org.bytedeco.javacpp.indexer.UByteIndexer;
 import org.bytedeco.opencv.opencv_core.Mat;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.LabeledImage;
+import org.livetrain.data.Split;
 import org.livetrain.terminal.TerminalReader;
+import org.livetrain.terminal.ReaderSettings;
 import org.livetrain.terminal.TerminalSession;
 
 import java.io.ByteArrayOutputStream;
@@ -32,7 +34,7 @@ public class TerminalLatency {
         int warmup = Integer.parseInt(args[2]), n = Integer.parseInt(args[3]);
         Path small = Files.createTempFile("digit-", ".png");
         Dataset digits = Dataset.open("digits", new Configuration());
-        int testIndex = digits.split(org.livetrain.data.Split.DEFAULT_SEED).test()[0];
+        int testIndex = digits.split(Split.DEFAULT_SEED).test()[0];
         LabeledImage e = digits.pool().read(new int[]{testIndex}).next();
         Mat m = new Mat(28, 28, CV_8UC1);
         try (UByteIndexer ix = m.createIndexer()) {
@@ -55,8 +57,8 @@ public class TerminalLatency {
             }
         };
         PrintStream out = new PrintStream(lines, true, StandardCharsets.UTF_8);
-        try (TerminalSession s = new TerminalSession(ckpt, new Configuration(), Duration.ofSeconds(1), 50_000_000L, false,
-                () -> "no model", in, out, System.err, false)) {
+        try (TerminalSession s = new TerminalSession(ckpt, new Configuration(),
+                new ReaderSettings(Duration.ofSeconds(1), 50_000_000L, false, null, false), () -> "no model", in, out, System.err)) {
             Thread reader = new Thread(() -> { try { s.run(); } catch (Exception x) { throw new RuntimeException(x); } });
             reader.start();
             System.out.printf("model: step %d, dev accuracy %.4f; %d warm-up and %d timed requests per image%n",

@@ -13,8 +13,10 @@ import org.livetrain.model.Models;
 import org.livetrain.ps.Compression;
 import org.livetrain.store.HistoryEntry;
 import org.livetrain.store.CheckpointStore;
+import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
+import org.nd4j.linalg.factory.Nd4j;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -69,7 +71,7 @@ public class TrainerComparison {
     /** DL4J fit() in this JVM on batches of the global size, evaluated on the same schedule as byteps. */
     static Row singleJvm(int epochs) {
         // this JVM was started with OMP_NUM_THREADS = all cores (the distributed trainers get one per task)
-        int cores = org.nd4j.linalg.factory.Nd4j.getEnvironment().maxThreads();
+        int cores = Nd4j.getEnvironment().maxThreads();
         Dataset data = Dataset.open("digits", new Configuration());
         Split split = data.split(SEED);
         List<LabeledImage> train = new ArrayList<>(), dev = new ArrayList<>();
@@ -92,7 +94,7 @@ public class TrainerComparison {
                 boolean end = i + WORKERS * BATCH >= train.size();
                 if (step % EVAL_EVERY == 0 || end) {
                     INDArray out = net.output(devSet.getFeatures(), false);
-                    double acc = out.argMax(1).eq(devSet.getLabels().argMax(1)).castTo(org.nd4j.linalg.api.buffer.DataType.INT).sumNumber().doubleValue() / dev.size();
+                    double acc = out.argMax(1).eq(devSet.getLabels().argMax(1)).castTo(DataType.INT).sumNumber().doubleValue() / dev.size();
                     double now = (System.nanoTime() - start) / 1e9;
                     if (acc >= 0.96 && Double.isNaN(to96)) to96 = now;
                     if (acc >= 0.97 && Double.isNaN(to97)) to97 = now;

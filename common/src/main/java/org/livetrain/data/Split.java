@@ -2,6 +2,7 @@ package org.livetrain.data;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Random;
 
@@ -30,7 +31,7 @@ public record Split(int[] train, int[] dev, int[] test, boolean separateTest) {
         for (int c = 0; c < classes; c++) byClass.add(new ArrayList<>());
         for (int i = 0; i < n; i++) byClass.get(poolLabels[i]).add(i);
         Random rnd = new Random(seed);
-        for (List<Integer> l : byClass) java.util.Collections.shuffle(l, rnd);
+        for (List<Integer> l : byClass) Collections.shuffle(l, rnd);
 
         int[] devQuota = quotas(byClass, (int) Math.round(n * DEV_FRACTION), new int[classes]);
         int[] testQuota = separate ? new int[classes] : quotas(byClass, (int) Math.round(n * TEST_FRACTION), devQuota);

@@ -64,7 +64,7 @@ final class DigitProfile {
     private static Mat flattenBackground(Mat ink) {
         float[] g = Pixels.floats(ink);
         float[] background = below(g, otsu(g));
-        java.util.Arrays.sort(background);
+        Arrays.sort(background);
         if (background.length > 0) {
             // the lower half of the background only: its upper half holds the anti-aliased edges of the strokes
             float lo = background[(int) (0.05 * (background.length - 1))], hi = background[(int) (0.5 * (background.length - 1))];
@@ -110,7 +110,7 @@ final class DigitProfile {
         float[] out = new float[g.length];
         int n = 0;
         for (float v : g) if (v <= threshold) out[n++] = v;
-        return java.util.Arrays.copyOf(out, n);
+        return Arrays.copyOf(out, n);
     }
 
     /** Ink = Otsu threshold of the flattened image; refuses an image without contrast. */

@@ -4,6 +4,10 @@ import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.opencv.opencv_core.Mat;
 import org.livetrain.LiveTrainException;
 
+import java.nio.ByteOrder;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
 import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.stream.ImageInputStream;
@@ -154,13 +158,13 @@ public final class ImagePreprocessor {
     }
 
     /** The values of the TIFF tags wanted, from the first directory; null when the directory is not inside the file. */
-    private static java.util.Map<Integer, long[]> tiffTags(byte[] b, java.util.Set<Integer> wanted) {
-        ByteBuffer buf = ByteBuffer.wrap(b).order(b[0] == 'I' ? java.nio.ByteOrder.LITTLE_ENDIAN : java.nio.ByteOrder.BIG_ENDIAN);
+    private static Map<Integer, long[]> tiffTags(byte[] b, Set<Integer> wanted) {
+        ByteBuffer buf = ByteBuffer.wrap(b).order(b[0] == 'I' ? ByteOrder.LITTLE_ENDIAN : ByteOrder.BIG_ENDIAN);
         long ifd = Integer.toUnsignedLong(buf.getInt(4));
         if (ifd + 2 > b.length) return null;
         int entries = Short.toUnsignedInt(buf.getShort((int) ifd));
         if (ifd + 2 + 12L * entries + 4 > b.length) return null; // the entries and the next directory's offset
-        java.util.Map<Integer, long[]> out = new java.util.HashMap<>();
+        Map<Integer, long[]> out = new HashMap<>();
         for (int i = 0; i < entries; i++) {
             int e = (int) ifd + 2 + 12 * i;
             int tag = Short.toUnsignedInt(buf.getShort(e));
@@ -183,7 +187,7 @@ public final class ImagePreprocessor {
 
     /** Width and height of a TIFF's first image (tags 256 and 257), or null. */
     private static long[] tiffSize(byte[] b) {
-        var tags = tiffTags(b, java.util.Set.of(256, 257));
+        var tags = tiffTags(b, Set.of(256, 257));
         if (tags == null || !tags.containsKey(256) || !tags.containsKey(257)) return null;
         return new long[]{tags.get(256)[0], tags.get(257)[0]};
     }
@@ -193,7 +197,7 @@ public final class ImagePreprocessor {
      * image's directory and every strip or tile it lists (offsets and byte counts) lie inside the file.
      */
     private static boolean tiffDataInside(byte[] b) {
-        var tags = tiffTags(b, java.util.Set.of(273, 279, 324, 325));
+        var tags = tiffTags(b, Set.of(273, 279, 324, 325));
         if (tags == null) return false;
         long[] offsets = tags.containsKey(273) ? tags.get(273) : tags.get(324);
         long[] counts = tags.containsKey(279) ? tags.get(279) : tags.get(325);

@@ -6,6 +6,7 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Options;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.ipc.RemoteException;
 import org.livetrain.LiveTrainException;
 
 import java.io.BufferedInputStream;
@@ -15,10 +16,12 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Set;
 import java.util.UUID;
+import java.util.regex.Pattern;
 
 /**
  * Files on shared storage through the Hadoop FileSystem API ({@code file://}, {@code hdfs://}, {@code s3a://}, ...),
@@ -45,7 +48,7 @@ public final class Storage {
             "org.apache.hadoop.fs.FileAlreadyExistsException", "org.apache.hadoop.fs.PathIsNotDirectoryException",
             "org.apache.hadoop.fs.PathAccessDeniedException", "org.apache.hadoop.fs.PathPermissionException");
 
-    private static final java.util.regex.Pattern HAS_SCHEME = java.util.regex.Pattern.compile("^[a-zA-Z][a-zA-Z0-9+.-]+:");
+    private static final Pattern HAS_SCHEME = Pattern.compile("^[a-zA-Z][a-zA-Z0-9+.-]+:");
 
     private Storage() {
     }
@@ -54,7 +57,7 @@ public final class Storage {
     public static Path path(String location) {
         if (location == null || location.isBlank()) throw new LiveTrainException("empty path");
         if (!HAS_SCHEME.matcher(location).find()) {
-            return new Path(java.nio.file.Paths.get(location).toAbsolutePath().normalize().toUri());
+            return new Path(Paths.get(location).toAbsolutePath().normalize().toUri());
         }
         return new Path(location);
     }
@@ -85,7 +88,7 @@ public final class Storage {
         if (text.contains("No space left on device") || text.contains("Permission denied") || text.contains("Read-only file system")) return true;
         // Hadoop's RPC client reports a connection that dropped as an EOFException naming both hosts
         if (text.contains("local host is")) return false;
-        if (e instanceof org.apache.hadoop.ipc.RemoteException remote) return permanent(remote.getClassName());
+        if (e instanceof RemoteException remote) return permanent(remote.getClassName());
         return permanent(e.getClass());
     }
 
@@ -169,7 +172,7 @@ public final class Storage {
     public static boolean createExclusively(FileSystem fs, Path target, byte[] content) throws IOException {
         if ("file".equals(fs.getUri().getScheme())) {
             try {
-                Files.write(java.nio.file.Paths.get(fs.makeQualified(target).toUri()), content, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                Files.write(Paths.get(fs.makeQualified(target).toUri()), content, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
                 return true;
             } catch (java.nio.file.FileAlreadyExistsException e) {
                 return false;
@@ -181,7 +184,7 @@ public final class Storage {
             return true;
         } catch (org.apache.hadoop.fs.FileAlreadyExistsException e) {
             return false;
-        } catch (org.apache.hadoop.ipc.RemoteException e) {
+        } catch (RemoteException e) {
             if (e.getClassName().endsWith("FileAlreadyExistsException")) return false;
             throw e;
         }
@@ -190,7 +193,7 @@ public final class Storage {
     /** Renames {@code src} over an existing {@code dst} atomically. */
     public static void rename(FileSystem fs, Path src, Path dst, Configuration conf) throws IOException {
         if ("file".equals(fs.getUri().getScheme())) {
-            Files.move(java.nio.file.Paths.get(fs.makeQualified(src).toUri()), java.nio.file.Paths.get(fs.makeQualified(dst).toUri()),
+            Files.move(Paths.get(fs.makeQualified(src).toUri()), Paths.get(fs.makeQualified(dst).toUri()),
                     StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             return;
         }

@@ -10,6 +10,8 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
@@ -110,7 +112,7 @@ class IdxFileTest {
     @Test
     void labelsFileWithImageMagicIsRefused() throws IOException {
         writePair(dir, "x", 5, 28, 28, false, 5);
-        Files.copy(dir.resolve("x-images-idx3-ubyte"), dir.resolve("x-labels-idx1-ubyte"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(dir.resolve("x-images-idx3-ubyte"), dir.resolve("x-labels-idx1-ubyte"), StandardCopyOption.REPLACE_EXISTING);
         LiveTrainException e = assertThrows(LiveTrainException.class, () -> Dataset.open("idx:" + dir, CONF));
         assertTrue(e.getMessage().contains("x-labels-idx1-ubyte") && e.getMessage().contains("3 dimensions"), e.getMessage());
     }
@@ -126,7 +128,7 @@ class IdxFileTest {
 
         writePair(dir, "x", 10, 28, 28, false, 6);
         Path images = dir.resolve("x-images-idx3-ubyte");
-        Files.write(images, new byte[]{1, 2, 3}, java.nio.file.StandardOpenOption.APPEND);
+        Files.write(images, new byte[]{1, 2, 3}, StandardOpenOption.APPEND);
         e = assertThrows(LiveTrainException.class, () -> Dataset.open("idx:" + dir, CONF));
         assertTrue(e.getMessage().contains("data after the 10 items"), e.getMessage());
     }

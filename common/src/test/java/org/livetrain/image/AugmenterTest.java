@@ -4,8 +4,13 @@ import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.LabeledImage;
+import org.livetrain.data.Shape;
 
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
 import java.util.Random;
+import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -20,8 +25,8 @@ class AugmenterTest {
         float[] b = Augmenter.warp(digit.pixels(), 28, 28, new Random(1));
         float[] c = Augmenter.warp(digit.pixels(), 28, 28, new Random(2));
         assertArrayEquals(a, b, "same seed, same distortion");
-        assertFalse(java.util.Arrays.equals(a, c), "another seed, another distortion");
-        assertFalse(java.util.Arrays.equals(a, digit.pixels()), "the image changed");
+        assertFalse(Arrays.equals(a, c), "another seed, another distortion");
+        assertFalse(Arrays.equals(a, digit.pixels()), "the image changed");
         double inkBefore = 0, inkAfter = 0;
         for (int i = 0; i < 784; i++) {
             inkBefore += digit.pixels()[i];
@@ -37,7 +42,7 @@ class AugmenterTest {
     void objectsAndPhotosAreFlippedAndShiftedAlikeInEveryChannel() {
         float[] img = new float[3 * 4 * 5];
         for (int i = 0; i < img.length; i++) img[i] = i % 20; // the same picture in the three planes
-        InputContract rgb = InputContract.of(new org.livetrain.data.Shape(4, 5, 3), Profile.RGB, java.util.List.of("a", "b"));
+        InputContract rgb = InputContract.of(new Shape(4, 5, 3), Profile.RGB, List.of("a", "b"));
         boolean flipped = false;
         for (int seed = 0; seed < 20; seed++) {
             float[] out = Augmenter.augment(img, rgb, new Random(seed));
@@ -45,7 +50,7 @@ class AugmenterTest {
                 assertEquals(out[i], out[20 + i]);
                 assertEquals(out[i], out[40 + i]);
             }
-            java.util.Set<Float> values = new java.util.HashSet<>();
+            Set<Float> values = new HashSet<>();
             for (float v : out) values.add(v);
             for (float v : values) assertTrue(v == 0 || v == Math.rint(v), "values moved, not interpolated: " + v);
             flipped |= out[0] == 4 || out[0] == 3; // the first pixel taken from the right-hand end of the first row

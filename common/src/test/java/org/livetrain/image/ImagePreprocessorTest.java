@@ -1,16 +1,25 @@
 package org.livetrain.image;
 
+import org.bytedeco.javacpp.indexer.UByteIndexer;
 import org.bytedeco.opencv.opencv_core.Mat;
 import org.bytedeco.opencv.opencv_core.MatVector;
 import org.bytedeco.opencv.opencv_core.Point;
+import org.bytedeco.opencv.opencv_core.Rect;
 import org.bytedeco.opencv.opencv_core.Scalar;
+import org.bytedeco.opencv.opencv_core.Size;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.LiveTrainException;
 
+import java.awt.image.BufferedImage;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Random;
+import javax.imageio.ImageIO;
 
+import static org.bytedeco.opencv.global.opencv_imgproc.GaussianBlur;
 import static org.bytedeco.opencv.global.opencv_core.CV_16U;
 import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
 import static org.bytedeco.opencv.global.opencv_core.merge;
@@ -114,7 +123,7 @@ class ImagePreprocessorTest {
     void unevenlyLitPaperDoesNotBecomeInk() {
         // dark ink on paper whose brightness falls from 250 on the left to 120 on the right (a shadow)
         Mat paper = new Mat(200, 200, CV_8UC1);
-        try (org.bytedeco.javacpp.indexer.UByteIndexer ix = paper.createIndexer()) {
+        try (UByteIndexer ix = paper.createIndexer()) {
             for (int r = 0; r < 200; r++) for (int c = 0; c < 200; c++) ix.put(r, c, 250 - c * 130 / 200);
         }
         Mat ink = seven(200, 0, 0);
@@ -155,8 +164,8 @@ class ImagePreprocessorTest {
         // a sheet of paper lit from one side, lying on a dark table that shows along two edges,
         // photographed slightly out of focus with sensor noise
         Mat photo = new Mat(400, 400, CV_8UC1);
-        java.util.Random rnd = new java.util.Random(3);
-        try (org.bytedeco.javacpp.indexer.UByteIndexer ix = photo.createIndexer()) {
+        Random rnd = new Random(3);
+        try (UByteIndexer ix = photo.createIndexer()) {
             for (int r = 0; r < 400; r++) {
                 for (int c = 0; c < 400; c++) {
                     boolean table = c < 40 || r > 370;
@@ -166,11 +175,11 @@ class ImagePreprocessorTest {
         }
         Mat ink = seven(200, 0, 0);
         Mat big = new Mat();
-        org.bytedeco.opencv.global.opencv_imgproc.resize(ink, big, new org.bytedeco.opencv.opencv_core.Size(240, 240));
-        Mat roi = new Mat(photo, new org.bytedeco.opencv.opencv_core.Rect(100, 80, 240, 240));
+        org.bytedeco.opencv.global.opencv_imgproc.resize(ink, big, new Size(240, 240));
+        Mat roi = new Mat(photo, new Rect(100, 80, 240, 240));
         org.bytedeco.opencv.global.opencv_core.subtract(roi, big, roi);
-        org.bytedeco.opencv.global.opencv_imgproc.GaussianBlur(photo, photo, new org.bytedeco.opencv.opencv_core.Size(5, 5), 1.2);
-        try (org.bytedeco.javacpp.indexer.UByteIndexer ix = photo.createIndexer()) {
+        GaussianBlur(photo, photo, new Size(5, 5), 1.2);
+        try (UByteIndexer ix = photo.createIndexer()) {
             for (int r = 0; r < 400; r++) for (int c = 0; c < 400; c++) ix.put(r, c, Math.max(0, Math.min(255, ix.get(r, c) + (int) Math.round(rnd.nextGaussian() * 6))));
         }
         Path p = dir.resolve("photo-on-table.png");
@@ -183,15 +192,15 @@ class ImagePreprocessorTest {
     void palettePngDecodes() throws Exception {
         // an indexed-colour PNG (ImageIO writes palettes; OpenCV does not): dark ink on light paper
         Mat ref = seven(200, 0, 0);
-        java.awt.image.BufferedImage img = new java.awt.image.BufferedImage(200, 200, java.awt.image.BufferedImage.TYPE_BYTE_INDEXED);
-        try (org.bytedeco.javacpp.indexer.UByteIndexer ix = ref.createIndexer()) {
+        BufferedImage img = new BufferedImage(200, 200, BufferedImage.TYPE_BYTE_INDEXED);
+        try (UByteIndexer ix = ref.createIndexer()) {
             for (int r = 0; r < 200; r++) for (int c = 0; c < 200; c++) {
                 int v = 255 - ix.get(r, c);
                 img.setRGB(c, r, (v << 16) | (v << 8) | v);
             }
         }
         Path p = dir.resolve("palette.png");
-        javax.imageio.ImageIO.write(img, "png", p.toFile());
+        ImageIO.write(img, "png", p.toFile());
         double d = shiftedMeanDiff(reference(), pre.file(p));
         assertTrue(d < 0.05, "mean difference " + d);
     }
@@ -214,7 +223,7 @@ class ImagePreprocessorTest {
             imwrite(whole.toString(), seven(200, 0, 0));
             byte[] b = Files.readAllBytes(whole);
             Path cut = dir.resolve("cut." + ext);
-            Files.write(cut, java.util.Arrays.copyOf(b, b.length * 2 / 3));
+            Files.write(cut, Arrays.copyOf(b, b.length * 2 / 3));
             LiveTrainException e = assertThrows(LiveTrainException.class, () -> pre.file(cut));
             assertTrue(e.getMessage().contains("cut." + ext) && e.getMessage().contains("truncated"), e.getMessage());
         }
@@ -228,7 +237,7 @@ class ImagePreprocessorTest {
         LiveTrainException e;
         // a header that declares 100000 x 100000 pixels is refused before anything is decoded
         byte[] b = Files.readAllBytes(big);
-        java.nio.ByteBuffer.wrap(b, 16, 8).putInt(100_000).putInt(100_000);
+        ByteBuffer.wrap(b, 16, 8).putInt(100_000).putInt(100_000);
         Path bomb = Files.write(dir.resolve("bomb.png"), b);
         e = assertThrows(LiveTrainException.class, () -> pre.file(bomb));
         assertTrue(e.getMessage().contains("bomb.png") && e.getMessage().contains("above the limit"), e.getMessage());

@@ -4,9 +4,11 @@ import org.junit.jupiter.api.Test;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Shape;
 
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.util.List;
 import java.util.zip.ZipEntry;
+import java.util.zip.ZipInputStream;
 import java.util.zip.ZipOutputStream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -39,7 +41,7 @@ class InputContractTest {
         assertEquals(List.of("a", "b"), back.classes());
         assertTrue(InputContract.in(zip(), "old.zip").isEmpty(), "a model zip from before contracts has none");
         int entries = 0;
-        try (var in = new java.util.zip.ZipInputStream(new java.io.ByteArrayInputStream(RGB.addTo(model)))) {
+        try (var in = new ZipInputStream(new ByteArrayInputStream(RGB.addTo(model)))) {
             for (ZipEntry e = in.getNextEntry(); e != null; e = in.getNextEntry()) if (e.getName().equals(InputContract.ZIP_ENTRY)) entries++;
         }
         assertEquals(1, entries, "adding it again replaces it");

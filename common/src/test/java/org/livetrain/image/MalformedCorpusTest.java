@@ -1,6 +1,7 @@
 package org.livetrain.image;
 
 import org.bytedeco.opencv.opencv_core.Mat;
+import org.bytedeco.opencv.opencv_core.Point;
 import org.bytedeco.opencv.opencv_core.Scalar;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -63,8 +64,8 @@ class MalformedCorpusTest {
     void everyMalformedFileGivesATensorOrAOneLineErrorNamingIt() throws Exception {
         Mat digit = ImagePreprocessorTest.seven(28, 0, 0);
         Mat photo = new Mat(240, 320, CV_8UC3, new Scalar(200, 190, 180, 0));
-        org.bytedeco.opencv.global.opencv_imgproc.line(photo, new org.bytedeco.opencv.opencv_core.Point(60, 40),
-                new org.bytedeco.opencv.opencv_core.Point(200, 200), new Scalar(20, 20, 20, 0), 12, 8, 0);
+        org.bytedeco.opencv.global.opencv_imgproc.line(photo, new Point(60, 40),
+                new Point(200, 200), new Scalar(20, 20, 20, 0), 12, 8, 0);
         List<byte[]> sources = new ArrayList<>();
         for (String ext : new String[]{"png", "jpg", "bmp", "tiff"}) {
             sources.add(encoded(ext, digit));
@@ -117,8 +118,8 @@ class MalformedCorpusTest {
             add("1x65535.png", encoded("png", new Mat(65535, 1, CV_8UC1, new Scalar(v))));
         }
         Mat stripe = new Mat(1, 65535, CV_8UC1, new Scalar(0.0));
-        org.bytedeco.opencv.global.opencv_imgproc.line(stripe, new org.bytedeco.opencv.opencv_core.Point(30000, 0),
-                new org.bytedeco.opencv.opencv_core.Point(30100, 0), new Scalar(255.0), 1, 8, 0);
+        org.bytedeco.opencv.global.opencv_imgproc.line(stripe, new Point(30000, 0),
+                new Point(30100, 0), new Scalar(255.0), 1, 8, 0);
         add("65535x1-ink.png", encoded("png", stripe));
         assertTrue(corpus.size() >= 1000, corpus.size() + " files");
 

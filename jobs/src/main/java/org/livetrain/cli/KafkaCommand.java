@@ -6,7 +6,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
+import java.io.File;
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.file.Files;
@@ -15,6 +17,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /** {@code livetrain kafka}: a local single-node KRaft broker on 127.0.0.1 for trying the scorer out. */
 @Command(name = "kafka", mixinStandardHelpOptions = true, sortOptions = false, showDefaultValues = true,
@@ -64,11 +69,11 @@ public final class KafkaCommand implements Callable<Integer> {
         // the same JVM and classpath, running this command in the foreground
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+        cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), LiveTrain.class.getName(),
                 "kafka", "--port", String.valueOf(port), "--data-dir", dataDir.toAbsolutePath().toString()));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dataDir.resolve("broker.log").toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
         Files.writeString(pidFile, Long.toString(p.pid()));
         long end = System.nanoTime() + 60_000_000_000L;
         while (System.nanoTime() < end) {
@@ -92,8 +97,8 @@ public final class KafkaCommand implements Callable<Integer> {
         if (handle.isPresent() && handle.get().isAlive()) {
             handle.get().destroy(); // SIGTERM: the shutdown hook closes the broker cleanly
             try {
-                handle.get().onExit().get(60, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                handle.get().onExit().get(60, TimeUnit.SECONDS);
+            } catch (ExecutionException | TimeoutException e) {
                 throw new LiveTrainException("broker pid " + pid + " did not stop within 60 s");
             }
         }

@@ -4,6 +4,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.livetrain.LiveTrainException;
 import picocli.CommandLine.Command;
@@ -13,6 +14,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -52,22 +54,9 @@ public final class PushCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         common.apply();
-        List<String> values = new ArrayList<>();
-        if (paths.isEmpty()) {
-            BufferedReader in = new BufferedReader(new InputStreamReader(top.in, StandardCharsets.UTF_8));
-            for (String line; (line = in.readLine()) != null; ) if (!line.isBlank()) values.add(line.strip());
-        } else {
-            values.addAll(paths);
-        }
-        Properties p = kafka.clientProperties();
-        long ms = timeoutSeconds * 1000L;
-        p.putIfAbsent(ProducerConfig.ACKS_CONFIG, "all");
-        p.putIfAbsent(ProducerConfig.MAX_BLOCK_MS_CONFIG, String.valueOf(ms));
-        p.putIfAbsent(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, String.valueOf(Math.max(500, Math.min(5000, ms / 2))));
-        p.putIfAbsent(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, String.valueOf(ms));
-        p.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, "5");
+        List<String> values = paths();
         int acked = 0;
-        try (KafkaProducer<String, String> producer = new KafkaProducer<>(p, new StringSerializer(), new StringSerializer())) {
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(producerProperties(), new StringSerializer(), new StringSerializer())) {
             List<Future<RecordMetadata>> sent = new ArrayList<>();
             for (int i = 0; i < values.size(); i++) {
                 String key = id == null ? null : values.size() == 1 ? id : id + "-" + (i + 1);
@@ -84,11 +73,32 @@ public final class PushCommand implements Callable<Integer> {
                             + " paths acknowledged, then: " + e.getCause().getMessage() + " (is the broker running and reachable?)");
                 }
             }
-        } catch (org.apache.kafka.common.KafkaException e) {
+        } catch (KafkaException e) {
             throw new LiveTrainException("--bootstrap-servers " + kafka.bootstrapServers + ": " + e.getMessage()
                     + (e.getCause() == null ? "" : " (" + e.getCause().getMessage() + ")"));
         }
         top.out.printf("pushed %d path(s) to topic %s on %s: %d acknowledged%n", values.size(), topic, kafka.bootstrapServers, acked);
         return 0;
+    }
+
+    /** The paths given, or else one per line of standard input. */
+    private List<String> paths() throws IOException {
+        if (!paths.isEmpty()) return paths;
+        List<String> values = new ArrayList<>();
+        BufferedReader in = new BufferedReader(new InputStreamReader(top.in, StandardCharsets.UTF_8));
+        for (String line; (line = in.readLine()) != null; ) if (!line.isBlank()) values.add(line.strip());
+        return values;
+    }
+
+    /** Every record acknowledged by all in-sync replicas, and no wait longer than --timeout. */
+    private Properties producerProperties() {
+        Properties p = kafka.clientProperties();
+        long ms = timeoutSeconds * 1000L;
+        p.putIfAbsent(ProducerConfig.ACKS_CONFIG, "all");
+        p.putIfAbsent(ProducerConfig.MAX_BLOCK_MS_CONFIG, String.valueOf(ms));
+        p.putIfAbsent(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, String.valueOf(Math.max(500, Math.min(5000, ms / 2))));
+        p.putIfAbsent(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, String.valueOf(ms));
+        p.putIfAbsent(ProducerConfig.LINGER_MS_CONFIG, "5");
+        return p;
     }
 }

@@ -140,17 +140,7 @@ public final class TrainCommand implements Callable<Integer> {
                                 ? "after " + c.byteps().evalEvery() + " steps, or at the end of epoch 1 if that comes first" : "at the end of epoch 1"),
                 top.in, top.out, top.err)) {
             session.set(s);
-            Thread training = new Thread(() -> {
-                try {
-                    TrainingJob.train(ctx);
-                    s.models().poll();
-                    if (!s.reader().closed()) s.reader().printAbove("training finished; the prompt keeps answering from the best model (q to quit)");
-                } catch (Throwable t) {
-                    failure.set(t);
-                    s.reader().printAbove("training failed: " + LiveTrain.oneLine(t) + "; the prompt keeps answering from the best model so far");
-                }
-            }, "livetrain-training");
-            training.start();
+            Thread training = startTraining(ctx, s, failure);
             trainingStarted.set(true);
             s.run();
             if (training.isAlive()) {
@@ -165,5 +155,21 @@ public final class TrainCommand implements Callable<Integer> {
         if (failure.get() instanceof Exception e) throw e;
         if (failure.get() != null) throw new RuntimeException(failure.get());
         return 0;
+    }
+
+    /** Trains in a thread of its own, telling the prompt how training ended; a failure goes to {@code failure}. */
+    private static Thread startTraining(TrainingJob.Context ctx, TerminalSession s, AtomicReference<Throwable> failure) {
+        Thread training = new Thread(() -> {
+            try {
+                TrainingJob.train(ctx);
+                s.models().poll();
+                if (!s.reader().closed()) s.reader().printAbove("training finished; the prompt keeps answering from the best model (q to quit)");
+            } catch (Throwable t) {
+                failure.set(t);
+                s.reader().printAbove("training failed: " + LiveTrain.oneLine(t) + "; the prompt keeps answering from the best model so far");
+            }
+        }, "livetrain-training");
+        training.start();
+        return training;
     }
 }

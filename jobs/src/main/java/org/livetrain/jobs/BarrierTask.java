@@ -5,6 +5,7 @@ import org.livetrain.LiveTrainException;
 import org.livetrain.ps.SummationServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import scala.collection.Iterator;
 import scala.collection.JavaConverters;
 import scala.runtime.AbstractFunction1;
 
@@ -24,7 +25,7 @@ import java.util.Optional;
  * its shard on the executor's own address, exchanges endpoints with the other tasks ({@code allGather}),
  * runs the {@link WorkerLoop} when it is a worker, and waits at the barrier until every worker is done.
  */
-final class BarrierTask extends AbstractFunction1<scala.collection.Iterator<Integer>, scala.collection.Iterator<String>> implements Serializable {
+final class BarrierTask extends AbstractFunction1<Iterator<Integer>, Iterator<String>> implements Serializable {
     /** How long a task that met an error no retry can fix keeps its connections open after failing. */
     static final Duration FATAL_LINGER = Duration.ofSeconds(5);
     private static final Logger LOG = LoggerFactory.getLogger(BarrierTask.class);
@@ -35,7 +36,7 @@ final class BarrierTask extends AbstractFunction1<scala.collection.Iterator<Inte
     }
 
     @Override
-    public scala.collection.Iterator<String> apply(scala.collection.Iterator<Integer> ignored) {
+    public Iterator<String> apply(Iterator<Integer> ignored) {
         BarrierTaskContext task = BarrierTaskContext.get();
         int id = task.partitionId();
         String summary;

@@ -9,6 +9,8 @@ import org.livetrain.ps.Compression;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.Pointer;
 import org.livetrain.store.RunStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import scala.reflect.ClassTag$;
 
 import java.io.Serializable;
@@ -32,7 +34,7 @@ import java.util.stream.IntStream;
  * own {@code latest.json}.
  */
 final class BytePSTrainer {
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(BytePSTrainer.class);
+    private static final Logger LOG = LoggerFactory.getLogger(BytePSTrainer.class);
     static final Duration TIMEOUT = Duration.ofSeconds(120);
     private final TrainingJob.Context ctx;
 

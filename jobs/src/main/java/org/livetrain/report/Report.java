@@ -12,7 +12,7 @@ import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 import org.livetrain.LiveTrainException;
 import org.livetrain.jobs.Progress;
-import org.livetrain.kafka.ServingStats;
+import org.livetrain.serving.ServingStats;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.HistoryEntry;
 import org.livetrain.store.RunSummary;
@@ -31,6 +31,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.Function;
+import java.util.function.Predicate;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -168,7 +169,7 @@ public final class Report {
     }
 
     private static XYChart perRun(String title, String x, String y, List<Run> runs, ToDoubleFunction<Point> xOf, ToDoubleFunction<Point> yOf,
-                                  java.util.function.Predicate<Point> has) {
+                                  Predicate<Point> has) {
         XYChart c = base(title, x, y);
         for (Run r : runs) {
             List<Point> ps = r.points().stream().filter(has).toList();

@@ -11,6 +11,7 @@ import org.livetrain.store.RunStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -54,7 +55,7 @@ class CheckpointCrashTest {
     }
 
     static String[] append(String[] a, String... more) {
-        String[] out = java.util.Arrays.copyOf(a, a.length + more.length);
+        String[] out = Arrays.copyOf(a, a.length + more.length);
         System.arraycopy(more, 0, out, a.length, more.length);
         return out;
     }

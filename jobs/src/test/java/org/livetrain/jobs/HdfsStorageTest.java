@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.hdfs.MiniDFSCluster;
+import org.apache.hadoop.hdfs.protocol.HdfsConstants;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -27,13 +28,18 @@ import org.livetrain.store.Checkpoint;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.CheckpointStore;
 
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PipedInputStream;
 import java.io.PipedOutputStream;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -99,7 +105,7 @@ class HdfsStorageTest {
 
         Cli report = Cli.run("report", "--checkpoint-dir", ckpt, "--out", dir.resolve("report").toString());
         assertEquals(0, report.exitCode(), report.err());
-        assertTrue(java.nio.file.Files.readString(dir.resolve("report/index.html")).contains("3 evaluation(s)"), "the report reads the history on HDFS");
+        assertTrue(Files.readString(dir.resolve("report/index.html")).contains("3 evaluation(s)"), "the report reads the history on HDFS");
     }
 
     @Test
@@ -135,7 +141,7 @@ class HdfsStorageTest {
         long end = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (System.nanoTime() < end) {
             String s = out.toString(StandardCharsets.UTF_8);
-            if (java.util.Arrays.stream(all).allMatch(s::contains)) return;
+            if (Arrays.stream(all).allMatch(s::contains)) return;
             Thread.sleep(50);
         }
         throw new AssertionError("no " + List.of(all) + " in:\n" + out.toString(StandardCharsets.UTF_8));
@@ -192,7 +198,7 @@ class HdfsStorageTest {
                     "--query-checkpoint", ckpt + "/outage-query", "--allowed-roots", SEVEN.getParent().toString(),
                     // fail fast instead of the HDFS client's default ten connection attempts
                     "--conf", "spark.hadoop.ipc.client.connect.max.retries=1", "--conf", "spark.hadoop.ipc.client.connect.retry.interval=200"},
-                    new java.io.ByteArrayInputStream(new byte[0]), new PrintStream(out, true, StandardCharsets.UTF_8), errStream));
+                    new ByteArrayInputStream(new byte[0]), new PrintStream(out, true, StandardCharsets.UTF_8), errStream));
             stream.start();
             ObjectMapper json = new ObjectMapper();
             try (KafkaProducer<String, String> p = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()), new StringSerializer(), new StringSerializer());
@@ -235,9 +241,9 @@ class HdfsStorageTest {
             try {
                 org.apache.hadoop.fs.Path path = new org.apache.hadoop.fs.Path("/livetrain/quota");
                 var dfs = hdfs.getFileSystem();
-                dfs.setQuota(path, org.apache.hadoop.hdfs.protocol.HdfsConstants.QUOTA_DONT_SET, dfs.getContentSummary(path).getSpaceConsumed() + (1 << 20));
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
+                dfs.setQuota(path, HdfsConstants.QUOTA_DONT_SET, dfs.getContentSummary(path).getSpaceConsumed() + (1 << 20));
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
             }
         });
         assertTrue(r.err().contains("livetrain train: --checkpoint-dir " + quota + ": cannot ") && r.err().contains("quota"), r.err());

@@ -4,6 +4,11 @@ import org.junit.jupiter.api.Test;
 import org.livetrain.cli.LiveTrain;
 import picocli.CommandLine;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -14,7 +19,7 @@ class HelpTest {
         Cli top = Cli.run("--help");
         assertEquals(0, top.exitCode(), top.err());
         var subcommands = new CommandLine(new LiveTrain()).getSubcommands().keySet();
-        assertTrue(subcommands.containsAll(java.util.List.of("train", "terminal", "stream", "push", "kafka", "report")), subcommands.toString());
+        assertTrue(subcommands.containsAll(List.of("train", "terminal", "stream", "push", "kafka", "report")), subcommands.toString());
         for (String name : subcommands) {
             if (name.equals("help")) continue;
             assertTrue(top.out().contains(name), "the top-level help lists " + name);
@@ -27,8 +32,8 @@ class HelpTest {
     /** Every option of every command is documented in the README (the README and --help do not drift apart). */
     @Test
     void everyOptionIsInTheReadme() throws Exception {
-        String readme = java.nio.file.Files.readString(java.nio.file.Path.of(System.getProperty("livetrain.repo", "..")).resolve("README.md"));
-        java.util.List<String> missing = new java.util.ArrayList<>();
+        String readme = Files.readString(Path.of(System.getProperty("livetrain.repo", "..")).resolve("README.md"));
+        List<String> missing = new ArrayList<>();
         new CommandLine(new LiveTrain()).getSubcommands().forEach((name, cmd) -> {
             if (name.equals("help")) return;
             for (var o : cmd.getCommandSpec().options()) {

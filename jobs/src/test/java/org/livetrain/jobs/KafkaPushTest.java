@@ -12,6 +12,7 @@ import org.livetrain.kafka.LocalKafkaBroker;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 
@@ -55,7 +56,7 @@ class KafkaPushTest {
         assertTrue(r.out().contains("pushed 3 path(s) to topic t1 on " + broker.bootstrapServers() + ": 3 acknowledged"), r.out());
         List<ConsumerRecord<String, String>> got = new ArrayList<>(read("t1", 3));
         assertEquals(3, got.size());
-        got.sort(java.util.Comparator.comparing(ConsumerRecord::key)); // two partitions: no order across them
+        got.sort(Comparator.comparing(ConsumerRecord::key)); // two partitions: no order across them
         assertEquals("/data/a.png", got.get(0).value());
         assertEquals("req-1", got.get(0).key());
         assertEquals("req-2", got.get(1).key());
@@ -68,7 +69,7 @@ class KafkaPushTest {
         Cli r = Cli.withInput("/x/1.png\n\n/x/2.png\n", "push", "--bootstrap-servers", broker.bootstrapServers(), "--topic", "t2");
         assertEquals(0, r.exitCode(), r.err());
         List<ConsumerRecord<String, String>> got = new ArrayList<>(read("t2", 2));
-        got.sort(java.util.Comparator.comparing(ConsumerRecord::value));
+        got.sort(Comparator.comparing(ConsumerRecord::value));
         assertEquals(List.of("/x/1.png", "/x/2.png"), got.stream().map(ConsumerRecord::value).toList());
         assertNull(got.get(0).key());
     }

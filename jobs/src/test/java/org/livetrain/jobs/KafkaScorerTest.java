@@ -24,6 +24,7 @@ import org.livetrain.kafka.KafkaScorer;
 import org.livetrain.kafka.LocalKafkaBroker;
 import org.livetrain.kafka.RequestScorer;
 import org.livetrain.spark.SparkSessions;
+import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.CheckpointStore;
 
 import java.nio.charset.StandardCharsets;
@@ -31,6 +32,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -62,7 +64,7 @@ class KafkaScorerTest {
         assertEquals(0, r.exitCode(), r.err());
         images = Files.createDirectories(dir.resolve("images"));
         Dataset digits = Dataset.open(Dataset.DIGITS, new Configuration());
-        int[] test = java.util.Arrays.copyOf(digits.split(Split.DEFAULT_SEED).test(), DIGITS);
+        int[] test = Arrays.copyOf(digits.split(Split.DEFAULT_SEED).test(), DIGITS);
         labels = new int[DIGITS];
         int i = 0;
         for (var it = digits.pool().read(test); it.hasNext(); i++) {
@@ -202,7 +204,7 @@ class KafkaScorerTest {
             // a better checkpoint is published while the query runs: the next micro-batches use it
             long newStep = best.meta().step() + 1000;
             var m = best.meta();
-            store.publish(best.network(), org.livetrain.store.CheckpointMeta.evaluation(newStep, m.epoch(), 0.999, m.devLoss(), m.trainLoss(), m.trainer(),
+            store.publish(best.network(), CheckpointMeta.evaluation(newStep, m.epoch(), 0.999, m.devLoss(), m.trainLoss(), m.trainer(),
                     m.workers(), m.data(), m.model(), best.input(), m.elapsedSeconds(), m.examplesPerSecond(), m.stats()));
             Thread.sleep(2500);
             pushAndRead("in2", "out2", "b", 5, seen);

@@ -5,6 +5,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.kafka.LocalKafkaBroker;
 
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
@@ -73,10 +75,10 @@ class ListeningSocketsTest {
             }
         }
         try {
-            String s = java.net.InetAddress.getByAddress(b).getHostAddress();
+            String s = InetAddress.getByAddress(b).getHostAddress();
             if (b.length == 16 && b[10] == (byte) 0xff && b[11] == (byte) 0xff && s.indexOf(':') < 0) return "::ffff:" + s;
             return s.equals("0:0:0:0:0:0:0:1") ? "::1" : s.equals("0:0:0:0:0:0:0:0") ? "::" : s;
-        } catch (java.net.UnknownHostException e) {
+        } catch (UnknownHostException e) {
             throw new IllegalStateException(e);
         }
     }

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.data.Batches;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.FolderPool;
 import org.livetrain.data.LabeledImage;
@@ -37,6 +38,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -143,13 +146,13 @@ class ParityTest {
         assertEquals(best.input().profile(), dataset.contract().profile());
         int[] all = dataset.split(Split.DEFAULT_SEED).test(), test = new int[(all.length + stride - 1) / stride];
         for (int i = 0; i < test.length; i++) test[i] = all[i * stride];
-        java.util.Arrays.sort(test);
+        Arrays.sort(test);
 
         // the trainer's own answers: the test examples as training reads them, through the network
         Map<String, String> expected = new LinkedHashMap<>();
         List<LabeledImage> examples = new ArrayList<>();
         dataset.testSource().read(test).forEachRemaining(examples::add);
-        INDArray out = best.network().output(org.livetrain.data.Batches.input(examples.stream().map(LabeledImage::pixels).toList()), false);
+        INDArray out = best.network().output(Batches.input(examples.stream().map(LabeledImage::pixels).toList()), false);
         for (int i = 0; i < examples.size(); i++) {
             LabeledImage e = examples.get(i);
             String answer = best.input().classes().get(out.getRow(i).argMax().getInt(0));
@@ -210,7 +213,7 @@ class ParityTest {
     }
 
     /** Every file's path pushed to a topic and answered by the Structured Streaming scorer: path to prediction. */
-    static Map<String, String> viaKafka(Path ckpt, Path files, String name, java.util.Collection<String> paths) throws Exception {
+    static Map<String, String> viaKafka(Path ckpt, Path files, String name, Collection<String> paths) throws Exception {
         SparkSession spark = SparkSessions.create("parity-" + name, 2, Map.of("spark.ui.enabled", "false"));
         String in = "paths-" + name, outTopic = "answers-" + name;
         StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), in, outTopic, ckpt.toString(),

@@ -1,8 +1,20 @@
 package org.livetrain.jobs;
 
+import org.apache.hadoop.conf.Configuration;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.cli.LiveTrain;
+import org.livetrain.kafka.LocalKafkaBroker;
+import org.livetrain.store.CheckpointStore;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
@@ -63,7 +75,7 @@ class ReportTest {
         AtomicReference<Cli> training = new AtomicReference<>();
         Thread t = new Thread(() -> training.set(Cli.run("train", "--epochs", "2", "--eval-every", "20", "--checkpoint-dir", run.toString())));
         t.start();
-        var store = org.livetrain.store.CheckpointStore.open(run.toString(), new org.apache.hadoop.conf.Configuration());
+        var store = CheckpointStore.open(run.toString(), new Configuration());
         long end = System.nanoTime() + 300_000_000_000L;
         while ((store.runs().isEmpty() || store.runs().get(0).history().size() < 2) && System.nanoTime() < end) Thread.sleep(100);
         String id = store.runs().get(0).id();
@@ -102,24 +114,24 @@ class ReportTest {
         Cli trained = Cli.run("train", "--epochs", "1", "--eval-every", "63", "--checkpoint-dir", run.toString());
         assertEquals(0, trained.exitCode(), trained.err());
         Path seven = Path.of(System.getProperty("livetrain.repo", "..")).resolve("data/demo/seven.png").toAbsolutePath();
-        try (org.livetrain.kafka.LocalKafkaBroker broker = new org.livetrain.kafka.LocalKafkaBroker(0, dir.resolve("kafka"))) {
-            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-            Thread stream = new Thread(() -> org.livetrain.cli.LiveTrain.execute(new String[]{"stream", "--bootstrap-servers", broker.bootstrapServers(),
+        try (LocalKafkaBroker broker = new LocalKafkaBroker(0, dir.resolve("kafka"))) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            Thread stream = new Thread(() -> LiveTrain.execute(new String[]{"stream", "--bootstrap-servers", broker.bootstrapServers(),
                     "--checkpoint-dir", run.toString(), "--allowed-roots", seven.getParent().toString(), "--stats-every", "1"},
-                    new java.io.ByteArrayInputStream(new byte[0]), new java.io.PrintStream(out, true, java.nio.charset.StandardCharsets.UTF_8),
-                    new java.io.PrintStream(new java.io.ByteArrayOutputStream(), true, java.nio.charset.StandardCharsets.UTF_8)));
+                    new ByteArrayInputStream(new byte[0]), new PrintStream(out, true, StandardCharsets.UTF_8),
+                    new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)));
             stream.start();
-            try (var p = new org.apache.kafka.clients.producer.KafkaProducer<String, String>(java.util.Map.of("bootstrap.servers", broker.bootstrapServers()),
-                    new org.apache.kafka.common.serialization.StringSerializer(), new org.apache.kafka.common.serialization.StringSerializer())) {
-                for (int i = 0; i < 30; i++) p.send(new org.apache.kafka.clients.producer.ProducerRecord<>("image-paths", "s-" + i, seven.toString()));
-                p.send(new org.apache.kafka.clients.producer.ProducerRecord<>("image-paths", "bad", "/nowhere.png"));
+            try (var p = new KafkaProducer<String, String>(Map.of("bootstrap.servers", broker.bootstrapServers()),
+                    new StringSerializer(), new StringSerializer())) {
+                for (int i = 0; i < 30; i++) p.send(new ProducerRecord<>("image-paths", "s-" + i, seven.toString()));
+                p.send(new ProducerRecord<>("image-paths", "bad", "/nowhere.png"));
             }
-            var store = org.livetrain.store.CheckpointStore.open(run.toString(), new org.apache.hadoop.conf.Configuration());
+            var store = CheckpointStore.open(run.toString(), new Configuration());
             long end = System.nanoTime() + 120_000_000_000L;
             while (store.servingStats().stream().mapToLong(n -> n.path("requests").asLong()).sum() < 31 && System.nanoTime() < end) Thread.sleep(200);
             stream.interrupt();
             stream.join(60_000);
-            String said = out.toString(java.nio.charset.StandardCharsets.UTF_8);
+            String said = out.toString(StandardCharsets.UTF_8);
             assertEquals(31, store.servingStats().stream().mapToLong(n -> n.path("requests").asLong()).sum(), said);
             assertEquals(1, store.servingStats().stream().mapToLong(n -> n.path("errors").asLong()).sum(), said);
             assertTrue(Pattern.compile("scorer: \\d+ requests \\(\\d+ errors\\) in 1 s = [\\d.]+/s; latency p50 \\d+ ms, p99 \\d+ ms; model step 63").matcher(said).find(), said);

@@ -16,19 +16,24 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.data.Shape;
+import org.livetrain.image.InputContract;
+import org.livetrain.image.Profile;
 import org.livetrain.kafka.LocalKafkaBroker;
 import org.livetrain.model.Models;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.CheckpointStore;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.stream.IntStream;
 
 import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
@@ -56,7 +61,7 @@ class ScorerFaultsTest {
         CheckpointStore.create(ckpt.toString(), new Configuration()).newRun(null, Map.of("trainer", "test", "data", "digits", "model", "lenet"), null, 3, null)
                 .publish(Models.create(Models.Kind.LENET, new Shape(28, 28, 1), 10, 0.002, 1),
                         CheckpointMeta.evaluation(1, 1, 0.1, 2.3, 2.3, "test", 1, "digits", "lenet",
-                                org.livetrain.image.InputContract.of(new Shape(28, 28, 1), org.livetrain.image.Profile.DIGIT, digits), 1, 1, Map.of()));
+                                InputContract.of(new Shape(28, 28, 1), Profile.DIGIT, digits), 1, 1, Map.of()));
         images = Files.createDirectories(dir.resolve("images"));
         image = images.resolve("seven.png");
         Mat m = new Mat(28, 28, CV_8UC1, new Scalar(0.0));
@@ -92,7 +97,7 @@ class ScorerFaultsTest {
                         c.poll(Duration.ofMillis(200)).forEach(r -> {
                             try {
                                 byId.computeIfAbsent(r.key(), k -> new CopyOnWriteArrayList<>()).add(json.readTree(r.value()));
-                            } catch (java.io.IOException e) {
+                            } catch (IOException e) {
                                 throw new IllegalStateException(e);
                             }
                         });
@@ -123,7 +128,7 @@ class ScorerFaultsTest {
     }
 
     static List<String> ids(String prefix, int n) {
-        return java.util.stream.IntStream.rangeClosed(1, n).mapToObj(i -> prefix + "-" + i).toList();
+        return IntStream.rangeClosed(1, n).mapToObj(i -> prefix + "-" + i).toList();
     }
 
     static KafkaProducer<String, String> producer() {
@@ -160,7 +165,7 @@ class ScorerFaultsTest {
             push(p, "k-in", whileDown);
             p.flush();
             try (ChildJvm second = scorer("restarted", "k-in", "k-out")) {
-                List<String> all = new java.util.ArrayList<>(before);
+                List<String> all = new ArrayList<>(before);
                 all.addAll(whileDown);
                 assertTrue(answers.awaitAll(all, Duration.ofMinutes(3)), "unanswered: " + answers.missing(all) + "\n" + second.output());
                 assertAnswered(answers, all);
@@ -189,7 +194,7 @@ class ScorerFaultsTest {
                 broker = new LocalKafkaBroker(port, dir.resolve("kafka"));
                 push(p, "r-in", after);
                 p.flush();
-                List<String> all = new java.util.ArrayList<>(before);
+                List<String> all = new ArrayList<>(before);
                 all.addAll(during);
                 all.addAll(after);
                 assertTrue(answers.awaitAll(all, Duration.ofMinutes(4)), "unanswered: " + answers.missing(all) + "\n" + scorer.output());

@@ -9,12 +9,16 @@ import org.livetrain.store.Pointer;
 
 import java.io.File;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.jar.JarFile;
 import java.util.jar.JarOutputStream;
 import java.util.jar.Manifest;
 
@@ -46,7 +50,7 @@ class StandaloneClusterTest {
     }
 
     static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return s.getLocalPort();
         }
     }
@@ -56,9 +60,9 @@ class StandaloneClusterTest {
         List<String> out = new ArrayList<>();
         for (String e : System.getProperty("java.class.path").split(File.pathSeparator)) {
             if (e.endsWith(".jar") && new File(e).getName().startsWith("surefire")) {
-                try (java.util.jar.JarFile j = new java.util.jar.JarFile(e)) {
+                try (JarFile j = new JarFile(e)) {
                     String cp = j.getManifest().getMainAttributes().getValue("Class-Path");
-                    if (cp != null) for (String u : cp.split(" ")) out.add(Path.of(java.net.URI.create(u)).toString());
+                    if (cp != null) for (String u : cp.split(" ")) out.add(Path.of(URI.create(u)).toString());
                 }
             } else {
                 out.add(e);
@@ -146,6 +150,6 @@ class StandaloneClusterTest {
 
     static String tail(String log) {
         String[] lines = log.split("\n");
-        return String.join("\n", java.util.Arrays.copyOfRange(lines, Math.max(0, lines.length - 40), lines.length));
+        return String.join("\n", Arrays.copyOfRange(lines, Math.max(0, lines.length - 40), lines.length));
     }
 }

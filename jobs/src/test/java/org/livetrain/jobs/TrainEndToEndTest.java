@@ -1,6 +1,9 @@
 package org.livetrain.jobs;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.common.collect.Lists;
 import org.apache.hadoop.conf.Configuration;
+import org.bytedeco.opencv.opencv_core.Mat;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
@@ -16,6 +19,7 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
+import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_UNCHANGED;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -96,7 +100,7 @@ class TrainEndToEndTest {
         assertEquals(0, r.exitCode(), r.err());
         List<String> lines = r.out().lines().filter(l -> !l.isBlank()).toList();
         assertEquals(2, lines.size(), r.out());
-        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        ObjectMapper json = new ObjectMapper();
         var ok = json.readTree(lines.get(0));
         assertEquals("7", ok.get("prediction").asText(), lines.get(0));
         assertEquals(SEVEN.toString(), ok.get("path").asText());
@@ -109,7 +113,7 @@ class TrainEndToEndTest {
         assertTrue(bad.get("prediction").isNull());
         assertTrue(bad.get("error").asText().contains("no such file"));
         assertEquals(List.of("request_id", "path", "prediction", "confidence", "top", "model_step", "model_run", "model_val_accuracy", "error"),
-                com.google.common.collect.Lists.newArrayList(ok.fieldNames()));
+                Lists.newArrayList(ok.fieldNames()));
     }
 
     /** `show` draws the input the network is given; --save-inputs writes it beside each answer. */
@@ -129,8 +133,8 @@ class TrainEndToEndTest {
         assertTrue(lines.get(at + 29).startsWith("Top: 7 "), lines.get(at + 29));
         Path png = saved.resolve("2-seven.png");
         assertTrue(lines.stream().anyMatch(l -> l.startsWith("Prediction: 7") && l.endsWith("[input: " + png + "]")), r.out());
-        org.bytedeco.opencv.opencv_core.Mat img = org.bytedeco.opencv.global.opencv_imgcodecs.imread(png.toString(),
-                org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_UNCHANGED);
+        Mat img = org.bytedeco.opencv.global.opencv_imgcodecs.imread(png.toString(),
+                IMREAD_UNCHANGED);
         assertEquals(28, img.rows());
         assertEquals(28, img.cols());
         assertEquals(1, img.channels());

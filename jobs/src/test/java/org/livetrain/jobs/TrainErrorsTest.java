@@ -1,13 +1,16 @@
 package org.livetrain.jobs;
 
+import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.data.IdxFile;
+import org.livetrain.store.CheckpointStore;
 
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -71,8 +74,8 @@ class TrainErrorsTest {
     @Test
     void aRunOnOtherDataIsRefusedInADirectoryThatServesAnother() throws Exception {
         Path ckpt = dir.resolve("ckpt");
-        var store = org.livetrain.store.CheckpointStore.create(ckpt.toString(), new org.apache.hadoop.conf.Configuration());
-        store.newRun("fashion-run", java.util.Map.of("trainer", "byteps", "data", "fashion", "model", "lenet"), null, 3, null);
+        var store = CheckpointStore.create(ckpt.toString(), new Configuration());
+        store.newRun("fashion-run", Map.of("trainer", "byteps", "data", "fashion", "model", "lenet"), null, 3, null);
         expectOneLineError("--data digits: " + ckpt + " holds runs on fashion and its best.json serves the best of them; train digits in another"
                 + " --checkpoint-dir, or start this one over with --fresh", "train", "--checkpoint-dir", ckpt.toString());
         expectOneLineError("--resume other: " + ckpt + " has no such run (it has fashion-run; ./submit.sh runs lists them)",

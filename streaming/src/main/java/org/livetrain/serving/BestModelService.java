@@ -6,7 +6,9 @@ import org.livetrain.store.Pointer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.UncheckedIOException;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -88,12 +90,12 @@ public final class BestModelService implements AutoCloseable {
                 current.set(fresh);
                 lastSeen = p;
                 lastRefusal = null;
-                emit(String.format(java.util.Locale.ROOT, "%s model: %s, dev accuracy %.1f%%",
+                emit(String.format(Locale.ROOT, "%s model: %s, dev accuracy %.1f%%",
                         now == null ? "loaded" : "new best", fresh.describe(), 100 * fresh.devAccuracy()));
             } catch (LiveTrainException e) {
                 lastSeen = p; // do not retry the same broken pointer every second
                 refuse(e.getMessage() + (now == null ? "" : "; still serving " + now.describe()));
-            } catch (java.io.UncheckedIOException e) {
+            } catch (UncheckedIOException e) {
                 // storage that did not answer this time: the same pointer is tried again at the next poll
                 refuse(e.getMessage() + (now == null ? "" : "; still serving " + now.describe()));
             } catch (RuntimeException e) {

@@ -7,6 +7,7 @@ import org.livetrain.serving.Scorer;
 import org.livetrain.store.CheckpointStore;
 
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
@@ -40,7 +41,7 @@ public final class TerminalSession implements AutoCloseable {
         return models;
     }
 
-    public int run() throws java.io.IOException {
+    public int run() throws IOException {
         return reader.run();
     }
 

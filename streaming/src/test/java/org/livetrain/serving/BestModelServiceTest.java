@@ -1,6 +1,9 @@
 package org.livetrain.serving;
 
 import org.apache.hadoop.conf.Configuration;
+import org.bytedeco.opencv.opencv_core.Mat;
+import org.bytedeco.opencv.opencv_core.Point;
+import org.bytedeco.opencv.opencv_core.Scalar;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -20,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 
+import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -48,10 +52,10 @@ class BestModelServiceTest {
 
     Path image() {
         Path p = dir.resolve("seven.png");
-        org.bytedeco.opencv.opencv_core.Mat m = new org.bytedeco.opencv.opencv_core.Mat(100, 100, org.bytedeco.opencv.global.opencv_core.CV_8UC1,
-                new org.bytedeco.opencv.opencv_core.Scalar(0.0));
-        org.bytedeco.opencv.global.opencv_imgproc.line(m, new org.bytedeco.opencv.opencv_core.Point(20, 20),
-                new org.bytedeco.opencv.opencv_core.Point(80, 80), new org.bytedeco.opencv.opencv_core.Scalar(255.0), 8, 8, 0);
+        Mat m = new Mat(100, 100, CV_8UC1,
+                new Scalar(0.0));
+        org.bytedeco.opencv.global.opencv_imgproc.line(m, new Point(20, 20),
+                new Point(80, 80), new Scalar(255.0), 8, 8, 0);
         org.bytedeco.opencv.global.opencv_imgcodecs.imwrite(p.toString(), m);
         return p;
     }
