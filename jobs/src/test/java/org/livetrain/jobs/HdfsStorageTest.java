@@ -246,7 +246,7 @@ class HdfsStorageTest {
                 throw new UncheckedIOException(e);
             }
         });
-        assertTrue(r.err().contains("livetrain train: --checkpoint-dir " + quota + ": cannot ") && r.err().contains("quota"), r.err());
+        assertTrue(r.err().contains("livetrain train: " + quota + ": cannot ") && r.err().contains("quota"), r.err());
     }
 
     static JsonNode await(KafkaConsumer<String, String> c, ObjectMapper json, String key) throws Exception {
