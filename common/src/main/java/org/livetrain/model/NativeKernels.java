@@ -21,4 +21,9 @@ public final class NativeKernels {
     public static void enable() {
         if (System.getProperty(PROPERTY) == null) System.setProperty(PROPERTY, "false");
     }
+
+    /** True when networks created in this JVM from now on use the native kernels. */
+    public static boolean enabled() {
+        return "false".equals(System.getProperty(PROPERTY));
+    }
 }

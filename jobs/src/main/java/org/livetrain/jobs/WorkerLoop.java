@@ -7,6 +7,7 @@ import org.livetrain.data.LabeledImage;
 import org.livetrain.data.Split;
 import org.livetrain.image.Augmenter;
 import org.livetrain.model.Models;
+import org.livetrain.model.NativeKernels;
 import org.livetrain.ps.SummationClient;
 import org.livetrain.store.Checkpoint;
 import org.livetrain.store.CheckpointMeta;
@@ -154,6 +155,7 @@ final class WorkerLoop {
         stats.put("augment", c.byteps().augment());
         stats.put("async", c.byteps().async());
         stats.put("nd4j_threads", Nd4j.getEnvironment().maxThreads());
+        stats.put("native_kernels", NativeKernels.enabled());
         stats.put("attempt", plan.attempt()); // above 0: the barrier stage was started again
         stats.putAll(window.costs(step, worker));
         return stats;

@@ -138,8 +138,11 @@ class StandaloneClusterTest {
         assertTrue(done, "the job finished in time:\n" + tail(log));
         assertEquals(0, submit.exitValue(), tail(log));
         assertTrue(log.contains("on 2 workers (" + master + ")"), tail(log));
-        Pointer best = CheckpointStore.open(ckpt.toString(), new Configuration()).best().orElseThrow();
+        CheckpointStore store = CheckpointStore.open(ckpt.toString(), new Configuration());
+        Pointer best = store.best().orElseThrow();
         assertTrue(best.devAccuracy() > 0.9, "dev accuracy " + best.devAccuracy());
+        assertEquals(true, store.newestRun().orElseThrow().history().get(0).meta().stats().get("native_kernels"),
+                "the executors switched ND4J's native kernels on as they started (the plugin; their JVM options do not)");
         // the work ran in two executor JVMs, one under each Worker
         for (int i = 1; i <= 2; i++) {
             try (var s = Files.walk(dir.resolve("worker-" + i))) {
