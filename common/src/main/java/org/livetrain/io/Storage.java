@@ -30,7 +30,13 @@ import java.util.regex.Pattern;
 public final class Storage {
     public static final String CLASSPATH = "classpath:";
     /** Object stores: a single PUT is atomic, a rename is a copy. */
-    private static final Set<String> OBJECT_STORES = Set.of("s3a", "s3", "s3n", "gs", "abfs", "abfss", "wasb", "wasbs", "oss", "cos", "obs");
+    /**
+     * Stores where an object appears only when the stream that writes it is closed, whole (one PUT, or a
+     * multipart upload completed at close): S3A, GCS, and the S3-like OSS, COS and OBS; WASB block blobs are
+     * committed at close too. Not ABFS: an ADLS Gen2 file is visible from its create on and grows with each
+     * flush, so it is written under a temporary name and renamed, as on HDFS (its rename is atomic).
+     */
+    private static final Set<String> OBJECT_STORES = Set.of("s3a", "s3", "s3n", "gs", "wasb", "wasbs", "oss", "cos", "obs");
 
     /**
      * I/O errors that no retry can fix: a permission or a quota, a path that is a file or already exists,
@@ -143,21 +149,17 @@ public final class Storage {
     /**
      * Replaces {@code target} with {@code content} so that a reader at any moment sees either the old
      * or the new content, never a partial file: write a temporary sibling, then rename it over the target
-     * (atomic on local disks and HDFS); on object stores a single PUT is already atomic.
+     * (atomic on local disks, HDFS and ABFS); on the object stores above a single PUT is already atomic.
      */
     public static void writeAtomically(FileSystem fs, Path target, byte[] content, Configuration conf) throws IOException {
         String scheme = fs.getUri().getScheme();
         if (scheme != null && OBJECT_STORES.contains(scheme)) {
-            try (OutputStream out = fs.create(target, true)) {
-                out.write(content);
-            }
+            write(fs, target, content, true);
             return;
         }
         Path tmp = new Path(target.getParent(), "." + target.getName() + ".tmp-" + UUID.randomUUID());
         try {
-            try (OutputStream out = fs.create(tmp, false)) {
-                out.write(content);
-            }
+            write(fs, tmp, content, false);
             rename(fs, tmp, target, conf);
         } finally {
             fs.delete(tmp, false);
@@ -179,8 +181,8 @@ public final class Storage {
             }
         }
         if (fs.exists(target)) return false;
-        try (OutputStream out = fs.create(target, false)) {
-            out.write(content);
+        try {
+            write(fs, target, content, false);
             return true;
         } catch (org.apache.hadoop.fs.FileAlreadyExistsException e) {
             return false;
@@ -188,6 +190,26 @@ public final class Storage {
             if (e.getClassName().endsWith("FileAlreadyExistsException")) return false;
             throw e;
         }
+    }
+
+    /**
+     * Creates {@code file} with {@code content}. HDFS throws a failed write's exception again from close()
+     * (a quota exceeded, for one): it is reported once rather than suppressed into itself, which Java refuses
+     * with an IllegalArgumentException that would hide it.
+     */
+    public static void write(FileSystem fs, Path file, byte[] content, boolean overwrite) throws IOException {
+        OutputStream out = fs.create(file, overwrite);
+        try {
+            out.write(content);
+        } catch (IOException e) {
+            try {
+                out.close();
+            } catch (IOException again) {
+                if (again != e) e.addSuppressed(again);
+            }
+            throw e;
+        }
+        out.close();
     }
 
     /** Renames {@code src} over an existing {@code dst} atomically. */

@@ -17,7 +17,6 @@ import org.livetrain.io.Storage;
 import java.io.ByteArrayInputStream;
 import java.io.FileNotFoundException;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -96,9 +95,7 @@ public final class CheckpointStore {
         try {
             s.fs.mkdirs(s.root);
             Path probe = new Path(s.root, ".write-probe-" + UUID.randomUUID());
-            try (OutputStream out = s.fs.create(probe, false)) {
-                out.write(1);
-            }
+            Storage.write(s.fs, probe, new byte[]{1}, false);
             s.fs.delete(probe, false);
         } catch (IOException e) {
             throw new LiveTrainException(location + ": not writable (" + e.getMessage() + ")", e);
@@ -243,9 +240,7 @@ public final class CheckpointStore {
     Instant now() {
         Path probe = new Path(root, ".clock-probe-" + UUID.randomUUID());
         try {
-            try (OutputStream out = fs.create(probe, false)) {
-                out.write(1);
-            }
+            Storage.write(fs, probe, new byte[]{1}, false);
             return Instant.ofEpochMilli(fs.getFileStatus(probe).getModificationTime());
         } catch (IOException e) {
             return Instant.now();
@@ -389,16 +384,20 @@ public final class CheckpointStore {
         }
         String actual = sha256(bytes);
         if (!actual.equals(p.sha256()) || !actual.equals(meta.sha256())) {
-            throw new LiveTrainException(file + ": checksum mismatch (sha256 " + actual + ", expected " + p.sha256() + "); refusing it");
+            throw new CorruptCheckpointException(file + ": checksum mismatch (sha256 " + actual + ", expected " + p.sha256() + "); refusing it", null);
         }
-        // the contract: meta.json's, else the model zip's, else that of checkpoints written before contracts
-        InputContract input = (meta.input() != null ? meta.input() : InputContract.in(bytes, file.toString()).orElse(InputContract.before(meta.classes())))
-                .check(file.toString());
+        InputContract input;
+        try { // the contract: meta.json's, else the model zip's, else that of checkpoints written before contracts
+            input = (meta.input() != null ? meta.input() : InputContract.in(bytes, file.toString()).orElse(InputContract.before(meta.classes())))
+                    .check(file.toString());
+        } catch (LiveTrainException e) {
+            throw new CorruptCheckpointException(e.getMessage(), e);
+        }
         try {
             MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(new ByteArrayInputStream(bytes), withUpdater);
             return new Checkpoint(net, meta, p, input);
         } catch (IOException | RuntimeException e) {
-            throw new LiveTrainException(file + ": not a loadable model (" + Storage.firstLine(e) + ")", e);
+            throw new CorruptCheckpointException(file + ": not a loadable model (" + Storage.firstLine(e) + ")", e);
         }
     }
 

@@ -12,7 +12,6 @@ import org.livetrain.io.Storage;
 import java.io.ByteArrayOutputStream;
 import java.io.FileNotFoundException;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -122,9 +121,12 @@ public final class RunStore {
         return point(write(net, meta));
     }
 
-    /** The first half of {@link #publish}: the checkpoint's files, written, read back and verified. */
+    /** The first half of {@link #publish}: the checkpoint's files, written, read back and verified; never a model that is not finite. */
     public Written write(MultiLayerNetwork net, CheckpointMeta meta) {
         String rel = relBase + "checkpoints/step-" + meta.step();
+        if (net.params().isNaN().any() || net.params().isInfinite().any()) {
+            throw new LiveTrainException(dir.location() + ": refusing to write checkpoint " + rel + ": its parameters are not finite (NaN or infinity)");
+        }
         try {
             ByteArrayOutputStream zip = new ByteArrayOutputStream(8 << 20);
             ModelSerializer.writeModel(net, zip, true);
@@ -151,7 +153,7 @@ public final class RunStore {
             if (newBest) dir.writePointer(dir.bestFile(), pointer);
             Pointer bestNow = newBest ? pointer : best.get(), runBestNow = newRunBest ? pointer : runBest.get();
             appendHistory(full, newBest, newRunBest);
-            retain(runBestNow, pointer, bestNow);
+            retain(runBestNow, pointer, bestNow, best.orElse(null));
             return new Published(full, pointer, newBest, bestNow, newRunBest, runBestNow);
         } catch (IOException e) {
             throw Storage.problem(dir.location() + ": cannot publish checkpoint " + w.path(), e);
@@ -164,14 +166,10 @@ public final class RunStore {
         Path tmp = new Path(checkpoints(), ".tmp-step-" + full.step() + "-" + UUID.randomUUID());
         fs().mkdirs(tmp);
         try {
-            try (OutputStream out = fs().create(new Path(tmp, "model.zip"), false)) {
-                out.write(bytes);
-            }
+            Storage.write(fs(), new Path(tmp, "model.zip"), bytes, false);
             String back = CheckpointStore.sha256(Storage.readAll(fs(), new Path(tmp, "model.zip")));
             if (!back.equals(full.sha256())) throw new IOException("model.zip read back with sha256 " + back + ", written " + full.sha256());
-            try (OutputStream out = fs().create(new Path(tmp, "meta.json"), false)) {
-                out.write(CheckpointStore.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(full));
-            }
+            Storage.write(fs(), new Path(tmp, "meta.json"), CheckpointStore.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(full), false);
             if (fs().exists(target)) {
                 // left by an attempt that stopped before publishing it: never referenced, safe to replace
                 for (Optional<Pointer> p : List.of(best, latest, best())) {
@@ -246,14 +244,20 @@ public final class RunStore {
         dir.appendLine(file("history.jsonl"), new HistoryEntry(meta, best, runBest).toJson());
     }
 
-    /** Keeps the run's best, its latest, the directory's best if it is of this run, and the newest {@code keep}. */
-    private void retain(Pointer runBest, Pointer latest, Pointer best) throws IOException {
+    /**
+     * Keeps the run's best, its latest, the directory's best if it is of this run, and the newest {@code keep};
+     * deletes the rest, but never the
+     * best that this publication replaced: a reader that read the old best.json a moment ago may still be
+     * loading it (and one that finds it gone tries the new best).
+     */
+    private void retain(Pointer runBest, Pointer latest, Pointer best, Pointer replacedBest) throws IOException {
         List<Long> steps = steps();
         int newest = 0;
         for (int i = steps.size() - 1; i >= 0; i--) {
             long s = steps.get(i);
             String rel = relBase + "checkpoints/step-" + s;
-            boolean kept = rel.equals(runBest.path()) || rel.equals(latest.path()) || rel.equals(best.path()) || newest < keep;
+            boolean kept = rel.equals(runBest.path()) || rel.equals(latest.path()) || rel.equals(best.path()) || newest < keep
+                    || replacedBest != null && rel.equals(replacedBest.path());
             newest++;
             if (!kept) fs().delete(new Path(checkpoints(), "step-" + s), true);
         }

@@ -49,6 +49,18 @@ class CheckpointStoreTest {
     }
 
     @Test
+    void aModelThatIsNotFiniteIsNeverWritten() {
+        RunStore store = newRun(dir, 10);
+        store.publish(smallNet(1), meta(1, 0.5));
+        MultiLayerNetwork bad = smallNet(2);
+        bad.params().putScalar(3, Float.NaN);
+        LiveTrainException e = assertThrows(LiveTrainException.class, () -> store.publish(bad, meta(2, 0.9)));
+        assertTrue(e.getMessage().endsWith("its parameters are not finite (NaN or infinity)"), e.getMessage());
+        assertEquals(1, store.best().orElseThrow().step(), "the best stays the last finite model");
+        assertEquals(1, store.history().size());
+    }
+
+    @Test
     void bestMovesOnlyToAStrictlyBetterDevAccuracy() {
         RunStore store = newRun(dir, 10);
         MultiLayerNetwork net = smallNet(1);

@@ -2,11 +2,11 @@ package org.livetrain.serving;
 
 import org.livetrain.LiveTrainException;
 import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.CorruptCheckpointException;
 import org.livetrain.store.Pointer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Objects;
@@ -21,11 +21,14 @@ import java.util.function.Consumer;
 /**
  * Serves the checkpoint that {@code best.json} names. A background thread polls the pointer; a newer
  * best is loaded and verified off to the side and then swapped in atomically, so a request sees either
- * the old model or the new one, never a half-loaded one. A checkpoint that fails verification is
- * refused (logged once) and the current model keeps serving.
+ * the old model or the new one, never a half-loaded one. A checkpoint whose bytes are wrong (checksum,
+ * contract, format) is refused for good (logged once) and the current model keeps serving; one that could
+ * not be read this time (missing for a moment, storage that did not answer) is tried again, after 1 s,
+ * 2 s, 4 s, ... at most {@link #MAX_RETRY} apart, so that every server converges on what best.json names.
  */
 public final class BestModelService implements AutoCloseable {
     public static final Duration DEFAULT_POLL = Duration.ofSeconds(1);
+    static final Duration MAX_RETRY = Duration.ofSeconds(60);
     private static final Logger LOG = LoggerFactory.getLogger(BestModelService.class);
 
     private final CheckpointStore store;
@@ -34,6 +37,9 @@ public final class BestModelService implements AutoCloseable {
     private final CopyOnWriteArrayList<Consumer<String>> listeners = new CopyOnWriteArrayList<>();
     private volatile Pointer lastSeen;
     private volatile String lastRefusal;
+    /** The pointer that could not be read, and when to try it again. */
+    private Pointer failing;
+    private long retryAt, retryDelayMillis;
     private final Object pollLock = new Object();
 
     public BestModelService(CheckpointStore store, Duration pollInterval) {
@@ -80,6 +86,7 @@ public final class BestModelService implements AutoCloseable {
                 return;
             }
             if (p == null || p.equals(lastSeen)) return;
+            if (p.equals(failing) && System.nanoTime() < retryAt) return;
             LoadedModel now = current.get();
             if (now != null && now.sha256().equals(p.sha256())) {
                 lastSeen = p;
@@ -90,19 +97,23 @@ public final class BestModelService implements AutoCloseable {
                 current.set(fresh);
                 lastSeen = p;
                 lastRefusal = null;
+                failing = null;
                 emit(String.format(Locale.ROOT, "%s model: %s, dev accuracy %.1f%%",
                         now == null ? "loaded" : "new best", fresh.describe(), 100 * fresh.devAccuracy()));
-            } catch (LiveTrainException e) {
-                lastSeen = p; // do not retry the same broken pointer every second
+            } catch (CorruptCheckpointException e) {
+                lastSeen = p; // its bytes are wrong: reading them again gives the same answer
                 refuse(e.getMessage() + (now == null ? "" : "; still serving " + now.describe()));
-            } catch (UncheckedIOException e) {
-                // storage that did not answer this time: the same pointer is tried again at the next poll
-                refuse(e.getMessage() + (now == null ? "" : "; still serving " + now.describe()));
-            } catch (RuntimeException e) {
-                lastSeen = p;
-                refuse("checkpoint " + p.path() + " could not be loaded (" + e + ")" + (now == null ? "" : "; still serving " + now.describe()));
+            } catch (RuntimeException e) { // missing for a moment, storage that did not answer: tried again later
+                retryLater(p);
+                refuse(e.getMessage() + (now == null ? "" : "; still serving " + now.describe()) + "; trying again");
             }
         }
+    }
+
+    private void retryLater(Pointer p) {
+        retryDelayMillis = p.equals(failing) ? Math.min(MAX_RETRY.toMillis(), retryDelayMillis * 2) : 1000;
+        failing = p;
+        retryAt = System.nanoTime() + retryDelayMillis * 1_000_000L;
     }
 
     private void refuse(String message) {

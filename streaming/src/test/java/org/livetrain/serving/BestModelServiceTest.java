@@ -9,6 +9,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.data.Shape;
 import org.livetrain.image.ImagePreprocessor;
+import org.livetrain.io.ImageFiles;
 import org.livetrain.image.InputContract;
 import org.livetrain.image.Profile;
 import org.livetrain.model.Models;
@@ -67,7 +68,7 @@ class BestModelServiceTest {
         try (BestModelService service = new BestModelService(CheckpointStore.open(ckpt.toString(), CONF), Duration.ofHours(1))) {
             List<String> events = new CopyOnWriteArrayList<>();
             service.onEvent(events::add);
-            Scorer scorer = new Scorer(service, ImagePreprocessor.DEFAULT_MAX_PIXELS, () -> "not yet");
+            Scorer scorer = new Scorer(service, ImageFiles.anywhere(ImageFiles.DEFAULT_MAX_BYTES), ImagePreprocessor.DEFAULT_MAX_PIXELS, () -> "not yet");
             Path img = image();
 
             ScoreRecord none = scorer.score("a", img);
@@ -103,6 +104,31 @@ class BestModelServiceTest {
         }
     }
 
+    /** A model.zip missing for a moment (a copy under way, storage that did not answer) does not pin the old model for good. */
+    @Test
+    void aCheckpointThatCouldNotBeReadThisTimeIsTriedAgainUntilItLoads() throws Exception {
+        Path ckpt = dir.resolve("ckpt");
+        RunStore writer = writer(ckpt);
+        writer.publish(net(1), meta(10, 0.5));
+        try (BestModelService service = new BestModelService(CheckpointStore.open(ckpt.toString(), CONF), Duration.ofHours(1))) {
+            List<String> events = new CopyOnWriteArrayList<>();
+            service.onEvent(events::add);
+            RunStore.Published second = writer.publish(net(2), meta(20, 0.6));
+            Path zip = ckpt.resolve(second.pointer().path()).resolve("model.zip"), aside = zip.resolveSibling("aside");
+            Files.move(zip, aside); // the instant the service looks, the file is not there
+            service.poll();
+            assertEquals(10L, service.current().orElseThrow().step(), "still the old model while the new one cannot be read");
+            Files.move(aside, zip);
+            long end = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            while (service.current().orElseThrow().step() != 20 && System.nanoTime() < end) {
+                Thread.sleep(100);
+                service.poll(); // what the poller does every interval; the retry waits 1 s, then 2 s, ...
+            }
+            assertEquals(20L, service.current().orElseThrow().step(), "the best that best.json names is served once it can be read: " + events);
+            assertTrue(events.stream().anyMatch(e -> e.contains("missing") && e.contains("trying again")), events.toString());
+        }
+    }
+
     @Test
     void garbagePointerAndAPointerToAMissingCheckpointAreRefusedWhileTheModelKeepsServing() throws Exception {
         Path ckpt = dir.resolve("ckpt");
@@ -111,7 +137,7 @@ class BestModelServiceTest {
         try (BestModelService service = new BestModelService(CheckpointStore.open(ckpt.toString(), CONF), Duration.ofHours(1))) {
             List<String> events = new CopyOnWriteArrayList<>();
             service.onEvent(events::add);
-            Scorer scorer = new Scorer(service, ImagePreprocessor.DEFAULT_MAX_PIXELS, () -> "not yet");
+            Scorer scorer = new Scorer(service, ImageFiles.anywhere(ImageFiles.DEFAULT_MAX_BYTES), ImagePreprocessor.DEFAULT_MAX_PIXELS, () -> "not yet");
             Path img = image();
             assertEquals(10L, scorer.score("a", img).modelStep());
             Path best = ckpt.resolve("best.json");
