@@ -3,7 +3,9 @@ package org.livetrain.jobs;
 import org.deeplearning4j.nn.gradient.Gradient;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
+import org.livetrain.LiveTrainException;
 import org.livetrain.ps.Compression;
+import org.livetrain.ps.KeySpace;
 import org.livetrain.ps.SummationClient;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -40,9 +42,19 @@ public final class DataParallelWorker {
         this.net = net;
         this.ps = ps;
         this.workers = workers;
-        this.chunkFloats = Math.max(1, partitionBytes / 4);
+        this.chunkFloats = chunkFloats(partitionBytes);
         this.compression = compression;
         this.steps = step;
+    }
+
+    static int chunkFloats(int partitionBytes) {
+        return Math.max(1, partitionBytes / 4);
+    }
+
+    /** Every key the workers use and its length: the gradient's chunks, the evaluation counts, the checksums. */
+    public static KeySpace keySpace(long params, int partitionBytes, int workers, boolean async) {
+        KeySpace k = KeySpace.tensor(GRADIENT_KEYS, params, chunkFloats(partitionBytes)).plus(EVAL_KEY, 4).plus(CHECKSUM_KEY, 2 * workers);
+        return async ? k.withWeights() : k;
     }
 
     public MultiLayerNetwork network() {
@@ -56,6 +68,7 @@ public final class DataParallelWorker {
         float[] g = net.getFlattenedGradients().toFloatVector();
         long t1 = System.nanoTime();
         ps.pushPull(g, GRADIENT_KEYS, steps, chunkFloats, compression);
+        requireFinite(g, "the gradient summed over the workers");
         long t2 = System.nanoTime();
         INDArray view = net.getFlattenedGradients();
         view.assign(Nd4j.createFromArray(g).reshape(view.shape()));
@@ -95,9 +108,23 @@ public final class DataParallelWorker {
         float[] delta = view.neg().toFloatVector(); // the step this worker would take: params -= update
         long t1 = System.nanoTime();
         ps.pushPull(delta, GRADIENT_KEYS, SummationClient.WEIGHTS, chunkFloats, compression);
+        requireFinite(delta, "the weights held by the servers");
         long t2 = System.nanoTime();
         net.params().assign(Nd4j.createFromArray(delta).reshape(net.params().shape()));
         finishStep(iteration, t0, t1, t2);
+    }
+
+    /**
+     * A NaN or an infinity in what came back would reach every replica alike (their checksums still agree):
+     * the step fails, and the run with it, before such a model is published. A retry would meet it again.
+     */
+    private void requireFinite(float[] values, String what) {
+        for (float v : values) {
+            if (!Float.isFinite(v)) {
+                throw new LiveTrainException("step " + steps + ": " + what + " is not finite (NaN or infinity); the run stops before"
+                        + " such a model is published (a lower --learning-rate may help)");
+            }
+        }
     }
 
     /** Advances the iteration count (Adam's bias correction depends on it) and accounts the step's time. */

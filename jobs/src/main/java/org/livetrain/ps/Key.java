@@ -8,11 +8,14 @@ import java.util.List;
  * {@link Weights} (asynchronous mode). Only the server's event-loop thread calls a key, so keys hold no locks.
  */
 interface Key {
-    /** Takes a worker's values for a round; throws {@link IllegalStateException} for a request that cannot be honoured. */
+    /**
+     * Takes a worker's values for a round. A request that cannot be honoured throws {@link IllegalStateException}
+     * before anything changes.
+     */
     void push(int worker, long round, float[] values);
 
     /** Answers now, or once the key can. */
-    void pull(long round, Reply reply);
+    void pull(int worker, long round, Reply reply);
 
     /** A worker's connection closed: fails what waits for it; returns what was failed, to be logged. */
     List<String> workerGone(int worker);

@@ -13,17 +13,25 @@ import java.util.function.Predicate;
  * A key in synchronous mode: for each round, the sum of every worker's push. A pull of a round is answered
  * once every worker has pushed it, and the round is forgotten once every worker has pulled it. Rounds are
  * independent, so the next round's pushes may arrive before the last pull of the previous one.
+ *
+ * <p>Bounded: a round is accepted only within {@link #WINDOW} of the newest one and after the last one
+ * forgotten; each worker pushes and pulls a round once; a round that is not over within the timeout is
+ * failed and forgotten, complete or not. Values are checked before anything is added.
  */
 final class RoundSums implements Key {
+    /** How far ahead of the newest round a request may be (workers are at most one round apart). */
+    static final int WINDOW = 4;
     private final int key;
     private final int workers;
+    private final int length;
     /** Workers whose connection closed, shared by every key of the shard. */
     private final Set<Integer> gone;
     private final Map<Long, Round> rounds = new HashMap<>();
+    private long newest = Long.MIN_VALUE, forgotten = Long.MIN_VALUE;
 
     private final class Round {
         final long created = System.nanoTime();
-        final boolean[] pushedBy = new boolean[workers];
+        final boolean[] pushedBy = new boolean[workers], pulledBy = new boolean[workers];
         float[] sum;
         int pushed, pulled;
         final List<Reply> waiting = new ArrayList<>();
@@ -39,20 +47,22 @@ final class RoundSums implements Key {
         }
     }
 
-    RoundSums(int key, int workers, Set<Integer> gone) {
+    RoundSums(int key, int workers, int length, Set<Integer> gone) {
         this.key = key;
         this.workers = workers;
+        this.length = length;
         this.gone = gone;
     }
 
     @Override
     public void push(int worker, long round, float[] values) {
-        Round r = rounds.computeIfAbsent(round, k -> new Round());
+        if (values.length != length) throw new IllegalStateException("a push of " + values.length + " values to key " + key + " of " + length);
+        Round r = round(round);
         if (r.pushedBy[worker]) throw new IllegalStateException("worker " + worker + " pushed key " + key + " round " + round + " twice");
         if (r.sum == null) {
             r.sum = values;
         } else {
-            add(values, r.sum);
+            for (int i = 0; i < length; i++) r.sum[i] += values[i];
         }
         r.pushedBy[worker] = true;
         r.pushed++;
@@ -63,8 +73,10 @@ final class RoundSums implements Key {
     }
 
     @Override
-    public void pull(long round, Reply reply) {
-        Round r = rounds.computeIfAbsent(round, k -> new Round());
+    public void pull(int worker, long round, Reply reply) {
+        Round r = round(round);
+        if (r.pulledBy[worker]) throw new IllegalStateException("worker " + worker + " pulled key " + key + " round " + round + " twice");
+        r.pulledBy[worker] = true;
         if (r.complete()) {
             answer(round, r, reply);
         } else if (r.missing() >= 0) {
@@ -74,14 +86,33 @@ final class RoundSums implements Key {
         }
     }
 
+    /** The round, created when it is new and within the window. */
+    private Round round(long round) {
+        Round r = rounds.get(round);
+        if (r != null) return r;
+        if (round <= forgotten) throw new IllegalStateException("key " + key + " round " + round + " is over");
+        if (newest != Long.MIN_VALUE && round > newest + WINDOW) {
+            throw new IllegalStateException("key " + key + " round " + round + " is too far ahead of round " + newest);
+        }
+        newest = Math.max(newest, round);
+        r = new Round();
+        rounds.put(round, r);
+        return r;
+    }
+
     private void answer(long round, Round r, Reply reply) {
         reply.values(r.sum);
-        if (++r.pulled == workers) rounds.remove(round);
+        if (++r.pulled == workers) forget(round);
+    }
+
+    private void forget(long round) {
+        rounds.remove(round);
+        forgotten = Math.max(forgotten, round);
     }
 
     @Override
     public List<String> workerGone(int worker) {
-        return fail(r -> !r.pushedBy[worker], "worker " + worker + " disconnected before pushing");
+        return fail(r -> !r.complete() && !r.pushedBy[worker], "worker " + worker + " disconnected before pushing");
     }
 
     @Override
@@ -90,24 +121,20 @@ final class RoundSums implements Key {
         return fail(r -> r.created < limit, "round not complete after " + timeout.toSeconds() + " s (a worker is missing)");
     }
 
-    /** Fails, and forgets, the incomplete rounds that match. */
+    /** Fails, and forgets, the rounds that match; a complete round nobody waits on goes quietly. */
     private List<String> fail(Predicate<Round> which, String why) {
         List<String> failed = new ArrayList<>();
         for (Iterator<Map.Entry<Long, Round>> it = rounds.entrySet().iterator(); it.hasNext(); ) {
             Map.Entry<Long, Round> e = it.next();
             Round r = e.getValue();
-            if (r.complete() || !which.test(r)) continue;
+            if (!which.test(r)) continue;
+            it.remove();
+            forgotten = Math.max(forgotten, e.getKey());
+            if (r.complete()) continue;
             String msg = "key " + key + " round " + e.getKey() + ": " + why;
             for (Reply p : r.waiting) p.error(msg);
-            it.remove();
             failed.add(msg);
         }
         return failed;
-    }
-
-    /** Adds {@code values} into {@code sum}; the counts must match. */
-    static void add(float[] values, float[] sum) {
-        if (values.length != sum.length) throw new IllegalStateException("a push of " + values.length + " values to a key of " + sum.length);
-        for (int i = 0; i < sum.length; i++) sum[i] += values[i];
     }
 }

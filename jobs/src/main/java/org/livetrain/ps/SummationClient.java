@@ -132,7 +132,7 @@ public final class SummationClient implements AutoCloseable {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        Wire.pipeline(ch.pipeline(), c);
+                        Wire.pipeline(ch.pipeline(), Wire.MAX_FRAME, c);
                     }
                 });
         ChannelFuture f = b.connect(address).awaitUninterruptibly();
@@ -196,6 +196,8 @@ public final class SummationClient implements AutoCloseable {
             String what = "key " + (keyBase + k) + (round == WEIGHTS ? " (weights)" : " round " + round);
             if (push) await(pushes.get(k), "push to " + what);
             float[] answer = await(pulls.get(k), "pull of " + what);
+            int n = Math.min(chunkFloats, data.length - k * chunkFloats);
+            if (answer.length != n) throw new PsException("pull of " + what + ": " + answer.length + " values for a chunk of " + n);
             System.arraycopy(answer, 0, data, k * chunkFloats, answer.length);
         }
     }

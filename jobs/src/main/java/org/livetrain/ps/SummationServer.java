@@ -7,9 +7,12 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import org.livetrain.ps.Wire.Frame;
@@ -37,10 +40,14 @@ import java.util.function.Function;
  * One shard of the summation service (BytePS's "server"): it only adds. What a key does with pushes and
  * pulls is its {@link Key}: round sums, or weights in asynchronous mode (see {@link Wire}).
  *
- * <p>Connections must present the job's token; others are refused and logged. The server binds to the
- * address it is given (the executor's own), never to all interfaces. A round that is not complete within
- * the timeout, or that can no longer complete because a worker disconnected, fails its pending pulls
- * with a clear error.
+ * <p>Whoever reaches the port is untrusted until it presents the job's token in a HELLO: before that a
+ * connection may send one HELLO-sized frame, within {@link #HANDSHAKE}; there are at most a few more
+ * connections than workers; each worker has one live connection; a peer idle for {@link #IDLE} is closed.
+ * After HELLO, frames are bounded by the longest key of the job's {@link KeySpace}, only its keys are
+ * accepted, each with its own length, and a connection whose answers are not read stops being read.
+ * Refusals are logged at most once per {@link #LOG_EVERY}. The server binds to the address it is given (the
+ * executor's own), never to all interfaces. A round that is not complete within the timeout, or that can
+ * no longer complete because a worker disconnected, fails its pending pulls with a clear error.
  *
  * <p><b>Threads:</b> every connection and the expiry timer run on one event-loop thread ({@code io}),
  * which alone owns {@link #keys} and {@link #gone}; nothing here takes a lock.
@@ -49,8 +56,10 @@ public final class SummationServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SummationServer.class);
     private static final AttributeKey<Integer> WORKER = AttributeKey.valueOf("livetrain.worker");
 
+    static final Duration HANDSHAKE = Duration.ofSeconds(10), IDLE = Duration.ofMinutes(10), LOG_EVERY = Duration.ofSeconds(10);
     private final byte[] token;
     private final int workers;
+    private final KeySpace keySpace;
     private final Duration roundTimeout;
     private final EventLoopGroup boss;
     private final EventLoopGroup io;
@@ -58,13 +67,18 @@ public final class SummationServer implements AutoCloseable {
     private final Map<Integer, Key> keys = new HashMap<>();
     /** Workers whose connection closed: a round they did not push can never complete. */
     private final Set<Integer> gone = new HashSet<>();
+    /** Each worker's one live connection. */
+    private final Map<Integer, Channel> live = new HashMap<>();
+    private int connections;
+    private final RateLimitedLog refusals = new RateLimitedLog(LOG, LOG_EVERY);
     /** The highest round pushed so far, for whoever watches the shard. */
     private volatile long highestRound = -1;
 
-    public SummationServer(InetAddress bind, int port, String token, int workers, Duration roundTimeout) throws InterruptedException {
+    public SummationServer(InetAddress bind, int port, String token, int workers, KeySpace keySpace, Duration roundTimeout) throws InterruptedException {
         if (bind.isAnyLocalAddress()) throw new IllegalArgumentException("refusing to bind the summation server to all interfaces");
         this.token = token.getBytes(StandardCharsets.UTF_8);
         this.workers = workers;
+        this.keySpace = keySpace;
         this.roundTimeout = roundTimeout;
         this.boss = new NioEventLoopGroup(1, new DefaultThreadFactory("livetrain-ps-accept", true));
         this.io = new NioEventLoopGroup(1, new DefaultThreadFactory("livetrain-ps-io", true));
@@ -72,14 +86,39 @@ public final class SummationServer implements AutoCloseable {
                 .group(boss, io)
                 .channel(NioServerSocketChannel.class)
                 .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, (1 << 20) + 2 * maxFrame()))
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        Wire.pipeline(ch.pipeline(), new Handler());
+                        admit(ch);
                     }
                 });
         this.channel = b.bind(new InetSocketAddress(bind, port)).sync().channel();
         io.scheduleAtFixedRate(this::expire, 1, 1, TimeUnit.SECONDS);
+    }
+
+    /** A new connection: refused beyond the cap; HELLO-sized frames, a deadline for HELLO, an idle timeout. */
+    private void admit(SocketChannel ch) {
+        if (connections >= workers + 2) {
+            refusals.warn("summation server {}: refused connection from {}: already {} connections for {} workers", address(), ch.remoteAddress(),
+                    connections, workers);
+            ch.close();
+            return;
+        }
+        connections++;
+        ch.closeFuture().addListener(f -> connections--);
+        ch.pipeline().addLast(new IdleStateHandler(0, 0, IDLE.toSeconds(), TimeUnit.SECONDS));
+        Wire.pipeline(ch.pipeline(), Wire.HELLO_FRAME, new Handler());
+        ch.eventLoop().schedule(() -> {
+            if (ch.attr(WORKER).get() == null && ch.isOpen()) {
+                refusals.warn("summation server {}: closed connection from {}: no HELLO within {} s", address(), ch.remoteAddress(), HANDSHAKE.toSeconds());
+                ch.close();
+            }
+        }, HANDSHAKE.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private int maxFrame() {
+        return Wire.frameFor(keySpace.maxLength());
     }
 
     public InetSocketAddress address() {
@@ -99,7 +138,7 @@ public final class SummationServer implements AutoCloseable {
             } else if (f.message() instanceof Push p) {
                 push(new Reply(ctx, f.id(), Compression.NONE), worker, p);
             } else if (f.message() instanceof Pull p) {
-                pull(new Reply(ctx, f.id(), p.compression()), p);
+                pull(new Reply(ctx, f.id(), p.compression()), worker, p);
             } else {
                 new Reply(ctx, f.id(), Compression.NONE).error("unexpected " + f.message().getClass().getSimpleName());
             }
@@ -108,12 +147,33 @@ public final class SummationServer implements AutoCloseable {
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
             Integer w = ctx.channel().attr(WORKER).get();
-            if (w != null) workerGone(w);
+            if (w != null && live.get(w) == ctx.channel()) { // a stray connection's close says nothing of the worker
+                live.remove(w);
+                workerGone(w);
+            }
+        }
+
+        /** Answers that are not read stop the reading of requests, so a peer cannot make the shard queue without bound. */
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            ctx.channel().config().setAutoRead(ctx.channel().isWritable());
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+            if (event instanceof IdleStateEvent) {
+                LOG.warn("summation server {}: closed connection from {}: idle for {} minutes", address(), ctx.channel().remoteAddress(), IDLE.toMinutes());
+                ctx.close();
+            }
         }
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            LOG.warn("summation server {}: connection {} failed: {}", address(), ctx.channel().remoteAddress(), cause.toString());
+            if (ctx.channel().attr(WORKER).get() == null) { // anyone who reaches the port: rate-limited
+                refusals.warn("summation server {}: closed connection from {}: {}", address(), ctx.channel().remoteAddress(), cause.toString());
+            } else {
+                LOG.warn("summation server {}: connection {} failed: {}", address(), ctx.channel().remoteAddress(), cause.toString());
+            }
             ctx.close();
         }
     }
@@ -121,13 +181,15 @@ public final class SummationServer implements AutoCloseable {
     private void hello(ChannelHandlerContext ctx, Frame f) {
         String refused = f.message() instanceof Hello h ? refusal(h) : "the first frame must be HELLO";
         if (refused != null) {
-            LOG.warn("summation server {}: refused connection from {}: {}", address(), ctx.channel().remoteAddress(), refused);
+            refusals.warn("summation server {}: refused connection from {}: {}", address(), ctx.channel().remoteAddress(), refused);
             ctx.writeAndFlush(new Frame(f.id(), new Wire.Error(refused))).addListener(done -> ctx.close());
             return;
         }
         int worker = ((Hello) f.message()).worker();
         gone.remove(worker); // a worker may reconnect
+        live.put(worker, ctx.channel());
         ctx.channel().attr(WORKER).set(worker);
+        Wire.limitFrames(ctx.pipeline(), maxFrame());
         new Reply(ctx, f.id(), Compression.NONE).ack();
     }
 
@@ -137,6 +199,8 @@ public final class SummationServer implements AutoCloseable {
         if (h.workers() != workers || h.worker() < 0 || h.worker() >= workers) {
             return "worker " + h.worker() + " of " + h.workers() + " does not fit a job of " + workers + " workers";
         }
+        Channel current = live.get(h.worker());
+        if (current != null && current.isActive()) return "worker " + h.worker() + " is connected already";
         return null;
     }
 
@@ -148,8 +212,8 @@ public final class SummationServer implements AutoCloseable {
         });
     }
 
-    private void pull(Reply reply, Pull p) {
-        answer(reply, p.key(), p.round(), k -> k.pull(p.round(), reply));
+    private void pull(Reply reply, int worker, Pull p) {
+        answer(reply, p.key(), p.round(), k -> k.pull(worker, p.round(), reply));
     }
 
     /** Runs a request on its key; a request the key cannot honour is answered with an error. */
@@ -161,10 +225,14 @@ public final class SummationServer implements AutoCloseable {
         }
     }
 
-    /** The key, created on first use with the kind its first round asks for. */
+    /** The key, created on first use with the kind its first round asks for; only the job's keys. */
     private Key key(int key, long round) {
         boolean weights = round == Wire.WEIGHTS;
-        Key k = keys.computeIfAbsent(key, n -> weights ? new Weights(n) : new RoundSums(n, workers, gone));
+        int length = keySpace.lengthOf(key);
+        if (length < 0) throw new IllegalStateException("no key " + key + " in this job");
+        if (weights && !keySpace.weights()) throw new IllegalStateException("key " + key + ": this job is not asynchronous (no weights)");
+        if (!weights && round < 0) throw new IllegalStateException("key " + key + ": no round " + round);
+        Key k = keys.computeIfAbsent(key, n -> weights ? new Weights(n, length) : new RoundSums(n, workers, length, gone));
         if (weights != k instanceof Weights) {
             throw new IllegalStateException("key " + key + " holds " + (weights ? "round sums" : "weights") + ", not " + (weights ? "weights" : "round " + round));
         }

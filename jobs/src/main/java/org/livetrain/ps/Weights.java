@@ -10,19 +10,24 @@ import java.util.List;
  * the weights as they are, and one that comes before the first push waits for it.
  */
 final class Weights implements Key {
+    /** Pulls that may wait for the seed: a few per worker is plenty. */
+    static final int MAX_WAITING = 256;
     private final int key;
+    private final int length;
     private float[] weights;
     private final List<Reply> waiting = new ArrayList<>();
     private long waitingSince;
 
-    Weights(int key) {
+    Weights(int key, int length) {
         this.key = key;
+        this.length = length;
     }
 
     @Override
     public void push(int worker, long round, float[] values) {
+        if (values.length != length) throw new IllegalStateException("a push of " + values.length + " values to key " + key + " of " + length);
         if (weights != null) {
-            RoundSums.add(values, weights);
+            for (int i = 0; i < length; i++) weights[i] += values[i];
             return;
         }
         weights = values;
@@ -31,11 +36,12 @@ final class Weights implements Key {
     }
 
     @Override
-    public void pull(long round, Reply reply) {
+    public void pull(int worker, long round, Reply reply) {
         if (weights != null) {
             reply.values(weights);
             return;
         }
+        if (waiting.size() >= MAX_WAITING) throw new IllegalStateException("key " + key + ": too many pulls wait for its weights");
         if (waiting.isEmpty()) waitingSince = System.nanoTime();
         waiting.add(reply);
     }

@@ -8,6 +8,7 @@ import io.netty.handler.codec.CorruptedFrameException;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.handler.codec.LengthFieldPrepender;
 import io.netty.handler.codec.MessageToMessageCodec;
+import io.netty.handler.codec.TooLongFrameException;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -38,6 +39,8 @@ import java.util.List;
  */
 final class Wire {
     static final int MAX_FRAME = 256 << 20;
+    /** The largest frame before a connection has said HELLO: a HELLO with a token of up to 256 bytes. */
+    static final int HELLO_FRAME = 1 + 8 + 2 + 256 + 8;
     /** The round of a key that holds weights rather than round sums. */
     static final long WEIGHTS = -1;
     private static final byte HELLO = 1, ACK = 2, PUSH = 3, PULL = 5, VALUES = 6, ERROR = 7;
@@ -154,9 +157,39 @@ final class Wire {
         }
     }
 
-    /** Completes a channel's pipeline: framing and the codec in front of {@code handler}. */
-    static void pipeline(ChannelPipeline p, ChannelHandler handler) {
-        p.addLast(new LengthFieldBasedFrameDecoder(MAX_FRAME, 0, LENGTH, 0, LENGTH), new LengthFieldPrepender(LENGTH), new Codec(), handler);
+    /** Completes a channel's pipeline: framing (frames of at most {@code maxFrame} bytes) and the codec in front of {@code handler}. */
+    static void pipeline(ChannelPipeline p, int maxFrame, ChannelHandler handler) {
+        p.addLast(FRAMES, new Frames(maxFrame)).addLast(new LengthFieldPrepender(LENGTH), new Codec(), handler);
+    }
+
+    /** Frames of at most this many bytes from now on (a server raises the limit once a peer said HELLO). */
+    static void limitFrames(ChannelPipeline p, int maxFrame) {
+        ((Frames) p.get(FRAMES)).limit = maxFrame;
+    }
+
+    /** The bytes of a frame carrying {@code values} floats, the largest a key of that length needs. */
+    static int frameFor(int values) {
+        return HEADER + 12 + 5 + values * 4;
+    }
+
+    private static final String FRAMES = "frames";
+
+    /** Netty's length-field decoder, refusing a frame above the current limit before buffering any of it. */
+    private static final class Frames extends LengthFieldBasedFrameDecoder {
+        int limit;
+
+        Frames(int limit) {
+            super(MAX_FRAME, 0, LENGTH, 0, LENGTH);
+            this.limit = limit;
+        }
+
+        @Override
+        protected Object decode(ChannelHandlerContext ctx, ByteBuf in) throws Exception {
+            if (in.readableBytes() >= LENGTH && in.getUnsignedInt(in.readerIndex()) > limit) {
+                throw new TooLongFrameException("a frame of " + in.getUnsignedInt(in.readerIndex()) + " bytes; at most " + limit + " here");
+            }
+            return super.decode(ctx, in);
+        }
     }
 
     /** The bytes a frame takes on the wire, length field included. */

@@ -2,11 +2,8 @@ package org.livetrain.ps;
 
 import org.junit.jupiter.api.Test;
 
-import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -30,9 +27,9 @@ class SummationServiceTest {
     static final String TOKEN = "job-token-1234";
     static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
 
-    static List<SummationServer> servers(int n, int workers, Duration roundTimeout) throws Exception {
+    static List<SummationServer> servers(int n, int workers, KeySpace keys, Duration roundTimeout) throws Exception {
         List<SummationServer> s = new ArrayList<>();
-        for (int i = 0; i < n; i++) s.add(new SummationServer(LOOPBACK, 0, TOKEN, workers, roundTimeout));
+        for (int i = 0; i < n; i++) s.add(new SummationServer(LOOPBACK, 0, TOKEN, workers, keys, roundTimeout));
         return s;
     }
 
@@ -50,7 +47,7 @@ class SummationServiceTest {
     @Test
     void concurrentWorkersOutOfOrderChunksAndOverlappingRounds() throws Exception {
         int workers = 3, keys = 12, rounds = 15, len = 1000;
-        List<SummationServer> s = servers(2, workers, Duration.ofSeconds(30));
+        List<SummationServer> s = servers(2, workers, KeySpace.tensor(0, 12 * 1000, 1000), Duration.ofSeconds(30));
         ExecutorService pool = Executors.newFixedThreadPool(workers);
         try {
             List<Future<List<float[][]>>> results = new ArrayList<>();
@@ -97,7 +94,7 @@ class SummationServiceTest {
     @Test
     void allReduceSumsAWholeTensorInChunks() throws Exception {
         int workers = 2;
-        List<SummationServer> s = servers(2, workers, Duration.ofSeconds(30));
+        List<SummationServer> s = servers(2, workers, KeySpace.tensor(0, 10_007, 1000), Duration.ofSeconds(30));
         ExecutorService pool = Executors.newFixedThreadPool(workers);
         try {
             List<Future<float[]>> out = new ArrayList<>();
@@ -124,7 +121,7 @@ class SummationServiceTest {
 
     @Test
     void asynchronousModeHoldsWeightsAndAddsDeltas() throws Exception {
-        List<SummationServer> s = servers(2, 2, Duration.ofSeconds(30));
+        List<SummationServer> s = servers(2, 2, KeySpace.tensor(0, 5, 2).withWeights(), Duration.ofSeconds(30));
         try (SummationClient a = new SummationClient(addresses(s), TOKEN, 0, 2, Duration.ofSeconds(30));
              SummationClient b = new SummationClient(addresses(s), TOKEN, 1, 2, Duration.ofSeconds(30))) {
             long w = SummationClient.WEIGHTS;
@@ -152,34 +149,20 @@ class SummationServiceTest {
 
     @Test
     void aFrameAnnouncingMoreValuesThanItCarriesClosesThatConnectionOnly() throws Exception {
-        List<SummationServer> s = servers(1, 1, Duration.ofSeconds(30));
-        try (SummationClient honest = new SummationClient(addresses(s), TOKEN, 0, 1, Duration.ofSeconds(30));
-             Socket rogue = new Socket(s.get(0).address().getAddress(), s.get(0).address().getPort())) {
-            DataOutputStream out = new DataOutputStream(rogue.getOutputStream());
-            out.writeInt(1 + 8 + 2 + TOKEN.length() + 8); // a HELLO with the job's token: the peer is past the door
-            out.writeByte(1);
-            out.writeLong(1);
-            out.writeShort(TOKEN.length());
-            out.writeBytes(TOKEN);
-            out.writeInt(0);
-            out.writeInt(1);
-            out.writeInt(1 + 8 + 12 + 5); // a PUSH frame whose payload announces a billion values and carries none
-            out.writeByte(3);
-            out.writeLong(1);
-            out.writeInt(0);
-            out.writeLong(0);
-            out.writeByte(0);
-            out.writeInt(1_000_000_000);
-            out.flush();
-            rogue.setSoTimeout(10_000);
-            DataInputStream in = new DataInputStream(rogue.getInputStream());
-            assertEquals(1 + 8, in.readInt());
-            assertEquals(2, in.readByte(), "HELLO acknowledged");
-            in.readLong();
-            assertEquals(-1, in.read(), "the server closes a connection that sends a corrupt frame");
-            float[] v = {1, 2};
-            honest.pushPull(v, 0, 0, 2, Compression.NONE);
-            assertArrayEquals(new float[]{1, 2}, v, "other connections are served as before");
+        List<SummationServer> s = servers(1, 2, KeySpace.tensor(0, 2, 2), Duration.ofSeconds(30));
+        try (SummationClient honest = new SummationClient(addresses(s), TOKEN, 0, 2, Duration.ofSeconds(30));
+             RawPeer rogue = new RawPeer(s.get(0).address())) {
+            rogue.hello(TOKEN, 1, 2); // the job's token: the peer is past the door
+            assertEquals(RawPeer.ACK, rogue.read().type(), "HELLO acknowledged");
+            rogue.push(2, 0, 0, 1_000_000_000); // a PUSH announcing a billion values and carrying none
+            assertTrue(rogue.closedByServer(), "the server closes a connection that sends a corrupt frame");
+            try (SummationClient worker1 = new SummationClient(addresses(s), TOKEN, 1, 2, Duration.ofSeconds(30))) {
+                CompletableFuture<Void> other = honest.push(0, 0, new float[]{1, 2}, 0, 2, Compression.NONE);
+                float[] v = {10, 20};
+                worker1.pushPull(v, 0, 0, 2, Compression.NONE);
+                other.get(5, TimeUnit.SECONDS);
+                assertArrayEquals(new float[]{11, 22}, v, "other connections are served as before; worker 1 may come back");
+            }
         } finally {
             s.forEach(SummationServer::close);
         }
@@ -187,7 +170,7 @@ class SummationServiceTest {
 
     @Test
     void wrongTokenIsRefused() throws Exception {
-        List<SummationServer> s = servers(1, 2, Duration.ofSeconds(30));
+        List<SummationServer> s = servers(1, 2, KeySpace.tensor(0, 1, 1), Duration.ofSeconds(30));
         try {
             PsException e = assertThrows(PsException.class, () -> new SummationClient(addresses(s), "not-the-token", 0, 2, Duration.ofSeconds(5)).close());
             assertTrue(e.getMessage().contains("wrong job token"), e.getMessage());
@@ -198,7 +181,7 @@ class SummationServiceTest {
 
     @Test
     void aWorkerThatDisconnectsMidRoundFailsTheRoundCleanly() throws Exception {
-        List<SummationServer> s = servers(1, 3, Duration.ofSeconds(60));
+        List<SummationServer> s = servers(1, 3, KeySpace.tensor(0, 2, 2), Duration.ofSeconds(60));
         try {
             SummationClient a = new SummationClient(addresses(s), TOKEN, 0, 3, Duration.ofSeconds(60));
             SummationClient b = new SummationClient(addresses(s), TOKEN, 1, 3, Duration.ofSeconds(60));
@@ -220,7 +203,7 @@ class SummationServiceTest {
 
     @Test
     void aMissingWorkerTimesTheRoundOutInsteadOfHanging() throws Exception {
-        List<SummationServer> s = servers(1, 2, Duration.ofSeconds(2));
+        List<SummationServer> s = servers(1, 2, KeySpace.tensor(5, 1, 1).plus(7, 1), Duration.ofSeconds(2));
         try (SummationClient a = new SummationClient(addresses(s), TOKEN, 0, 2, Duration.ofSeconds(30))) {
             a.push(5, 0, new float[]{1}, 0, 1, Compression.NONE).get();
             assertTimeoutPreemptively(Duration.ofSeconds(10), () -> {
@@ -234,7 +217,7 @@ class SummationServiceTest {
 
     @Test
     void neverBindsToAllInterfaces() {
-        assertThrows(IllegalArgumentException.class, () -> new SummationServer(InetAddress.getByName("0.0.0.0"), 0, TOKEN, 1, Duration.ofSeconds(1)));
+        assertThrows(IllegalArgumentException.class, () -> new SummationServer(InetAddress.getByName("0.0.0.0"), 0, TOKEN, 1, KeySpace.tensor(0, 1, 1), Duration.ofSeconds(1)));
     }
 
     @Test
@@ -246,7 +229,7 @@ class SummationServiceTest {
         }
         assertTrue(Float.isNaN(Half.toFloat(Half.fromFloat(Float.NaN))));
         assertEquals(Float.POSITIVE_INFINITY, Half.toFloat(Half.fromFloat(1e6f)));
-        List<SummationServer> s = servers(1, 2, Duration.ofSeconds(30));
+        List<SummationServer> s = servers(1, 2, KeySpace.tensor(0, 1000, 256), Duration.ofSeconds(30));
         ExecutorService pool = Executors.newFixedThreadPool(2);
         try {
             List<Future<float[]>> out = new ArrayList<>();

@@ -1,0 +1,104 @@
+package org.livetrain.ps;
+
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+
+/** A peer that writes the summation service's frames byte by byte, as a hostile or broken client would. */
+final class RawPeer implements AutoCloseable {
+    static final byte HELLO = 1, ACK = 2, PUSH = 3, PULL = 5, VALUES = 6, ERROR = 7;
+    final Socket socket;
+    final DataOutputStream out;
+    final DataInputStream in;
+
+    RawPeer(InetSocketAddress server) throws IOException {
+        socket = new Socket(server.getAddress(), server.getPort());
+        socket.setSoTimeout(20_000);
+        out = new DataOutputStream(socket.getOutputStream());
+        in = new DataInputStream(socket.getInputStream());
+    }
+
+    /** Sends a frame: its length, type, request id and body. */
+    void frame(byte type, long id, byte[] body) throws IOException {
+        out.writeInt(1 + 8 + body.length);
+        out.writeByte(type);
+        out.writeLong(id);
+        out.write(body);
+        out.flush();
+    }
+
+    void hello(String token, int worker, int workers) throws IOException {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        DataOutputStream d = new DataOutputStream(b);
+        byte[] t = token.getBytes(StandardCharsets.UTF_8);
+        d.writeShort(t.length);
+        d.write(t);
+        d.writeInt(worker);
+        d.writeInt(workers);
+        frame(HELLO, 1, b.toByteArray());
+    }
+
+    /** A PUSH of float32 values announcing {@code count} of them. */
+    void push(long id, int key, long round, int count, float... values) throws IOException {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        DataOutputStream d = new DataOutputStream(b);
+        d.writeInt(key);
+        d.writeLong(round);
+        d.writeByte(0);
+        d.writeInt(count);
+        for (float v : values) d.writeFloat(v);
+        frame(PUSH, id, b.toByteArray());
+    }
+
+    void pull(long id, int key, long round) throws IOException {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        DataOutputStream d = new DataOutputStream(b);
+        d.writeInt(key);
+        d.writeLong(round);
+        d.writeByte(0);
+        frame(PULL, id, b.toByteArray());
+    }
+
+    /** The next frame's type and body (after the request id); ERROR bodies are decoded into {@code text}. */
+    record Answer(byte type, long id, byte[] body) {
+        String text() {
+            return new String(body, 2, body.length - 2, StandardCharsets.UTF_8);
+        }
+    }
+
+    Answer read() throws IOException {
+        int n = in.readInt();
+        byte type = in.readByte();
+        long id = in.readLong();
+        byte[] body = new byte[n - 9];
+        in.readFully(body);
+        return new Answer(type, id, body);
+    }
+
+    /** True when the server closed the connection within the socket's timeout (everything it sent is skipped). */
+    boolean closedByServer() throws IOException {
+        try {
+            while (in.read() >= 0) {
+                // drain
+            }
+            return true;
+        } catch (EOFException e) {
+            return true;
+        } catch (SocketTimeoutException e) {
+            return false;
+        } catch (IOException reset) {
+            return true;
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        socket.close();
+    }
+}

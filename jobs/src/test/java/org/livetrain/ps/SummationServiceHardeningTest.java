@@ -1,0 +1,148 @@
+package org.livetrain.ps;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.livetrain.ps.SummationServiceTest.TOKEN;
+
+/**
+ * Whoever reaches a shard's port is untrusted until HELLO, and a token holder is still held to the job's
+ * keys and rounds: raw TCP peers on 127.0.0.1 try what a hostile or broken client would (issue 13, points 1-6).
+ */
+class SummationServiceHardeningTest {
+    private final List<SummationServer> servers = new ArrayList<>();
+    private final List<AutoCloseable> open = new ArrayList<>();
+
+    private InetSocketAddress server(int workers, KeySpace keys) throws Exception {
+        servers.addAll(SummationServiceTest.servers(1, workers, keys, Duration.ofSeconds(30)));
+        return servers.get(servers.size() - 1).address();
+    }
+
+    private <T extends AutoCloseable> T opened(T c) {
+        open.add(c);
+        return c;
+    }
+
+    private SummationClient client(InetSocketAddress a, int worker, int workers) throws Exception {
+        return opened(new SummationClient(List.of(a), TOKEN, worker, workers, Duration.ofSeconds(30)));
+    }
+
+    @AfterEach
+    void closeAll() throws Exception {
+        for (AutoCloseable c : open) c.close();
+        servers.forEach(SummationServer::close);
+    }
+
+    @Test
+    void beforeHelloOnlyAHelloSizedFrameIsAccepted() throws Exception {
+        InetSocketAddress a = server(1, KeySpace.tensor(0, 1 << 20, 1 << 20));
+        RawPeer p = opened(new RawPeer(a));
+        p.out.writeInt(200 << 20); // announces a 200 MB frame without a token
+        p.out.write(new byte[4096]);
+        p.out.flush();
+        assertTrue(p.closedByServer(), "closed before buffering the frame");
+        SummationClient c = client(a, 0, 1);
+        float[] v = new float[1 << 20];
+        v[7] = 7;
+        c.pushPull(v, 0, 0, 1 << 20, Compression.NONE); // after HELLO a frame of the job's own chunk size passes
+        assertEquals(7, v[7]);
+    }
+
+    @Test
+    void aConnectionThatNeverSaysHelloIsClosedAndConnectionsAreCapped() throws Exception {
+        InetSocketAddress a = server(1, KeySpace.tensor(0, 1, 1));
+        List<RawPeer> idle = new ArrayList<>();
+        for (int i = 0; i < 3; i++) idle.add(opened(new RawPeer(a))); // workers + 2
+        RawPeer fourth = opened(new RawPeer(a));
+        fourth.socket.setSoTimeout(5_000);
+        assertTrue(fourth.closedByServer(), "a connection beyond the cap is closed at once");
+        long t0 = System.nanoTime();
+        assertTrue(idle.get(0).closedByServer(), "a connection without HELLO is closed");
+        double s = (System.nanoTime() - t0) / 1e9;
+        assertTrue(s < SummationServer.HANDSHAKE.toSeconds() + 5, "within the handshake time: " + s + " s");
+        float[] v = {3};
+        client(a, 0, 1).pushPull(v, 0, 0, 1, Compression.NONE);
+        assertArrayEquals(new float[]{3}, v, "the real worker gets in once the idle ones are gone");
+    }
+
+    @Test
+    void aShortPushIsRefusedBeforeAnythingIsAdded() throws Exception {
+        InetSocketAddress a = server(2, KeySpace.tensor(0, 4, 4));
+        RawPeer p = opened(new RawPeer(a));
+        p.hello(TOKEN, 1, 2);
+        assertEquals(RawPeer.ACK, p.read().type());
+        p.push(2, 0, 0, 2, 10, 10); // two values for a key of four
+        RawPeer.Answer e = p.read();
+        assertEquals(RawPeer.ERROR, e.type());
+        assertTrue(e.text().contains("a push of 2 values to key 0 of 4"), e.text());
+        p.push(3, 0, 0, 4, 1, 1, 1, 1);
+        assertEquals(RawPeer.ACK, p.read().type());
+        float[] v = {2, 2, 2, 2};
+        client(a, 0, 2).pushPull(v, 0, 0, 4, Compression.NONE);
+        assertArrayEquals(new float[]{3, 3, 3, 3}, v, "nothing of the refused push is in the sum");
+    }
+
+    @Test
+    void keysAreTheJobsOnlyAndWeightsOnlyInAnAsynchronousJob() throws Exception {
+        InetSocketAddress a = server(1, KeySpace.tensor(0, 2, 2));
+        SummationClient c = client(a, 0, 1);
+        PsException weights = assertThrows(PsException.class, () -> c.pushPull(new float[2], 0, SummationClient.WEIGHTS, 2, Compression.NONE));
+        assertTrue(weights.getMessage().contains("this job is not asynchronous"), weights.getMessage());
+        PsException unknown = assertThrows(PsException.class, () -> c.pushPull(new float[2], 40_000, 0, 2, Compression.NONE));
+        assertTrue(unknown.getMessage().contains("no key 40000 in this job"), unknown.getMessage());
+    }
+
+    @Test
+    void aSecondHelloAsAConnectedWorkerIsRefusedAndItsCloseLeavesTheWorkerAlone() throws Exception {
+        InetSocketAddress a = server(2, KeySpace.tensor(0, 1, 1));
+        SummationClient w0 = client(a, 0, 2), w1 = client(a, 1, 2);
+        try (RawPeer stray = new RawPeer(a)) {
+            stray.hello(TOKEN, 0, 2);
+            RawPeer.Answer r = stray.read();
+            assertEquals(RawPeer.ERROR, r.type());
+            assertTrue(r.text().contains("worker 0 is connected already"), r.text());
+        }
+        Thread.sleep(300); // the stray connection's close has been seen
+        CompletableFuture<float[]> p0 = CompletableFuture.supplyAsync(() -> sum(w0, 1));
+        float[] got = sum(w1, 2);
+        assertArrayEquals(new float[]{3}, got, "worker 0 was not marked gone");
+        assertArrayEquals(new float[]{3}, p0.get(10, TimeUnit.SECONDS));
+    }
+
+    private static float[] sum(SummationClient c, float v) {
+        float[] a = {v};
+        c.pushPull(a, 0, 7, 1, Compression.NONE);
+        return a;
+    }
+
+    @Test
+    void roundsAreBookedPerWorkerWithinAWindow() throws Exception {
+        InetSocketAddress a = server(2, KeySpace.tensor(0, 1, 1));
+        SummationClient w0 = client(a, 0, 2), w1 = client(a, 1, 2);
+        w0.push(0, 10, new float[]{1}, 0, 1, Compression.NONE).get(5, TimeUnit.SECONDS);
+        w1.push(0, 10, new float[]{2}, 0, 1, Compression.NONE).get(5, TimeUnit.SECONDS);
+        assertArrayEquals(new float[]{3}, w0.pull(0, 10, Compression.NONE).get(5, TimeUnit.SECONDS));
+        Exception twice = assertThrows(Exception.class, () -> w0.pull(0, 10, Compression.NONE).get(5, TimeUnit.SECONDS));
+        assertTrue(twice.getCause().getMessage().contains("worker 0 pulled key 0 round 10 twice"), twice.getCause().getMessage());
+        assertArrayEquals(new float[]{3}, w1.pull(0, 10, Compression.NONE).get(5, TimeUnit.SECONDS), "a duplicate pull does not rob the real puller");
+        Exception over = assertThrows(Exception.class, () -> w0.pull(0, 10, Compression.NONE).get(5, TimeUnit.SECONDS));
+        assertTrue(over.getCause().getMessage().contains("key 0 round 10 is over"), over.getCause().getMessage());
+        Exception ahead = assertThrows(Exception.class, () -> w0.push(0, 1_000_000_000L, new float[]{1}, 0, 1, Compression.NONE).get(5, TimeUnit.SECONDS));
+        assertTrue(ahead.getCause().getMessage().contains("too far ahead"), ahead.getCause().getMessage());
+        CompletableFuture<Void> next = w0.push(0, 11, new float[]{5}, 0, 1, Compression.NONE);
+        next.get(5, TimeUnit.SECONDS);
+        assertFalse(next.isCompletedExceptionally(), "the next round goes on");
+    }
+}
