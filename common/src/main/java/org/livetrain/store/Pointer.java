@@ -3,6 +3,7 @@ package org.livetrain.store;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.core.JsonProcessingException;
 
 /**
  * The content of {@code best.json} and {@code latest.json} (of the directory and of each run): which
@@ -28,6 +29,23 @@ public record Pointer(
     /** The same checkpoint at another place (a migrated directory). */
     Pointer at(String newPath, String newRun) {
         return new Pointer(step, epoch, newPath, sha256, devAccuracy, devLoss, created, newRun);
+    }
+
+    /** As {@code best.json} holds it, on one line. */
+    public String toJson() {
+        try {
+            return CheckpointStore.JSON.writeValueAsString(this);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public static Pointer fromJson(String json) {
+        try {
+            return CheckpointStore.JSON.readValue(json, Pointer.class);
+        } catch (JsonProcessingException e) {
+            throw new IllegalArgumentException("not a checkpoint pointer: " + e.getOriginalMessage(), e);
+        }
     }
 
     /** {@code step 150 of run 20261128-035711}, or {@code step 150} when the run is not known. */

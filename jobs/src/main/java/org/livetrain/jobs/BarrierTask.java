@@ -3,6 +3,7 @@ package org.livetrain.jobs;
 import org.apache.spark.BarrierTaskContext;
 import org.livetrain.LiveTrainException;
 import org.livetrain.ps.SummationServer;
+import org.livetrain.store.Pointer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import scala.collection.Iterator;
@@ -43,8 +44,9 @@ final class BarrierTask extends AbstractFunction1<Iterator<Integer>, Iterator<St
         Resources open = new Resources();
         try {
             SummationServer server = plan.hostsServer(id) ? open.add(startServer(task, id)) : null;
-            List<InetSocketAddress> servers = endpoints(task.allGather(server == null ? "" : server.address().getHostString() + ":" + server.address().getPort()));
-            summary = id < plan.config().workers() ? new WorkerLoop(plan, task, id, servers, open).run() : "server " + id;
+            String[] said = task.allGather((server == null ? "" : server.address().getHostString() + ":" + server.address().getPort()) + "\n" + resumeFrom(id));
+            List<InetSocketAddress> servers = endpoints(said);
+            summary = id < plan.config().workers() ? new WorkerLoop(plan, task, id, servers, agreedResume(said), open).run() : "server " + id;
             task.barrier(); // every worker is done before any server goes away
         } catch (Exception e) {
             Optional<LiveTrainException> fatal = LiveTrainException.in(e);
@@ -63,16 +65,32 @@ final class BarrierTask extends AbstractFunction1<Iterator<Integer>, Iterator<St
     }
 
     private SummationServer startServer(BarrierTaskContext task, int id) throws Exception {
-        SummationServer server = new SummationServer(executorAddress(task, id), 0, plan.token(), plan.config().workers(), BytePSTrainer.TIMEOUT);
+        SummationServer server = new SummationServer(executorAddress(task, id), 0, plan.token(), plan.config().workers(), plan.keySpace(),
+                BytePSTrainer.TIMEOUT);
         boolean firstShard = id == (plan.config().byteps().servers() == 0 ? 0 : plan.config().workers());
         if (firstShard) plan.faults().onServerStarted(server, plan.attempt());
         return server;
     }
 
-    /** The servers' endpoints, from what every task said ({@code host:port}, or nothing for a task without a shard). */
+    /**
+     * Where a later attempt (or --resume) continues: the run's latest.json as task 0 reads it, once for all, so
+     * that a pointer moving meanwhile (a late publication) cannot make the workers start from different steps.
+     */
+    private String resumeFrom(int id) {
+        if (id != 0 || (plan.attempt() == 0 && !plan.resume())) return "";
+        return plan.store().latest().map(Pointer::toJson).orElse("");
+    }
+
+    private static Optional<Pointer> agreedResume(String[] said) {
+        String json = said[0].substring(said[0].indexOf('\n') + 1);
+        return json.isEmpty() ? Optional.empty() : Optional.of(Pointer.fromJson(json));
+    }
+
+    /** The servers' endpoints, from what every task said ({@code host:port}, or nothing for a task without a shard, then a line). */
     private static List<InetSocketAddress> endpoints(String[] said) {
         List<InetSocketAddress> servers = new ArrayList<>();
-        for (String e : said) {
+        for (String line : said) {
+            String e = line.substring(0, line.indexOf('\n'));
             if (e.isEmpty()) continue;
             int colon = e.lastIndexOf(':');
             servers.add(new InetSocketAddress(e.substring(0, colon), Integer.parseInt(e.substring(colon + 1))));

@@ -7,6 +7,8 @@ import org.livetrain.store.RunStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayDeque;
+import java.util.Deque;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -15,8 +17,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Worker 0 writes checkpoints in the background, from a snapshot (a clone) of the network, so that the
- * workers do not wait for zip compression and storage. Publications keep their order; a failed one fails
- * the worker at its next evaluation or at the end.
+ * workers do not wait for zip compression and storage. Publications keep their order; every failed one
+ * fails the worker at its next evaluation or at the end, also when others were queued behind it.
  */
 final class Publisher implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Publisher.class);
@@ -27,7 +29,8 @@ final class Publisher implements AutoCloseable {
         t.setDaemon(true);
         return t;
     });
-    private Future<?> last;
+    /** Publications in the order they were asked for; each is checked. */
+    private final Deque<Future<?>> pending = new ArrayDeque<>();
 
     Publisher(RunStore store, Faults faults) {
         this.store = store;
@@ -36,11 +39,11 @@ final class Publisher implements AutoCloseable {
 
     void publish(MultiLayerNetwork snapshot, CheckpointMeta meta) throws Exception {
         check();
-        last = thread.submit(() -> {
+        pending.add(thread.submit(() -> {
             RunStore.Written written = store.write(snapshot, meta);
             faults.beforePointer(meta.step());
             return store.point(written);
-        });
+        }));
     }
 
     /** Replaces progress.json in the background; a failed write only costs the bar a refresh. */
@@ -54,19 +57,19 @@ final class Publisher implements AutoCloseable {
         });
     }
 
-    /** Rethrows a failed publication, if the last one is done. */
+    /** Rethrows the first failed publication among those done; forgets the ones that succeeded. */
     private void check() throws Exception {
-        if (last != null && last.isDone()) unwrap();
+        while (!pending.isEmpty() && pending.peekFirst().isDone()) unwrap(pending.pollFirst());
     }
 
-    /** Waits for every publication. */
+    /** Waits for every publication; rethrows the first that failed. */
     void drain() throws Exception {
-        if (last != null) unwrap();
+        while (!pending.isEmpty()) unwrap(pending.pollFirst());
     }
 
-    private void unwrap() throws Exception {
+    private static void unwrap(Future<?> publication) throws Exception {
         try {
-            last.get();
+            publication.get();
         } catch (ExecutionException e) {
             throw e.getCause() instanceof Exception x ? x : new RuntimeException(e.getCause());
         }

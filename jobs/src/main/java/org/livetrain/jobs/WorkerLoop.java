@@ -47,17 +47,20 @@ final class WorkerLoop {
     private final long totalSteps;
     private MultiLayerNetwork net;
     private DataParallelWorker worker;
+    private final Optional<Pointer> resumeFrom;
     private Publisher publisher;
     private long step;
     private Window window;
     private long positionStep, positionNanos;
 
-    WorkerLoop(BytePSTrainer.Plan plan, BarrierTaskContext task, int w, List<InetSocketAddress> servers, BarrierTask.Resources open) {
+    WorkerLoop(BytePSTrainer.Plan plan, BarrierTaskContext task, int w, List<InetSocketAddress> servers, Optional<Pointer> resumeFrom,
+               BarrierTask.Resources open) {
         this.plan = plan;
         this.c = plan.config();
         this.task = task;
         this.w = w;
         this.servers = servers;
+        this.resumeFrom = resumeFrom;
         this.open = open;
         this.store = plan.store();
         this.totalSteps = (long) plan.stepsPerEpoch() * c.epochs();
@@ -81,11 +84,10 @@ final class WorkerLoop {
         return "worker " + w + " finished at step " + step;
     }
 
-    /** A later attempt (or --resume) continues from the run's own latest.json: parameters, updater state, step. */
+    /** A later attempt (or --resume) continues from the checkpoint the tasks agreed on: parameters, updater state, step. */
     private void restoreOrCreate() {
-        Optional<Pointer> latest = plan.attempt() > 0 || plan.resume() ? store.latest() : Optional.empty();
-        if (latest.isPresent()) {
-            Checkpoint cp = store.directory().load(latest.get(), true);
+        if (resumeFrom.isPresent()) {
+            Checkpoint cp = store.directory().load(resumeFrom.get(), true);
             net = cp.network();
             step = cp.meta().step();
         } else {

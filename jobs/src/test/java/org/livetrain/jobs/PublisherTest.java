@@ -1,0 +1,53 @@
+package org.livetrain.jobs;
+
+import org.apache.hadoop.conf.Configuration;
+import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.LiveTrainException;
+import org.livetrain.data.Shape;
+import org.livetrain.image.InputContract;
+import org.livetrain.image.Profile;
+import org.livetrain.model.Models;
+import org.livetrain.store.CheckpointMeta;
+import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.RunStore;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Worker 0's background publisher reports every failed publication, also one queued behind others (issue 13, point 13). */
+class PublisherTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void aFailedPublicationQueuedBehindOthersIsReported() throws Exception {
+        RunStore run = CheckpointStore.create(dir.toString(), new Configuration())
+                .newRun(null, Map.of("trainer", "test", "data", "digits", "model", "mlp"), null, 5, null);
+        MultiLayerNetwork good = Models.create(Models.Kind.MLP, new Shape(8, 8, 1), 3, 1e-3, 1), bad = good.clone();
+        bad.params().putScalar(0, Float.NaN);
+        try (Publisher p = new Publisher(run, Faults.NONE)) {
+            p.publish(good, meta(1));
+            LiveTrainException e = assertThrows(LiveTrainException.class, () -> {
+                p.publish(bad, meta(2)); // fails in the background, behind the first
+                p.publish(good, meta(3)); // queued behind it, and succeeds
+                p.drain();
+            });
+            assertTrue(e.getMessage().contains("step-2: its parameters are not finite"), e.getMessage());
+        }
+        List<Long> published = run.history().stream().map(h -> h.step()).toList();
+        assertEquals(1L, published.get(0));
+        assertTrue(!published.contains(2L), published.toString());
+    }
+
+    private static CheckpointMeta meta(long step) {
+        return CheckpointMeta.evaluation(step, 1, 0.5, 0.5, 0.5, "test", 1, "digits", "mlp",
+                InputContract.of(new Shape(8, 8, 1), Profile.OBJECT, List.of("a", "b", "c")), 1.0, 100.0, Map.of());
+    }
+}
