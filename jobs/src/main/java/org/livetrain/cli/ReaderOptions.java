@@ -1,6 +1,8 @@
 package org.livetrain.cli;
 
+import org.livetrain.LiveTrainException;
 import org.livetrain.image.ImagePreprocessor;
+import org.livetrain.io.ImageFiles;
 import org.livetrain.terminal.ReaderSettings;
 import picocli.CommandLine.Option;
 
@@ -19,6 +21,15 @@ public final class ReaderOptions {
             description = "Images with more pixels than this are refused before decoding.")
     long maxPixels;
 
+    @Option(names = "--max-bytes", paramLabel = "N", defaultValue = "" + ImageFiles.DEFAULT_MAX_BYTES,
+            description = "Image files larger than this are refused before they are read.")
+    long maxBytes;
+
+    static long checkMaxBytes(long n) {
+        if (n < 1 || n > Integer.MAX_VALUE - 8) throw new LiveTrainException("--max-bytes " + n + ": must be between 1 and " + (Integer.MAX_VALUE - 8));
+        return n;
+    }
+
     @Option(names = "--save-inputs", paramLabel = "DIR", description = "Write the input the network was given for each answered file"
             + " as a PNG in DIR (named after the request), and name it in the answer.")
     Path saveInputs;
@@ -29,7 +40,7 @@ public final class ReaderOptions {
 
     /** The prompt's settings, for a person at a terminal or not. */
     ReaderSettings settings(boolean interactive) {
-        return new ReaderSettings(poll(), maxPixels, json, saveInputs, interactive);
+        return new ReaderSettings(poll(), maxPixels, checkMaxBytes(maxBytes), json, saveInputs, interactive);
     }
 
     static boolean interactive() {

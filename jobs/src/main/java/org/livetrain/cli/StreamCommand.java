@@ -5,6 +5,7 @@ import org.apache.spark.sql.streaming.StreamingQuery;
 import org.apache.spark.sql.streaming.StreamingQueryException;
 import org.livetrain.LiveTrainException;
 import org.livetrain.image.ImagePreprocessor;
+import org.livetrain.io.ImageFiles;
 import org.livetrain.kafka.KafkaScorer;
 import org.livetrain.kafka.RequestScorer;
 import org.livetrain.serving.ServingStats;
@@ -55,6 +56,10 @@ public final class StreamCommand implements Callable<Integer> {
     @Option(names = "--max-pixels", paramLabel = "N", defaultValue = "" + ImagePreprocessor.DEFAULT_MAX_PIXELS, description = "Images with more pixels are refused before decoding.")
     long maxPixels;
 
+    @Option(names = "--max-bytes", paramLabel = "N", defaultValue = "" + ImageFiles.DEFAULT_MAX_BYTES,
+            description = "Image files larger than this are refused before they are read.")
+    long maxBytes;
+
     @Option(names = "--threads", paramLabel = "N", defaultValue = "2", description = "Local mode: Spark threads.")
     int threads;
 
@@ -75,7 +80,7 @@ public final class StreamCommand implements Callable<Integer> {
         String query = queryCheckpoint != null ? queryCheckpoint : checkpointDir.replaceAll("/+$", "") + "/scorer-query";
         SparkSession spark = SparkSessions.create("LiveTrain stream", threads, common.conf());
         KafkaScorer.Settings settings = new KafkaScorer.Settings(kafka.bootstrapServers, inputTopic, outputTopic, checkpointDir, query,
-                trigger, roots, maxPixels, kafka.properties);
+                trigger, roots, maxPixels, ReaderOptions.checkMaxBytes(maxBytes), kafka.properties);
         ServingStats stats = new ServingStats();
         Thread reporter = statsEvery > 0 ? new Thread(() -> reportStats(stats, checkpointDir, spark), "livetrain-serving-stats") : null;
         try {

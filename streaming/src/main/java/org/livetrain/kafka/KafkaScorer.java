@@ -35,7 +35,7 @@ import java.util.concurrent.TimeoutException;
  */
 public final class KafkaScorer {
     public record Settings(String bootstrapServers, String inputTopic, String outputTopic, String checkpointDir, String queryCheckpoint,
-                           String trigger, List<String> allowedRoots, long maxPixels, Map<String, String> kafkaProperties) {
+                           String trigger, List<String> allowedRoots, long maxPixels, long maxBytes, Map<String, String> kafkaProperties) {
     }
 
     private KafkaScorer() {
@@ -60,7 +60,7 @@ public final class KafkaScorer {
         Dataset<Row> in = reader.load().select("key", "value", "topic", "partition", "offset", "timestamp");
         StructType schema = new StructType().add("key", DataTypes.StringType).add("value", DataTypes.StringType);
         Dataset<Row> out = in.mapPartitions(new RequestScorer(s.checkpointDir(), new HadoopConf(spark.sparkContext().hadoopConfiguration()),
-                s.allowedRoots(), s.maxPixels(), s.trigger().equals("continuous") ? 1 : Scorer.BATCH, stats), Encoders.row(schema));
+                s.allowedRoots(), s.maxPixels(), s.maxBytes(), s.trigger().equals("continuous") ? 1 : Scorer.BATCH, stats), Encoders.row(schema));
         var writer = out.writeStream().format("kafka")
                 .option("kafka.bootstrap.servers", s.bootstrapServers())
                 .option("topic", s.outputTopic())

@@ -6,18 +6,17 @@ import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.livetrain.io.HadoopConf;
+import org.livetrain.io.ImageFiles;
 import org.livetrain.serving.BestModelService;
 import org.livetrain.serving.ScoreRecord;
 import org.livetrain.serving.Scorer;
 import org.livetrain.serving.ServingStats;
 import org.livetrain.store.CheckpointStore;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Timestamp;
 import java.util.ArrayDeque;
@@ -42,6 +41,7 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
     private final HadoopConf hadoop;
     private final List<String> allowedRoots;
     private final long maxPixels;
+    private final long maxBytes;
     private final int batch;
     private final ServingStats stats;
 
@@ -49,11 +49,13 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
      * @param batch requests scored together at most: {@link Scorer#BATCH} with micro-batches, 1 in continuous mode
      * @param stats where each answer is counted (requests, errors, latency since the record's timestamp)
      */
-    public RequestScorer(String checkpointDir, HadoopConf hadoop, List<String> allowedRoots, long maxPixels, int batch, ServingStats stats) {
+    public RequestScorer(String checkpointDir, HadoopConf hadoop, List<String> allowedRoots, long maxPixels, long maxBytes, int batch,
+                         ServingStats stats) {
         this.checkpointDir = checkpointDir;
         this.hadoop = hadoop;
         this.allowedRoots = allowedRoots;
         this.maxPixels = maxPixels;
+        this.maxBytes = maxBytes;
         this.batch = batch;
         this.stats = stats;
     }
@@ -63,9 +65,8 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
         BestModelService models = MODELS.computeIfAbsent(checkpointDir,
                 d -> new BestModelService(CheckpointStore.open(d, hadoop.get()), BestModelService.DEFAULT_POLL));
         models.poll(); // a micro-batch sees the best model as of its start
-        Scorer scorer = new Scorer(models, maxPixels,
+        Scorer scorer = new Scorer(models, ImageFiles.within(allowedRoots, maxBytes), maxPixels,
                 () -> "no checkpoint has been published in " + checkpointDir + " yet");
-        List<Path> roots = realRoots();
         // lazily, up to `batch` rows at a time: a continuous-processing partition never ends, so there
         // the batch is 1 and a request is answered as soon as it arrives
         return new Iterator<>() {
@@ -93,7 +94,7 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
                     byte[] key = r.getAs("key");
                     String id = key != null ? new String(key, StandardCharsets.UTF_8)
                             : r.getAs("topic") + "-" + r.getAs("partition") + "-" + r.getAs("offset");
-                    Checked checked = check(roots, id, r.getAs("value"));
+                    Checked checked = check(id, r.getAs("value"));
                     if (checked.refused() != null) {
                         records[ids.size()] = checked.refused();
                     } else {
@@ -127,7 +128,7 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
         }
     }
 
-    private Checked check(List<Path> roots, String id, byte[] value) {
+    private Checked check(String id, byte[] value) {
         if (value == null || value.length == 0) return Checked.refuse(id, null, "empty request: the record value must be an image path");
         String text;
         try {
@@ -144,29 +145,7 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
             return Checked.refuse(id, text, text + ": not a valid path");
         }
         if (!path.isAbsolute()) return Checked.refuse(id, text, text + ": not an absolute path");
-        if (!Files.exists(path)) return Checked.refuse(id, text, text + ": no such file");
-        Path real;
-        try {
-            real = path.toRealPath(); // symlinks resolved before the check
-        } catch (IOException e) {
-            return Checked.refuse(id, text, text + ": cannot resolve (" + e.getMessage() + ")");
-        }
-        if (roots.stream().noneMatch(real::startsWith)) {
-            return Checked.refuse(id, text, text + ": outside the allowed roots " + allowedRoots);
-        }
-        return new Checked(new Scorer.Request(id, text, real), null);
-    }
-
-    private List<Path> realRoots() {
-        List<Path> roots = new ArrayList<>();
-        for (String r : allowedRoots) {
-            try {
-                roots.add(Path.of(r).toRealPath());
-            } catch (IOException e) {
-                // a root that does not exist on this executor allows nothing
-            }
-        }
-        return roots;
+        return new Checked(new Scorer.Request(id, text, path), null); // the file is opened and checked once, when it is read
     }
 
     /** For tests and a clean shutdown: forget the cached services of this JVM. */

@@ -3,6 +3,7 @@ package org.livetrain.serving;
 import org.livetrain.LiveTrainException;
 import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.image.InputContract;
+import org.livetrain.io.ImageFiles;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,15 +23,18 @@ public final class Scorer {
     public static final int BATCH = 64;
 
     private final BestModelService models;
+    private final ImageFiles files;
     private final long maxPixels;
     private final Supplier<String> notReady;
 
     /**
+     * @param files     where image files may be read from, and how large they may be
      * @param maxPixels images with more pixels are refused before decoding
      * @param notReady  says why no model is there yet and when one is expected
      */
-    public Scorer(BestModelService models, long maxPixels, Supplier<String> notReady) {
+    public Scorer(BestModelService models, ImageFiles files, long maxPixels, Supplier<String> notReady) {
         this.models = models;
+        this.files = files;
         this.maxPixels = maxPixels;
         this.notReady = notReady;
     }
@@ -76,7 +80,7 @@ public final class Scorer {
         for (int i = 0; i < out.length; i++) {
             Request r = requests.get(i);
             try {
-                images.add(inputs[i] = preprocessor.file(r.file()));
+                images.add(inputs[i] = preprocessor.bytes(files.read(r.shown(), r.file()), r.shown()));
                 ready.add(i);
             } catch (LiveTrainException e) {
                 out[i] = ScoreRecord.error(r.id(), r.shown(), e.getMessage());

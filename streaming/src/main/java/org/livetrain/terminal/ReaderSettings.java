@@ -8,5 +8,5 @@ import java.time.Duration;
  * instead of human answers, a folder to save each prepared input in (or null), and whether a person types at
  * a terminal (lines from elsewhere are then drawn above the prompt, and pictures use colour).
  */
-public record ReaderSettings(Duration poll, long maxPixels, boolean json, Path saveInputs, boolean interactive) {
+public record ReaderSettings(Duration poll, long maxPixels, long maxBytes, boolean json, Path saveInputs, boolean interactive) {
 }

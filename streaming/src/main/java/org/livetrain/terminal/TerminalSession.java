@@ -1,6 +1,7 @@
 package org.livetrain.terminal;
 
 import org.apache.hadoop.conf.Configuration;
+import org.livetrain.io.ImageFiles;
 import org.livetrain.serving.BestModelService;
 import org.livetrain.serving.LoadedModel;
 import org.livetrain.serving.Scorer;
@@ -24,7 +25,7 @@ public final class TerminalSession implements AutoCloseable {
                            InputStream in, PrintStream out, PrintStream err) {
         CheckpointStore store = CheckpointStore.open(checkpointDir, conf);
         this.models = new BestModelService(store, settings.poll());
-        Scorer scorer = new Scorer(models, settings.maxPixels(), notReady);
+        Scorer scorer = new Scorer(models, ImageFiles.anywhere(settings.maxBytes()), settings.maxPixels(), notReady);
         this.reader = new TerminalReader(scorer, new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8)), out, err, settings);
         models.onEvent(reader::printAbove);
         LoadedModel m = models.current().orElse(null);

@@ -1,0 +1,94 @@
+package org.livetrain.io;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.LiveTrainException;
+
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The scorer's file access against requests that anyone who can write to the topic chooses (issue 13, points 8-10). */
+class ImageFilesTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void aFileSwappedForALinkOutsideTheRootsIsNeverRead() throws Exception {
+        Path root = Files.createDirectories(dir.resolve("root")), secret = Files.writeString(dir.resolve("secret.txt"), "SECRET");
+        byte[] inside = "inside".getBytes(StandardCharsets.UTF_8);
+        Path file = root.resolve("x.png"), plain = Files.write(root.resolve(".plain"), inside), link = root.resolve(".link");
+        Files.copy(plain, file);
+        Files.createSymbolicLink(link, secret);
+        ImageFiles files = ImageFiles.within(List.of(root.toString()), 1 << 20);
+        AtomicBoolean stop = new AtomicBoolean();
+        Thread swapper = new Thread(() -> { // the attacker: x.png is a file one moment, a link out of the root the next
+            try {
+                while (!stop.get()) {
+                    Files.copy(link, root.resolve(".next"), StandardCopyOption.REPLACE_EXISTING, LinkOption.NOFOLLOW_LINKS);
+                    Files.move(root.resolve(".next"), file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                    Files.copy(plain, root.resolve(".next"), StandardCopyOption.REPLACE_EXISTING);
+                    Files.move(root.resolve(".next"), file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                }
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+        swapper.start();
+        int read = 0, refused = 0;
+        try {
+            for (int i = 0; i < 3000; i++) {
+                try {
+                    byte[] b = files.read("x.png", file);
+                    assertArrayEquals(inside, b, "only the file inside the root is ever read");
+                    read++;
+                } catch (LiveTrainException e) {
+                    assertEquals("x.png: no such file in the allowed roots", e.getMessage());
+                    refused++;
+                }
+            }
+        } finally {
+            stop.set(true);
+            swapper.join();
+        }
+        System.out.printf("[symlink swap] %d reads of the file inside, %d refusals, 0 reads of the secret%n", read, refused);
+        assertTrue(read > 0 && refused > 0, "the race was run: " + read + " reads, " + refused + " refusals");
+    }
+
+    @Test
+    void aHugeSparseFileIsRefusedFromItsSizeWithoutReadingIt() throws Exception {
+        Path root = Files.createDirectories(dir.resolve("root"));
+        Path huge = root.resolve("huge.png");
+        try (RandomAccessFile f = new RandomAccessFile(huge.toFile(), "rw")) {
+            f.setLength(3L << 30); // 3 GB, no block written
+        }
+        ImageFiles files = ImageFiles.within(List.of(root.toString()), 64L << 20);
+        LiveTrainException e = assertThrows(LiveTrainException.class, () -> files.read(huge.toString(), huge));
+        assertEquals(huge + ": 3221225472 bytes, more than the limit of 67108864", e.getMessage());
+        LiveTrainException anywhere = assertThrows(LiveTrainException.class, () -> ImageFiles.anywhere(64L << 20).read("huge.png", huge));
+        assertTrue(anywhere.getMessage().contains("more than the limit"), anywhere.getMessage());
+    }
+
+    @Test
+    void outsideTheRootsAndMissingGetTheSameAnswer() throws Exception {
+        Path root = Files.createDirectories(dir.resolve("root"));
+        Path exists = Files.writeString(dir.resolve("exists.png"), "x");
+        ImageFiles files = ImageFiles.within(List.of(root.toString()), 1 << 20);
+        String a = assertThrows(LiveTrainException.class, () -> files.read("p", exists)).getMessage();
+        String b = assertThrows(LiveTrainException.class, () -> files.read("p", dir.resolve("missing.png"))).getMessage();
+        String c = assertThrows(LiveTrainException.class, () -> files.read("p", root.resolve("missing.png"))).getMessage();
+        assertEquals("p: no such file in the allowed roots", a);
+        assertEquals(a, b);
+        assertEquals(a, c);
+    }
+}
