@@ -106,6 +106,19 @@ class CheckpointStoreTest {
         }
     }
 
+    /** A reader that read best.json a moment before a better checkpoint replaced it can still load what it read. */
+    @Test
+    void retentionKeepsTheBestThatAPublicationReplacedUntilTheNext() throws Exception {
+        RunStore store = newRun(dir, 1);
+        MultiLayerNetwork net = smallNet(3);
+        store.publish(net, meta(1, 0.9));
+        store.publish(net, meta(2, 0.5));
+        store.publish(net, meta(3, 0.95)); // replaces step 1 as the best
+        assertEquals(List.of(1L, 3L), store.steps(), "step 1, the best just replaced, is still there");
+        store.publish(net, meta(4, 0.6));
+        assertEquals(List.of(3L, 4L), store.steps(), "and goes with the next publication");
+    }
+
     @Test
     void corruptedModelIsRefusedWithTheFileName() throws Exception {
         RunStore store = newRun(dir, 3);

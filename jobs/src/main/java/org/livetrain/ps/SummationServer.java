@@ -11,6 +11,7 @@ import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.flow.FlowControlHandler;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.AttributeKey;
@@ -108,7 +109,8 @@ public final class SummationServer implements AutoCloseable {
         connections++;
         ch.closeFuture().addListener(f -> connections--);
         ch.pipeline().addLast(new IdleStateHandler(0, 0, IDLE.toSeconds(), TimeUnit.SECONDS));
-        Wire.pipeline(ch.pipeline(), Wire.HELLO_FRAME, new Handler());
+        // with reading paused, the requests already decoded from one read wait here rather than all being answered
+        Wire.pipeline(ch.pipeline(), Wire.HELLO_FRAME, new FlowControlHandler(), new Handler());
         ch.eventLoop().schedule(() -> {
             if (ch.attr(WORKER).get() == null && ch.isOpen()) {
                 refusals.warn("summation server {}: closed connection from {}: no HELLO within {} s", address(), ch.remoteAddress(), HANDSHAKE.toSeconds());

@@ -157,9 +157,9 @@ final class Wire {
         }
     }
 
-    /** Completes a channel's pipeline: framing (frames of at most {@code maxFrame} bytes) and the codec in front of {@code handler}. */
-    static void pipeline(ChannelPipeline p, int maxFrame, ChannelHandler handler) {
-        p.addLast(FRAMES, new Frames(maxFrame)).addLast(new LengthFieldPrepender(LENGTH), new Codec(), handler);
+    /** Completes a channel's pipeline: framing (frames of at most {@code maxFrame} bytes) and the codec in front of {@code handlers}. */
+    static void pipeline(ChannelPipeline p, int maxFrame, ChannelHandler... handlers) {
+        p.addLast(FRAMES, new Frames(maxFrame)).addLast(new LengthFieldPrepender(LENGTH), new Codec()).addLast(handlers);
     }
 
     /** Frames of at most this many bytes from now on (a server raises the limit once a peer said HELLO). */

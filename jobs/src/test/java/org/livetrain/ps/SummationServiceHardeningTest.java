@@ -1,5 +1,11 @@
 package org.livetrain.ps;
 
+import io.netty.buffer.PooledByteBufAllocator;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.core.LogEvent;
+import org.apache.logging.log4j.core.Logger;
+import org.apache.logging.log4j.core.appender.AbstractAppender;
+import org.apache.logging.log4j.core.config.Property;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -8,6 +14,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -19,7 +26,7 @@ import static org.livetrain.ps.SummationServiceTest.TOKEN;
 
 /**
  * Whoever reaches a shard's port is untrusted until HELLO, and a token holder is still held to the job's
- * keys and rounds: raw TCP peers on 127.0.0.1 try what a hostile or broken client would (issue 13, points 1-6).
+ * keys and rounds: raw TCP peers on 127.0.0.1 try what a hostile or broken client would (issue 13, points 1-7).
  */
 class SummationServiceHardeningTest {
     private final List<SummationServer> servers = new ArrayList<>();
@@ -144,5 +151,60 @@ class SummationServiceHardeningTest {
         CompletableFuture<Void> next = w0.push(0, 11, new float[]{5}, 0, 1, Compression.NONE);
         next.get(5, TimeUnit.SECONDS);
         assertFalse(next.isCompletedExceptionally(), "the next round goes on");
+    }
+
+    /** Answers a peer does not read stop the reading of its requests: 100 pulls of 4 MB weights queue a few, not 400 MB. */
+    @Test
+    void answersThatAreNotReadStopTheReadingOfRequests() throws Exception {
+        int n = 1 << 20;
+        InetSocketAddress a = server(1, KeySpace.tensor(0, n, n).withWeights());
+        RawPeer p = opened(new RawPeer(a));
+        p.hello(TOKEN, 0, 1);
+        assertEquals(RawPeer.ACK, p.read().type());
+        p.push(2, 0, SummationClient.WEIGHTS, n, new float[n]); // seeds the weights
+        assertEquals(RawPeer.ACK, p.read().type());
+        long before = PooledByteBufAllocator.DEFAULT.metric().usedDirectMemory();
+        for (int i = 0; i < 100; i++) p.pull(10 + i, 0, SummationClient.WEIGHTS);
+        Thread.sleep(2000);
+        long queued = PooledByteBufAllocator.DEFAULT.metric().usedDirectMemory() - before;
+        System.out.printf("[backpressure] %.1f MB of answers queued for a peer that does not read (100 asked, 4 MB each)%n", queued / 1e6);
+        assertTrue(queued < 64L << 20, "queued " + queued + " bytes");
+        for (int i = 0; i < 100; i++) assertEquals(RawPeer.VALUES, p.read().type(), "every answer comes once the peer reads");
+    }
+
+    /** Anyone can knock: a burst of refused HELLOs is one line in the log, not one each. */
+    @Test
+    void refusalsAreLoggedAtMostOncePerInterval() throws Exception {
+        InetSocketAddress a = server(1, KeySpace.tensor(0, 1, 1));
+        Captured log = new Captured();
+        Logger core = (Logger) LogManager.getLogger(SummationServer.class);
+        log.start();
+        core.addAppender(log);
+        try {
+            for (int i = 0; i < 12; i++) {
+                try (RawPeer p = new RawPeer(a)) {
+                    p.hello("wrong", 0, 1);
+                    assertEquals(RawPeer.ERROR, p.read().type());
+                    assertTrue(p.closedByServer());
+                }
+            }
+        } finally {
+            core.removeAppender(log);
+        }
+        long refusals = log.lines.stream().filter(l -> l.contains("refused connection")).count();
+        assertEquals(1, refusals, log.lines.toString());
+    }
+
+    private static final class Captured extends AbstractAppender {
+        final List<String> lines = new CopyOnWriteArrayList<>();
+
+        Captured() {
+            super("captured", null, null, true, Property.EMPTY_ARRAY);
+        }
+
+        @Override
+        public void append(LogEvent event) {
+            lines.add(event.getMessage().getFormattedMessage());
+        }
     }
 }
