@@ -108,8 +108,11 @@ public final class RunStore {
     public record Published(CheckpointMeta meta, Pointer pointer, boolean newBest, Pointer best, boolean newRunBest, Pointer runBest) {
     }
 
-    /** A checkpoint written in place but not yet published: no pointer names it, no reader sees it. */
-    public record Written(CheckpointMeta meta, String path) {
+    /**
+     * A checkpoint written in place but not yet published: no pointer names it, no reader sees it.
+     * {@code attempt}: the training stage's attempt that wrote it (-1: a writer outside a staged job).
+     */
+    public record Written(CheckpointMeta meta, String path, int attempt) {
     }
 
     /**
@@ -121,8 +124,12 @@ public final class RunStore {
         return point(write(net, meta));
     }
 
-    /** The first half of {@link #publish}: the checkpoint's files, written, read back and verified; never a model that is not finite. */
     public Written write(MultiLayerNetwork net, CheckpointMeta meta) {
+        return write(net, meta, -1);
+    }
+
+    /** The first half of {@link #publish}: the checkpoint's files, written, read back and verified; never a model that is not finite. */
+    public Written write(MultiLayerNetwork net, CheckpointMeta meta, int attempt) {
         String rel = relBase + "checkpoints/step-" + meta.step();
         if (net.params().isNaN().any() || net.params().isInfinite().any()) {
             throw new LiveTrainException(dir.location() + ": refusing to write checkpoint " + rel + ": its parameters are not finite (NaN or infinity)");
@@ -133,14 +140,22 @@ public final class RunStore {
             byte[] bytes = meta.input() == null ? zip.toByteArray() : meta.input().addTo(zip.toByteArray());
             CheckpointMeta full = meta.published(id, Instant.now().toString(), CheckpointStore.sha256(bytes), bytes.length);
             writeInPlace(rel, full, bytes, dir.best(), latest());
-            return new Written(full, rel);
+            return new Written(full, rel, attempt);
         } catch (IOException e) {
             throw Storage.problem(dir.location() + ": cannot write checkpoint " + rel, e);
         }
     }
 
-    /** The second half of {@link #publish}: the pointers, the history line, the retention. */
+    /**
+     * The second half of {@link #publish}: the pointers, the history line, the retention. A checkpoint written
+     * by an attempt that a later one has {@link #fence fenced} off is not published.
+     */
     public Published point(Written w) {
+        int writer = w.attempt() < 0 ? -1 : writer();
+        if (writer > w.attempt()) {
+            throw new IllegalStateException(base() + ": step " + w.meta().step() + " of attempt " + (w.attempt() + 1) + " not published: attempt "
+                    + (writer + 1) + " writes this run now");
+        }
         CheckpointMeta full = w.meta();
         Optional<Pointer> best = dir.best(), runBest = best();
         Pointer pointer = Pointer.of(full, w.path());
@@ -197,6 +212,29 @@ public final class RunStore {
     /** The run's evaluations, oldest first. */
     public List<HistoryEntry> history() {
         return dir.readLines(file("history.jsonl")).stream().map(HistoryEntry::of).toList();
+    }
+
+    /**
+     * Makes {@code attempt} of the run's training stage its only publisher ({@code writer.json}): the publisher
+     * of an earlier attempt that is still draining stops before its next pointer.
+     */
+    public void fence(int attempt) {
+        try {
+            Storage.writeAtomically(fs(), file("writer.json"), CheckpointStore.JSON.writeValueAsBytes(Map.of("attempt", attempt)), dir.conf());
+        } catch (IOException e) {
+            throw Storage.problem(file("writer.json") + ": cannot write", e);
+        }
+    }
+
+    /** The attempt fenced in, or -1. */
+    private int writer() {
+        try {
+            return CheckpointStore.JSON.readTree(Storage.readAll(fs(), file("writer.json"))).path("attempt").asInt(-1);
+        } catch (FileNotFoundException e) {
+            return -1;
+        } catch (IOException e) {
+            throw Storage.problem(file("writer.json") + ": unreadable", e);
+        }
     }
 
     /** Replaces the run's {@link Position} ({@code progress.json}). */

@@ -75,9 +75,12 @@ final class BarrierTask extends AbstractFunction1<Iterator<Integer>, Iterator<St
     /**
      * Where a later attempt (or --resume) continues: the run's latest.json as task 0 reads it, once for all, so
      * that a pointer moving meanwhile (a late publication) cannot make the workers start from different steps.
+     * Task 0 first fences the run for this attempt.
      */
     private String resumeFrom(int id) {
-        if (id != 0 || (plan.attempt() == 0 && !plan.resume())) return "";
+        if (id != 0) return "";
+        plan.store().fence(plan.attempt()); // an earlier attempt's publisher, if still draining, publishes nothing more
+        if (plan.attempt() == 0 && !plan.resume()) return "";
         return plan.store().latest().map(Pointer::toJson).orElse("");
     }
 

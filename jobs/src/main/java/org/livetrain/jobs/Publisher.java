@@ -24,6 +24,7 @@ final class Publisher implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Publisher.class);
     private final RunStore store;
     private final Faults faults;
+    private final int attempt;
     private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "livetrain-publisher");
         t.setDaemon(true);
@@ -32,15 +33,17 @@ final class Publisher implements AutoCloseable {
     /** Publications in the order they were asked for; each is checked. */
     private final Deque<Future<?>> pending = new ArrayDeque<>();
 
-    Publisher(RunStore store, Faults faults) {
+    /** @param attempt the training stage's attempt: once a later one has fenced the run, this one publishes nothing more */
+    Publisher(RunStore store, Faults faults, int attempt) {
         this.store = store;
         this.faults = faults;
+        this.attempt = attempt;
     }
 
     void publish(MultiLayerNetwork snapshot, CheckpointMeta meta) throws Exception {
         check();
         pending.add(thread.submit(() -> {
-            RunStore.Written written = store.write(snapshot, meta);
+            RunStore.Written written = store.write(snapshot, meta, attempt);
             faults.beforePointer(meta.step());
             return store.point(written);
         }));

@@ -105,7 +105,7 @@ final class WorkerLoop {
 
     private void connect() throws Exception {
         SummationClient ps = open.add(new SummationClient(servers, plan.token(), w, c.workers(), BytePSTrainer.TIMEOUT, task::isInterrupted));
-        publisher = open.add(new Publisher(store, plan.faults()));
+        publisher = open.add(new Publisher(store, plan.faults(), plan.attempt()));
         worker = new DataParallelWorker(net, ps, c.workers(), c.byteps().partitionBytes(), c.byteps().compress(), step);
         if (c.byteps().async()) worker.startAsync(w);
         window = new Window(step, worker);

@@ -32,7 +32,7 @@ class PublisherTest {
                 .newRun(null, Map.of("trainer", "test", "data", "digits", "model", "mlp"), null, 5, null);
         MultiLayerNetwork good = Models.create(Models.Kind.MLP, new Shape(8, 8, 1), 3, 1e-3, 1), bad = good.clone();
         bad.params().putScalar(0, Float.NaN);
-        try (Publisher p = new Publisher(run, Faults.NONE)) {
+        try (Publisher p = new Publisher(run, Faults.NONE, 0)) {
             p.publish(good, meta(1));
             LiveTrainException e = assertThrows(LiveTrainException.class, () -> {
                 p.publish(bad, meta(2)); // fails in the background, behind the first
@@ -44,6 +44,28 @@ class PublisherTest {
         List<Long> published = run.history().stream().map(h -> h.step()).toList();
         assertEquals(1L, published.get(0));
         assertTrue(!published.contains(2L), published.toString());
+    }
+
+    /** A killed attempt's publisher still draining when the retried attempt starts publishes nothing more (issue 13, point 12). */
+    @Test
+    void anAttemptFencedOffByALaterOneStopsPublishing() throws Exception {
+        RunStore run = CheckpointStore.create(dir.toString(), new Configuration())
+                .newRun(null, Map.of("trainer", "test", "data", "digits", "model", "mlp"), null, 5, null);
+        MultiLayerNetwork net = Models.create(Models.Kind.MLP, new Shape(8, 8, 1), 3, 1e-3, 1);
+        try (Publisher first = new Publisher(run, Faults.NONE, 0)) {
+            first.publish(net, meta(10));
+            first.drain();
+            run.fence(1); // the retried attempt starts
+            first.publish(net, meta(20)); // the old publisher, late
+            IllegalStateException e = assertThrows(IllegalStateException.class, first::drain);
+            assertTrue(e.getMessage().contains("step 20 of attempt 1 not published: attempt 2 writes this run now"), e.getMessage());
+        }
+        try (Publisher second = new Publisher(run, Faults.NONE, 1)) {
+            second.publish(net, meta(15));
+            second.drain();
+        }
+        assertEquals(List.of(10L, 15L), run.history().stream().map(h -> h.step()).toList());
+        assertEquals(15, run.latest().orElseThrow().step(), "latest never moved to the fenced-off attempt's step");
     }
 
     private static CheckpointMeta meta(long step) {

@@ -153,6 +153,17 @@ class SummationServiceHardeningTest {
         assertFalse(next.isCompletedExceptionally(), "the next round goes on");
     }
 
+    /** A round every worker pushed but nobody pulled does not stay for ever: after the round timeout it is over. */
+    @Test
+    void aCompleteRoundNobodyPullsExpires() throws Exception {
+        servers.addAll(SummationServiceTest.servers(1, 1, KeySpace.tensor(0, 1, 1), Duration.ofSeconds(2)));
+        SummationClient c = client(servers.get(0).address(), 0, 1);
+        c.push(0, 0, new float[]{1}, 0, 1, Compression.NONE).get(5, TimeUnit.SECONDS);
+        Thread.sleep(3500);
+        Exception over = assertThrows(Exception.class, () -> c.pull(0, 0, Compression.NONE).get(5, TimeUnit.SECONDS));
+        assertTrue(over.getCause().getMessage().contains("key 0 round 0 is over"), over.getCause().getMessage());
+    }
+
     /** Answers a peer does not read stop the reading of its requests: 100 pulls of 4 MB weights queue a few, not 400 MB. */
     @Test
     void answersThatAreNotReadStopTheReadingOfRequests() throws Exception {
