@@ -4,6 +4,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -27,6 +28,13 @@ final class RoundSums implements Key {
     /** Workers whose connection closed, shared by every key of the shard. */
     private final Set<Integer> gone;
     private final Map<Long, Round> rounds = new HashMap<>();
+    /** Why the last few failed rounds failed: a request that arrives after the failure gets the same answer. */
+    private final Map<Long, String> failures = new LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Long, String> eldest) {
+            return size() > 2 * WINDOW;
+        }
+    };
     private long newest = Long.MIN_VALUE, forgotten = Long.MIN_VALUE;
 
     private final class Round {
@@ -90,6 +98,7 @@ final class RoundSums implements Key {
     private Round round(long round) {
         Round r = rounds.get(round);
         if (r != null) return r;
+        if (failures.containsKey(round)) throw new IllegalStateException(failures.get(round));
         if (round <= forgotten) throw new IllegalStateException("key " + key + " round " + round + " is over");
         if (newest != Long.MIN_VALUE && round > newest + WINDOW) {
             throw new IllegalStateException("key " + key + " round " + round + " is too far ahead of round " + newest);
@@ -132,6 +141,7 @@ final class RoundSums implements Key {
             forgotten = Math.max(forgotten, e.getKey());
             if (r.complete()) continue;
             String msg = "key " + key + " round " + e.getKey() + ": " + why;
+            failures.put(e.getKey(), msg);
             for (Reply p : r.waiting) p.error(msg);
             failed.add(msg);
         }
