@@ -200,8 +200,10 @@ public final class TrainingJob {
         RunInfo info = ctx.run().info().orElse(null);
         if (info == null || !RunInfo.RUNNING.equals(info.state())) return;
         try {
-            ctx.run().writeInfo(info.ended(state, Instant.now().toString(), ctx.elapsedSeconds(), result == null ? null : result.testAccuracy(),
+            String now = Instant.now().toString();
+            ctx.run().writeInfo(info.ended(state, now, ctx.elapsedSeconds(), result == null ? null : result.testAccuracy(),
                     result == null ? null : result.testExamples(), error));
+            ctx.run().progress().ifPresent(p -> ctx.run().writeProgress(p.ended(state, now))); // bars and status see the end
         } catch (RuntimeException e) {
             ctx.progress().line("warning: the end of run %s was not recorded (%s)", ctx.run().id(), e.getMessage());
         }

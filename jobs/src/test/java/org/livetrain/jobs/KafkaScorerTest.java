@@ -153,6 +153,17 @@ class KafkaScorerTest {
             assertError(answers, "symlink", "sneaky.png: no such file in the allowed roots");
             assertError(answers, "text", "not an image");
             assertTrue(answers.get("after").get("error").isNull(), "a good request after bad ones is answered: " + answers.get("after"));
+
+            // push --wait: the answers where the user is, matched by request id, printed as the terminal does
+            Cli waited = Cli.run("push", "--bootstrap-servers", broker.bootstrapServers(), "--topic", "in", "--output-topic", "out", "--wait",
+                    paths.get(0), images.resolve("nope.png").toString());
+            assertEquals(0, waited.exitCode(), waited.out() + waited.err());
+            assertTrue(waited.out().contains(paths.get(0) + ": Prediction: "), waited.out());
+            assertTrue(waited.out().contains("nope.png: Error: ") && waited.out().contains("no such file in the allowed roots"), waited.out());
+            Cli unanswered = Cli.run("push", "--bootstrap-servers", broker.bootstrapServers(), "--topic", "nobody-reads", "--output-topic", "out",
+                    "--wait", "--wait-timeout", "3", paths.get(0));
+            assertEquals(1, unanswered.exitCode(), unanswered.out() + unanswered.err());
+            assertTrue(unanswered.err().strip().startsWith("livetrain push: no answer within 3 s for 1 request(s) (push-"), unanswered.err());
         } finally {
             q.stop();
             spark.stop();

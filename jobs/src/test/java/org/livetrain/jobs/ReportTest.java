@@ -9,6 +9,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.cli.LiveTrain;
 import org.livetrain.kafka.LocalKafkaBroker;
 import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.Position;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -101,6 +102,9 @@ class ReportTest {
         assertEquals(0, status.exitCode(), status.err());
         assertTrue(Pattern.compile("Status: run " + id + " \\(finished, test accuracy 0\\.\\d+\\): last evaluation: step 126, dev accuracy 0\\.\\d+, \\d+ ex/s; "
                 + "best checkpoint: step \\d+ of run " + id + ", dev accuracy 0\\.\\d+; answering with step \\d+ of run " + id).matcher(status.out()).find(), status.out());
+        Position last = CheckpointStore.open(run.toString(), new Configuration()).newestRun().orElseThrow().progress().orElseThrow();
+        assertEquals("finished", last.state(), "progress.json says how the run ended");
+        assertEquals(126, last.step());
 
         Cli none = Cli.run("report", "--checkpoint-dir", dir.resolve("nothing").toString(), "--out", dir.resolve("x").toString());
         assertEquals(2, none.exitCode());

@@ -222,10 +222,14 @@ public final class TerminalReader {
         b.append("run ").append(run.name()).append(" (").append(state);
         if (info != null && info.testAccuracy() != null) b.append(String.format(Locale.ROOT, ", test accuracy %.4f", info.testAccuracy()));
         b.append("): ");
-        if (RunInfo.RUNNING.equals(state)) {
-            run.progress().ifPresent(p -> b.append(String.format(Locale.ROOT, "step %d of %d (epoch %d/%d), %.1f steps/s, as of %s; ",
-                    p.step(), p.totalSteps(), p.epoch(), p.epochs(), p.stepsPerSecond(), p.updated())));
-        }
+        run.progress().ifPresent(p -> {
+            if (RunInfo.RUNNING.equals(state)) {
+                b.append(String.format(Locale.ROOT, "step %d of %d (epoch %d/%d), %.1f steps/s, as of %s; ",
+                        p.step(), p.totalSteps(), p.epoch(), p.epochs(), p.stepsPerSecond(), p.updated()));
+            } else if (p.state() != null && !RunInfo.FINISHED.equals(p.state())) {
+                b.append(String.format(Locale.ROOT, "stopped at step %d of %d (epoch %d/%d) at %s; ", p.step(), p.totalSteps(), p.epoch(), p.epochs(), p.updated()));
+            }
+        });
         var history = run.history();
         if (history.isEmpty()) {
             b.append("no evaluation yet");
