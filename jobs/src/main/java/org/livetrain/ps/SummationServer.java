@@ -207,9 +207,9 @@ public final class SummationServer implements AutoCloseable {
     }
 
     private void push(Reply reply, int worker, Push p) {
-        highestRound = Math.max(highestRound, p.round());
         answer(reply, p.key(), p.round(), k -> {
             k.push(worker, p.round(), p.values().array());
+            highestRound = Math.max(highestRound, p.round());
             reply.ack();
         });
     }
