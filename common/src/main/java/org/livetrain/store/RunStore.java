@@ -1,6 +1,5 @@
 package org.livetrain.store;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;

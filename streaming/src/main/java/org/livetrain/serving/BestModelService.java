@@ -1,6 +1,5 @@
 package org.livetrain.serving;
 
-import org.livetrain.LiveTrainException;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.CorruptCheckpointException;
 import org.livetrain.store.Pointer;
