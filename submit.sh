@@ -90,7 +90,7 @@ if [ -n "${SPARK_HOME:-}" ]; then
   build_if_needed "$APP_JAR" -Dlivetrain.shade.skip=false
   # shellcheck disable=SC2086
   exec "$SPARK_HOME/bin/spark-submit" --class "$MAIN" \
-    --driver-java-options "-Dlog4j2.configurationFile=$log_conf -Dlivetrain.conf=$conf_file" \
+    --driver-java-options "-XX:+ExplicitGCInvokesConcurrent -Dlog4j2.configurationFile=$log_conf -Dlivetrain.conf=$conf_file" \
     ${LIVETRAIN_SUBMIT_ARGS:-} "$APP_JAR" "$@"
 fi
 
@@ -108,5 +108,5 @@ if [ "$cmd" = "--help" ] || [ "$cmd" = "-h" ] || [ -z "$cmd" ]; then
   [ -n "$cmd" ] && exit 0 || exit 2
 fi
 # shellcheck disable=SC2086
-exec java ${LIVETRAIN_JAVA_OPTS:--Xmx6g} $JAVA17_FLAGS -Dlog4j2.configurationFile="$log_conf" -Dlivetrain.conf="$conf_file" \
+exec java ${LIVETRAIN_JAVA_OPTS:--Xmx6g} -XX:+ExplicitGCInvokesConcurrent $JAVA17_FLAGS -Dlog4j2.configurationFile="$log_conf" -Dlivetrain.conf="$conf_file" \
   -cp "$jar:$(cat "$LOCAL_CP")" "$MAIN" "$@"

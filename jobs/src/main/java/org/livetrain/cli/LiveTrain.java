@@ -2,6 +2,7 @@ package org.livetrain.cli;
 
 import org.livetrain.LiveTrainException;
 import org.livetrain.model.NativeKernels;
+import org.livetrain.model.NativeMemory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -42,6 +43,7 @@ public final class LiveTrain implements Runnable {
 
     public static void main(String[] args) {
         NativeKernels.enable();
+        NativeMemory.guard();
         System.exit(execute(args, System.out, System.err));
     }
 

@@ -10,7 +10,6 @@ import org.livetrain.ps.SummationClient;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
-import org.nd4j.linalg.factory.Nd4j;
 
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -71,7 +70,7 @@ public final class DataParallelWorker {
         requireFinite(g, "the gradient summed over the workers");
         long t2 = System.nanoTime();
         INDArray view = net.getFlattenedGradients();
-        view.assign(Nd4j.createFromArray(g).reshape(view.shape()));
+        copyInto(view, g);
         Gradient gradient = net.gradient();
         int iteration = net.getIterationCount();
         net.getUpdater().update(net, gradient, iteration, net.getEpochCount(), local.numExamples() * workers, LayerWorkspaceMgr.noWorkspaces());
@@ -91,7 +90,7 @@ public final class DataParallelWorker {
         } else {
             ps.pullInto(params, GRADIENT_KEYS, SummationClient.WEIGHTS, chunkFloats, Compression.NONE);
         }
-        net.params().assign(Nd4j.createFromArray(params).reshape(net.params().shape()));
+        copyInto(net.params(), params);
     }
 
     /**
@@ -110,8 +109,19 @@ public final class DataParallelWorker {
         ps.pushPull(delta, GRADIENT_KEYS, SummationClient.WEIGHTS, chunkFloats, compression);
         requireFinite(delta, "the weights held by the servers");
         long t2 = System.nanoTime();
-        net.params().assign(Nd4j.createFromArray(delta).reshape(net.params().shape()));
+        copyInto(net.params(), delta);
         finishStep(iteration, t0, t1, t2);
+    }
+
+    /**
+     * Copies values into one of the network's flattened arrays (parameters, gradients) in place: no native
+     * array is created per step, which would only be freed once the collector came across its Java object.
+     */
+    static void copyInto(INDArray flat, float[] values) {
+        if (flat.dataType() != DataType.FLOAT || flat.length() != values.length || flat.data().length() != values.length || flat.offset() != 0) {
+            throw new IllegalStateException("expected a whole float buffer of " + values.length + " values, got " + flat.length() + " " + flat.dataType() + " values");
+        }
+        flat.data().asNioFloat().put(values);
     }
 
     /**
