@@ -6,6 +6,7 @@ import org.bytedeco.opencv.opencv_core.Mat;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.LabeledImage;
 import org.livetrain.data.Split;
+import org.livetrain.terminal.PipedPrompt;
 import org.livetrain.terminal.TerminalReader;
 import org.livetrain.terminal.ReaderSettings;
 import org.livetrain.terminal.TerminalSession;
@@ -58,7 +59,7 @@ public class TerminalLatency {
         };
         PrintStream out = new PrintStream(lines, true, StandardCharsets.UTF_8);
         try (TerminalSession s = new TerminalSession(ckpt, new Configuration(),
-                new ReaderSettings(Duration.ofSeconds(1), 50_000_000L, 64L << 20, false, null, false), () -> "no model", in, out, System.err)) {
+                new ReaderSettings(Duration.ofSeconds(1), 50_000_000L, 64L << 20, false, null, false), () -> "no model", new PipedPrompt(in, out, System.err, false))) {
             Thread reader = new Thread(() -> { try { s.run(); } catch (Exception x) { throw new RuntimeException(x); } });
             reader.start();
             System.out.printf("model: step %d, dev accuracy %.4f; %d warm-up and %d timed requests per image%n",

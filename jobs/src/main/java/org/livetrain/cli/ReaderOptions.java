@@ -3,7 +3,10 @@ package org.livetrain.cli;
 import org.livetrain.LiveTrainException;
 import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.io.ImageFiles;
+import org.livetrain.terminal.PipedPrompt;
+import org.livetrain.terminal.PromptIO;
 import org.livetrain.terminal.ReaderSettings;
+import org.livetrain.terminal.ShellPrompt;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -41,6 +44,12 @@ public final class ReaderOptions {
     /** The prompt's settings, for a person at a terminal or not. */
     ReaderSettings settings(boolean interactive) {
         return new ReaderSettings(poll(), maxPixels, checkMaxBytes(maxBytes), json, saveInputs, interactive);
+    }
+
+    /** A person's terminal when there is one (and no --json): line editing, history, completion; else the piped streams as they are. */
+    PromptIO prompt(LiveTrain top) {
+        boolean console = interactive() && top.in == System.in && top.out == System.out;
+        return console && !json ? ShellPrompt.system() : new PipedPrompt(top.in, top.out, top.err, json);
     }
 
     static boolean interactive() {

@@ -32,7 +32,7 @@ public final class TerminalCommand implements Callable<Integer> {
         try (TerminalSession s = new TerminalSession(dir, HadoopConfs.from(common.conf()), reader.settings(ReaderOptions.interactive()),
                 () -> "no checkpoint has been published in " + dir + " yet; one appears after the first evaluation of a training run"
                         + " writing there (./submit.sh train --checkpoint-dir " + dir + ")",
-                top.in, top.out, top.err)) {
+                reader.prompt(top))) {
             return s.run();
         }
     }

@@ -138,7 +138,7 @@ public final class TrainCommand implements Callable<Integer> {
                 () -> String.format(Locale.ROOT, "training started %.0f s ago; the first checkpoint is published at the first evaluation (%s)",
                         (System.nanoTime() - started) / 1e9, c.trainer().equals("byteps")
                                 ? "after " + c.byteps().evalEvery() + " steps, or at the end of epoch 1 if that comes first" : "at the end of epoch 1"),
-                top.in, top.out, top.err)) {
+                reader.prompt(top))) {
             session.set(s);
             Thread training = startTraining(ctx, s, failure);
             trainingStarted.set(true);

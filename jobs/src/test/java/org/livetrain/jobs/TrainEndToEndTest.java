@@ -9,23 +9,45 @@ import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
+import org.jline.terminal.Attributes;
+import org.jline.terminal.Attributes.ControlChar;
+import org.jline.terminal.Attributes.InputFlag;
+import org.jline.terminal.Attributes.LocalFlag;
+import org.jline.terminal.Attributes.OutputFlag;
+import org.jline.terminal.Size;
+import org.jline.terminal.Terminal;
+import org.jline.terminal.impl.ExternalTerminal;
 import org.livetrain.store.Checkpoint;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.Pointer;
+import org.livetrain.terminal.ReaderSettings;
+import org.livetrain.terminal.ShellPrompt;
+import org.livetrain.terminal.TerminalReader;
+import org.livetrain.terminal.TerminalSession;
 
+import java.io.ByteArrayOutputStream;
+import java.io.PipedInputStream;
+import java.io.PipedOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_UNCHANGED;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A short real run on the bundled digits (Spark local[2], two workers, parameter averaging), then the
- * live-inference prompt against its checkpoints, fed through standard input as a script would.
+ * live-inference prompt against its checkpoints, fed through standard input as a script would, and typed
+ * at a terminal as a person would.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class TrainEndToEndTest {
@@ -147,5 +169,135 @@ class TrainEndToEndTest {
         assertEquals(0, r.exitCode(), r.err());
         assertTrue(r.out().contains("No model yet in"), r.out());
         assertTrue(r.out().contains("Error: no model is ready yet: no checkpoint has been published in"), r.out());
+    }
+
+    /**
+     * A person at a terminal (JLine's terminal over a pair of streams, with a tty's line discipline): half a
+     * path typed, a progress line arrives, the path is finished with Tab; the answer is for the whole path and
+     * the typed text was redrawn under the progress line. Ctrl-C drops a line; the Up arrow brings back the
+     * last path, also in the next session (history in the home directory); Ctrl-D quits.
+     */
+    @Test
+    @Order(6)
+    void aPersonAtATerminalTypesEditsCompletesAndRecalls() throws Exception {
+        Path home = Files.createDirectories(dir.resolve("home"));
+        Files.copy(SEVEN, Files.createDirectories(home.resolve("my digits")).resolve("seven one.png"));
+        try (TypedSession t = new TypedSession(home)) {
+            t.type("~/my\t");                           // Tab: ~/my\ digits/
+            t.type("sev");
+            t.session.reader().printAbove("epoch 1/1  step 40  1500 ex/s  (a progress line)");
+            t.waitFor("(a progress line)", "~/my\\ digits/sev");  // what was typed, redrawn below it
+            t.type("\t\r");                                // Tab: seven\ one.png
+            t.waitFor("Prediction: 7");
+            t.type("not a path at all");
+            t.waitFor("not a path at all");
+            int prompts = t.count(TerminalReader.PROMPT);
+            t.type("\u0003");                                // Ctrl-C: the line is dropped, a fresh prompt
+            t.waitForCount(TerminalReader.PROMPT, prompts + 1);
+            t.type(UP + "\r");                               // the last request again
+            t.waitForCount("Prediction: 7", 2);
+            t.waitForCount(TerminalReader.PROMPT, prompts + 2);
+            t.type("\u0004");                                // Ctrl-D
+            assertEquals(0, t.exit());
+            assertFalse(t.screen().contains("Error"), t.screen());
+        }
+        assertTrue(Files.readString(home.resolve(ShellPrompt.HISTORY_FILE)).contains("one.png"));
+        try (TypedSession t = new TypedSession(home)) {
+            t.type(UP + "\r");                               // the history of the session before
+            t.waitFor("Prediction: 7");
+            t.type("q\r");
+            assertEquals(0, t.exit());
+        }
+    }
+
+    /** The Up arrow as an xterm sends it once the prompt has switched the keypad to application mode. */
+    static final String UP = "\u001bOA";
+
+    /** The prompt on a JLine terminal whose keyboard and screen are streams of this test. */
+    static final class TypedSession implements AutoCloseable {
+        final PipedOutputStream keys = new PipedOutputStream();
+        final ByteArrayOutputStream screen = new ByteArrayOutputStream();
+        final TerminalSession session;
+        final CompletableFuture<Integer> exit = new CompletableFuture<>();
+
+        TypedSession(Path home) throws Exception {
+            // JLine's terminal with the line discipline in Java: Ctrl-C typed here is the SIGINT a real tty would send
+            Terminal terminal = new ExternalTerminal("test", "xterm", new PipedInputStream(keys), screen, StandardCharsets.UTF_8);
+            terminal.setAttributes(ttyDefaults());
+            terminal.setSize(new Size(200, 40));
+            session = new TerminalSession(ckpt.toString(), new Configuration(),
+                    new ReaderSettings(Duration.ofSeconds(1), 50_000_000L, 64L << 20, false, null, true), () -> "no model",
+                    new ShellPrompt(terminal, home));
+            Thread reader = new Thread(() -> {
+                try {
+                    exit.complete(session.run());
+                } catch (Throwable e) {
+                    exit.completeExceptionally(e);
+                }
+            });
+            reader.setDaemon(true);
+            reader.start();
+            waitFor(TerminalReader.PROMPT);
+        }
+
+        /** What a pseudo-terminal starts with (stty sane): Ctrl-C is a signal, Ctrl-D the end of input, Enter a newline. */
+        private static Attributes ttyDefaults() {
+            Attributes a = new Attributes();
+            a.setLocalFlags(EnumSet.of(LocalFlag.ISIG, LocalFlag.ICANON, LocalFlag.ECHO, LocalFlag.ECHOE, LocalFlag.ECHOK, LocalFlag.IEXTEN), true);
+            a.setInputFlags(EnumSet.of(InputFlag.ICRNL, InputFlag.IXON), true);
+            a.setOutputFlags(EnumSet.of(OutputFlag.OPOST, OutputFlag.ONLCR), true);
+            a.setControlChar(ControlChar.VINTR, 3);
+            a.setControlChar(ControlChar.VQUIT, 28);
+            a.setControlChar(ControlChar.VERASE, 127);
+            a.setControlChar(ControlChar.VEOF, 4);
+            a.setControlChar(ControlChar.VSUSP, 26);
+            return a;
+        }
+
+        void type(String keystrokes) throws Exception {
+            keys.write(keystrokes.getBytes(StandardCharsets.UTF_8));
+            keys.flush();
+        }
+
+        String screen() {
+            return screen.toString(StandardCharsets.UTF_8);
+        }
+
+        void waitFor(String text) throws Exception {
+            waitForCount(text, 1);
+        }
+
+        /** Waits until {@code then} is on the screen after {@code first}. */
+        void waitFor(String first, String then) throws Exception {
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (screen().indexOf(first) < 0 || screen().indexOf(then, screen().indexOf(first)) < 0) {
+                if (System.nanoTime() > deadline) throw new AssertionError("'" + then + "' not on the screen after '" + first + "':\n" + screen());
+                Thread.sleep(20);
+            }
+        }
+
+        void waitForCount(String text, int n) throws Exception {
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            while (count(text) < n) {
+                if (System.nanoTime() > deadline) throw new AssertionError(n + " x '" + text + "' not on the screen:\n" + screen());
+                Thread.sleep(20);
+            }
+        }
+
+        int count(String text) {
+            String s = screen();
+            int n = 0;
+            for (int i = s.indexOf(text); i >= 0; i = s.indexOf(text, i + 1)) n++;
+            return n;
+        }
+
+        int exit() throws Exception {
+            return exit.get(60, TimeUnit.SECONDS);
+        }
+
+        @Override
+        public void close() {
+            session.close();
+        }
     }
 }

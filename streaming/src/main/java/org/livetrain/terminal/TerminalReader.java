@@ -11,12 +11,11 @@ import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.RunInfo;
 import org.livetrain.store.RunStore;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -32,35 +31,29 @@ import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
  * answer below {@value #UNSURE} confidence also names the runner-up classes. With a folder to save inputs
  * in, each answered file's prepared input is written there as a PNG and named in the answer. Lines from
  * elsewhere (training progress, model changes) go through {@link #printAbove} so they never garble the
- * prompt or an answer.
+ * prompt or an answer. Where lines come from and how they are shown is the {@link PromptIO}'s: a script's
+ * pipe or a person's terminal.
  */
 public final class TerminalReader {
     public static final String PROMPT = "Live Inference (Path to Local Image File or q to quit): ";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Scorer scorer;
-    private final BufferedReader in;
-    private final PrintStream out;
-    private final PrintStream err;
+    private final PromptIO io;
     /** Below this confidence an answer also names the runner-up classes. */
     static final double UNSURE = 0.6;
     private final boolean json;
     private final boolean interactive;
     private final Path saveInputs;
-    private final Object lock = new Object();
-    private boolean promptShown;
     private volatile boolean closed;
     private long requests;
 
     /**
-     * @param settings {@code interactive}: a person at a terminal: other lines are drawn above the prompt, which
-     *                 is then redrawn, and pictures are in colour; otherwise they are plain lines
+     * @param settings {@code interactive}: a person at a terminal: pictures are drawn in colour
      */
-    public TerminalReader(Scorer scorer, BufferedReader in, PrintStream out, PrintStream err, ReaderSettings settings) {
+    public TerminalReader(Scorer scorer, PromptIO io, ReaderSettings settings) {
         this.scorer = scorer;
-        this.in = in;
-        this.out = out;
-        this.err = err;
+        this.io = io;
         this.json = settings.json();
         this.interactive = settings.interactive();
         this.saveInputs = settings.saveInputs();
@@ -68,17 +61,7 @@ public final class TerminalReader {
 
     /** Prints a line that did not come from a request, without breaking the prompt. */
     public void printAbove(String line) {
-        synchronized (lock) {
-            PrintStream target = json ? err : out;
-            if (promptShown && interactive && !json) {
-                target.print("\r\033[K" + line + System.lineSeparator() + PROMPT);
-            } else if (promptShown && !json) {
-                target.print(System.lineSeparator() + line + System.lineSeparator() + PROMPT);
-            } else {
-                target.println(line);
-            }
-            target.flush();
-        }
+        io.printAbove(line);
     }
 
     /** Reads requests until q or end of input; returns the exit code (0). */
@@ -97,25 +80,14 @@ public final class TerminalReader {
 
     private int loop() throws IOException {
         while (true) {
-            prompt();
-            String line = in.readLine();
-            synchronized (lock) {
-                promptShown = false;
-                if (line == null) {
-                    if (!json) out.println();
-                    out.flush();
-                    return 0;
-                }
-            }
+            String line = io.readLine();
+            if (line == null) return 0;
             String request = unquote(line.strip());
             if (request.isEmpty()) continue;
             String lower = request.toLowerCase(Locale.ROOT);
             if (lower.equals("q") || lower.equals("quit") || lower.equals("exit")) return 0;
             if (lower.equals("status")) { // a file named status: ./status
-                synchronized (lock) {
-                    out.println(status());
-                    out.flush();
-                }
+                io.println(status());
                 continue;
             }
             if (lower.startsWith("show ")) { // a file named "show x": "./show x"
@@ -123,15 +95,6 @@ public final class TerminalReader {
                 continue;
             }
             answer(expand(request));
-        }
-    }
-
-    private void prompt() {
-        if (json) return;
-        synchronized (lock) {
-            out.print(PROMPT);
-            out.flush();
-            promptShown = true;
         }
     }
 
@@ -163,17 +126,16 @@ public final class TerminalReader {
     private void show(Path path) {
         Scorer.Scored s = scorer.scoreWithInputs(List.of(new Scorer.Request(nextId(), path.toString(), path))).get(0);
         ScoreRecord r = s.record();
-        synchronized (lock) {
-            if (!r.ok()) {
-                out.println("Error: " + r.error());
-            } else {
-                out.println("What the model sees (" + s.contract().describe() + "):");
-                InputPicture.lines(s.input(), s.contract(), interactive).forEach(out::println);
-                out.println("Top: " + String.join(", ", r.top().stream().map(c -> String.format(Locale.ROOT, "%s %.1f%%", c.label(), 100 * c.p())).toList())
-                        + String.format(Locale.ROOT, "  (model step %d, dev accuracy %.1f%%)", r.modelStep(), 100 * r.modelValAccuracy()));
-            }
-            out.flush();
+        if (!r.ok()) {
+            io.println("Error: " + r.error());
+            return;
         }
+        List<String> lines = new ArrayList<>();
+        lines.add("What the model sees (" + s.contract().describe() + "):");
+        lines.addAll(InputPicture.lines(s.input(), s.contract(), interactive));
+        lines.add("Top: " + String.join(", ", r.top().stream().map(c -> String.format(Locale.ROOT, "%s %.1f%%", c.label(), 100 * c.p())).toList())
+                + String.format(Locale.ROOT, "  (model step %d, dev accuracy %.1f%%)", r.modelStep(), 100 * r.modelValAccuracy()));
+        io.println(String.join(System.lineSeparator(), lines));
     }
 
     private static Scorer.Scored refused(ScoreRecord r) {
@@ -257,10 +219,7 @@ public final class TerminalReader {
         } else {
             text = (withPath ? r.path() + ": " : "") + human(r) + (saved == null ? "" : "  [input: " + saved + "]");
         }
-        synchronized (lock) {
-            out.println(text);
-            out.flush();
-        }
+        io.println(text);
     }
 
     /**
