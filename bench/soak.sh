@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Soak: training and the Kafka scorer share the machine while COUNT requests arrive at RATE paths/s
 # (defaults 50,000 at 85/s: about 10 minutes). Every request must be answered; the heap in use and the
-# resident memory (heap + ND4J/JavaCPP native memory) of both JVMs are sampled every 30 s.
+# resident memory (heap + ND4J/JavaCPP native memory) of both JVMs are sampled every 30 s, and the
+# growth of each JVM's resident memory over the last 30 minutes (or the whole load, if shorter) is printed.
 #   bench/soak.sh [COUNT] [RATE] [EPOCHS]     (defaults 50000, 85, 120)
+#   bench/soak.sh long                        (the long soak: 240,000 paths at 85/s, about 47 minutes)
 # Uses its own broker on 127.0.0.1:9192 and bench/work/soak; stops everything it started.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+if [ "${1:-}" = "long" ]; then set -- 240000 85 700; fi
 count="${1:-50000}"
 rate="${2:-85}"
 epochs="${3:-120}"
@@ -52,3 +55,17 @@ OMP_NUM_THREADS=1 java -Xmx2g $(sed -n 's/^JAVA17_FLAGS="\(.*\)"$/\1/p' "$ROOT/s
 echo "memory (MB) every 30 s: seconds, training heap used, training RSS, scorer heap used, scorer RSS"
 cat "$work/memory.txt"
 if kill -0 "$train" 2>/dev/null; then echo "training still running at the end of the load (its last line: $(grep ' ex/s ' "$work/train.log" | tail -n1))"; fi
+# growth over the last 30 minutes of samples (or all of them): mean of the first three samples of the
+# window against the mean of the last three, and the highest sample in the window
+awk '
+  { t[NR] = $1; tr[NR] = $3; sc[NR] = $5 }
+  END {
+    from = 1; while (from < NR && t[NR] - t[from] > 1800) from++
+    for (c = 0; c < 2; c++) {
+      a = 0; b = 0; m = 0
+      for (i = from; i < from + 3; i++) a += (c ? sc[i] : tr[i]) / 3
+      for (i = NR - 2; i <= NR; i++) b += (c ? sc[i] : tr[i]) / 3
+      for (i = from; i <= NR; i++) if ((c ? sc[i] : tr[i]) > m) m = (c ? sc[i] : tr[i])
+      printf "%s RSS over the last %d s: %.0f MB -> %.0f MB (%+.1f%%), highest %d MB\n", (c ? "scorer" : "training"), t[NR] - t[from], a, b, 100 * (b - a) / a, m
+    }
+  }' "$work/memory.txt"
