@@ -6,11 +6,15 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.List;
 
 /**
  * Requests read line by line from a stream (a pipe, a file, a test), answers printed as plain lines: every
  * line is taken exactly as written, and nothing is redrawn. The prompt is printed before each read; a line
  * from elsewhere that arrives while it waits goes on a line of its own, and the prompt is printed again.
+ * Lines that arrive faster than they are answered can be looked at ahead ({@link #waiting}), so that the
+ * reader scores them together; the output stays what it would be line by line.
  * With {@code json}, there is no prompt and lines from elsewhere go to {@code err}, so that {@code out}
  * holds records only.
  */
@@ -19,6 +23,8 @@ public final class PipedPrompt implements PromptIO {
     private final PrintStream out;
     private final PrintStream err;
     private final boolean json;
+    private final ArrayDeque<String> ahead = new ArrayDeque<>();
+    private boolean ended;
     private boolean promptShown;
 
     public PipedPrompt(InputStream in, PrintStream out, PrintStream err, boolean json) {
@@ -37,13 +43,23 @@ public final class PipedPrompt implements PromptIO {
                 promptShown = true;
             }
         }
-        String line = in.readLine();
+        String line = ahead.isEmpty() && !ended ? in.readLine() : ahead.poll();
         synchronized (this) {
             promptShown = false;
             if (line == null && !json) out.println();
             out.flush();
         }
         return line;
+    }
+
+    @Override
+    public List<String> waiting(int max) throws IOException {
+        while (ahead.size() < max && !ended && in.ready()) {
+            String line = in.readLine();
+            if (line == null) ended = true;
+            else ahead.add(line);
+        }
+        return ahead.stream().limit(max).toList();
     }
 
     @Override

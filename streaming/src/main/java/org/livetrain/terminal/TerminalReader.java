@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
 import java.util.stream.Stream;
 
 import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
@@ -29,7 +30,8 @@ import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
  * quotes around a dragged-in path are dropped; a directory scores every image in it; {@code status}
  * describes the run; {@code show PATH} draws the input the network was given, with its top classes. An
  * answer below {@value #UNSURE} confidence also names the runner-up classes. With a folder to save inputs
- * in, each answered file's prepared input is written there as a PNG and named in the answer. Lines from
+ * in, each answered file's prepared input is written there as a PNG and named in the answer. File requests
+ * that are already waiting (piped faster than answered) are scored together, answers in order. Lines from
  * elsewhere (training progress, model changes) go through {@link #printAbove} so they never garble the
  * prompt or an answer. Where lines come from and how they are shown is the {@link PromptIO}'s: a script's
  * pipe or a person's terminal.
@@ -37,6 +39,7 @@ import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
 public final class TerminalReader {
     public static final String PROMPT = "Live Inference (Path to Local Image File or q to quit): ";
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Set<String> QUIT = Set.of("q", "quit", "exit");
 
     private final Scorer scorer;
     private final PromptIO io;
@@ -82,10 +85,15 @@ public final class TerminalReader {
         while (true) {
             String line = io.readLine();
             if (line == null) return 0;
+            Path file = singleFile(line);
+            if (file != null) {
+                answerFiles(file);
+                continue;
+            }
             String request = unquote(line.strip());
             if (request.isEmpty()) continue;
             String lower = request.toLowerCase(Locale.ROOT);
-            if (lower.equals("q") || lower.equals("quit") || lower.equals("exit")) return 0;
+            if (QUIT.contains(lower)) return 0;
             if (lower.equals("status")) { // a file named status: ./status
                 io.println(status());
                 continue;
@@ -95,6 +103,35 @@ public final class TerminalReader {
                 continue;
             }
             answer(expand(request));
+        }
+    }
+
+    /** The file a line asks about when it is a request for one file (not empty, a command or a directory); else null. */
+    private static Path singleFile(String line) {
+        String request = unquote(line.strip());
+        String lower = request.toLowerCase(Locale.ROOT);
+        if (request.isEmpty() || QUIT.contains(lower) || lower.equals("status") || lower.startsWith("show ")) return null;
+        Path path = expand(request);
+        return Files.isDirectory(path) ? null : path;
+    }
+
+    /**
+     * Answers a file together with the file requests already waiting behind it (piped lines that arrive faster
+     * than they are answered): one forward pass for them all, then each answer after the prompt it would have
+     * had on its own.
+     */
+    private void answerFiles(Path first) throws IOException {
+        List<Path> files = new ArrayList<>(List.of(first));
+        for (String next : io.waiting(Scorer.BATCH - 1)) {
+            Path p = singleFile(next);
+            if (p == null) break;
+            files.add(p);
+        }
+        List<Scorer.Scored> answers = scorer.scoreWithInputs(files.stream().map(p -> new Scorer.Request(nextId(), p.toString(), p)).toList());
+        print(answers.get(0), false);
+        for (Scorer.Scored a : answers.subList(1, answers.size())) {
+            io.readLine(); // the line scored above: its prompt, then its answer
+            print(a, false);
         }
     }
 
