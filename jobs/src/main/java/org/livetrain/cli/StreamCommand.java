@@ -46,8 +46,8 @@ public final class StreamCommand implements Callable<Integer> {
     @Option(names = "--query-checkpoint", paramLabel = "URI", description = "The query's own offsets and state (default: CHECKPOINT_DIR/scorer-query).")
     String queryCheckpoint;
 
-    @Option(names = "--trigger", paramLabel = "INTERVAL", defaultValue = "0 seconds",
-            description = "Micro-batch interval ('0 seconds': as soon as the previous one ends), or 'continuous'.")
+    @Option(names = "--trigger", paramLabel = "INTERVAL", defaultValue = "250 milliseconds",
+            description = "Micro-batch interval ('0 seconds': as soon as the previous one ends, which keeps polling Kafka when idle), or 'continuous'.")
     String trigger;
 
     @Option(names = "--allowed-roots", paramLabel = "DIR", split = ",", description = "Only files under these directories are read (symlinks resolved first). Default: the directory the scorer was started in.")
@@ -60,8 +60,9 @@ public final class StreamCommand implements Callable<Integer> {
             description = "Image files larger than this are refused before they are read.")
     long maxBytes;
 
-    @Option(names = "--threads", paramLabel = "N", defaultValue = "2", description = "Local mode: Spark threads.")
-    int threads;
+    @Option(names = {"--serving-cores", "--threads"}, paramLabel = "N", defaultValue = "1",
+            description = "Local mode: the cores scoring may keep busy (Spark task threads, each scoring with one ND4J thread); the rest are training's. On a cluster the executors' cores decide.")
+    int servingCores;
 
     @Option(names = "--stats-every", paramLabel = "SECONDS", defaultValue = "10",
             description = "Print a summary line (requests, errors, throughput, latency p50/p99, model step) and append it to serving-stats.jsonl in the checkpoint directory this often; 0: never.")
@@ -73,12 +74,18 @@ public final class StreamCommand implements Callable<Integer> {
     @ParentCommand
     LiveTrain top;
 
+    static int checkServingCores(int n) {
+        int cores = Runtime.getRuntime().availableProcessors();
+        if (n < 1 || n > cores) throw new LiveTrainException("--serving-cores " + n + ": must be between 1 and the " + cores + " cores of this machine");
+        return n;
+    }
+
     @Override
     public Integer call() throws Exception {
         common.apply();
         List<String> roots = allowedRoots.isEmpty() ? List.of(Path.of("").toAbsolutePath().toString()) : allowedRoots;
         String query = queryCheckpoint != null ? queryCheckpoint : checkpointDir.replaceAll("/+$", "") + "/scorer-query";
-        SparkSession spark = SparkSessions.create("LiveTrain stream", threads, common.conf());
+        SparkSession spark = SparkSessions.create("LiveTrain stream", checkServingCores(servingCores), common.conf());
         KafkaScorer.Settings settings = new KafkaScorer.Settings(kafka.bootstrapServers, inputTopic, outputTopic, checkpointDir, query,
                 trigger, roots, maxPixels, ReaderOptions.checkMaxBytes(maxBytes), kafka.properties);
         ServingStats stats = new ServingStats();

@@ -38,6 +38,8 @@ class TrainErrorsTest {
         expectOneLineError("--model resnet: unknown model", "train", "--model", "resnet", "--checkpoint-dir", ckpt.toString());
         expectOneLineError("--trainer magic: unknown trainer", "train", "--trainer", "magic", "--checkpoint-dir", ckpt.toString());
         expectOneLineError("Invalid value for option '--epochs'", "train", "--epochs", "three");
+        expectOneLineError("--serving-cores 0: must be between 1 and the", "stream", "--bootstrap-servers", "127.0.0.1:1",
+                "--checkpoint-dir", ckpt.toString(), "--serving-cores", "0");
         assertFalse(Files.exists(ckpt), "nothing written");
     }
 

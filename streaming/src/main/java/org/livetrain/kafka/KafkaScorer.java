@@ -16,6 +16,7 @@ import org.livetrain.io.HadoopConf;
 import org.livetrain.serving.Scorer;
 import org.livetrain.serving.ServingStats;
 
+import java.net.URI;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -49,10 +50,18 @@ public final class KafkaScorer {
     public static StreamingQuery start(SparkSession spark, Settings s, ServingStats stats) {
         if (!stats.isRegistered()) spark.sparkContext().register(stats, "livetrain-serving");
         ensureTopics(s);
+        if (isLocal(s.queryCheckpoint())) {
+            // Spark's default writes the offset and commit logs through Hadoop's FileContext, whose rename on a
+            // local disk runs `readlink` in a child process when Hadoop's native library is absent (as here):
+            // two processes per micro-batch. The FileSystem-based manager renames with java.io.
+            spark.conf().set(CHECKPOINT_FILE_MANAGER, "org.apache.spark.sql.execution.streaming.FileSystemBasedCheckpointFileManager");
+        }
         var reader = spark.readStream().format("kafka")
                 .option("kafka.bootstrap.servers", s.bootstrapServers())
                 .option("subscribe", s.inputTopic())
                 .option("startingOffsets", "earliest")
+                // every core the scorer may use scores, also when the topic has fewer partitions
+                .option("minPartitions", String.valueOf(spark.sparkContext().defaultParallelism()))
                 .option("failOnDataLoss", "false");
         var writerOptions = new LinkedHashMap<String, String>();
         s.kafkaProperties().forEach((k, v) -> writerOptions.put("kafka." + k, v));
@@ -102,6 +111,17 @@ public final class KafkaScorer {
             Throwable c = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
             throw new LiveTrainException("--bootstrap-servers " + s.bootstrapServers() + ": cannot check or create topics "
                     + s.inputTopic() + " and " + s.outputTopic() + " (" + c + ")");
+        }
+    }
+
+    static final String CHECKPOINT_FILE_MANAGER = "spark.sql.streaming.checkpointFileManagerClass";
+
+    static boolean isLocal(String uri) {
+        try {
+            String scheme = URI.create(uri.replace(" ", "%20")).getScheme();
+            return scheme == null || scheme.equals("file");
+        } catch (IllegalArgumentException e) {
+            return true; // not a URI: a local path
         }
     }
 
