@@ -100,6 +100,11 @@ jar=$(ls "$ROOT"/jobs/target/livetrain-jobs-*.jar | head -n1)
 # this JVM do not oversubscribe the cores (override with OMP_NUM_THREADS).
 export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+# glibc: two malloc arenas instead of 8 per core, so that native memory freed by one thread is reused by the
+# others rather than kept in a per-thread arena (docs/PERFORMANCE.md, soak; no cost to training measured).
+# A fixed MALLOC_MMAP_THRESHOLD_ was tried too and made training 17% slower. Executors get the same through
+# spark.executorEnv.
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
 if [ "$cmd" = "--help" ] || [ "$cmd" = "-h" ] || [ -z "$cmd" ]; then
   # shellcheck disable=SC2086
   java $JAVA17_FLAGS -Dlog4j2.configurationFile="$log_conf" -Dlivetrain.conf="$conf_file" -cp "$jar:$(cat "$LOCAL_CP")" "$MAIN" --help

@@ -19,6 +19,9 @@ public final class SparkSessions {
         return new SparkConf().contains("spark.master");
     }
 
+    /** The glibc setting submit.sh exports: two malloc arenas, so that freed native memory is reused across threads. */
+    public static final Map<String, String> MALLOC_ENV = Map.of("MALLOC_ARENA_MAX", "2");
+
     public static SparkSession create(String appName, int localThreads, Map<String, String> extraConf) {
         SparkConf conf = new SparkConf().setAppName(appName);
         if (!conf.contains("spark.master")) {
@@ -38,6 +41,9 @@ public final class SparkSessions {
         // the cores Spark grants a task; in local mode the tasks share this JVM, which submit.sh starts
         // with OMP_NUM_THREADS=1.
         conf.setIfMissing("spark.executorEnv.OMP_NUM_THREADS", conf.get("spark.task.cpus", "1"));
+        // glibc keeps freed native memory in per-thread arenas; fewer arenas let threads reuse it, as
+        // submit.sh does for local mode (see NativeMemory)
+        MALLOC_ENV.forEach((k, v) -> conf.setIfMissing("spark.executorEnv." + k, v));
         String plugins = conf.get("spark.plugins", "");
         if (!plugins.contains(NativeKernelsPlugin.class.getName())) {
             conf.set("spark.plugins", plugins.isBlank() ? NativeKernelsPlugin.class.getName() : plugins + "," + NativeKernelsPlugin.class.getName());
