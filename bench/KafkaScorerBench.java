@@ -39,12 +39,17 @@ import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
  *   serve CKPT WORK TRIGGER RATE SECONDS     warm-up, then RATE paths/s for SECONDS (beside a training run)
  *   soak BOOTSTRAP WORK IN OUT RATE COUNT   no broker or scorer of its own: COUNT paths at RATE/s to a running
  *                                            `submit.sh stream`, with latency per minute
+ *   images WORK                              only writes the 1,000 PNG files and prints their paths
  */
 public class KafkaScorerBench {
     static final int IMAGES = 1000;
 
     public static void main(String[] a) throws Exception {
         String mode = a[0];
+        if (mode.equals("images")) {
+            images(Path.of(a[1]).resolve("images")).forEach(System.out::println);
+            return;
+        }
         if (mode.equals("soak")) {
             List<String> paths = images(Files.createDirectories(Path.of(a[2])).resolve("images"));
             Load load = new Load(a[1], paths, a[3], a[4]);
