@@ -3,6 +3,8 @@ package org.livetrain.kafka;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
@@ -68,7 +70,10 @@ public final class KafkaScorer {
         for (var e : writerOptions.entrySet()) reader = reader.option(e.getKey(), e.getValue());
         Dataset<Row> in = reader.load().select("key", "value", "topic", "partition", "offset", "timestamp");
         StructType schema = new StructType().add("key", DataTypes.StringType).add("value", DataTypes.StringType);
-        Dataset<Row> out = in.mapPartitions(new RequestScorer(s.checkpointDir(), new HadoopConf(spark.sparkContext().hadoopConfiguration()),
+        // the Hadoop configuration (hundreds of properties) goes to the executors once, not with every micro-batch's tasks
+        Broadcast<HadoopConf> hadoop = JavaSparkContext.fromSparkContext(spark.sparkContext())
+                .broadcast(new HadoopConf(spark.sparkContext().hadoopConfiguration()));
+        Dataset<Row> out = in.mapPartitions(new RequestScorer(s.checkpointDir(), hadoop,
                 s.allowedRoots(), s.maxPixels(), s.maxBytes(), s.trigger().equals("continuous") ? 1 : Scorer.BATCH, stats), Encoders.row(schema));
         var writer = out.writeStream().format("kafka")
                 .option("kafka.bootstrap.servers", s.bootstrapServers())

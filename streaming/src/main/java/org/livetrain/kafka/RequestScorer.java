@@ -3,6 +3,7 @@ package org.livetrain.kafka;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.livetrain.io.HadoopConf;
@@ -38,7 +39,7 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
     private static final Map<String, BestModelService> MODELS = new ConcurrentHashMap<>();
 
     private final String checkpointDir;
-    private final HadoopConf hadoop;
+    private final Broadcast<HadoopConf> hadoop;
     private final List<String> allowedRoots;
     private final long maxPixels;
     private final long maxBytes;
@@ -49,7 +50,7 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
      * @param batch requests scored together at most: {@link Scorer#BATCH} with micro-batches, 1 in continuous mode
      * @param stats where each answer is counted (requests, errors, latency since the record's timestamp)
      */
-    public RequestScorer(String checkpointDir, HadoopConf hadoop, List<String> allowedRoots, long maxPixels, long maxBytes, int batch,
+    public RequestScorer(String checkpointDir, Broadcast<HadoopConf> hadoop, List<String> allowedRoots, long maxPixels, long maxBytes, int batch,
                          ServingStats stats) {
         this.checkpointDir = checkpointDir;
         this.hadoop = hadoop;
@@ -63,7 +64,7 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
     @Override
     public Iterator<Row> call(Iterator<Row> requests) {
         BestModelService models = MODELS.computeIfAbsent(checkpointDir,
-                d -> new BestModelService(CheckpointStore.open(d, hadoop.get()), BestModelService.DEFAULT_POLL));
+                d -> new BestModelService(CheckpointStore.open(d, hadoop.value().get()), BestModelService.DEFAULT_POLL));
         models.poll(); // a micro-batch sees the best model as of its start
         Scorer scorer = new Scorer(models, ImageFiles.within(allowedRoots, maxBytes), maxPixels,
                 () -> "no checkpoint has been published in " + checkpointDir + " yet");
