@@ -93,7 +93,7 @@ public class Robustness {
         int right = 0;
         for (int from = 0; from < inputs.size(); from += 256) {
             int to = Math.min(inputs.size(), from + 256);
-            INDArray out = cp.network().output(Batches.input(inputs.subList(from, to)), false);
+            INDArray out = cp.network().output(Batches.input(inputs.subList(from, to)));
             for (int i = from; i < to; i++) if (out.getRow(i - from).argMax().getInt(0) == examples.get(i).label()) right++;
         }
         return right / (double) inputs.size();

@@ -78,7 +78,7 @@ public class TrainerComparison {
         data.pool().read(split.train()).forEachRemaining(train::add);
         data.pool().read(split.dev()).forEachRemaining(dev::add);
         DataSet devSet = Batches.toDataSet(dev, 10);
-        MultiLayerNetwork net = Models.create(Models.Kind.LENET, data.shape(), 10, LR, SEED);
+        MultiLayerNetwork net = Models.create(Models.Kind.LENET, data.shape(), 10, LR, SEED).stack();
         long start = System.nanoTime(), trainNanos = 0, examples = 0, step = 0;
         double to96 = Double.NaN, to97 = Double.NaN, best = 0, bestAt = 0;
         for (int e = 1; e <= epochs; e++) {

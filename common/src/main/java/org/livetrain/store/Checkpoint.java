@@ -1,8 +1,8 @@
 package org.livetrain.store;
 
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.livetrain.image.InputContract;
+import org.livetrain.model.Network;
 
 /** A verified, loaded checkpoint, with the contract its input is prepared by. */
-public record Checkpoint(MultiLayerNetwork network, CheckpointMeta meta, Pointer pointer, InputContract input) {
+public record Checkpoint(Network network, CheckpointMeta meta, Pointer pointer, InputContract input) {
 }

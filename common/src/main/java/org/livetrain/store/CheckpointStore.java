@@ -8,13 +8,11 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.FileUtil;
 import org.apache.hadoop.fs.Path;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.deeplearning4j.util.ModelSerializer;
 import org.livetrain.LiveTrainException;
 import org.livetrain.image.InputContract;
 import org.livetrain.io.Storage;
+import org.livetrain.model.Network;
 
-import java.io.ByteArrayInputStream;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -393,8 +391,7 @@ public final class CheckpointStore {
             throw new CorruptCheckpointException(e.getMessage(), e);
         }
         try {
-            MultiLayerNetwork net = ModelSerializer.restoreMultiLayerNetwork(new ByteArrayInputStream(bytes), withUpdater);
-            return new Checkpoint(net, meta, p, input);
+            return new Checkpoint(Network.read(bytes, withUpdater), meta, p, input);
         } catch (IOException | RuntimeException e) {
             throw new CorruptCheckpointException(file + ": not a loadable model (" + Storage.firstLine(e) + ")", e);
         }

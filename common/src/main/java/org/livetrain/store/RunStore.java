@@ -3,10 +3,9 @@ package org.livetrain.store;
 import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.deeplearning4j.util.ModelSerializer;
 import org.livetrain.LiveTrainException;
 import org.livetrain.io.Storage;
+import org.livetrain.model.Network;
 
 import java.io.ByteArrayOutputStream;
 import java.io.FileNotFoundException;
@@ -119,23 +118,23 @@ public final class RunStore {
      * the run's best and the directory's best when its dev accuracy is strictly better than theirs. Appends
      * a line to the run's history; applies the run's retention.
      */
-    public Published publish(MultiLayerNetwork net, CheckpointMeta meta) {
+    public Published publish(Network net, CheckpointMeta meta) {
         return point(write(net, meta));
     }
 
-    public Written write(MultiLayerNetwork net, CheckpointMeta meta) {
+    public Written write(Network net, CheckpointMeta meta) {
         return write(net, meta, -1);
     }
 
     /** The first half of {@link #publish}: the checkpoint's files, written, read back and verified; never a model that is not finite. */
-    public Written write(MultiLayerNetwork net, CheckpointMeta meta, int attempt) {
+    public Written write(Network net, CheckpointMeta meta, int attempt) {
         String rel = relBase + "checkpoints/step-" + meta.step();
         if (net.params().isNaN().any() || net.params().isInfinite().any()) {
             throw new LiveTrainException(dir.location() + ": refusing to write checkpoint " + rel + ": its parameters are not finite (NaN or infinity)");
         }
         try {
             ByteArrayOutputStream zip = new ByteArrayOutputStream(8 << 20);
-            ModelSerializer.writeModel(net, zip, true);
+            net.write(zip, true);
             byte[] bytes = meta.input() == null ? zip.toByteArray() : meta.input().addTo(zip.toByteArray());
             CheckpointMeta full = meta.published(id, Instant.now().toString(), CheckpointStore.sha256(bytes), bytes.length);
             writeInPlace(rel, full, bytes, dir.best(), latest());

@@ -1,7 +1,7 @@
 package org.livetrain.store;
 
 import org.apache.hadoop.conf.Configuration;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.livetrain.model.Network;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.LiveTrainException;
@@ -34,7 +34,7 @@ class CheckpointStoreTest {
     @TempDir
     Path dir;
 
-    static MultiLayerNetwork smallNet(long seed) {
+    static Network smallNet(long seed) {
         return Models.create(Models.Kind.MLP, new Shape(8, 8, 1), 3, 1e-3, seed);
     }
 
@@ -52,7 +52,7 @@ class CheckpointStoreTest {
     void aModelThatIsNotFiniteIsNeverWritten() {
         RunStore store = newRun(dir, 10);
         store.publish(smallNet(1), meta(1, 0.5));
-        MultiLayerNetwork bad = smallNet(2);
+        Network bad = smallNet(2);
         bad.params().putScalar(3, Float.NaN);
         LiveTrainException e = assertThrows(LiveTrainException.class, () -> store.publish(bad, meta(2, 0.9)));
         assertTrue(e.getMessage().endsWith("its parameters are not finite (NaN or infinity)"), e.getMessage());
@@ -63,7 +63,7 @@ class CheckpointStoreTest {
     @Test
     void bestMovesOnlyToAStrictlyBetterDevAccuracy() {
         RunStore store = newRun(dir, 10);
-        MultiLayerNetwork net = smallNet(1);
+        Network net = smallNet(1);
         double[] acc = {0.5, 0.7, 0.6, 0.7, 0.8, 0.75};
         long[] bestAfter = {1, 2, 2, 2, 5, 5};
         for (int i = 0; i < acc.length; i++) {
@@ -80,7 +80,7 @@ class CheckpointStoreTest {
     @Test
     void loadedCheckpointIsTheSavedNetworkWithItsMeta() {
         RunStore store = newRun(dir, 3);
-        MultiLayerNetwork net = smallNet(2);
+        Network net = smallNet(2);
         store.publish(net, meta(7, 0.9));
         Checkpoint cp = CheckpointStore.open(dir.toString(), CONF).load(store.best().orElseThrow(), true);
         assertEquals(net.params(), cp.network().params());
@@ -97,7 +97,7 @@ class CheckpointStoreTest {
     @Test
     void retentionKeepsTheBestAndTheNewestK() throws Exception {
         RunStore store = newRun(dir, 2);
-        MultiLayerNetwork net = smallNet(3);
+        Network net = smallNet(3);
         double[] acc = {0.5, 0.9, 0.6, 0.7, 0.8, 0.85};
         for (int i = 0; i < acc.length; i++) store.publish(net, meta(i + 1, acc[i]));
         assertEquals(List.of(2L, 5L, 6L), store.steps());
@@ -110,7 +110,7 @@ class CheckpointStoreTest {
     @Test
     void retentionKeepsTheBestThatAPublicationReplacedUntilTheNext() throws Exception {
         RunStore store = newRun(dir, 1);
-        MultiLayerNetwork net = smallNet(3);
+        Network net = smallNet(3);
         store.publish(net, meta(1, 0.9));
         store.publish(net, meta(2, 0.5));
         store.publish(net, meta(3, 0.95)); // replaces step 1 as the best
@@ -186,7 +186,7 @@ class CheckpointStoreTest {
             }
         });
         poller.start();
-        MultiLayerNetwork net = smallNet(5);
+        Network net = smallNet(5);
         for (int i = 1; i <= 12; i++) {
             net.params().addi(Nd4j.rand(net.params().shape()).muli(0.01));
             writer.publish(net, meta(i, (i % 3 == 0) ? 0.5 + i / 100.0 : 0.4));

@@ -62,7 +62,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--learning-rate", paramLabel = "LR", description = "Adam learning rate.")
     double learningRate;
 
-    @Option(names = "--model", paramLabel = "NAME", description = "lenet or mlp.")
+    @Option(names = "--model", paramLabel = "NAME", description = "lenet, mlp or resnet (a residual network with batch normalisation, a ComputationGraph).")
     String model;
 
     @Option(names = "--trainer", paramLabel = "NAME", description = "byteps: workers in one barrier stage summing gradients through summation servers;"

@@ -2,13 +2,12 @@ package org.livetrain.jobs;
 
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.storage.StorageLevel;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.spark.api.RDDTrainingApproach;
 import org.deeplearning4j.spark.api.Repartition;
-import org.deeplearning4j.spark.impl.multilayer.SparkDl4jMultiLayer;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.livetrain.data.Split;
 import org.livetrain.model.Models;
+import org.livetrain.model.Network;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.Pointer;
 import org.livetrain.store.RunStore;
@@ -21,7 +20,7 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * The reference baseline: dl4j-spark's {@link SparkDl4jMultiLayer} with a
+ * The reference baseline: dl4j-spark's network wrapper ({@link SparkNetwork}) with a
  * {@link ParameterAveragingTrainingMaster} over {@code --workers} partitions. Each worker fits
  * {@code --averaging-frequency} mini-batches of {@code --batch} examples, then the driver averages the
  * parameters. Dev evaluation and a checkpoint after every epoch. A resumed run continues with the epoch after
@@ -37,7 +36,7 @@ final class AveragingTrainer {
     void train() {
         TrainConfig c = ctx.config();
         Optional<Pointer> from = ctx.resumeFrom();
-        SparkDl4jMultiLayer sparkNet = new SparkDl4jMultiLayer(ctx.jsc(), restoreOrCreate(from), master(c));
+        SparkNetwork sparkNet = new SparkNetwork(ctx.jsc(), restoreOrCreate(from), master(c));
         JavaRDD<DataSet> dev = DataRdds.batches(ctx.jsc(), ctx.data().pool(), Split.slices(ctx.split().dev(), c.workers()),
                 TrainingJob.EVAL_BATCH, ctx.data().numClasses(), null).persist(StorageLevel.MEMORY_ONLY());
         long step = from.map(Pointer::step).orElse(0L);
@@ -56,7 +55,7 @@ final class AveragingTrainer {
     }
 
     /** A resumed run continues from its latest checkpoint, with its parameters and updater state. */
-    private MultiLayerNetwork restoreOrCreate(Optional<Pointer> from) {
+    private Network restoreOrCreate(Optional<Pointer> from) {
         TrainConfig c = ctx.config();
         return from.isPresent() ? ctx.store().load(from.get(), true).network()
                 : Models.create(ctx.model(), ctx.data().shape(), ctx.data().numClasses(), c.learningRate(), c.seed());
@@ -75,7 +74,7 @@ final class AveragingTrainer {
                 .saveUpdater(true));
     }
 
-    private Epoch trainEpoch(SparkDl4jMultiLayer sparkNet, int epoch) {
+    private Epoch trainEpoch(SparkNetwork sparkNet, int epoch) {
         TrainConfig c = ctx.config();
         int[][] shards = Split.shards(ctx.split().train(), c.workers(), c.seed(), epoch);
         JavaRDD<DataSet> train = DataRdds.batches(ctx.jsc(), ctx.data().pool(), shards, c.batch(), ctx.data().numClasses(), c.seed() + epoch)
@@ -87,13 +86,13 @@ final class AveragingTrainer {
         return new Epoch((shards[0].length + c.batch() - 1) / c.batch(), shards.length * shards[0].length, seconds);
     }
 
-    private void evaluateAndPublish(SparkDl4jMultiLayer sparkNet, JavaRDD<DataSet> dev, int epoch, long step, Epoch e, double trainSeconds) {
+    private void evaluateAndPublish(SparkNetwork sparkNet, JavaRDD<DataSet> dev, int epoch, long step, Epoch e, double trainSeconds) {
         TrainConfig c = ctx.config();
-        double trainLoss = sparkNet.getScore();
+        double trainLoss = sparkNet.score();
         // a clone: evaluation broadcasts the parameters, and Spark closes broadcast values (see OwnedParameterAveragingMaster)
-        SparkDl4jMultiLayer scorer = TrainingJob.evaluator(ctx, sparkNet.getNetwork().clone());
+        SparkNetwork scorer = TrainingJob.evaluator(ctx, sparkNet.network().copy());
         Evaluation ev = scorer.evaluate(dev);
-        double devLoss = scorer.calculateScore(dev, true);
+        double devLoss = scorer.loss(dev);
         Map<String, Object> stats = new LinkedHashMap<>();
         stats.put("averaging_frequency", c.averagingFrequency());
         stats.put("batch_per_worker", c.batch());
@@ -101,7 +100,7 @@ final class AveragingTrainer {
         stats.put("train_seconds", trainSeconds);
         CheckpointMeta meta = CheckpointMeta.evaluation(step, epoch, ev.accuracy(), devLoss, trainLoss, c.trainer(), c.workers(),
                 c.data(), ctx.model().name().toLowerCase(Locale.ROOT), ctx.data().contract(), ctx.elapsedSeconds(), e.examples() / e.seconds(), stats);
-        RunStore.Published pub = ctx.run().publish(sparkNet.getNetwork(), meta);
+        RunStore.Published pub = ctx.run().publish(sparkNet.network(), meta);
         boolean ours = pub.best().run() == null || pub.best().run().equals(ctx.run().id());
         ctx.progress().evaluation(epoch, c.epochs(), step, e.examples() / e.seconds(), trainLoss, ev.accuracy(),
                 pub.best().devAccuracy(), ours ? "step " + pub.best().step() : pub.best().describe(), pub.newBest());

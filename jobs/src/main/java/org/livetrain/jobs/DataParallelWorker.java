@@ -1,9 +1,7 @@
 package org.livetrain.jobs;
 
-import org.deeplearning4j.nn.gradient.Gradient;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.deeplearning4j.nn.workspace.LayerWorkspaceMgr;
 import org.livetrain.LiveTrainException;
+import org.livetrain.model.Network;
 import org.livetrain.ps.Compression;
 import org.livetrain.ps.KeySpace;
 import org.livetrain.ps.SummationClient;
@@ -28,7 +26,9 @@ public final class DataParallelWorker {
     static final int EVAL_KEY = Integer.MAX_VALUE - 1;
     static final int CHECKSUM_KEY = Integer.MAX_VALUE - 2;
 
-    private final MultiLayerNetwork net;
+    private final Network net;
+    /** Ranges of the flat gradient that hold running statistics (batch normalisation): averaged over the workers, not summed. */
+    private final List<long[]> averaged;
     private final SummationClient ps;
     private final int workers;
     private final int chunkFloats;
@@ -37,8 +37,9 @@ public final class DataParallelWorker {
     private long evals;
     private long computeNanos, exchangeNanos, applyNanos;
 
-    public DataParallelWorker(MultiLayerNetwork net, SummationClient ps, int workers, int partitionBytes, Compression compression, long step) {
+    public DataParallelWorker(Network net, SummationClient ps, int workers, int partitionBytes, Compression compression, long step) {
         this.net = net;
+        this.averaged = net.runningStatistics();
         this.ps = ps;
         this.workers = workers;
         this.chunkFloats = chunkFloats(partitionBytes);
@@ -56,7 +57,7 @@ public final class DataParallelWorker {
         return async ? k.withWeights() : k;
     }
 
-    public MultiLayerNetwork network() {
+    public Network network() {
         return net;
     }
 
@@ -64,16 +65,16 @@ public final class DataParallelWorker {
     public void step(DataSet local) {
         long t0 = System.nanoTime();
         computeGradient(local);
-        float[] g = net.getFlattenedGradients().toFloatVector();
+        float[] g = net.gradients().toFloatVector();
         long t1 = System.nanoTime();
         ps.pushPull(g, GRADIENT_KEYS, steps, chunkFloats, compression);
         requireFinite(g, "the gradient summed over the workers");
+        averageRunningStatistics(g);
         long t2 = System.nanoTime();
-        INDArray view = net.getFlattenedGradients();
+        INDArray view = net.gradients();
         copyInto(view, g);
-        Gradient gradient = net.gradient();
-        int iteration = net.getIterationCount();
-        net.getUpdater().update(net, gradient, iteration, net.getEpochCount(), local.numExamples() * workers, LayerWorkspaceMgr.noWorkspaces());
+        int iteration = net.iteration();
+        net.applyUpdater(local.numExamples() * workers);
         net.params().subi(view);
         finishStep(iteration, t0, t1, t2);
     }
@@ -101,9 +102,9 @@ public final class DataParallelWorker {
     public void stepAsync(DataSet local) {
         long t0 = System.nanoTime();
         computeGradient(local);
-        INDArray view = net.getFlattenedGradients();
-        int iteration = net.getIterationCount();
-        net.getUpdater().update(net, net.gradient(), iteration, net.getEpochCount(), local.numExamples(), LayerWorkspaceMgr.noWorkspaces());
+        INDArray view = net.gradients();
+        int iteration = net.iteration();
+        net.applyUpdater(local.numExamples());
         float[] delta = view.neg().toFloatVector(); // the step this worker would take: params -= update
         long t1 = System.nanoTime();
         ps.pushPull(delta, GRADIENT_KEYS, SummationClient.WEIGHTS, chunkFloats, compression);
@@ -125,6 +126,21 @@ public final class DataParallelWorker {
     }
 
     /**
+     * Batch normalisation's running mean and variance change by an amount computed from each worker's own
+     * mini-batch (DL4J keeps that change where the gradient would be, and its updater neither scales nor
+     * divides it). The sum over W workers would move the estimate W times; their mean moves it once, by the
+     * change the mean of the workers' batch statistics asks for, as one machine's step would. Every replica
+     * applies the same mean, so the replicas stay identical. (The statistics that normalise a mini-batch in
+     * training are each worker's own, as in DL4J's and Horovod's data-parallel training without synchronised
+     * batch normalisation.)
+     */
+    private void averageRunningStatistics(float[] summed) {
+        for (long[] r : averaged) {
+            for (int i = (int) r[0]; i < r[1]; i++) summed[i] /= workers;
+        }
+    }
+
+    /**
      * A NaN or an infinity in what came back would reach every replica alike (their checksums still agree):
      * the step fails, and the run with it, before such a model is published. A retry would meet it again.
      */
@@ -139,7 +155,7 @@ public final class DataParallelWorker {
 
     /** Advances the iteration count (Adam's bias correction depends on it) and accounts the step's time. */
     private void finishStep(int iteration, long t0, long t1, long t2) {
-        net.setIterationCount(iteration + 1);
+        net.iteration(iteration + 1);
         steps++;
         long t3 = System.nanoTime();
         computeNanos += t1 - t0;
@@ -149,9 +165,7 @@ public final class DataParallelWorker {
 
     /** The gradient of the local mini-batch (a sum over its examples) into the network's gradient view; parameters untouched. */
     private void computeGradient(DataSet local) {
-        net.setInput(local.getFeatures());
-        net.setLabels(local.getLabels());
-        net.computeGradientAndScore();
+        net.computeGradient(local.getFeatures(), local.getLabels());
     }
 
     public long steps() {
@@ -185,11 +199,11 @@ public final class DataParallelWorker {
     public Evaluation evaluate(List<DataSet> devSlice, double trainLoss) {
         float[] counts = new float[4];
         for (DataSet ds : devSlice) {
-            INDArray out = net.output(ds.getFeatures(), false);
+            INDArray out = net.output(ds.getFeatures());
             INDArray predicted = out.argMax(1), actual = ds.getLabels().argMax(1);
             counts[0] += predicted.eq(actual).castTo(DataType.INT).sumNumber().floatValue();
             counts[1] += ds.numExamples();
-            counts[2] += (float) (net.score(ds, false) * ds.numExamples());
+            counts[2] += (float) (net.score(ds) * ds.numExamples());
         }
         counts[3] = (float) trainLoss;
         ps.pushPull(counts, EVAL_KEY, evals++, 4, Compression.NONE);

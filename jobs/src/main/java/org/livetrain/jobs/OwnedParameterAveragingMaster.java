@@ -1,6 +1,7 @@
 package org.livetrain.jobs;
 
 import org.apache.spark.api.java.JavaRDD;
+import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.deeplearning4j.spark.impl.graph.SparkComputationGraph;
 import org.deeplearning4j.spark.impl.multilayer.SparkDl4jMultiLayer;
@@ -28,22 +29,30 @@ final class OwnedParameterAveragingMaster extends ParameterAveragingTrainingMast
     @Override
     protected void processResults(SparkDl4jMultiLayer network, SparkComputationGraph graph,
                                   JavaRDD<ParameterAveragingTrainingResult> results, int splitNum, int totalSplits) {
-        if (network == null) {
-            super.processResults(null, graph, results, splitNum, totalSplits);
-            return;
-        }
         ParameterAveragingAggregationTuple tuple = results.treeAggregate(null, new ParameterAveragingElementAddFunction(),
                 new ParameterAveragingElementCombineFunction(), aggregationDepth);
         INDArray sum = tuple == null ? null : tuple.getParametersSum();
         if (sum == null) return; // an empty split: nothing trained
         int count = tuple.getAggregationsCount();
-        MultiLayerNetwork old = network.getNetwork();
-        MultiLayerNetwork fresh = new MultiLayerNetwork(old.getLayerWiseConfigurations());
-        fresh.init(sum.div(count), false); // div allocates a new array that the fresh network owns
         INDArray stateSum = tuple.getUpdaterStateSum();
-        if (stateSum != null) fresh.getUpdater().setStateViewArray(fresh, stateSum.div(count), false);
-        old.getLayerWiseConfigurations().setIterationCount(old.getLayerWiseConfigurations().getIterationCount() + averagingFrequency);
-        network.setNetwork(fresh);
-        network.setScore(tuple.getScoreSum() / count);
+        INDArray state = stateSum == null ? null : stateSum.div(count);
+        // div allocates new arrays that the fresh network owns
+        if (network != null) {
+            MultiLayerNetwork old = network.getNetwork();
+            MultiLayerNetwork fresh = new MultiLayerNetwork(old.getLayerWiseConfigurations());
+            fresh.init(sum.div(count), false);
+            if (state != null) fresh.getUpdater().setStateViewArray(fresh, state, false);
+            old.getLayerWiseConfigurations().setIterationCount(old.getLayerWiseConfigurations().getIterationCount() + averagingFrequency);
+            network.setNetwork(fresh);
+            network.setScore(tuple.getScoreSum() / count);
+        } else {
+            ComputationGraph old = graph.getNetwork();
+            ComputationGraph fresh = new ComputationGraph(old.getConfiguration());
+            fresh.init(sum.div(count), false);
+            if (state != null) fresh.getUpdater().setStateViewArray(state);
+            old.getConfiguration().setIterationCount(old.getConfiguration().getIterationCount() + averagingFrequency);
+            graph.setNetwork(fresh);
+            graph.setScore(tuple.getScoreSum() / count);
+        }
     }
 }

@@ -1,6 +1,6 @@
 package org.livetrain.jobs;
 
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.livetrain.model.Network;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.Position;
 import org.livetrain.store.RunStore;
@@ -40,7 +40,7 @@ final class Publisher implements AutoCloseable {
         this.attempt = attempt;
     }
 
-    void publish(MultiLayerNetwork snapshot, CheckpointMeta meta) throws Exception {
+    void publish(Network snapshot, CheckpointMeta meta) throws Exception {
         check();
         pending.add(thread.submit(() -> {
             RunStore.Written written = store.write(snapshot, meta, attempt);

@@ -6,14 +6,13 @@ import org.apache.hadoop.util.ShutdownHookManager;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
-import org.deeplearning4j.spark.impl.multilayer.SparkDl4jMultiLayer;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.Split;
 import org.livetrain.image.Profile;
 import org.livetrain.model.Models;
+import org.livetrain.model.Network;
 import org.livetrain.spark.SparkSessions;
 import org.livetrain.store.Checkpoint;
 import org.livetrain.store.CheckpointStore;
@@ -223,9 +222,9 @@ public final class TrainingJob {
     }
 
     /** Scores a network on RDDs of mini-batches (evaluation is spread over the executors). */
-    static SparkDl4jMultiLayer evaluator(Context ctx, MultiLayerNetwork net) {
+    static SparkNetwork evaluator(Context ctx, Network net) {
         ParameterAveragingTrainingMaster tm = new ParameterAveragingTrainingMaster.Builder(EVAL_BATCH)
                 .batchSizePerWorker(EVAL_BATCH).build();
-        return new SparkDl4jMultiLayer(ctx.jsc(), net, tm);
+        return new SparkNetwork(ctx.jsc(), net, tm);
     }
 }

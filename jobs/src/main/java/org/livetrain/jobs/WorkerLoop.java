@@ -1,13 +1,13 @@
 package org.livetrain.jobs;
 
 import org.apache.spark.BarrierTaskContext;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.livetrain.data.Batches;
 import org.livetrain.data.LabeledImage;
 import org.livetrain.data.Split;
 import org.livetrain.image.Augmenter;
 import org.livetrain.model.Models;
 import org.livetrain.model.NativeKernels;
+import org.livetrain.model.Network;
 import org.livetrain.ps.SummationClient;
 import org.livetrain.store.Checkpoint;
 import org.livetrain.store.CheckpointMeta;
@@ -45,7 +45,7 @@ final class WorkerLoop {
     private final BarrierTask.Resources open;
     private final RunStore store;
     private final long totalSteps;
-    private MultiLayerNetwork net;
+    private Network net;
     private DataParallelWorker worker;
     private final Optional<Pointer> resumeFrom;
     private Publisher publisher;
@@ -139,7 +139,7 @@ final class WorkerLoop {
             CheckpointMeta meta = CheckpointMeta.evaluation(step, epoch, ev.devAccuracy(), ev.devLoss(), ev.trainLoss(), c.trainer(), c.workers(),
                     c.data(), plan.model().toLowerCase(Locale.ROOT), plan.data().contract(), (System.currentTimeMillis() - plan.startedMillis()) / 1000.0,
                     window.examplesPerSecond(step, c.batch() * c.workers()), stats());
-            publisher.publish(net.clone(), meta);
+            publisher.publish(net.copy(), meta);
         }
         window = new Window(step, worker);
     }

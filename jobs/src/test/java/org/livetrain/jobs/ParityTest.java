@@ -152,7 +152,7 @@ class ParityTest {
         Map<String, String> expected = new LinkedHashMap<>();
         List<LabeledImage> examples = new ArrayList<>();
         dataset.testSource().read(test).forEachRemaining(examples::add);
-        INDArray out = best.network().output(Batches.input(examples.stream().map(LabeledImage::pixels).toList()), false);
+        INDArray out = best.network().output(Batches.input(examples.stream().map(LabeledImage::pixels).toList()));
         for (int i = 0; i < examples.size(); i++) {
             LabeledImage e = examples.get(i);
             String answer = best.input().classes().get(out.getRow(i).argMax().getInt(0));

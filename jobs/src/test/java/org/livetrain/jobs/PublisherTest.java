@@ -1,7 +1,7 @@
 package org.livetrain.jobs;
 
 import org.apache.hadoop.conf.Configuration;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.livetrain.model.Network;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.LiveTrainException;
@@ -30,7 +30,7 @@ class PublisherTest {
     void aFailedPublicationQueuedBehindOthersIsReported() throws Exception {
         RunStore run = CheckpointStore.create(dir.toString(), new Configuration())
                 .newRun(null, Map.of("trainer", "test", "data", "digits", "model", "mlp"), null, 5, null);
-        MultiLayerNetwork good = Models.create(Models.Kind.MLP, new Shape(8, 8, 1), 3, 1e-3, 1), bad = good.clone();
+        Network good = Models.create(Models.Kind.MLP, new Shape(8, 8, 1), 3, 1e-3, 1), bad = good.copy();
         bad.params().putScalar(0, Float.NaN);
         try (Publisher p = new Publisher(run, Faults.NONE, 0)) {
             p.publish(good, meta(1));
@@ -51,7 +51,7 @@ class PublisherTest {
     void anAttemptFencedOffByALaterOneStopsPublishing() throws Exception {
         RunStore run = CheckpointStore.create(dir.toString(), new Configuration())
                 .newRun(null, Map.of("trainer", "test", "data", "digits", "model", "mlp"), null, 5, null);
-        MultiLayerNetwork net = Models.create(Models.Kind.MLP, new Shape(8, 8, 1), 3, 1e-3, 1);
+        Network net = Models.create(Models.Kind.MLP, new Shape(8, 8, 1), 3, 1e-3, 1);
         try (Publisher first = new Publisher(run, Faults.NONE, 0)) {
             first.publish(net, meta(10));
             first.drain();

@@ -1,9 +1,9 @@
 package org.livetrain.serving;
 
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Batches;
 import org.livetrain.image.InputContract;
+import org.livetrain.model.Network;
 import org.livetrain.store.Checkpoint;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -20,10 +20,10 @@ import java.util.stream.IntStream;
  */
 public final class LoadedModel {
     public static final int TOP = 3;
-    private final MultiLayerNetwork network;
+    private final Network network;
     /** Copies of the network not in use: DL4J networks are not thread-safe, and concurrent callers (the
      * tasks of one executor) each take a copy instead of waiting for one another. */
-    private final ConcurrentLinkedDeque<MultiLayerNetwork> idle = new ConcurrentLinkedDeque<>();
+    private final ConcurrentLinkedDeque<Network> idle = new ConcurrentLinkedDeque<>();
     private final List<String> classes;
     private final InputContract input;
     private final long step;
@@ -34,9 +34,8 @@ public final class LoadedModel {
     public LoadedModel(Checkpoint cp) {
         this.network = cp.network();
         idle.push(network);
-        int n = (int) network.getLayer(network.getnLayers() - 1).getParam("b").length();
         this.input = cp.input();
-        checkInput(cp, n);
+        int n = outputs(cp);
         List<String> names = input.classes() != null ? input.classes() : cp.meta().classes();
         this.classes = names != null && names.size() == n ? List.copyOf(names) : IntStream.range(0, n).mapToObj(Integer::toString).toList();
         this.step = cp.meta().step();
@@ -45,17 +44,19 @@ public final class LoadedModel {
         this.sha256 = cp.pointer().sha256();
     }
 
-    /** The network takes the contract's input and gives one output per class, or the checkpoint is refused. */
-    private void checkInput(Checkpoint cp, int outputs) {
+    /** The network takes the contract's input and gives one output per class, or the checkpoint is refused; its number of outputs. */
+    private int outputs(Checkpoint cp) {
         String where = cp.pointer().path();
-        if (input.classes() != null && input.classes().size() != outputs) {
-            throw new LiveTrainException(where + ": the input contract names " + input.classes().size() + " classes, the network has " + outputs + " outputs");
-        }
+        long outputs;
         try {
-            network.output(Nd4j.zeros(1, input.shape().pixels()), false);
+            outputs = network.output(Nd4j.zeros(1, input.shape().pixels())).size(1);
         } catch (RuntimeException e) {
             throw new LiveTrainException(where + ": the network does not take the " + input.shape() + " input its contract names (" + e.getMessage() + ")");
         }
+        if (input.classes() != null && input.classes().size() != outputs) {
+            throw new LiveTrainException(where + ": the input contract names " + input.classes().size() + " classes, the network has " + outputs + " outputs");
+        }
+        return (int) outputs;
     }
 
     /** How a file is prepared for this model. */
@@ -95,10 +96,10 @@ public final class LoadedModel {
      * batch of 64).
      */
     public List<float[]> probabilities(List<float[]> images) {
-        MultiLayerNetwork net = idle.poll();
-        if (net == null) net = network.clone();
+        Network net = idle.poll();
+        if (net == null) net = network.copy();
         try {
-            INDArray out = net.output(Batches.input(images), false);
+            INDArray out = net.output(Batches.input(images));
             List<float[]> rows = new ArrayList<>(images.size());
             for (int i = 0; i < images.size(); i++) rows.add(out.getRow(i).toFloatVector());
             return rows;

@@ -4,14 +4,14 @@ import org.apache.hadoop.conf.Configuration;
 import org.bytedeco.opencv.opencv_core.Mat;
 import org.bytedeco.opencv.opencv_core.Point;
 import org.bytedeco.opencv.opencv_core.Scalar;
-import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
+import org.livetrain.model.Network;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.data.Shape;
 import org.livetrain.image.ImagePreprocessor;
-import org.livetrain.io.ImageFiles;
 import org.livetrain.image.InputContract;
 import org.livetrain.image.Profile;
+import org.livetrain.io.ImageFiles;
 import org.livetrain.model.Models;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.CheckpointStore;
@@ -37,7 +37,7 @@ class BestModelServiceTest {
     @TempDir
     Path dir;
 
-    static MultiLayerNetwork net(long seed) {
+    static Network net(long seed) {
         return Models.create(Models.Kind.MLP, new Shape(28, 28, 1), 10, 1e-3, seed);
     }
 
