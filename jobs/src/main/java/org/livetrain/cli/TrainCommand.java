@@ -65,6 +65,10 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "NAME", description = "lenet, mlp or resnet (a residual network with batch normalisation, a ComputationGraph).")
     String model;
 
+    @Option(names = "--model-config", paramLabel = "FILE", description = "Train this network instead: a DL4J MultiLayerConfiguration or"
+            + " ComputationGraphConfiguration as JSON (what toJson() writes), a local path or a Hadoop URI. It brings its own updater and seed.")
+    String modelConfig;
+
     @Option(names = "--trainer", paramLabel = "NAME", description = "byteps: workers in one barrier stage summing gradients through summation servers;"
             + " averaging: dl4j-spark parameter averaging (the reference baseline).")
     String trainer;
@@ -99,7 +103,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         common.apply();
-        TrainConfig cfg = new TrainConfig(data, inputProfile, channels, workers, epochs, batch, learningRate, model, trainer, averagingFrequency,
+        TrainConfig cfg = new TrainConfig(data, inputProfile, channels, workers, epochs, batch, learningRate, model, modelConfig, trainer, averagingFrequency,
                 byteps.settings(), checkpointDir, keep, seed, common.conf());
         // the options typed on this command line: a resumed run applies them over its own settings
         Set<String> explicit = spec.commandLine().getParseResult().matchedOptions().stream()

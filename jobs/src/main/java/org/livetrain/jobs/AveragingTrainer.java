@@ -6,7 +6,6 @@ import org.deeplearning4j.spark.api.RDDTrainingApproach;
 import org.deeplearning4j.spark.api.Repartition;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.livetrain.data.Split;
-import org.livetrain.model.Models;
 import org.livetrain.model.Network;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.Pointer;
@@ -15,7 +14,6 @@ import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.dataset.DataSet;
 
 import java.util.LinkedHashMap;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
@@ -58,7 +56,7 @@ final class AveragingTrainer {
     private Network restoreOrCreate(Optional<Pointer> from) {
         TrainConfig c = ctx.config();
         return from.isPresent() ? ctx.store().load(from.get(), true).network()
-                : Models.create(ctx.model(), ctx.data().shape(), ctx.data().numClasses(), c.learningRate(), c.seed());
+                : ctx.model().create(ctx.data().shape(), ctx.data().numClasses(), c.learningRate(), c.seed());
     }
 
     private static ParameterAveragingTrainingMaster master(TrainConfig c) {
@@ -99,7 +97,7 @@ final class AveragingTrainer {
         stats.put("learning_rate", c.learningRate());
         stats.put("train_seconds", trainSeconds);
         CheckpointMeta meta = CheckpointMeta.evaluation(step, epoch, ev.accuracy(), devLoss, trainLoss, c.trainer(), c.workers(),
-                c.data(), ctx.model().name().toLowerCase(Locale.ROOT), ctx.data().contract(), ctx.elapsedSeconds(), e.examples() / e.seconds(), stats);
+                c.data(), ctx.model().name(), ctx.data().contract(), ctx.elapsedSeconds(), e.examples() / e.seconds(), stats);
         RunStore.Published pub = ctx.run().publish(sparkNet.network(), meta);
         boolean ours = pub.best().run() == null || pub.best().run().equals(ctx.run().id());
         ctx.progress().evaluation(epoch, c.epochs(), step, e.examples() / e.seconds(), trainLoss, ev.accuracy(),

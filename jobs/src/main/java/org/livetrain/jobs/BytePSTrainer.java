@@ -5,7 +5,7 @@ import org.livetrain.LiveTrainException;
 import org.livetrain.data.Dataset;
 import org.livetrain.io.HadoopConf;
 import org.livetrain.io.Storage;
-import org.livetrain.model.Models;
+import org.livetrain.model.ModelSpec;
 import org.livetrain.ps.Compression;
 import org.livetrain.ps.KeySpace;
 import org.livetrain.store.CheckpointStore;
@@ -45,7 +45,7 @@ final class BytePSTrainer {
     }
 
     /** What every task is handed (serialised into the stage's closure). */
-    record Plan(TrainConfig config, Dataset data, int[] train, int[] dev, String model, HadoopConf hadoop, String token, String run,
+    record Plan(TrainConfig config, Dataset data, int[] train, int[] dev, ModelSpec model, HadoopConf hadoop, String token, String run,
                 long startedMillis, int stepsPerEpoch, boolean resume, int attempt, Faults faults, long params) implements Serializable {
         Plan attempt(int n) {
             return new Plan(config, data, train, dev, model, hadoop, token, run, startedMillis, stepsPerEpoch, resume, n, faults, params);
@@ -78,10 +78,10 @@ final class BytePSTrainer {
         int stepsPerEpoch = Runs.stepsPerEpoch(c, ctx.split());
         // elapsed_seconds counts the run's training time: a resumed run goes on from where it stopped
         long startedMillis = System.currentTimeMillis() - Math.round(ctx.elapsedSeconds() * 1000);
-        Plan plan = new Plan(c, ctx.data(), ctx.split().train(), ctx.split().dev(), ctx.model().name(),
+        Plan plan = new Plan(c, ctx.data(), ctx.split().train(), ctx.split().dev(), ctx.model(),
                 new HadoopConf(ctx.spark().sparkContext().hadoopConfiguration()), HexFormat.of().formatHex(secret), ctx.run().id(),
                 startedMillis, stepsPerEpoch, ctx.resumeFrom().isPresent(), 0, Faults.from(c.conf()),
-                Models.create(ctx.model(), ctx.data().shape(), ctx.data().numClasses(), c.learningRate(), c.seed()).numParams());
+                ctx.model().create(ctx.data().shape(), ctx.data().numClasses(), c.learningRate(), c.seed()).numParams());
         ctx.progress().line("byteps: %d workers, %s, %d steps per epoch of global batch %d, evaluation every %d steps, partitions of %d bytes%s%s",
                 c.workers(), b.servers() == 0 ? c.workers() + " colocated summation servers" : b.servers() + " dedicated summation server(s)",
                 stepsPerEpoch, c.batch() * c.workers(), b.evalEvery(), b.partitionBytes(), b.compress() == Compression.FP16 ? ", fp16 on the wire" : "",

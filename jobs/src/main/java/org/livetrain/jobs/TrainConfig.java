@@ -1,6 +1,7 @@
 package org.livetrain.jobs;
 
 import org.livetrain.LiveTrainException;
+import org.livetrain.model.ModelSpec;
 import org.livetrain.ps.Compression;
 
 import java.io.Serializable;
@@ -21,6 +22,7 @@ public record TrainConfig(
         int batch,
         double learningRate,
         String model,
+        String modelConfig,
         String trainer,
         int averagingFrequency,
         BytePS byteps,
@@ -30,7 +32,7 @@ public record TrainConfig(
         Map<String, String> conf) implements Serializable {
 
     /** Settings that decide what a run computes: a resumed run keeps them (only {@code epochs} may grow). */
-    static final List<String> DEFINING = List.of("data", "input-profile", "channels", "model", "trainer", "workers", "batch", "learning-rate", "seed", "compress",
+    static final List<String> DEFINING = List.of("data", "input-profile", "channels", "model", "model-config", "trainer", "workers", "batch", "learning-rate", "seed", "compress",
             "async", "augment", "averaging-frequency");
 
     /**
@@ -62,7 +64,8 @@ public record TrainConfig(
         m.put("data", data);
         if (inputProfile != null) m.put("input-profile", inputProfile);
         if (channels != 0) m.put("channels", channels);
-        m.put("model", model);
+        m.put("model", modelConfig != null ? ModelSpec.configName(modelConfig) : model); // what the runs table shows
+        if (modelConfig != null) m.put("model-config", modelConfig);
         m.put("workers", workers);
         m.put("epochs", epochs);
         m.put("batch", batch);
@@ -105,7 +108,8 @@ public record TrainConfig(
     private TrainConfig fromSettings(Map<String, Object> s) {
         return new TrainConfig(str(s, "data"), s.get("input-profile") == null ? null : str(s, "input-profile"),
                 s.get("channels") == null ? 0 : num(s, "channels").intValue(), num(s, "workers").intValue(), num(s, "epochs").intValue(), num(s, "batch").intValue(),
-                num(s, "learning-rate").doubleValue(), str(s, "model"), str(s, "trainer"), num(s, "averaging-frequency").intValue(),
+                num(s, "learning-rate").doubleValue(), str(s, "model"),
+                s.get("model-config") == null ? null : str(s, "model-config"), str(s, "trainer"), num(s, "averaging-frequency").intValue(),
                 new BytePS(num(s, "eval-every").intValue(), num(s, "servers").intValue(), num(s, "partition-bytes").intValue(), compression(str(s, "compress")),
                         Boolean.parseBoolean(str(s, "async")), Boolean.parseBoolean(str(s, "augment"))),
                 checkpointDir, num(s, "keep").intValue(), num(s, "seed").longValue(), conf);

@@ -11,6 +11,8 @@ import org.livetrain.LiveTrainException;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.Split;
 import org.livetrain.image.Profile;
+import org.livetrain.io.Storage;
+import org.livetrain.model.ModelSpec;
 import org.livetrain.model.Models;
 import org.livetrain.model.Network;
 import org.livetrain.spark.SparkSessions;
@@ -23,9 +25,11 @@ import org.livetrain.store.RunStore;
 import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.dataset.DataSet;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 
@@ -62,7 +66,7 @@ public final class TrainingJob {
 
     /** What every trainer is handed. {@code resumeFrom}: the run's checkpoint to continue from, if it is resumed. */
     public record Context(TrainConfig config, SparkSession spark, JavaSparkContext jsc, Dataset data, Split split,
-                          RunStore run, RunLock lock, Models.Kind model, Progress progress, Optional<Pointer> resumeFrom,
+                          RunStore run, RunLock lock, ModelSpec model, Progress progress, Optional<Pointer> resumeFrom,
                           double elapsedBefore, TaskFailures failures) {
         public CheckpointStore store() {
             return run.directory();
@@ -86,7 +90,7 @@ public final class TrainingJob {
         if (c.keep() < 1) throw new LiveTrainException("--keep " + c.keep() + ": must keep at least one checkpoint besides the best");
         if (!TRAINERS.contains(c.trainer())) throw new LiveTrainException("--trainer " + c.trainer() + ": unknown trainer (use " + String.join(" or ", TRAINERS) + ")");
         if (c.channels() != 0 && c.channels() != 1 && c.channels() != 3) throw new LiveTrainException("--channels " + c.channels() + ": use 1 (grey) or 3 (colour)");
-        about("--model", () -> Models.Kind.parse(c.model()));
+        if (c.modelConfig() == null) about("--model", () -> Models.Kind.parse(c.model()));
         if (c.inputProfile() != null && !c.inputProfile().isBlank()) about("--input-profile", () -> Profile.parse(c.inputProfile()));
         c.byteps().validate(c.trainer());
     }
@@ -129,11 +133,12 @@ public final class TrainingJob {
             if (split.train().length < config.workers()) {
                 throw new LiveTrainException("--workers " + config.workers() + ": more workers than training examples (" + split.train().length + ")");
             }
+            ModelSpec model = modelSpec(config, request, data, hconf);
             CheckpointStore store = about("--checkpoint-dir", () -> CheckpointStore.create(config.checkpointDir(), hconf));
             lock = about("--checkpoint-dir", () -> RunLock.acquire(store, progress::line));
             lock.onLost(() -> spark.sparkContext().cancelAllJobs()); // another run took the directory over: stop writing
             Runs.Started started = Runs.start(store, lock, request, resumption, config, data, split, progress);
-            Context ctx = new Context(config, spark, jsc, data, split, started.run(), lock, Models.Kind.parse(config.model()), progress,
+            Context ctx = new Context(config, spark, jsc, data, split, started.run(), lock, model, progress,
                     started.from(), started.from().map(p -> store.meta(p).elapsedSeconds()).orElse(0.0), new TaskFailures(spark.sparkContext()));
             return ctx;
         } catch (RuntimeException e) {
@@ -141,6 +146,31 @@ public final class TrainingJob {
             spark.stop();
             throw e;
         }
+    }
+
+    /**
+     * The network to train: {@code --model-config}'s JSON (read once, here), else the built-in {@code --model};
+     * refused before any Spark work when it does not fit the data.
+     */
+    static ModelSpec modelSpec(TrainConfig c, RunRequest request, Dataset data, Configuration hconf) {
+        ModelSpec spec;
+        if (c.modelConfig() == null) {
+            spec = ModelSpec.builtIn(c.model());
+        } else {
+            if (request.explicit().contains("model")) throw new LiveTrainException("--model: give either --model or --model-config, not both");
+            if (request.explicit().contains("learning-rate")) {
+                throw new LiveTrainException("--learning-rate: does not apply to --model-config (the configuration names its own updater and learning rate)");
+            }
+            String json;
+            try (InputStream in = Storage.open(c.modelConfig(), hconf)) {
+                json = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw Storage.problem("--model-config " + c.modelConfig() + ": cannot read it", e);
+            }
+            spec = ModelSpec.config(c.modelConfig(), json);
+        }
+        spec.check(spec.create(data.shape(), data.numClasses(), c.learningRate(), c.seed()), data.shape(), data.numClasses());
+        return spec;
     }
 
     /** Trains, then scores the run's best checkpoint on the test split; records the run's end; stops Spark. */
@@ -157,7 +187,7 @@ public final class TrainingJob {
             progress.line("data %s: %s images, %d classes; %d train / %d dev / %d test; input %s", ctx.data().spec(), ctx.data().shape(), ctx.data().numClasses(),
                     ctx.split().train().length, ctx.split().dev().length, ctx.split().test().length, ctx.data().contract().describe());
             progress.line("training %s with the %s trainer on %d workers (%s), %d epoch(s) of batch %d per worker; checkpoints in %s",
-                    ctx.model().name().toLowerCase(Locale.ROOT), config.trainer(), config.workers(), ctx.spark().sparkContext().master(), config.epochs(),
+                    ctx.model().name(), config.trainer(), config.workers(), ctx.spark().sparkContext().master(), config.epochs(),
                     config.batch(), run.base());
             try {
                 if (config.trainer().equals("byteps")) new BytePSTrainer(ctx).train();

@@ -5,7 +5,6 @@ import org.livetrain.data.Batches;
 import org.livetrain.data.LabeledImage;
 import org.livetrain.data.Split;
 import org.livetrain.image.Augmenter;
-import org.livetrain.model.Models;
 import org.livetrain.model.NativeKernels;
 import org.livetrain.model.Network;
 import org.livetrain.ps.SummationClient;
@@ -91,7 +90,7 @@ final class WorkerLoop {
             net = cp.network();
             step = cp.meta().step();
         } else {
-            net = Models.create(Models.Kind.valueOf(plan.model()), plan.data().shape(), plan.data().numClasses(), c.learningRate(), c.seed());
+            net = plan.model().create(plan.data().shape(), plan.data().numClasses(), c.learningRate(), c.seed());
         }
     }
 
@@ -137,7 +136,7 @@ final class WorkerLoop {
         if (!c.byteps().async()) checkReplicas(); // asynchronous replicas differ by design
         if (w == 0) {
             CheckpointMeta meta = CheckpointMeta.evaluation(step, epoch, ev.devAccuracy(), ev.devLoss(), ev.trainLoss(), c.trainer(), c.workers(),
-                    c.data(), plan.model().toLowerCase(Locale.ROOT), plan.data().contract(), (System.currentTimeMillis() - plan.startedMillis()) / 1000.0,
+                    c.data(), plan.model().name(), plan.data().contract(), (System.currentTimeMillis() - plan.startedMillis()) / 1000.0,
                     window.examplesPerSecond(step, c.batch() * c.workers()), stats());
             publisher.publish(net.copy(), meta);
         }

@@ -35,7 +35,7 @@ class TrainErrorsTest {
         Path ckpt = dir.resolve("ckpt");
         expectOneLineError("--workers 0: must be at least 1", "train", "--workers", "0", "--checkpoint-dir", ckpt.toString());
         expectOneLineError("Unknown option: '--frobnicate'", "train", "--frobnicate");
-        expectOneLineError("--model resnet: unknown model", "train", "--model", "resnet", "--checkpoint-dir", ckpt.toString());
+        expectOneLineError("--model vgg: unknown model (use lenet, mlp or resnet)", "train", "--model", "vgg", "--checkpoint-dir", ckpt.toString());
         expectOneLineError("--trainer magic: unknown trainer", "train", "--trainer", "magic", "--checkpoint-dir", ckpt.toString());
         expectOneLineError("Invalid value for option '--epochs'", "train", "--epochs", "three");
         expectOneLineError("--serving-cores 0: must be between 1 and the", "stream", "--bootstrap-servers", "127.0.0.1:1",
