@@ -110,7 +110,7 @@ public class TrainerComparison {
     }
 
     static Row spark(String trainer, int epochs, Path ckpt) {
-        TrainConfig cfg = new TrainConfig("digits", null, 0, WORKERS, epochs, BATCH, LR, "lenet", null, trainer, 5,
+        TrainConfig cfg = new TrainConfig("digits", null, 0, WORKERS, epochs, BATCH, LR, "lenet", null, null, 0, trainer, 5,
                 new TrainConfig.BytePS(EVAL_EVERY, 0, 262144, Compression.NONE, false, false),
                 ckpt.toString(), 3, SEED, Map.of());
         TrainingJob.run(cfg, TrainingJob.RunRequest.NEW, new Progress(System.out::println));

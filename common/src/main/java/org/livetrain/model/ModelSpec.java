@@ -10,6 +10,8 @@ import org.livetrain.io.Storage;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.Serializable;
 import java.util.Locale;
 
@@ -19,19 +21,55 @@ import java.util.Locale;
  * MultiLayerConfiguration or a ComputationGraphConfiguration. A configuration brings its own layers,
  * updater and seed; a built-in kind takes the run's learning rate and seed. Travels to the executors.
  */
-public record ModelSpec(Models.Kind kind, String configJson, String source) implements Serializable {
+public record ModelSpec(Models.Kind kind, String configJson, String source, byte[] initial) implements Serializable {
     public static ModelSpec builtIn(String kind) {
-        return new ModelSpec(Models.Kind.parse(kind), null, null);
+        return new ModelSpec(Models.Kind.parse(kind), null, null, null);
     }
 
     /** @param source where the JSON came from, named in messages and in the run's settings */
     public static ModelSpec config(String source, String json) {
-        return new ModelSpec(null, json, source);
+        return new ModelSpec(null, json, source, null);
+    }
+
+    /**
+     * Fine-tuning a saved model ({@code --init-from}): its layers and weights, with the run's Adam learning
+     * rate; an output layer of another size than the data's classes is replaced by a new one; the first
+     * {@code freeze} layers keep their weights (DL4J's transfer learning: frozen layers run in inference mode).
+     * For a graph, "the first N layers" is the N-th layer in topological order and every layer it depends on.
+     *
+     * @param zip a model zip: a checkpoint's model.zip, or any DL4J ModelSerializer zip
+     */
+    public static ModelSpec initFrom(String source, byte[] zip, int numClasses, double learningRate, long seed, int freeze) {
+        String lower = source.toLowerCase(Locale.ROOT);
+        if (lower.endsWith(".h5") || lower.endsWith(".hdf5") || lower.endsWith(".keras")) {
+            throw new LiveTrainException("--init-from " + source + ": Keras models are not read here yet; import it with DL4J's KerasModelImport"
+                    + " (deeplearning4j-modelimport), save it with ModelSerializer.writeModel, and pass that zip");
+        }
+        Network saved;
+        try {
+            saved = Network.read(zip, false);
+        } catch (IOException | RuntimeException e) {
+            throw new LiveTrainException("--init-from " + source + ": not a DL4J model zip (" + Storage.firstLine(e) + ")");
+        }
+        Network tuned = Transfer.fineTune(saved, numClasses, learningRate, seed, freeze, "--init-from " + source);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try {
+            tuned.write(out, false);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return new ModelSpec(null, null, source, out.toByteArray());
     }
 
     /** {@code lenet}, or {@code config:FILE} for a configuration (its file name). */
     public String name() {
-        return kind != null ? kind.name().toLowerCase(Locale.ROOT) : configName(source);
+        if (kind != null) return kind.name().toLowerCase(Locale.ROOT);
+        return initial != null ? initName(source) : configName(source);
+    }
+
+    /** How a run fine-tuned from a saved model names its model: {@code init:} and the file's name. */
+    public static String initName(String source) {
+        return "init:" + source.substring(source.lastIndexOf('/') + 1);
     }
 
     /** How a run trained from a configuration file names its model: {@code config:} and the file's name. */
@@ -41,7 +79,13 @@ public record ModelSpec(Models.Kind kind, String configJson, String source) impl
 
     /** A new network, initialised (the same on every worker: from the seed). */
     public Network create(Shape shape, int numClasses, double learningRate, long seed) {
-        return kind != null ? Models.create(kind, shape, numClasses, learningRate, seed) : newNetwork();
+        if (kind != null) return Models.create(kind, shape, numClasses, learningRate, seed);
+        if (initial == null) return newNetwork();
+        try {
+            return Network.read(initial, false);
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private Network newNetwork() {
@@ -70,7 +114,7 @@ public record ModelSpec(Models.Kind kind, String configJson, String source) impl
      * output layer with a loss). Checked on one example, before any Spark work.
      */
     public void check(Network net, Shape shape, int numClasses) {
-        String what = kind != null ? "--model " + name() : "--model-config " + source;
+        String what = kind != null ? "--model " + name() : (initial != null ? "--init-from " : "--model-config ") + source;
         INDArray x = Nd4j.zeros(1, shape.pixels());
         long outputs;
         try {

@@ -193,7 +193,7 @@ public final class Network {
                 return isGraphJson(new String(in.readNBytes(64 << 20), StandardCharsets.UTF_8));
             }
         }
-        throw new IOException("not a DL4J model zip (no " + ModelSerializer.CONFIGURATION_JSON + ")");
+        throw new IOException("no " + ModelSerializer.CONFIGURATION_JSON + " in it");
     }
 
     static boolean isGraphJson(String json) {

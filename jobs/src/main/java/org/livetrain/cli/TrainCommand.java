@@ -69,6 +69,13 @@ public final class TrainCommand implements Callable<Integer> {
             + " ComputationGraphConfiguration as JSON (what toJson() writes), a local path or a Hadoop URI. It brings its own updater and seed.")
     String modelConfig;
 
+    @Option(names = "--init-from", paramLabel = "MODEL", description = "Fine-tune a saved model: a checkpoint's model.zip or any DL4J ModelSerializer"
+            + " zip (local path or Hadoop URI). Its output layer is replaced when the data has another number of classes.")
+    String initFrom;
+
+    @Option(names = "--freeze", paramLabel = "N", description = "With --init-from: keep the weights of the first N layers fixed.")
+    int freeze;
+
     @Option(names = "--trainer", paramLabel = "NAME", description = "byteps: workers in one barrier stage summing gradients through summation servers;"
             + " averaging: dl4j-spark parameter averaging (the reference baseline).")
     String trainer;
@@ -103,7 +110,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         common.apply();
-        TrainConfig cfg = new TrainConfig(data, inputProfile, channels, workers, epochs, batch, learningRate, model, modelConfig, trainer, averagingFrequency,
+        TrainConfig cfg = new TrainConfig(data, inputProfile, channels, workers, epochs, batch, learningRate, model, modelConfig, initFrom, freeze, trainer, averagingFrequency,
                 byteps.settings(), checkpointDir, keep, seed, common.conf());
         // the options typed on this command line: a resumed run applies them over its own settings
         Set<String> explicit = spec.commandLine().getParseResult().matchedOptions().stream()

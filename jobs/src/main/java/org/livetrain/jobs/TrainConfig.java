@@ -23,6 +23,8 @@ public record TrainConfig(
         double learningRate,
         String model,
         String modelConfig,
+        String initFrom,
+        int freeze,
         String trainer,
         int averagingFrequency,
         BytePS byteps,
@@ -32,7 +34,7 @@ public record TrainConfig(
         Map<String, String> conf) implements Serializable {
 
     /** Settings that decide what a run computes: a resumed run keeps them (only {@code epochs} may grow). */
-    static final List<String> DEFINING = List.of("data", "input-profile", "channels", "model", "model-config", "trainer", "workers", "batch", "learning-rate", "seed", "compress",
+    static final List<String> DEFINING = List.of("data", "input-profile", "channels", "model", "model-config", "init-from", "freeze", "trainer", "workers", "batch", "learning-rate", "seed", "compress",
             "async", "augment", "averaging-frequency");
 
     /**
@@ -64,8 +66,11 @@ public record TrainConfig(
         m.put("data", data);
         if (inputProfile != null) m.put("input-profile", inputProfile);
         if (channels != 0) m.put("channels", channels);
-        m.put("model", modelConfig != null ? ModelSpec.configName(modelConfig) : model); // what the runs table shows
+        // what the runs table shows
+        m.put("model", modelConfig != null ? ModelSpec.configName(modelConfig) : initFrom != null ? ModelSpec.initName(initFrom) : model);
         if (modelConfig != null) m.put("model-config", modelConfig);
+        if (initFrom != null) m.put("init-from", initFrom);
+        if (freeze != 0) m.put("freeze", freeze);
         m.put("workers", workers);
         m.put("epochs", epochs);
         m.put("batch", batch);
@@ -109,7 +114,8 @@ public record TrainConfig(
         return new TrainConfig(str(s, "data"), s.get("input-profile") == null ? null : str(s, "input-profile"),
                 s.get("channels") == null ? 0 : num(s, "channels").intValue(), num(s, "workers").intValue(), num(s, "epochs").intValue(), num(s, "batch").intValue(),
                 num(s, "learning-rate").doubleValue(), str(s, "model"),
-                s.get("model-config") == null ? null : str(s, "model-config"), str(s, "trainer"), num(s, "averaging-frequency").intValue(),
+                s.get("model-config") == null ? null : str(s, "model-config"), s.get("init-from") == null ? null : str(s, "init-from"),
+                s.get("freeze") == null ? 0 : num(s, "freeze").intValue(), str(s, "trainer"), num(s, "averaging-frequency").intValue(),
                 new BytePS(num(s, "eval-every").intValue(), num(s, "servers").intValue(), num(s, "partition-bytes").intValue(), compression(str(s, "compress")),
                         Boolean.parseBoolean(str(s, "async")), Boolean.parseBoolean(str(s, "augment"))),
                 checkpointDir, num(s, "keep").intValue(), num(s, "seed").longValue(), conf);

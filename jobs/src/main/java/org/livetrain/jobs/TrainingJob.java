@@ -154,23 +154,30 @@ public final class TrainingJob {
      */
     static ModelSpec modelSpec(TrainConfig c, RunRequest request, Dataset data, Configuration hconf) {
         ModelSpec spec;
-        if (c.modelConfig() == null) {
+        if (c.freeze() != 0 && c.initFrom() == null) throw new LiveTrainException("--freeze " + c.freeze() + ": only with --init-from (it freezes layers of a saved model)");
+        if (c.initFrom() != null) {
+            if (request.explicit().contains("model")) throw new LiveTrainException("--model: give either --model or --init-from, not both");
+            if (c.modelConfig() != null) throw new LiveTrainException("--model-config: give either --model-config or --init-from, not both");
+            spec = ModelSpec.initFrom(c.initFrom(), read("--init-from", c.initFrom(), hconf), data.numClasses(), c.learningRate(), c.seed(), c.freeze());
+        } else if (c.modelConfig() == null) {
             spec = ModelSpec.builtIn(c.model());
         } else {
             if (request.explicit().contains("model")) throw new LiveTrainException("--model: give either --model or --model-config, not both");
             if (request.explicit().contains("learning-rate")) {
                 throw new LiveTrainException("--learning-rate: does not apply to --model-config (the configuration names its own updater and learning rate)");
             }
-            String json;
-            try (InputStream in = Storage.open(c.modelConfig(), hconf)) {
-                json = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-            } catch (IOException e) {
-                throw Storage.problem("--model-config " + c.modelConfig() + ": cannot read it", e);
-            }
-            spec = ModelSpec.config(c.modelConfig(), json);
+            spec = ModelSpec.config(c.modelConfig(), new String(read("--model-config", c.modelConfig(), hconf), StandardCharsets.UTF_8));
         }
         spec.check(spec.create(data.shape(), data.numClasses(), c.learningRate(), c.seed()), data.shape(), data.numClasses());
         return spec;
+    }
+
+    private static byte[] read(String option, String location, Configuration hconf) {
+        try (InputStream in = Storage.open(location, hconf)) {
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw Storage.problem(option + " " + location + ": cannot read it", e);
+        }
     }
 
     /** Trains, then scores the run's best checkpoint on the test split; records the run's end; stops Spark. */

@@ -5,20 +5,30 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.data.Dataset;
+import org.livetrain.data.LabeledImage;
+import org.livetrain.model.Network;
 import org.livetrain.store.Checkpoint;
 import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.Pointer;
+import org.nd4j.linalg.factory.Nd4j;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Bring your own network: `model mlp` prints a configuration, a user edits it (a narrower first layer),
+ * Bring your own network. A configuration: `model mlp` prints a configuration, a user edits it (a narrower first layer),
  * `train --model-config` trains that network, and what is published is that network. A configuration
- * that does not fit the data is refused in one line before anything is written.
+ * that does not fit the data is refused in one line before anything is written. Weights: --init-from
+ * fine-tunes a saved model.
  */
 class ModelConfigTest {
     static final ObjectMapper JSON = new ObjectMapper();
@@ -71,6 +81,60 @@ class ModelConfigTest {
                 "train", "--model", "mlp", "--model-config", five.toString(), "--checkpoint-dir", ckpt.toString());
         errors.expectOneLineError("--model-config " + dir.resolve("missing.json") + ": cannot read it",
                 "train", "--model-config", dir.resolve("missing.json").toString(), "--checkpoint-dir", ckpt.toString());
+        errors.expectOneLineError("--freeze 1: only with --init-from", "train", "--freeze", "1", "--checkpoint-dir", ckpt.toString());
+        errors.expectOneLineError("--init-from " + five + ": not a DL4J model zip", "train", "--init-from", five.toString(), "--checkpoint-dir", ckpt.toString());
         assertFalse(Files.exists(ckpt), "nothing written");
+    }
+
+    /**
+     * Transfer learning: a network trained on the ten digits is fine-tuned on a folder of three of them
+     * (zero, one, seven as PNG files): its output layer is replaced by one of three, its first layer stays
+     * exactly as it was (--freeze 1), the rest trains, and the prompt answers with the folder's class names.
+     */
+    @Test
+    void aSavedModelIsFineTunedOnOtherClassesWithItsFirstLayerFrozen() throws Exception {
+        Path base = dir.resolve("base");
+        Cli r = Cli.run("train", "--model", "mlp", "--epochs", "1", "--checkpoint-dir", base.toString());
+        assertEquals(0, r.exitCode(), r.out() + r.err());
+        CheckpointStore baseStore = CheckpointStore.open(base.toString(), new Configuration());
+        Pointer basePointer = baseStore.best().orElseThrow();
+        Network saved = baseStore.load(basePointer, false).network();
+        Path zip = base.resolve(basePointer.path()).resolve("model.zip");
+
+        Path folder = threeDigitClasses(dir.resolve("three"), 150);
+        Path tuned = dir.resolve("tuned");
+        r = Cli.run("train", "--init-from", zip.toString(), "--freeze", "1", "--data", "folder:" + folder, "--input-profile", "digit",
+                "--channels", "1", "--epochs", "3", "--eval-every", "5", "--checkpoint-dir", tuned.toString());
+        assertEquals(0, r.exitCode(), r.out() + r.err());
+        assertTrue(r.out().contains("training init:model.zip with the byteps trainer"), r.out());
+        CheckpointStore store = CheckpointStore.open(tuned.toString(), new Configuration());
+        Checkpoint best = store.load(store.best().orElseThrow(), false);
+        Network net = best.network();
+        assertEquals(3, net.output(Nd4j.zeros(1, 784)).size(1), "a new output layer for three classes");
+        assertEquals(saved.layers()[0].params(), net.layers()[0].params(), "the frozen first layer did not move");
+        assertNotEquals(saved.layers()[1].params(), net.layers()[1].params(), "the second layer trained");
+        assertTrue(best.meta().devAccuracy() > 0.9, "fine-tuned: dev accuracy " + best.meta().devAccuracy());
+
+        Path seven = dir.resolve("a-seven.png");
+        Files.copy(Files.list(folder.resolve("seven")).sorted().findFirst().orElseThrow(), seven);
+        Cli answer = Cli.withInput(seven + "\nq\n", "terminal", "--checkpoint-dir", tuned.toString());
+        assertTrue(answer.out().contains("Prediction: seven"), answer.out());
+    }
+
+    /** zero/, one/ and seven/: the first {@code each} bundled digits of those labels as grey PNG files. */
+    static Path threeDigitClasses(Path folder, int each) throws Exception {
+        Dataset digits = Dataset.open(Dataset.DIGITS, new Configuration());
+        Map<Integer, String> names = Map.of(0, "zero", 1, "one", 7, "seven");
+        for (String n : names.values()) Files.createDirectories(folder.resolve(n));
+        int[] idx = new int[3000];
+        for (int i = 0; i < idx.length; i++) idx[i] = i;
+        Map<Integer, Integer> written = new HashMap<>();
+        for (Iterator<LabeledImage> it = digits.pool().read(idx); it.hasNext(); ) {
+            LabeledImage e = it.next();
+            String name = names.get(e.label());
+            if (name == null || written.merge(e.label(), 1, Integer::sum) > each) continue;
+            ParityTest.export(digits, e, folder.resolve(name).resolve(e.index() + ".png"));
+        }
+        return folder;
     }
 }
