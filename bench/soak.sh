@@ -56,7 +56,9 @@ echo "memory (MB) every 30 s: seconds, training heap used, training RSS, scorer 
 cat "$work/memory.txt"
 if kill -0 "$train" 2>/dev/null; then echo "training still running at the end of the load (its last line: $(grep ' ex/s ' "$work/train.log" | tail -n1))"; fi
 # growth over the last 30 minutes of samples (or all of them): mean of the first three samples of the
-# window against the mean of the last three, and the highest sample in the window
+# window against the mean of the last three; and, because the resident size of a JVM whose collector
+# frees native memory is a sawtooth, the highest sample of the window's first third against the highest
+# of its last third (a leak raises the peaks; a sawtooth does not)
 awk '
   { t[NR] = $1; tr[NR] = $3; sc[NR] = $5 }
   END {
@@ -66,6 +68,10 @@ awk '
       for (i = from; i < from + 3; i++) a += (c ? sc[i] : tr[i]) / 3
       for (i = NR - 2; i <= NR; i++) b += (c ? sc[i] : tr[i]) / 3
       for (i = from; i <= NR; i++) if ((c ? sc[i] : tr[i]) > m) m = (c ? sc[i] : tr[i])
-      printf "%s RSS over the last %d s: %.0f MB -> %.0f MB (%+.1f%%), highest %d MB\n", (c ? "scorer" : "training"), t[NR] - t[from], a, b, 100 * (b - a) / a, m
+      third = int((NR - from + 1) / 3); p1 = 0; p3 = 0
+      for (i = from; i < from + third; i++) if ((c ? sc[i] : tr[i]) > p1) p1 = (c ? sc[i] : tr[i])
+      for (i = NR - third + 1; i <= NR; i++) if ((c ? sc[i] : tr[i]) > p3) p3 = (c ? sc[i] : tr[i])
+      printf "%s RSS over the last %d s: %.0f MB -> %.0f MB (%+.1f%%), highest %d MB; peak of the first third %d MB, of the last third %d MB (%+.1f%%)\n",
+        (c ? "scorer" : "training"), t[NR] - t[from], a, b, 100 * (b - a) / a, m, p1, p3, 100 * (p3 - p1) / p1
     }
   }' "$work/memory.txt"

@@ -1,5 +1,6 @@
 package org.livetrain.model;
 
+import com.sun.jna.NativeLibrary;
 import org.bytedeco.javacpp.Pointer;
 
 import java.util.concurrent.atomic.AtomicLong;
@@ -14,7 +15,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>The guard reads the resident set size once a second ({@code /proc/self/statm}, through JavaCPP) and asks
  * for a collection when it has grown by more than a headroom ({@value #MIN_HEADROOM_MB} MB or a fifth, whichever
- * is larger) over what it was after the last one. With {@code -XX:+ExplicitGCInvokesConcurrent} (as
+ * is larger) over what it was after the last one, then has glibc give the freed pages back. With {@code -XX:+ExplicitGCInvokesConcurrent} (as
  * {@code submit.sh} starts the JVM) that is a concurrent G1 cycle without a long pause; its reference
  * processing hands the dead arrays to ND4J's deallocator. A process that does not grow is never collected:
  * an idle one costs a read of /proc a second. Started once per JVM with the native kernels (the command
@@ -57,11 +58,29 @@ public final class NativeMemory {
         }
     }
 
-    /** A collection, then the resident size once the deallocator has had time to free what it found. */
+    /**
+     * A collection, then, once the deallocator has had time to free what it found, glibc's {@code malloc_trim}
+     * (the freed memory would otherwise stay in glibc's arenas, counted in the resident size and raising the
+     * floor at every round: measured in a training JVM after 40 minutes, 1.37 GB resident, 1.18 GB after a
+     * collection, 0.74 GB after malloc_trim); the resident size after both.
+     */
     private static long collect() throws InterruptedException {
         System.gc();
         COLLECTIONS.incrementAndGet();
         Thread.sleep(2000);
+        trim();
         return Pointer.physicalBytes();
+    }
+
+    private static volatile boolean trimmable = true;
+
+    /** glibc's {@code malloc_trim(0)}: free pages of every arena back to the system. Elsewhere (musl, macOS) nothing. */
+    static void trim() {
+        if (!trimmable) return;
+        try {
+            NativeLibrary.getInstance("c").getFunction("malloc_trim").invokeInt(new Object[]{0});
+        } catch (UnsatisfiedLinkError | RuntimeException e) {
+            trimmable = false;
+        }
     }
 }
