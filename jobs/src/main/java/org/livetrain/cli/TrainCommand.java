@@ -77,7 +77,7 @@ public final class TrainCommand implements Callable<Integer> {
     int freeze;
 
     @Option(names = "--trainer", paramLabel = "NAME", description = "byteps: workers in one barrier stage summing gradients through summation servers;"
-            + " averaging: dl4j-spark parameter averaging (the reference baseline).")
+            + " averaging: dl4j-spark parameter averaging; shared: DL4J's gradient sharing (SharedTrainingMaster, threshold-encoded updates over Aeron).")
     String trainer;
 
     @Mixin

@@ -18,7 +18,7 @@ import org.nd4j.linalg.api.ndarray.INDArray;
  * INDArray is AutoCloseable, and in local mode the broadcast value is the driver's very object: the
  * driver network's parameters were released under it ("You can't use DataBuffer once it was released"
  * when saving or at the next broadcast). Here every averaging round installs a fresh network that owns
- * new buffers, which no broadcast ever held; evaluation gets a clone ({@link AveragingTrainer}).
+ * new buffers, which no broadcast ever held; evaluation gets a clone ({@link Dl4jTrainer}).
  * The averaging itself is dl4j-spark's: same aggregation functions, same iteration accounting.
  */
 final class OwnedParameterAveragingMaster extends ParameterAveragingTrainingMaster {

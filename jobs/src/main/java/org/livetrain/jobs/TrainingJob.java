@@ -41,7 +41,7 @@ import static org.livetrain.LiveTrainException.about;
  * test accuracy of the run's best checkpoint and records how the run ended in its {@code run.json}.
  */
 public final class TrainingJob {
-    public static final List<String> TRAINERS = List.of("byteps", "averaging");
+    public static final List<String> TRAINERS = List.of("byteps", "averaging", "shared");
     static final int EVAL_BATCH = 256;
     /** Above Spark's own shutdown hook (40) and the file systems' (10): the run's end is written while both still work. */
     private static final int SHUTDOWN_PRIORITY = FileSystem.SHUTDOWN_HOOK_PRIORITY + 40;
@@ -116,6 +116,9 @@ public final class TrainingJob {
     public static Context prepare(TrainConfig given, RunRequest request, Progress progress) {
         validate(given);
         validate(request);
+        if (request.explicit().contains("averaging-frequency") && !given.trainer().equals("averaging")) {
+            throw new LiveTrainException("--averaging-frequency: only the averaging trainer averages (this run's trainer is " + given.trainer() + ")");
+        }
         // a barrier stage needs a slot for every task at once: workers plus dedicated servers
         SparkSession spark = SparkSessions.create("LiveTrain train", given.byteps().tasks(given.workers()), given.conf());
         RunLock lock = null;
@@ -198,7 +201,7 @@ public final class TrainingJob {
                     config.batch(), run.base());
             try {
                 if (config.trainer().equals("byteps")) new BytePSTrainer(ctx).train();
-                else new AveragingTrainer(ctx).train();
+                else new Dl4jTrainer(ctx).train();
             } catch (Throwable e) {
                 // a job cancelled because a task met an error no retry can fix: that error is the one to report
                 Optional<LiveTrainException> fatal = LiveTrainException.in(e).isPresent() ? Optional.empty() : ctx.failures().afterFailedJob();

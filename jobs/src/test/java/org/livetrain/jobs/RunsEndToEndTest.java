@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.livetrain.serving.BestModelService;
 import org.livetrain.serving.LoadedModel;
 import org.livetrain.store.HistoryEntry;
@@ -150,17 +152,27 @@ class RunsEndToEndTest {
         assertTrue(none.err().contains("--runs nope: " + ckpt + " has no such run (it has " + run1.id() + ", " + run2.id() + ")"), none.err());
     }
 
-    /** The averaging trainer twice in one directory, then --resume of the newest run with a larger --epochs. */
-    @Test
-    void theAveragingTrainerRunsAgainAndResumes() throws Exception {
-        Path ckpt = dir.resolve("averaging");
+    /**
+     * DL4J's own trainers (parameter averaging; gradient sharing over Aeron) twice in one directory and one
+     * JVM, then --resume of the newest run with a larger --epochs. Each run's model learned (the driver's
+     * copy is the one published) and is served.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"averaging", "shared"})
+    void dl4jsTrainersRunAgainAndResume(String trainer) throws Exception {
+        Path ckpt = dir.resolve(trainer);
         for (int i = 0; i < 2; i++) {
-            Cli r = Cli.run("train", "--trainer", "averaging", "--epochs", "1", "--checkpoint-dir", ckpt.toString());
+            Cli r = Cli.run("train", "--trainer", trainer, "--epochs", "1", "--checkpoint-dir", ckpt.toString());
             assertEquals(0, r.exitCode(), () -> r.out() + r.err());
         }
         List<RunStore> runs = store(ckpt).runs();
         assertEquals(2, runs.size());
-        for (RunStore run : runs) assertEquals(List.of(63L), steps(run));
+        for (RunStore run : runs) {
+            assertEquals(List.of(63L), steps(run));
+            double dev = run.history().get(0).meta().devAccuracy();
+            assertTrue(dev > 0.85, trainer + " learned: dev accuracy " + dev);
+            assertEquals(trainer, run.history().get(0).meta().trainer());
+        }
 
         Cli again = Cli.run("train", "--resume", "--checkpoint-dir", ckpt.toString());
         assertEquals(2, again.exitCode());
@@ -170,7 +182,7 @@ class RunsEndToEndTest {
         Cli resumed = Cli.run("train", "--resume", "--epochs", "2", "--checkpoint-dir", ckpt.toString());
         assertEquals(0, resumed.exitCode(), () -> resumed.out() + resumed.err());
         assertTrue(resumed.out().contains("resuming run " + runs.get(1).id() + " from step 63 of 126"), resumed.out());
-        assertTrue(resumed.out().contains("training lenet with the averaging trainer"), "the run's own trainer: " + resumed.out());
+        assertTrue(resumed.out().contains("training lenet with the " + trainer + " trainer"), "the run's own trainer: " + resumed.out());
         assertEquals(List.of(63L, 126L), steps(runs.get(1)));
         HistoryEntry h = runs.get(1).history().get(1);
         assertEquals(2, h.meta().epoch());

@@ -37,6 +37,8 @@ class TrainErrorsTest {
         expectOneLineError("Unknown option: '--frobnicate'", "train", "--frobnicate");
         expectOneLineError("--model vgg: unknown model (use lenet, mlp or resnet)", "train", "--model", "vgg", "--checkpoint-dir", ckpt.toString());
         expectOneLineError("--trainer magic: unknown trainer", "train", "--trainer", "magic", "--checkpoint-dir", ckpt.toString());
+        expectOneLineError("--averaging-frequency: only the averaging trainer averages (this run's trainer is shared)",
+                "train", "--trainer", "shared", "--averaging-frequency", "3", "--checkpoint-dir", ckpt.toString());
         expectOneLineError("Invalid value for option '--epochs'", "train", "--epochs", "three");
         expectOneLineError("--serving-cores 0: must be between 1 and the", "stream", "--bootstrap-servers", "127.0.0.1:1",
                 "--checkpoint-dir", ckpt.toString(), "--serving-cores", "0");

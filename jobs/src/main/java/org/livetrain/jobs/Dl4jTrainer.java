@@ -3,6 +3,7 @@ package org.livetrain.jobs;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.storage.StorageLevel;
 import org.deeplearning4j.spark.api.RDDTrainingApproach;
+import org.deeplearning4j.spark.api.TrainingMaster;
 import org.deeplearning4j.spark.api.Repartition;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.livetrain.data.Split;
@@ -13,42 +14,63 @@ import org.livetrain.store.RunStore;
 import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.dataset.DataSet;
 
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 
 /**
- * The reference baseline: dl4j-spark's network wrapper ({@link SparkNetwork}) with a
- * {@link ParameterAveragingTrainingMaster} over {@code --workers} partitions. Each worker fits
+ * dl4j-spark's own trainers, the peers: its network wrapper ({@link SparkNetwork}) over {@code --workers}
+ * partitions with either master.
+ * <ul>
+ * <li>{@code averaging}: {@link ParameterAveragingTrainingMaster}. Each worker fits
  * {@code --averaging-frequency} mini-batches of {@code --batch} examples, then the driver averages the
- * parameters. Dev evaluation and a checkpoint after every epoch. A resumed run continues with the epoch after
- * its latest checkpoint, from its parameters and updater state.
+ * parameters.</li>
+ * <li>{@code shared}: DL4J's gradient sharing ({@link SharedMaster}). Each worker fits mini-batches of
+ * {@code --batch} examples and exchanges threshold-encoded updates with the others after every one.</li>
+ * </ul>
+ * Dev evaluation and a checkpoint after every epoch. A resumed run continues with the epoch after its
+ * latest checkpoint, from its parameters and updater state.
  */
-final class AveragingTrainer {
+final class Dl4jTrainer {
     private final TrainingJob.Context ctx;
+    private final boolean shared;
 
-    AveragingTrainer(TrainingJob.Context ctx) {
+    Dl4jTrainer(TrainingJob.Context ctx) {
         this.ctx = ctx;
+        this.shared = ctx.config().trainer().equals("shared");
     }
 
     void train() {
+        try {
+            trainEpochs();
+        } finally {
+            if (shared) SharedMaster.shutdown();
+        }
+    }
+
+    private void trainEpochs() {
         TrainConfig c = ctx.config();
         Optional<Pointer> from = ctx.resumeFrom();
-        SparkNetwork sparkNet = new SparkNetwork(ctx.jsc(), restoreOrCreate(from), master(c));
-        JavaRDD<DataSet> dev = DataRdds.batches(ctx.jsc(), ctx.data().pool(), Split.slices(ctx.split().dev(), c.workers()),
-                TrainingJob.EVAL_BATCH, ctx.data().numClasses(), null).persist(StorageLevel.MEMORY_ONLY());
+        TrainingMaster<?, ?> master = shared ? SharedMaster.create(ctx.jsc(), c) : averagingMaster(c);
+        SparkNetwork sparkNet = new SparkNetwork(ctx.jsc(), restoreOrCreate(from), master);
+        JavaRDD<DataSet> dev = evalBatches(ctx.split().dev());
+        // DL4J's gradient sharing reports no training loss (its workers' scores stay on the executors):
+        // the shared trainer's is the loss on as many training examples as the dev split has
+        JavaRDD<DataSet> trainSample = shared ? evalBatches(Arrays.copyOf(ctx.split().train(), ctx.split().dev().length)) : null;
         long step = from.map(Pointer::step).orElse(0L);
         double trainSeconds = 0;
         for (int epoch = from.map(p -> p.epoch() + 1).orElse(1); epoch <= c.epochs(); epoch++) {
             Epoch e = trainEpoch(sparkNet, epoch);
             step += e.steps();
             trainSeconds += e.seconds();
-            evaluateAndPublish(sparkNet, dev, epoch, step, e, trainSeconds);
+            evaluateAndPublish(sparkNet, dev, trainSample, epoch, step, e, trainSeconds);
         }
         dev.unpersist(false);
+        if (trainSample != null) trainSample.unpersist(false);
     }
 
-    /** What one epoch of parameter averaging took: its steps (mini-batches per worker), examples and seconds. */
+    /** What one epoch took: its steps (mini-batches per worker), examples and seconds. */
     private record Epoch(long steps, int examples, double seconds) {
     }
 
@@ -59,7 +81,7 @@ final class AveragingTrainer {
                 : ctx.model().create(ctx.data().shape(), ctx.data().numClasses(), c.learningRate(), c.seed());
     }
 
-    private static ParameterAveragingTrainingMaster master(TrainConfig c) {
+    private static ParameterAveragingTrainingMaster averagingMaster(TrainConfig c) {
         return new OwnedParameterAveragingMaster(new ParameterAveragingTrainingMaster.Builder(c.workers(), c.batch())
                 .batchSizePerWorker(c.batch())
                 .averagingFrequency(c.averagingFrequency())
@@ -84,15 +106,21 @@ final class AveragingTrainer {
         return new Epoch((shards[0].length + c.batch() - 1) / c.batch(), shards.length * shards[0].length, seconds);
     }
 
-    private void evaluateAndPublish(SparkNetwork sparkNet, JavaRDD<DataSet> dev, int epoch, long step, Epoch e, double trainSeconds) {
+    private JavaRDD<DataSet> evalBatches(int[] examples) {
+        return DataRdds.batches(ctx.jsc(), ctx.data().pool(), Split.slices(examples, ctx.config().workers()),
+                TrainingJob.EVAL_BATCH, ctx.data().numClasses(), null).persist(StorageLevel.MEMORY_ONLY());
+    }
+
+    private void evaluateAndPublish(SparkNetwork sparkNet, JavaRDD<DataSet> dev, JavaRDD<DataSet> trainSample, int epoch, long step, Epoch e, double trainSeconds) {
         TrainConfig c = ctx.config();
-        double trainLoss = sparkNet.score();
-        // a clone: evaluation broadcasts the parameters, and Spark closes broadcast values (see OwnedParameterAveragingMaster)
-        SparkNetwork scorer = TrainingJob.evaluator(ctx, sparkNet.network().copy());
-        Evaluation ev = scorer.evaluate(dev);
-        double devLoss = scorer.loss(dev);
+        // a clone for each pass: every pass broadcasts the parameters, and Spark closes a broadcast value
+        // when it cleans the broadcast up, under any later pass still using them (see OwnedParameterAveragingMaster)
+        Network net = sparkNet.network();
+        double trainLoss = trainSample == null ? sparkNet.score() : TrainingJob.evaluator(ctx, net.copy()).loss(trainSample);
+        Evaluation ev = TrainingJob.evaluator(ctx, net.copy()).evaluate(dev);
+        double devLoss = TrainingJob.evaluator(ctx, net.copy()).loss(dev);
         Map<String, Object> stats = new LinkedHashMap<>();
-        stats.put("averaging_frequency", c.averagingFrequency());
+        if (!shared) stats.put("averaging_frequency", c.averagingFrequency());
         stats.put("batch_per_worker", c.batch());
         stats.put("learning_rate", c.learningRate());
         stats.put("train_seconds", trainSeconds);
