@@ -37,19 +37,22 @@ public record ModelSpec(Models.Kind kind, String configJson, String source, byte
      * {@code freeze} layers keep their weights (DL4J's transfer learning: frozen layers run in inference mode).
      * For a graph, "the first N layers" is the N-th layer in topological order and every layer it depends on.
      *
-     * @param zip a model zip: a checkpoint's model.zip, or any DL4J ModelSerializer zip
+     * @param zip a model zip: a checkpoint's model.zip, or any DL4J ModelSerializer zip; or a Keras HDF5 file
+     *            ({@code .h5}, {@code .hdf5}: {@link KerasModels})
      */
     public static ModelSpec initFrom(String source, byte[] zip, int numClasses, double learningRate, long seed, int freeze) {
-        String lower = source.toLowerCase(Locale.ROOT);
-        if (lower.endsWith(".h5") || lower.endsWith(".hdf5") || lower.endsWith(".keras")) {
-            throw new LiveTrainException("--init-from " + source + ": Keras models are not read here yet; import it with DL4J's KerasModelImport"
-                    + " (deeplearning4j-modelimport), save it with ModelSerializer.writeModel, and pass that zip");
+        if (source.toLowerCase(Locale.ROOT).endsWith(".keras")) {
+            throw new LiveTrainException("--init-from " + source + ": the Keras 3 format is not read by DL4J; save the model as HDF5 (model.save(\"m.h5\"))");
         }
         Network saved;
-        try {
-            saved = Network.read(zip, false);
-        } catch (IOException | RuntimeException e) {
-            throw new LiveTrainException("--init-from " + source + ": not a DL4J model zip (" + Storage.firstLine(e) + ")");
+        if (KerasModels.isKeras(source)) {
+            saved = KerasModels.read(source, zip);
+        } else {
+            try {
+                saved = Network.read(zip, false);
+            } catch (IOException | RuntimeException e) {
+                throw new LiveTrainException("--init-from " + source + ": not a DL4J model zip (" + Storage.firstLine(e) + ")");
+            }
         }
         Network tuned = Transfer.fineTune(saved, numClasses, learningRate, seed, freeze, "--init-from " + source);
         ByteArrayOutputStream out = new ByteArrayOutputStream();

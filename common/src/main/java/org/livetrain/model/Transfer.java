@@ -31,6 +31,7 @@ final class Transfer {
     private static Network stack(MultiLayerNetwork net, int numClasses, FineTuneConfiguration ft, int freeze) {
         TransferLearning.Builder b = new TransferLearning.Builder(net).fineTuneConfiguration(ft);
         int out = net.getnLayers() - 1;
+        while (out > 0 && net.getLayer(out).numParams() == 0) out--; // a loss layer (Keras imports end with one) has no weights
         if (net.getLayer(out).getParam("b").length() != numClasses) b.nOutReplace(out, numClasses, WeightInit.XAVIER);
         if (freeze > 0) b.setFeatureExtractor(freeze - 1);
         return Network.of(b.build());

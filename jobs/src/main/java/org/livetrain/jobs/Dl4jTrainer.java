@@ -61,7 +61,9 @@ final class Dl4jTrainer {
         long step = from.map(Pointer::step).orElse(0L);
         double trainSeconds = 0;
         for (int epoch = from.map(p -> p.epoch() + 1).orElse(1); epoch <= c.epochs(); epoch++) {
-            Epoch e = trainEpoch(sparkNet, epoch);
+            // a fresh gradient-sharing master for every epoch: with one master, DL4J's third fit hangs (SharedDeadlockWatch)
+            if (shared && epoch > from.map(p -> p.epoch() + 1).orElse(1)) sparkNet = new SparkNetwork(ctx.jsc(), sparkNet.network(), SharedMaster.create(ctx.jsc(), c));
+            Epoch e = shared ? trainSharedEpoch(sparkNet, epoch) : trainEpoch(sparkNet, epoch);
             step += e.steps();
             trainSeconds += e.seconds();
             evaluateAndPublish(sparkNet, dev, trainSample, epoch, step, e, trainSeconds);
@@ -92,6 +94,20 @@ final class Dl4jTrainer {
                 .collectTrainingStats(false)
                 .rngSeed(c.seed())
                 .saveUpdater(true));
+    }
+
+    /** An epoch of gradient sharing, under {@link SharedDeadlockWatch}: DL4J's known hang ends the run instead of stalling it. */
+    private Epoch trainSharedEpoch(SparkNetwork sparkNet, int epoch) {
+        try (SharedDeadlockWatch watch = new SharedDeadlockWatch(ctx.jsc())) {
+            try {
+                return trainEpoch(sparkNet, epoch);
+            } catch (Throwable e) { // Spark's job cancellation is a checked SparkException thrown from Scala
+                if (!watch.fired()) throw e;
+                throw new IllegalStateException("--trainer shared: DL4J's gradient sharing hung at the start of epoch " + epoch
+                        + " (two of its ParallelWrapper trainer threads wait for each other; DL4J 1.0.0-M2) and was stopped;"
+                        + " `train --resume` continues the run from its last checkpoint", e);
+            }
+        }
     }
 
     private Epoch trainEpoch(SparkNetwork sparkNet, int epoch) {

@@ -7,12 +7,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.LabeledImage;
+import org.livetrain.data.Shape;
+import org.livetrain.model.ModelSpec;
 import org.livetrain.model.Network;
 import org.livetrain.store.Checkpoint;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.Pointer;
 import org.nd4j.linalg.factory.Nd4j;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -23,6 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Bring your own network. A configuration: `model mlp` prints a configuration, a user edits it (a narrower first layer),
@@ -119,6 +123,50 @@ class ModelConfigTest {
         Files.copy(Files.list(folder.resolve("seven")).sorted().findFirst().orElseThrow(), seven);
         Cli answer = Cli.withInput(seven + "\nq\n", "terminal", "--checkpoint-dir", tuned.toString());
         assertTrue(answer.out().contains("Prediction: seven"), answer.out());
+    }
+
+    /**
+     * A Keras model file: a Sequential model written as Keras's model.save() writes HDF5 (by h5py, from a
+     * script with seeded weights) is read with the weights it holds (its output for one input equals the one
+     * numpy computed), fine-tuned on the digits and published; a file that is not one is refused in one line.
+     */
+    @Test
+    void aKerasModelIsImportedAndFineTuned() throws Exception {
+        Path h5 = dir.resolve("dense.h5"), expected = dir.resolve("expected.txt");
+        assumeTrue(hasH5py(),
+                "h5py is not installed (apt-get install python3-h5py; .ci/run installs it): Keras import skipped");
+        Process p = new ProcessBuilder("/usr/bin/python3", Path.of("src/test/resources/keras/write_dense_h5.py").toAbsolutePath().toString(),
+                h5.toString(), expected.toString()).redirectErrorStream(true).start();
+        String pyOut = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), pyOut);
+
+        ModelSpec spec = ModelSpec.initFrom(h5.toString(), Files.readAllBytes(h5), 10, 0.001, 1, 0);
+        Network imported = spec.create(new Shape(28, 28, 1), 10, 0.001, 1);
+        float[] x = new float[784];
+        for (int i = 0; i < x.length; i++) x[i] = (float) i / 783;
+        float[] out = imported.output(Nd4j.create(x, 1, 784)).toFloatVector();
+        String[] want = Files.readString(expected).trim().split(" ");
+        for (int i = 0; i < 10; i++) assertEquals(Double.parseDouble(want[i]), out[i], 1e-5, "class " + i + " as Keras computes it");
+
+        Path ckpt = dir.resolve("keras");
+        Cli r = Cli.run("train", "--init-from", h5.toString(), "--epochs", "1", "--checkpoint-dir", ckpt.toString());
+        assertEquals(0, r.exitCode(), r.out() + r.err());
+        assertTrue(r.out().contains("training init:dense.h5 with the byteps trainer"), r.out());
+        CheckpointStore store = CheckpointStore.open(ckpt.toString(), new Configuration());
+        double dev = store.load(store.best().orElseThrow(), false).meta().devAccuracy();
+        assertTrue(dev > 0.85, "fine-tuned: dev accuracy " + dev);
+
+        Path notKeras = Files.writeString(dir.resolve("notes.h5"), "not an HDF5 file");
+        new TrainErrorsTest().expectOneLineError("--init-from " + notKeras + ": not a Keras model DL4J can import",
+                "train", "--init-from", notKeras.toString(), "--checkpoint-dir", dir.resolve("none").toString());
+    }
+
+    static boolean hasH5py() {
+        try {
+            return new ProcessBuilder("/usr/bin/python3", "-c", "import h5py").start().waitFor() == 0;
+        } catch (IOException | InterruptedException e) {
+            return false;
+        }
     }
 
     /** zero/, one/ and seven/: the first {@code each} bundled digits of those labels as grey PNG files. */
