@@ -100,7 +100,9 @@ final class Dl4jTrainer {
     private Epoch trainSharedEpoch(SparkNetwork sparkNet, int epoch) {
         try (SharedDeadlockWatch watch = new SharedDeadlockWatch(ctx.jsc())) {
             try {
-                return trainEpoch(sparkNet, epoch);
+                Epoch e = trainEpoch(sparkNet, epoch);
+                SharedMaster.shutdown(); // the next epoch's master starts its own
+                return e;
             } catch (Throwable e) { // Spark's job cancellation is a checked SparkException thrown from Scala
                 if (!watch.fired()) throw e;
                 throw new IllegalStateException("--trainer shared: DL4J's gradient sharing hung at the start of epoch " + epoch

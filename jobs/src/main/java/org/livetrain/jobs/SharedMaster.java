@@ -10,9 +10,12 @@ import org.deeplearning4j.spark.parameterserver.training.SharedTrainingMaster;
 import org.livetrain.LiveTrainException;
 import org.nd4j.parameterserver.distributed.conf.VoidConfiguration;
 import org.nd4j.parameterserver.distributed.v2.ModelParameterServer;
+import org.nd4j.parameterserver.distributed.v2.transport.Transport;
+import org.nd4j.parameterserver.distributed.v2.transport.impl.AeronUdpTransport;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.reflect.Field;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -70,9 +73,34 @@ final class SharedMaster {
                 .build();
     }
 
-    /** Stops the JVM's parameter server (Aeron's threads and its files in /dev/shm). */
+    /**
+     * Stops the JVM's parameter server (Aeron's threads and its files in /dev/shm). DL4J's transport polls its
+     * subscription in an endless loop (1 microsecond sleeps, about an eighth of a core) that its own shutdown
+     * leaves running: without its subscription that loop ends.
+     */
     static void shutdown() {
-        if (ModelParameterServer.getInstance().isInitialized()) ModelParameterServer.getInstance().shutdown();
+        ModelParameterServer mps = ModelParameterServer.getInstance();
+        if (!mps.isInitialized()) return;
+        Transport transport = mps.getTransport();
+        mps.shutdown();
+        if (transport instanceof AeronUdpTransport) {
+            quietPollers(); // the loop ends with a NullPointerException, the end we want
+            try {
+                Field polled = AeronUdpTransport.class.getDeclaredField("ownSubscription");
+                polled.setAccessible(true);
+                polled.set(transport, null);
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException("DL4J's AeronUdpTransport changed: " + e, e);
+            }
+        }
+    }
+
+    private static void quietPollers() {
+        Thread.getAllStackTraces().forEach((t, stack) -> {
+            for (StackTraceElement f : stack) {
+                if (f.getClassName().startsWith(AeronUdpTransport.class.getName() + "$")) t.setUncaughtExceptionHandler((th, e) -> { });
+            }
+        });
     }
 
     private static int freeUdpPort(String address) {
