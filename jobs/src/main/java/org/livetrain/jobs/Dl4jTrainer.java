@@ -3,7 +3,6 @@ package org.livetrain.jobs;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.storage.StorageLevel;
 import org.deeplearning4j.spark.api.RDDTrainingApproach;
-import org.deeplearning4j.spark.api.TrainingMaster;
 import org.deeplearning4j.spark.api.Repartition;
 import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.livetrain.data.Split;
@@ -52,8 +51,8 @@ final class Dl4jTrainer {
     private void trainEpochs() {
         TrainConfig c = ctx.config();
         Optional<Pointer> from = ctx.resumeFrom();
-        TrainingMaster<?, ?> master = shared ? SharedMaster.create(ctx.jsc(), c) : averagingMaster(c);
-        SparkNetwork sparkNet = new SparkNetwork(ctx.jsc(), restoreOrCreate(from), master);
+        Network start = restoreOrCreate(from);
+        SparkNetwork sparkNet = shared ? null : new SparkNetwork(ctx.jsc(), start, averagingMaster(c));
         JavaRDD<DataSet> dev = evalBatches(ctx.split().dev());
         // DL4J's gradient sharing reports no training loss (its workers' scores stay on the executors):
         // the shared trainer's is the loss on as many training examples as the dev split has
@@ -62,7 +61,7 @@ final class Dl4jTrainer {
         double trainSeconds = 0;
         for (int epoch = from.map(p -> p.epoch() + 1).orElse(1); epoch <= c.epochs(); epoch++) {
             // a fresh gradient-sharing master for every epoch: with one master, DL4J's third fit hangs (SharedDeadlockWatch)
-            if (shared && epoch > from.map(p -> p.epoch() + 1).orElse(1)) sparkNet = new SparkNetwork(ctx.jsc(), sparkNet.network(), SharedMaster.create(ctx.jsc(), c));
+            if (shared) sparkNet = new SparkNetwork(ctx.jsc(), sparkNet == null ? start : sparkNet.network(), SharedMaster.create(ctx.jsc(), c));
             Epoch e = shared ? trainSharedEpoch(sparkNet, epoch) : trainEpoch(sparkNet, epoch);
             step += e.steps();
             trainSeconds += e.seconds();
