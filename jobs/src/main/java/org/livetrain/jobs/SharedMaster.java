@@ -52,11 +52,7 @@ final class SharedMaster {
         boolean local = jsc.isLocal();
         String address = local ? "127.0.0.1" : conf.get("spark.driver.host", "127.0.0.1");
         VoidConfiguration.VoidConfigurationBuilder vc = VoidConfiguration.builder().controllerAddress(address).unicastPort(freeUdpPort(address));
-        if (!local) {
-            String mask = conf.get(NETWORK_MASK, null);
-            if (mask == null) throw new LiveTrainException("--trainer shared: on a cluster, set --conf " + NETWORK_MASK + "=CIDR (the executors' network, e.g. 10.0.0.0/24)");
-            vc.networkMask(mask);
-        }
+        if (!local) vc.networkMask(networkMask(jsc));
         int perNode = local ? c.workers() : conf.getInt("spark.executor.cores", 1);
         return new SharedTrainingMaster.Builder(vc.build(), c.workers(), new AdaptiveThresholdAlgorithm(INITIAL_THRESHOLD), c.batch())
                 .batchSizePerWorker(c.batch())
@@ -71,6 +67,13 @@ final class SharedMaster {
                 .collectTrainingStats(false)
                 .rngSeed(c.seed())
                 .build();
+    }
+
+    /** On a cluster, the executors' network, from which each executor picks its address; refused before the run starts when missing. */
+    static String networkMask(JavaSparkContext jsc) {
+        String mask = jsc.getConf().get(NETWORK_MASK, null);
+        if (mask == null) throw new LiveTrainException("--trainer shared: on a cluster, set --conf " + NETWORK_MASK + "=CIDR (the executors' network, e.g. 10.0.0.0/24)");
+        return mask;
     }
 
     /**

@@ -124,6 +124,7 @@ public final class TrainingJob {
         RunLock lock = null;
         try {
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+            if (given.trainer().equals("shared") && !jsc.isLocal()) SharedMaster.networkMask(jsc);
             Configuration hconf = spark.sparkContext().hadoopConfiguration();
             Runs.Resumption resumption = request.resuming()
                     ? Runs.findResumption(about("--checkpoint-dir", () -> CheckpointStore.open(given.checkpointDir(), hconf)), request, given) : null;
