@@ -65,7 +65,7 @@ final class BarrierTask extends AbstractFunction1<Iterator<Integer>, Iterator<St
     }
 
     private SummationServer startServer(BarrierTaskContext task, int id) throws Exception {
-        SummationServer server = new SummationServer(executorAddress(task, id), 0, plan.token(), plan.config().workers(), plan.keySpace(),
+        SummationServer server = new SummationServer(executorAddress(task, id), 0, plan.security().credentials(), plan.config().workers(), plan.keySpace(),
                 BytePSTrainer.TIMEOUT);
         boolean firstShard = id == (plan.config().byteps().servers() == 0 ? 0 : plan.config().workers());
         if (firstShard) plan.faults().onServerStarted(server, plan.attempt());

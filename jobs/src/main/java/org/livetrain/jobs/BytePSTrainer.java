@@ -16,9 +16,7 @@ import org.slf4j.LoggerFactory;
 import scala.reflect.ClassTag$;
 
 import java.io.Serializable;
-import java.security.SecureRandom;
 import java.time.Duration;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.stream.IntStream;
@@ -45,10 +43,10 @@ final class BytePSTrainer {
     }
 
     /** What every task is handed (serialised into the stage's closure). */
-    record Plan(TrainConfig config, Dataset data, int[] train, int[] dev, ModelSpec model, HadoopConf hadoop, String token, String run,
+    record Plan(TrainConfig config, Dataset data, int[] train, int[] dev, ModelSpec model, HadoopConf hadoop, SummationSecurity security, String run,
                 long startedMillis, int stepsPerEpoch, boolean resume, int attempt, Faults faults, long params) implements Serializable {
         Plan attempt(int n) {
-            return new Plan(config, data, train, dev, model, hadoop, token, run, startedMillis, stepsPerEpoch, resume, n, faults, params);
+            return new Plan(config, data, train, dev, model, hadoop, security, run, startedMillis, stepsPerEpoch, resume, n, faults, params);
         }
 
         /** The keys a shard accepts, each with its length. */
@@ -73,19 +71,17 @@ final class BytePSTrainer {
     void train() {
         TrainConfig c = ctx.config();
         TrainConfig.BytePS b = c.byteps();
-        byte[] secret = new byte[24];
-        new SecureRandom().nextBytes(secret);
         int stepsPerEpoch = Runs.stepsPerEpoch(c, ctx.split());
         // elapsed_seconds counts the run's training time: a resumed run goes on from where it stopped
         long startedMillis = System.currentTimeMillis() - Math.round(ctx.elapsedSeconds() * 1000);
         Plan plan = new Plan(c, ctx.data(), ctx.split().train(), ctx.split().dev(), ctx.model(),
-                new HadoopConf(ctx.spark().sparkContext().hadoopConfiguration()), HexFormat.of().formatHex(secret), ctx.run().id(),
+                new HadoopConf(ctx.spark().sparkContext().hadoopConfiguration()), SummationSecurity.from(ctx.spark().sparkContext().getConf()), ctx.run().id(),
                 startedMillis, stepsPerEpoch, ctx.resumeFrom().isPresent(), 0, Faults.from(c.conf()),
                 ctx.model().create(ctx.data().shape(), ctx.data().numClasses(), c.learningRate(), c.seed()).numParams());
-        ctx.progress().line("byteps: %d workers, %s, %d steps per epoch of global batch %d, evaluation every %d steps, partitions of %d bytes%s%s",
+        ctx.progress().line("byteps: %d workers, %s, %d steps per epoch of global batch %d, evaluation every %d steps, partitions of %d bytes%s%s; %s",
                 c.workers(), b.servers() == 0 ? c.workers() + " colocated summation servers" : b.servers() + " dedicated summation server(s)",
                 stepsPerEpoch, c.batch() * c.workers(), b.evalEvery(), b.partitionBytes(), b.compress() == Compression.FP16 ? ", fp16 on the wire" : "",
-                b.async() ? ", asynchronous (servers hold the weights)" : "");
+                b.async() ? ", asynchronous (servers hold the weights)" : "", plan.security().describe());
         try (HistoryWatcher watcher = new HistoryWatcher(ctx)) {
             runAttempts(plan);
         }

@@ -103,7 +103,7 @@ final class WorkerLoop {
     }
 
     private void connect() throws Exception {
-        SummationClient ps = open.add(new SummationClient(servers, plan.token(), w, c.workers(), BytePSTrainer.TIMEOUT, task::isInterrupted));
+        SummationClient ps = open.add(new SummationClient(servers, plan.security().credentials(), w, c.workers(), BytePSTrainer.TIMEOUT, task::isInterrupted));
         publisher = open.add(new Publisher(store, plan.faults(), plan.attempt()));
         worker = new DataParallelWorker(net, ps, c.workers(), c.byteps().partitionBytes(), c.byteps().compress(), step);
         if (c.byteps().async()) worker.startAsync(w);
@@ -155,6 +155,7 @@ final class WorkerLoop {
         stats.put("eval_every", c.byteps().evalEvery());
         stats.put("augment", c.byteps().augment());
         stats.put("async", c.byteps().async());
+        stats.put("encrypted", plan.security().encrypt());
         stats.put("nd4j_threads", Nd4j.getEnvironment().maxThreads());
         stats.put("native_kernels", NativeKernels.enabled());
         stats.put("attempt", plan.attempt()); // above 0: the barrier stage was started again

@@ -49,38 +49,54 @@ public final class SummationClient implements AutoCloseable {
     private final AtomicLong ids = new AtomicLong();
     private final AtomicLong bytesPushed = new AtomicLong(), bytesPulled = new AtomicLong();
 
-    public SummationClient(List<InetSocketAddress> endpoints, String token, int worker, int workers, Duration timeout) throws IOException {
-        this(endpoints, token, worker, workers, timeout, () -> false);
+    public SummationClient(List<InetSocketAddress> endpoints, Credentials credentials, int worker, int workers, Duration timeout) throws IOException {
+        this(endpoints, credentials, worker, workers, timeout, () -> false);
     }
 
     /** @param cancelled checked while waiting: a killed Spark task stops waiting at once */
-    public SummationClient(List<InetSocketAddress> endpoints, String token, int worker, int workers, Duration timeout,
+    public SummationClient(List<InetSocketAddress> endpoints, Credentials credentials, int worker, int workers, Duration timeout,
                            BooleanSupplier cancelled) throws IOException {
         this.timeout = timeout;
         this.cancelled = cancelled;
         this.group = new NioEventLoopGroup(1, new DefaultThreadFactory("livetrain-ps-client", true));
         try {
-            for (InetSocketAddress a : endpoints) servers.add(connect(a, new Wire.Hello(token, worker, workers)));
+            for (InetSocketAddress a : endpoints) servers.add(connect(new Connection(a, credentials, worker, workers)));
         } catch (IOException | RuntimeException e) {
             close();
             throw e;
         }
     }
 
-    /** One shard's connection: its requests waiting for an answer (the values of a VALUES, or nothing). */
+    /**
+     * One shard's connection: the handshake (answer the server's CHALLENGE with a HELLO, check its WELCOME),
+     * then its requests waiting for an answer (the values of a VALUES, or nothing).
+     */
     private final class Connection extends SimpleChannelInboundHandler<Frame> {
         final InetSocketAddress address;
         final Map<Long, CompletableFuture<float[]>> pending = new ConcurrentHashMap<>();
-        Channel channel;
+        final CompletableFuture<float[]> handshake = new CompletableFuture<>();
+        private final Credentials credentials;
+        private final int worker, workers;
+        private byte[] serverNonce, clientNonce;
+        volatile Channel channel;
 
-        Connection(InetSocketAddress address) {
+        Connection(InetSocketAddress address, Credentials credentials, int worker, int workers) {
             this.address = address;
+            this.credentials = credentials;
+            this.worker = worker;
+            this.workers = workers;
         }
 
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, Frame f) {
+            if (f.message() instanceof Wire.Challenge c && serverNonce == null) {
+                hello(c);
+                return;
+            }
             CompletableFuture<float[]> waiting = pending.remove(f.id());
-            if (f.message() instanceof Wire.Error e) {
+            if (f.message() instanceof Wire.Welcome w && waiting == handshake) {
+                welcome(ctx, w);
+            } else if (f.message() instanceof Wire.Error e) {
                 String msg = "summation server " + address + ": " + e.message();
                 if (waiting != null) waiting.completeExceptionally(new PsException(msg));
                 else failAll(msg);
@@ -90,6 +106,12 @@ public final class SummationClient implements AutoCloseable {
             } else if (waiting != null) {
                 waiting.complete(null);
             } // else: the request timed out already
+        }
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            channel = ctx.channel(); // before the server's CHALLENGE can be read
+            ctx.fireChannelActive();
         }
 
         @Override
@@ -103,15 +125,36 @@ public final class SummationClient implements AutoCloseable {
             ctx.close();
         }
 
+        /** Proves this worker holds the job's key, for the server's nonce and one of its own. */
+        private void hello(Wire.Challenge c) {
+            serverNonce = c.nonce();
+            clientNonce = Credentials.nonce();
+            send(new Wire.Hello(clientNonce, worker, workers, credentials.clientProof(serverNonce, clientNonce, worker, workers)), handshake);
+        }
+
+        /** The server proved it holds the key too: encrypt from here on when the job does. */
+        private void welcome(ChannelHandlerContext ctx, Wire.Welcome w) {
+            if (!Credentials.matches(credentials.serverProof(serverNonce, clientNonce), w.proof())) {
+                handshake.completeExceptionally(new PsException("summation server " + address + " does not hold the job's key: not a server of this job"));
+                ctx.close();
+                return;
+            }
+            if (credentials.encrypt()) Wire.encrypt(ctx.pipeline(), credentials.cipher(serverNonce, clientNonce, false));
+            handshake.complete(null);
+        }
+
         /** Sends a request; returns the future of its answer. */
         CompletableFuture<float[]> request(Message m) {
+            return send(m, new CompletableFuture<>()).orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        }
+
+        private CompletableFuture<float[]> send(Message m, CompletableFuture<float[]> f) {
             long id = ids.incrementAndGet();
-            CompletableFuture<float[]> f = new CompletableFuture<>();
             pending.put(id, f);
             channel.writeAndFlush(new Frame(id, m)).addListener(w -> {
                 if (!w.isSuccess()) fail(id, "cannot send to summation server " + address + ": " + w.cause());
             });
-            return f.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return f;
         }
 
         void fail(long id, String msg) {
@@ -124,8 +167,8 @@ public final class SummationClient implements AutoCloseable {
         }
     }
 
-    private Connection connect(InetSocketAddress address, Wire.Hello hello) throws IOException {
-        Connection c = new Connection(address);
+    private Connection connect(Connection c) throws IOException {
+        InetSocketAddress address = c.address;
         Bootstrap b = new Bootstrap().group(group).channel(NioSocketChannel.class)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
@@ -137,8 +180,12 @@ public final class SummationClient implements AutoCloseable {
                 });
         ChannelFuture f = b.connect(address).awaitUninterruptibly();
         if (!f.isSuccess()) throw new IOException("cannot connect to summation server " + address + ": " + f.cause());
-        c.channel = f.channel();
-        await(c.request(hello), "HELLO to " + address);
+        try {
+            await(c.handshake.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS), "HELLO to " + address);
+        } catch (PsException e) {
+            f.channel().close();
+            throw e;
+        }
         return c;
     }
 

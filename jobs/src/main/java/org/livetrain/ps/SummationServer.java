@@ -16,6 +16,7 @@ import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.AttributeKey;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import org.livetrain.ps.Wire.Challenge;
 import org.livetrain.ps.Wire.Frame;
 import org.livetrain.ps.Wire.Hello;
 import org.livetrain.ps.Wire.Pull;
@@ -25,8 +26,6 @@ import org.slf4j.LoggerFactory;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -41,7 +40,8 @@ import java.util.function.Function;
  * One shard of the summation service (BytePS's "server"): it only adds. What a key does with pushes and
  * pulls is its {@link Key}: round sums, or weights in asynchronous mode (see {@link Wire}).
  *
- * <p>Whoever reaches the port is untrusted until it presents the job's token in a HELLO: before that a
+ * <p>Whoever reaches the port is untrusted until its HELLO proves it holds the job's key, answering the
+ * server's CHALLENGE ({@link Credentials}; encrypted from then on when the job encrypts): before that a
  * connection may send one HELLO-sized frame, within {@link #HANDSHAKE}; there are at most a few more
  * connections than workers; each worker has one live connection; a peer idle for {@link #IDLE} is closed.
  * After HELLO, frames are bounded by the longest key of the job's {@link KeySpace}, only its keys are
@@ -56,9 +56,10 @@ import java.util.function.Function;
 public final class SummationServer implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SummationServer.class);
     private static final AttributeKey<Integer> WORKER = AttributeKey.valueOf("livetrain.worker");
+    private static final AttributeKey<byte[]> NONCE = AttributeKey.valueOf("livetrain.nonce");
 
     static final Duration HANDSHAKE = Duration.ofSeconds(10), IDLE = Duration.ofMinutes(10), LOG_EVERY = Duration.ofSeconds(10);
-    private final byte[] token;
+    private final Credentials credentials;
     private final int workers;
     private final KeySpace keySpace;
     private final Duration roundTimeout;
@@ -75,9 +76,10 @@ public final class SummationServer implements AutoCloseable {
     /** The highest round pushed so far, for whoever watches the shard. */
     private volatile long highestRound = -1;
 
-    public SummationServer(InetAddress bind, int port, String token, int workers, KeySpace keySpace, Duration roundTimeout) throws InterruptedException {
+    public SummationServer(InetAddress bind, int port, Credentials credentials, int workers, KeySpace keySpace, Duration roundTimeout)
+            throws InterruptedException {
         if (bind.isAnyLocalAddress()) throw new IllegalArgumentException("refusing to bind the summation server to all interfaces");
-        this.token = token.getBytes(StandardCharsets.UTF_8);
+        this.credentials = credentials;
         this.workers = workers;
         this.keySpace = keySpace;
         this.roundTimeout = roundTimeout;
@@ -132,6 +134,14 @@ public final class SummationServer implements AutoCloseable {
     }
 
     private final class Handler extends SimpleChannelInboundHandler<Frame> {
+        /** Every peer is challenged first: its HELLO must prove it holds the key for this nonce. */
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            byte[] nonce = Credentials.nonce();
+            ctx.channel().attr(NONCE).set(nonce);
+            ctx.writeAndFlush(new Frame(0, new Challenge(nonce)));
+        }
+
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, Frame f) {
             Integer worker = ctx.channel().attr(WORKER).get();
@@ -181,23 +191,28 @@ public final class SummationServer implements AutoCloseable {
     }
 
     private void hello(ChannelHandlerContext ctx, Frame f) {
-        String refused = f.message() instanceof Hello h ? refusal(h) : "the first frame must be HELLO";
+        String refused = f.message() instanceof Hello h ? refusal(ctx, h) : "the first frame must be HELLO";
         if (refused != null) {
             refusals.warn("summation server {}: refused connection from {}: {}", address(), ctx.channel().remoteAddress(), refused);
             ctx.writeAndFlush(new Frame(f.id(), new Wire.Error(refused))).addListener(done -> ctx.close());
             return;
         }
-        int worker = ((Hello) f.message()).worker();
-        gone.remove(worker); // a worker may reconnect
-        live.put(worker, ctx.channel());
-        ctx.channel().attr(WORKER).set(worker);
+        Hello h = (Hello) f.message();
+        gone.remove(h.worker()); // a worker may reconnect
+        live.put(h.worker(), ctx.channel());
+        ctx.channel().attr(WORKER).set(h.worker());
         Wire.limitFrames(ctx.pipeline(), maxFrame());
-        new Reply(ctx, f.id(), Compression.NONE).ack();
+        byte[] nonce = ctx.channel().attr(NONCE).get();
+        ctx.writeAndFlush(new Frame(f.id(), new Wire.Welcome(credentials.serverProof(nonce, h.nonce()))));
+        if (credentials.encrypt()) Wire.encrypt(ctx.pipeline(), credentials.cipher(nonce, h.nonce(), true));
     }
 
     /** Why a HELLO is refused, or null. */
-    private String refusal(Hello h) {
-        if (!MessageDigest.isEqual(h.token().getBytes(StandardCharsets.UTF_8), token)) return "wrong job token";
+    private String refusal(ChannelHandlerContext ctx, Hello h) {
+        byte[] expected = credentials.clientProof(ctx.channel().attr(NONCE).get(), h.nonce(), h.worker(), h.workers());
+        if (!Credentials.matches(expected, h.proof())) {
+            return "the HELLO does not prove the job's key (another job, a wrong Spark secret, or encryption set differently)";
+        }
         if (h.workers() != workers || h.worker() < 0 || h.worker() >= workers) {
             return "worker " + h.worker() + " of " + h.workers() + " does not fit a job of " + workers + " workers";
         }

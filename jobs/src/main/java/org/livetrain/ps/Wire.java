@@ -18,14 +18,20 @@ import java.util.List;
  * The summation service's wire protocol. Every frame is {@code int length | byte type | long requestId | body},
  * big-endian; a payload of values is {@code byte compression | int count | count x (float32 | float16)}.
  * <pre>
- * type    body                                            answer
- * HELLO   token (short length + UTF-8), int worker, int workers   ACK, or ERROR and the connection closed
- * PUSH    int key, long round, payload                    ACK
- * PULL    int key, long round, byte compression           VALUES
- * ACK     (nothing)
- * VALUES  payload
- * ERROR   short length + UTF-8 message                    (requestId 0: about the connection)
+ * type       body                                                   answer
+ * CHALLENGE  16-byte server nonce                                   (sent by the server as a peer connects)
+ * HELLO      16-byte client nonce, int worker, int workers,         WELCOME, or ERROR and the connection closed
+ *            32-byte client proof
+ * WELCOME    32-byte server proof                                   (the client checks it, or closes)
+ * PUSH       int key, long round, payload                           ACK
+ * PULL       int key, long round, byte compression                  VALUES
+ * ACK        (nothing)
+ * VALUES     payload
+ * ERROR      short length + UTF-8 message                           (requestId 0: about the connection)
  * </pre>
+ * The proofs are HMACs under the job's key over both nonces ({@link Credentials}); the key itself is never
+ * sent. When the job encrypts, every frame after WELCOME, in both directions, is {@code int length | AES-GCM
+ * sealed (type | requestId | body) | 16-byte tag} ({@link FrameCipher}); the handshake itself is in clear.
  * A key is one of two kinds, fixed by the round of its first request:
  * <ul>
  *   <li>round &ge; 0, <b>round sums</b> (synchronous): PUSH adds a worker's values to the key's sum for
@@ -39,11 +45,11 @@ import java.util.List;
  */
 final class Wire {
     static final int MAX_FRAME = 256 << 20;
-    /** The largest frame before a connection has said HELLO: a HELLO with a token of up to 256 bytes. */
-    static final int HELLO_FRAME = 1 + 8 + 2 + 256 + 8;
+    /** The largest frame before a connection has said HELLO: a HELLO. */
+    static final int HELLO_FRAME = 1 + 8 + Credentials.NONCE + 8 + Credentials.PROOF;
     /** The round of a key that holds weights rather than round sums. */
     static final long WEIGHTS = -1;
-    private static final byte HELLO = 1, ACK = 2, PUSH = 3, PULL = 5, VALUES = 6, ERROR = 7;
+    private static final byte HELLO = 1, ACK = 2, PUSH = 3, PULL = 5, VALUES = 6, ERROR = 7, CHALLENGE = 8, WELCOME = 9;
     private static final int HEADER = 1 + 8, LENGTH = 4;
 
     private Wire() {
@@ -54,7 +60,7 @@ final class Wire {
     }
 
     /** What a frame says; each kind writes its own body, {@link Codec#decode} reads them all. */
-    sealed interface Message permits Hello, Push, Pull, Ack, Values, Error {
+    sealed interface Message permits Challenge, Hello, Welcome, Push, Pull, Ack, Values, Error {
         byte type();
 
         int bodyBytes();
@@ -62,18 +68,45 @@ final class Wire {
         void write(ByteBuf b);
     }
 
-    record Hello(String token, int worker, int workers) implements Message {
+    record Challenge(byte[] nonce) implements Message {
+        public byte type() {
+            return CHALLENGE;
+        }
+
+        public int bodyBytes() {
+            return Credentials.NONCE;
+        }
+
+        public void write(ByteBuf b) {
+            b.writeBytes(nonce);
+        }
+    }
+
+    record Hello(byte[] nonce, int worker, int workers, byte[] proof) implements Message {
         public byte type() {
             return HELLO;
         }
 
         public int bodyBytes() {
-            return 2 + utf8(token).length + 8;
+            return Credentials.NONCE + 8 + Credentials.PROOF;
         }
 
         public void write(ByteBuf b) {
-            writeString(b, token);
-            b.writeInt(worker).writeInt(workers);
+            b.writeBytes(nonce).writeInt(worker).writeInt(workers).writeBytes(proof);
+        }
+    }
+
+    record Welcome(byte[] proof) implements Message {
+        public byte type() {
+            return WELCOME;
+        }
+
+        public int bodyBytes() {
+            return Credentials.PROOF;
+        }
+
+        public void write(ByteBuf b) {
+            b.writeBytes(proof);
         }
     }
 
@@ -159,7 +192,12 @@ final class Wire {
 
     /** Completes a channel's pipeline: framing (frames of at most {@code maxFrame} bytes) and the codec in front of {@code handlers}. */
     static void pipeline(ChannelPipeline p, int maxFrame, ChannelHandler... handlers) {
-        p.addLast(FRAMES, new Frames(maxFrame)).addLast(new LengthFieldPrepender(LENGTH), new Codec()).addLast(handlers);
+        p.addLast(FRAMES, new Frames(maxFrame)).addLast(LENGTHS, new LengthFieldPrepender(LENGTH)).addLast(new Codec()).addLast(handlers);
+    }
+
+    /** From now on every frame of this channel is sealed and opened by {@code cipher}, between the framing and the codec. */
+    static void encrypt(ChannelPipeline p, FrameCipher cipher) {
+        p.addAfter(LENGTHS, "cipher", cipher);
     }
 
     /** Frames of at most this many bytes from now on (a server raises the limit once a peer said HELLO). */
@@ -172,7 +210,7 @@ final class Wire {
         return HEADER + 12 + 5 + values * 4;
     }
 
-    private static final String FRAMES = "frames";
+    private static final String FRAMES = "frames", LENGTHS = "lengths";
 
     /** Netty's length-field decoder, refusing a frame above the current limit before buffering any of it. */
     private static final class Frames extends LengthFieldBasedFrameDecoder {
@@ -185,8 +223,8 @@ final class Wire {
 
         @Override
         protected Object decode(ChannelHandlerContext ctx, ByteBuf in) throws Exception {
-            if (in.readableBytes() >= LENGTH && in.getUnsignedInt(in.readerIndex()) > limit) {
-                throw new TooLongFrameException("a frame of " + in.getUnsignedInt(in.readerIndex()) + " bytes; at most " + limit + " here");
+            if (in.readableBytes() >= LENGTH && in.getUnsignedInt(in.readerIndex()) > limit + FrameCipher.TAG) {
+                throw new TooLongFrameException("a frame of " + in.getUnsignedInt(in.readerIndex()) + " bytes; at most " + (limit + FrameCipher.TAG) + " here");
             }
             return super.decode(ctx, in);
         }
@@ -214,7 +252,9 @@ final class Wire {
             byte type = in.readByte();
             long id = in.readLong();
             Message m = switch (type) {
-                case HELLO -> new Hello(readString(in), readInt(in), readInt(in));
+                case CHALLENGE -> new Challenge(readBytes(in, Credentials.NONCE));
+                case HELLO -> new Hello(readBytes(in, Credentials.NONCE), readInt(in), readInt(in), readBytes(in, Credentials.PROOF));
+                case WELCOME -> new Welcome(readBytes(in, Credentials.PROOF));
                 case PUSH -> new Push(readInt(in), readLong(in), readValues(in));
                 case PULL -> new Pull(readInt(in), readLong(in), compression(readByte(in)));
                 case ACK -> new Ack();
@@ -263,6 +303,13 @@ final class Wire {
     private static byte[] utf8(String s) {
         byte[] b = s.getBytes(StandardCharsets.UTF_8);
         return b.length <= 65535 ? b : Arrays.copyOf(b, 65535);
+    }
+
+    private static byte[] readBytes(ByteBuf in, int n) {
+        need(in, n);
+        byte[] b = new byte[n];
+        in.readBytes(b);
+        return b;
     }
 
     private static byte readByte(ByteBuf in) {

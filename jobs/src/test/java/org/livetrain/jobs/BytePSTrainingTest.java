@@ -104,4 +104,19 @@ class BytePSTrainingTest {
         assertEquals(Boolean.FALSE, best.meta().stats().get("colocated"));
         assertTrue(best.meta().devAccuracy() > 0.9, "dev accuracy " + best.meta().devAccuracy());
     }
+
+    /** With Spark's authentication and network encryption on, the summation service is keyed by Spark's secret and encrypted, and trains as well. */
+    @Test
+    @Order(5)
+    void withSparksAuthenticationAndEncryptionTheServiceIsKeyedAndEncrypted() {
+        Path ckpt = dir.resolve("encrypted");
+        Cli r = Cli.run("train", "--trainer", "byteps", "--epochs", "1", "--eval-every", "63", "--checkpoint-dir", ckpt.toString(),
+                "--conf", "spark.authenticate=true", "--conf", "spark.network.crypto.enabled=true");
+        assertEquals(0, r.exitCode(), () -> r.out() + r.err());
+        assertTrue(r.out().contains("summation service keyed by Spark's secret, AES-GCM encrypted"), r.out());
+        CheckpointStore store = CheckpointStore.open(ckpt.toString(), new Configuration());
+        Checkpoint best = store.load(store.best().orElseThrow(), false);
+        assertEquals(Boolean.TRUE, best.meta().stats().get("encrypted"));
+        assertTrue(best.meta().devAccuracy() > 0.9, "dev accuracy " + best.meta().devAccuracy());
+    }
 }

@@ -11,6 +11,7 @@ import org.livetrain.data.LabeledImage;
 import org.livetrain.data.Shape;
 import org.livetrain.model.Models;
 import org.livetrain.ps.Compression;
+import org.livetrain.ps.Credentials;
 import org.livetrain.ps.SummationClient;
 import org.livetrain.ps.SummationServer;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -146,9 +147,31 @@ class DataParallelMathTest {
         return examples;
     }
 
+    /**
+     * Encryption of the summation service (AES-GCM, as with spark.network.crypto.enabled) changes nothing in
+     * what is trained: the same batches end in the same parameters, bit for bit.
+     */
+    @Test
+    void anEncryptedServiceTrainsTheSameParametersBitForBit() throws Exception {
+        List<LabeledImage> examples = digits(4 * B * WORKERS);
+        List<List<DataSet>> local = List.of(new ArrayList<>(), new ArrayList<>());
+        for (int s = 0; s < 4; s++) {
+            for (int w = 0; w < WORKERS; w++) local.get(w).add(Batches.toDataSet(examples.subList((s * WORKERS + w) * B, (s * WORKERS + w + 1) * B), 10));
+        }
+        Supplier<Network> lenet = () -> Models.create(Models.Kind.LENET, SHAPE, 10, 1e-3, 7);
+        List<Network> clear = trainOnWorkers(lenet, local, Credentials.derive(new byte[]{1, 2, 3}, "math-test", false));
+        List<Network> encrypted = trainOnWorkers(lenet, local, Credentials.derive(new byte[]{1, 2, 3}, "math-test", true));
+        assertTrue(clear.get(0).params().sub(lenet.get().params()).amaxNumber().doubleValue() > 1e-3, "training moved the parameters");
+        assertEquals(clear.get(0).params(), encrypted.get(0).params(), "the same parameters with encryption on");
+        assertEquals(encrypted.get(0).params(), encrypted.get(1).params(), "encrypted replicas stay identical");
+    }
+
     /** One replica per worker, each stepping through its own list of mini-batches, through real summation servers. */
     private static List<Network> trainOnWorkers(Supplier<Network> model, List<List<DataSet>> local) throws Exception {
-        String token = "math-test";
+        return trainOnWorkers(model, local, Credentials.derive(new byte[]{1, 2, 3}, "math-test", false));
+    }
+
+    private static List<Network> trainOnWorkers(Supplier<Network> model, List<List<DataSet>> local, Credentials token) throws Exception {
         long params = model.get().numParams();
         List<SummationServer> servers = new ArrayList<>();
         ExecutorService pool = Executors.newFixedThreadPool(WORKERS);
@@ -189,6 +212,8 @@ class DataParallelMathTest {
         assertEquals(reference.iteration(), a.iteration());
     }
 
+    private static final Credentials NAN_TEST = Credentials.derive(new byte[]{4}, "nan-test", false);
+
     /** A worker whose gradient is NaN: the sum every replica would apply is not finite, so the step fails and no replica moves. */
     @Test
     void aSumThatIsNotFiniteFailsTheStepBeforeAnyReplicaMoves() throws Exception {
@@ -197,10 +222,10 @@ class DataParallelMathTest {
         int partition = 64 * 1024;
         List<LabeledImage> examples = new ArrayList<>();
         digits.pool().read(new int[]{0, 1, 2, 3, 4, 5, 6, 7}).forEachRemaining(examples::add);
-        try (SummationServer server = new SummationServer(InetAddress.getLoopbackAddress(), 0, "nan-test", 2,
+        try (SummationServer server = new SummationServer(InetAddress.getLoopbackAddress(), 0, NAN_TEST, 2,
                 DataParallelWorker.keySpace(net.numParams(), partition, 2, false), Duration.ofSeconds(60));
-             SummationClient c0 = new SummationClient(List.of(server.address()), "nan-test", 0, 2, Duration.ofSeconds(60));
-             SummationClient c1 = new SummationClient(List.of(server.address()), "nan-test", 1, 2, Duration.ofSeconds(60))) {
+             SummationClient c0 = new SummationClient(List.of(server.address()), NAN_TEST, 0, 2, Duration.ofSeconds(60));
+             SummationClient c1 = new SummationClient(List.of(server.address()), NAN_TEST, 1, 2, Duration.ofSeconds(60))) {
             float[] poisoned = new float[(int) net.numParams()];
             Arrays.fill(poisoned, Float.NaN);
             Thread other = new Thread(() -> c1.pushPull(poisoned, DataParallelWorker.GRADIENT_KEYS, 0, partition / 4, Compression.NONE));

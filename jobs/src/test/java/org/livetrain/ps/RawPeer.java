@@ -12,7 +12,7 @@ import java.nio.charset.StandardCharsets;
 
 /** A peer that writes the summation service's frames byte by byte, as a hostile or broken client would. */
 final class RawPeer implements AutoCloseable {
-    static final byte HELLO = 1, ACK = 2, PUSH = 3, PULL = 5, VALUES = 6, ERROR = 7;
+    static final byte HELLO = 1, ACK = 2, PUSH = 3, PULL = 5, VALUES = 6, ERROR = 7, CHALLENGE = 8, WELCOME = 9;
     final Socket socket;
     final DataOutputStream out;
     final DataInputStream in;
@@ -33,14 +33,17 @@ final class RawPeer implements AutoCloseable {
         out.flush();
     }
 
-    void hello(String token, int worker, int workers) throws IOException {
+    /** Answers the server's CHALLENGE with a HELLO that proves (or, with the wrong credentials, fails to prove) the job's key. */
+    void hello(Credentials credentials, int worker, int workers) throws IOException {
+        Answer challenge = read();
+        if (challenge.type() != CHALLENGE) throw new IOException("expected a CHALLENGE, got frame type " + challenge.type());
+        byte[] nonce = Credentials.nonce();
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         DataOutputStream d = new DataOutputStream(b);
-        byte[] t = token.getBytes(StandardCharsets.UTF_8);
-        d.writeShort(t.length);
-        d.write(t);
+        d.write(nonce);
         d.writeInt(worker);
         d.writeInt(workers);
+        d.write(credentials.clientProof(challenge.body(), nonce, worker, workers));
         frame(HELLO, 1, b.toByteArray());
     }
 

@@ -89,7 +89,7 @@ class SummationServiceHardeningTest {
         InetSocketAddress a = server(2, KeySpace.tensor(0, 4, 4));
         RawPeer p = opened(new RawPeer(a));
         p.hello(TOKEN, 1, 2);
-        assertEquals(RawPeer.ACK, p.read().type());
+        assertEquals(RawPeer.WELCOME, p.read().type());
         p.push(2, 0, 0, 2, 10, 10); // two values for a key of four
         RawPeer.Answer e = p.read();
         assertEquals(RawPeer.ERROR, e.type());
@@ -171,7 +171,7 @@ class SummationServiceHardeningTest {
         InetSocketAddress a = server(1, KeySpace.tensor(0, n, n).withWeights());
         RawPeer p = opened(new RawPeer(a));
         p.hello(TOKEN, 0, 1);
-        assertEquals(RawPeer.ACK, p.read().type());
+        assertEquals(RawPeer.WELCOME, p.read().type());
         p.push(2, 0, SummationClient.WEIGHTS, n, new float[n]); // seeds the weights
         assertEquals(RawPeer.ACK, p.read().type());
         long before = PooledByteBufAllocator.DEFAULT.metric().usedDirectMemory();
@@ -194,7 +194,7 @@ class SummationServiceHardeningTest {
         try {
             for (int i = 0; i < 12; i++) {
                 try (RawPeer p = new RawPeer(a)) {
-                    p.hello("wrong", 0, 1);
+                    p.hello(Credentials.derive(new byte[]{9}, "wrong", false), 0, 1);
                     assertEquals(RawPeer.ERROR, p.read().type());
                     assertTrue(p.closedByServer());
                 }

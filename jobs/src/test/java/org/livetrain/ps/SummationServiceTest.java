@@ -2,8 +2,14 @@ package org.livetrain.ps;
 
 import org.junit.jupiter.api.Test;
 
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -24,7 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Real servers on 127.0.0.1, real clients, real sockets. */
 class SummationServiceTest {
-    static final String TOKEN = "job-token-1234";
+    static final Credentials TOKEN = Credentials.derive("spark-secret".getBytes(StandardCharsets.UTF_8), "job-token-1234", false);
     static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
 
     static List<SummationServer> servers(int n, int workers, KeySpace keys, Duration roundTimeout) throws Exception {
@@ -153,7 +159,7 @@ class SummationServiceTest {
         try (SummationClient honest = new SummationClient(addresses(s), TOKEN, 0, 2, Duration.ofSeconds(30));
              RawPeer rogue = new RawPeer(s.get(0).address())) {
             rogue.hello(TOKEN, 1, 2); // the job's token: the peer is past the door
-            assertEquals(RawPeer.ACK, rogue.read().type(), "HELLO acknowledged");
+            assertEquals(RawPeer.WELCOME, rogue.read().type(), "HELLO welcomed");
             rogue.push(2, 0, 0, 1_000_000_000); // a PUSH announcing a billion values and carrying none
             assertTrue(rogue.closedByServer(), "the server closes a connection that sends a corrupt frame");
             try (SummationClient worker1 = new SummationClient(addresses(s), TOKEN, 1, 2, Duration.ofSeconds(30))) {
@@ -168,14 +174,58 @@ class SummationServiceTest {
         }
     }
 
+    /**
+     * A client that does not hold the job's key (another Spark secret, another job's token, or encryption set
+     * differently) is refused at HELLO, and sees why; the key itself never crossed the wire.
+     */
     @Test
-    void wrongTokenIsRefused() throws Exception {
+    void aClientWithTheWrongSecretIsRefused() throws Exception {
         List<SummationServer> s = servers(1, 2, KeySpace.tensor(0, 1, 1), Duration.ofSeconds(30));
         try {
-            PsException e = assertThrows(PsException.class, () -> new SummationClient(addresses(s), "not-the-token", 0, 2, Duration.ofSeconds(5)).close());
-            assertTrue(e.getMessage().contains("wrong job token"), e.getMessage());
+            for (Credentials wrong : List.of(Credentials.derive("another-secret".getBytes(StandardCharsets.UTF_8), "job-token-1234", false),
+                    Credentials.derive("spark-secret".getBytes(StandardCharsets.UTF_8), "job-token-9999", false),
+                    Credentials.derive("spark-secret".getBytes(StandardCharsets.UTF_8), "job-token-1234", true))) {
+                PsException e = assertThrows(PsException.class, () -> new SummationClient(addresses(s), wrong, 0, 2, Duration.ofSeconds(5)).close());
+                assertTrue(e.getMessage().contains("does not prove the job's key"), e.getMessage());
+            }
+            try (SummationClient right = new SummationClient(addresses(s), TOKEN, 0, 2, Duration.ofSeconds(5))) {
+                assertEquals(1, right.servers(), "the right key still gets in");
+            }
         } finally {
             s.forEach(SummationServer::close);
+        }
+    }
+
+    /** A listener posing as a server, without the key, cannot answer HELLO with a proof: the worker refuses it. */
+    @Test
+    void aServerWithoutTheKeyIsRefusedByTheWorker() throws Exception {
+        try (ServerSocket fake = new ServerSocket(0, 1, LOOPBACK)) {
+            Thread t = new Thread(() -> {
+                try (Socket peer = fake.accept()) {
+                    DataOutputStream out = new DataOutputStream(peer.getOutputStream());
+                    DataInputStream in = new DataInputStream(peer.getInputStream());
+                    out.writeInt(9 + Credentials.NONCE); // CHALLENGE
+                    out.writeByte(8);
+                    out.writeLong(0);
+                    out.write(new byte[Credentials.NONCE]);
+                    int n = in.readInt(); // HELLO
+                    byte[] hello = new byte[n];
+                    in.readFully(hello);
+                    out.writeInt(9 + Credentials.PROOF); // WELCOME with a made-up proof
+                    out.writeByte(9);
+                    out.write(hello, 1, 8);
+                    out.write(new byte[Credentials.PROOF]);
+                    out.flush();
+                    in.read();
+                } catch (IOException ignored) {
+                    // the worker hung up
+                }
+            });
+            t.start();
+            PsException e = assertThrows(PsException.class, () -> new SummationClient(List.of((InetSocketAddress) fake.getLocalSocketAddress()), TOKEN, 0, 2,
+                    Duration.ofSeconds(5)).close());
+            assertTrue(e.getMessage().contains("does not hold the job's key"), e.getMessage());
+            t.join(5_000);
         }
     }
 
