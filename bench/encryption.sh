@@ -5,7 +5,7 @@
 # frame is AES-GCM sealed), N times each. Per run, from the run's history.jsonl (evaluations after the
 # first, whose window holds the JIT's warm-up): the mean step time, the push/pull share of a step, the
 # bytes pushed+pulled per worker step, and examples/s; then the ratios of the means, on over off.
-#   bench/encryption.sh [N] [MODEL]      (defaults 2 resnet; 1 epoch, evaluation every 20 steps)
+#   bench/encryption.sh [N] [MODEL]      (defaults 2 resnet; 1 epoch, evaluation every 20 steps; needs jq)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 n="${1:-2}"
@@ -16,7 +16,7 @@ trap 'rm -rf "$work"' EXIT
 
 # step_ms push_pull_share bytes examples/s: means over a run's evaluations after the first
 figures() {
-  jq -s '[.[1:][] | .meta] | [ (map(.stats.step_ms) | add / length), (map(.stats.push_pull_share) | add / length),
+  jq -s '[.[1:][]] | [ (map(.stats.step_ms) | add / length), (map(.stats.push_pull_share) | add / length),
          (map(.stats.bytes_pushed_per_step + .stats.bytes_pulled_per_step) | add / length), (map(.examples_per_second) | add / length) ]
          | @tsv' -r "$1"/runs/*/history.jsonl
 }

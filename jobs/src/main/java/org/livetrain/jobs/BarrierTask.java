@@ -1,6 +1,7 @@
 package org.livetrain.jobs;
 
 import org.apache.spark.BarrierTaskContext;
+import org.apache.spark.SparkEnv;
 import org.livetrain.LiveTrainException;
 import org.livetrain.ps.SummationServer;
 import org.livetrain.store.Pointer;
@@ -22,9 +23,10 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * One task of the BytePS barrier stage: a worker, a summation-server shard, or both (colocated). It starts
- * its shard on the executor's own address, exchanges endpoints with the other tasks ({@code allGather}),
- * runs the {@link WorkerLoop} when it is a worker, and waits at the barrier until every worker is done.
+ * One task of the BytePS barrier stage: a worker, a summation-server shard, or both (colocated). The tasks
+ * first tell each other their executors ({@code allGather}: which workers share a JVM, see {@link Placement}),
+ * then each starts its shard on the executor's own address and they exchange endpoints; a worker runs the
+ * {@link WorkerLoop}, and every task waits at the barrier until every worker is done.
  */
 final class BarrierTask extends AbstractFunction1<Iterator<Integer>, Iterator<String>> implements Serializable {
     /** How long a task that met an error no retry can fix keeps its connections open after failing. */
@@ -43,10 +45,11 @@ final class BarrierTask extends AbstractFunction1<Iterator<Integer>, Iterator<St
         String summary;
         Resources open = new Resources();
         try {
-            SummationServer server = plan.hostsServer(id) ? open.add(startServer(task, id)) : null;
-            String[] said = task.allGather((server == null ? "" : server.address().getHostString() + ":" + server.address().getPort()) + "\n" + resumeFrom(id));
-            List<InetSocketAddress> servers = endpoints(said);
-            summary = id < plan.config().workers() ? new WorkerLoop(plan, task, id, servers, agreedResume(said), open).run() : "server " + id;
+            String[] said = task.allGather(SparkEnv.get().executorId() + "\n" + resumeFrom(id));
+            Placement placement = plan.placement(executors(said), id);
+            SummationServer server = plan.hostsServer(id) ? open.add(startServer(task, id, placement.groups())) : null;
+            List<InetSocketAddress> servers = endpoints(task.allGather(server == null ? "" : server.address().getHostString() + ":" + server.address().getPort()));
+            summary = id < plan.config().workers() ? new WorkerLoop(plan, task, id, servers, agreedResume(said), placement, open).run() : "server " + id;
             task.barrier(); // every worker is done before any server goes away
         } catch (Exception e) {
             Optional<LiveTrainException> fatal = LiveTrainException.in(e);
@@ -64,8 +67,9 @@ final class BarrierTask extends AbstractFunction1<Iterator<Integer>, Iterator<St
         return JavaConverters.asScalaIterator(List.of(summary).iterator());
     }
 
-    private SummationServer startServer(BarrierTaskContext task, int id) throws Exception {
-        SummationServer server = new SummationServer(executorAddress(task, id), 0, plan.security().credentials(), plan.config().workers(), plan.keySpace(),
+    /** A shard for {@code pushers} workers: one per local group. */
+    private SummationServer startServer(BarrierTaskContext task, int id, int pushers) throws Exception {
+        SummationServer server = new SummationServer(executorAddress(task, id), 0, plan.security().credentials(), pushers, plan.keySpace(),
                 BytePSTrainer.TIMEOUT);
         boolean firstShard = id == (plan.config().byteps().servers() == 0 ? 0 : plan.config().workers());
         if (firstShard) plan.faults().onServerStarted(server, plan.attempt());
@@ -89,11 +93,17 @@ final class BarrierTask extends AbstractFunction1<Iterator<Integer>, Iterator<St
         return json.isEmpty() ? Optional.empty() : Optional.of(Pointer.fromJson(json));
     }
 
-    /** The servers' endpoints, from what every task said ({@code host:port}, or nothing for a task without a shard, then a line). */
+    /** Each task's executor id, from what every task said first (the id, a line, then task 0's resume pointer). */
+    private static String[] executors(String[] said) {
+        String[] ids = new String[said.length];
+        for (int t = 0; t < said.length; t++) ids[t] = said[t].substring(0, said[t].indexOf('\n'));
+        return ids;
+    }
+
+    /** The servers' endpoints, from what every task said second ({@code host:port}, or nothing for a task without a shard). */
     private static List<InetSocketAddress> endpoints(String[] said) {
         List<InetSocketAddress> servers = new ArrayList<>();
-        for (String line : said) {
-            String e = line.substring(0, line.indexOf('\n'));
+        for (String e : said) {
             if (e.isEmpty()) continue;
             int colon = e.lastIndexOf(':');
             servers.add(new InetSocketAddress(e.substring(0, colon), Integer.parseInt(e.substring(colon + 1))));

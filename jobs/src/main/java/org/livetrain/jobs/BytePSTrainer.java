@@ -36,6 +36,8 @@ import java.util.stream.IntStream;
 final class BytePSTrainer {
     private static final Logger LOG = LoggerFactory.getLogger(BytePSTrainer.class);
     static final Duration TIMEOUT = Duration.ofSeconds(120);
+    /** Worker tasks of one executor JVM sum their gradients in memory and one of them talks to the servers (synchronous mode). */
+    static final String LOCAL_REDUCTION = "spark.livetrain.localReduction";
     private final TrainingJob.Context ctx;
 
     BytePSTrainer(TrainingJob.Context ctx) {
@@ -43,10 +45,10 @@ final class BytePSTrainer {
     }
 
     /** What every task is handed (serialised into the stage's closure). */
-    record Plan(TrainConfig config, Dataset data, int[] train, int[] dev, ModelSpec model, HadoopConf hadoop, SummationSecurity security, String run,
+    record Plan(TrainConfig config, Dataset data, int[] train, int[] dev, ModelSpec model, HadoopConf hadoop, SummationSecurity security, boolean localReduction, String run,
                 long startedMillis, int stepsPerEpoch, boolean resume, int attempt, Faults faults, long params) implements Serializable {
         Plan attempt(int n) {
-            return new Plan(config, data, train, dev, model, hadoop, security, run, startedMillis, stepsPerEpoch, resume, n, faults, params);
+            return new Plan(config, data, train, dev, model, hadoop, security, localReduction, run, startedMillis, stepsPerEpoch, resume, n, faults, params);
         }
 
         /** The keys a shard accepts, each with its length. */
@@ -63,6 +65,11 @@ final class BytePSTrainer {
             return config.byteps().tasks(config.workers());
         }
 
+        /** Where a task sits, from the executor ids all tasks said. */
+        Placement placement(String[] executors, int task) {
+            return Placement.of(executors, config.workers(), task, localReduction);
+        }
+
         boolean hostsServer(int task) {
             return config.byteps().servers() == 0 || task >= config.workers();
         }
@@ -75,7 +82,8 @@ final class BytePSTrainer {
         // elapsed_seconds counts the run's training time: a resumed run goes on from where it stopped
         long startedMillis = System.currentTimeMillis() - Math.round(ctx.elapsedSeconds() * 1000);
         Plan plan = new Plan(c, ctx.data(), ctx.split().train(), ctx.split().dev(), ctx.model(),
-                new HadoopConf(ctx.spark().sparkContext().hadoopConfiguration()), SummationSecurity.from(ctx.spark().sparkContext().getConf()), ctx.run().id(),
+                new HadoopConf(ctx.spark().sparkContext().hadoopConfiguration()), SummationSecurity.from(ctx.spark().sparkContext().getConf()),
+                ctx.spark().sparkContext().getConf().getBoolean(LOCAL_REDUCTION, true) && !b.async(), ctx.run().id(),
                 startedMillis, stepsPerEpoch, ctx.resumeFrom().isPresent(), 0, Faults.from(c.conf()),
                 ctx.model().create(ctx.data().shape(), ctx.data().numClasses(), c.learningRate(), c.seed()).numParams());
         ctx.progress().line("byteps: %d workers, %s, %d steps per epoch of global batch %d, evaluation every %d steps, partitions of %d bytes%s%s; %s",

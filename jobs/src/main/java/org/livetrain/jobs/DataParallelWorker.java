@@ -4,6 +4,7 @@ import org.livetrain.LiveTrainException;
 import org.livetrain.model.Network;
 import org.livetrain.ps.Compression;
 import org.livetrain.ps.KeySpace;
+import org.livetrain.ps.PushPull;
 import org.livetrain.ps.SummationClient;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -29,7 +30,7 @@ public final class DataParallelWorker {
     private final Network net;
     /** Ranges of the flat gradient that hold running statistics (batch normalisation): averaged over the workers, not summed. */
     private final List<long[]> averaged;
-    private final SummationClient ps;
+    private final PushPull ps;
     private final int workers;
     private final int chunkFloats;
     private final Compression compression;
@@ -37,7 +38,7 @@ public final class DataParallelWorker {
     private long evals;
     private long computeNanos, exchangeNanos, applyNanos;
 
-    public DataParallelWorker(Network net, SummationClient ps, int workers, int partitionBytes, Compression compression, long step) {
+    public DataParallelWorker(Network net, PushPull ps, int workers, int partitionBytes, Compression compression, long step) {
         this.net = net;
         this.averaged = net.runningStatistics();
         this.ps = ps;

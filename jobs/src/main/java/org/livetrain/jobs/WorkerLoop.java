@@ -7,6 +7,8 @@ import org.livetrain.data.Split;
 import org.livetrain.image.Augmenter;
 import org.livetrain.model.NativeKernels;
 import org.livetrain.model.Network;
+import org.livetrain.ps.LocalGroup;
+import org.livetrain.ps.PushPull;
 import org.livetrain.ps.SummationClient;
 import org.livetrain.store.Checkpoint;
 import org.livetrain.store.CheckpointMeta;
@@ -41,6 +43,7 @@ final class WorkerLoop {
     private final BarrierTaskContext task;
     private final int w;
     private final List<InetSocketAddress> servers;
+    private final Placement placement;
     private final BarrierTask.Resources open;
     private final RunStore store;
     private final long totalSteps;
@@ -53,7 +56,8 @@ final class WorkerLoop {
     private long positionStep, positionNanos;
 
     WorkerLoop(BytePSTrainer.Plan plan, BarrierTaskContext task, int w, List<InetSocketAddress> servers, Optional<Pointer> resumeFrom,
-               BarrierTask.Resources open) {
+               Placement placement, BarrierTask.Resources open) {
+        this.placement = placement;
         this.plan = plan;
         this.c = plan.config();
         this.task = task;
@@ -103,13 +107,25 @@ final class WorkerLoop {
     }
 
     private void connect() throws Exception {
-        SummationClient ps = open.add(new SummationClient(servers, plan.security().credentials(), w, c.workers(), BytePSTrainer.TIMEOUT, task::isInterrupted));
         publisher = open.add(new Publisher(store, plan.faults(), plan.attempt()));
-        worker = new DataParallelWorker(net, ps, c.workers(), c.byteps().partitionBytes(), c.byteps().compress(), step);
+        worker = new DataParallelWorker(net, exchange(), c.workers(), c.byteps().partitionBytes(), c.byteps().compress(), step);
         if (c.byteps().async()) worker.startAsync(w);
         window = new Window(step, worker);
         positionStep = step;
         positionNanos = System.nanoTime();
+    }
+
+    /**
+     * How this worker reaches the servers: its own client, or (local reduction) through its JVM's local group,
+     * whose leader alone holds a client, as worker {@code group} of {@code groups}.
+     */
+    private PushPull exchange() throws Exception {
+        PushPull ps = placement.leader()
+                ? open.add(new SummationClient(servers, plan.security().credentials(), placement.group(), placement.groups(), BytePSTrainer.TIMEOUT, task::isInterrupted))
+                : null;
+        if (placement.members() == 1) return ps;
+        String name = plan.security().token() + "/" + plan.attempt() + "/" + placement.group();
+        return open.add(LocalGroup.join(name, placement.members(), BytePSTrainer.TIMEOUT)).member(placement.rank(), ps, task::isInterrupted);
     }
 
     /** One data-parallel step: the local gradient, summed through the servers, applied by DL4J's updater. */
@@ -156,6 +172,8 @@ final class WorkerLoop {
         stats.put("augment", c.byteps().augment());
         stats.put("async", c.byteps().async());
         stats.put("encrypted", plan.security().encrypt());
+        stats.put("pushers", placement.groups()); // workers that talk to the servers: one per local group
+        stats.put("local_group", placement.members());
         stats.put("nd4j_threads", Nd4j.getEnvironment().maxThreads());
         stats.put("native_kernels", NativeKernels.enabled());
         stats.put("attempt", plan.attempt()); // above 0: the barrier stage was started again

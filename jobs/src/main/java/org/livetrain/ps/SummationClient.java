@@ -39,7 +39,7 @@ import java.util.function.BooleanSupplier;
  * <p>Every wait has a timeout, and a lost connection fails everything pending on it with a message that
  * names the server. Values handed to a push must not change until its future completes.
  */
-public final class SummationClient implements AutoCloseable {
+public final class SummationClient implements PushPull, AutoCloseable {
     /** The round of a key that holds weights (asynchronous mode) rather than round sums. */
     public static final long WEIGHTS = Wire.WEIGHTS;
     private final List<Connection> servers = new ArrayList<>();
@@ -220,11 +220,13 @@ public final class SummationClient implements AutoCloseable {
      * Pushes every chunk of {@code data} and pulls it straight back into {@code data}: a synchronous round's
      * sum over all workers, or the weights right after this worker's step was added in asynchronous mode.
      */
+    @Override
     public void pushPull(float[] data, int keyBase, long round, int chunkFloats, Compression c) {
         exchange(data, keyBase, round, chunkFloats, c, true);
     }
 
     /** Pulls every chunk into {@code data} without pushing. */
+    @Override
     public void pullInto(float[] data, int keyBase, long round, int chunkFloats, Compression c) {
         exchange(data, keyBase, round, chunkFloats, c, false);
     }
@@ -249,10 +251,12 @@ public final class SummationClient implements AutoCloseable {
         }
     }
 
+    @Override
     public long bytesPushed() {
         return bytesPushed.get();
     }
 
+    @Override
     public long bytesPulled() {
         return bytesPulled.get();
     }

@@ -12,6 +12,8 @@ import org.livetrain.data.Shape;
 import org.livetrain.model.Models;
 import org.livetrain.ps.Compression;
 import org.livetrain.ps.Credentials;
+import org.livetrain.ps.LocalGroup;
+import org.livetrain.ps.PushPull;
 import org.livetrain.ps.SummationClient;
 import org.livetrain.ps.SummationServer;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -61,6 +63,30 @@ class DataParallelMathTest {
         Supplier<Network> lenet = () -> Models.create(Models.Kind.LENET, SHAPE, 10, 1e-3, 7);
         List<Network> replicas = trainOnWorkers(lenet, local);
         assertSameTraining(reference, replicas, lenet, "lenet");
+    }
+
+    /**
+     * Local reduction (BytePS's intra-host step): 4 workers in 2 local groups of 2, each group summing in
+     * memory and pushing once, end where one machine's fit() on batches of 4b ends.
+     */
+    @Test
+    void fourWorkersInTwoLocalGroupsMatchOneMachineWithTheQuadrupleBatch() throws Exception {
+        int workers = 4, steps = 10;
+        List<LabeledImage> examples = digits(steps * B * workers);
+        Network reference = Models.create(Models.Kind.LENET, SHAPE, 10, 1e-3, 7);
+        List<List<DataSet>> local = new ArrayList<>();
+        for (int w = 0; w < workers; w++) local.add(new ArrayList<>());
+        for (int s = 0; s < steps; s++) {
+            reference.stack().fit(Batches.toDataSet(examples.subList(s * workers * B, (s + 1) * workers * B), 10));
+            for (int w = 0; w < workers; w++) {
+                int from = s * workers * B + w * B;
+                local.get(w).add(Batches.toDataSet(examples.subList(from, from + B), 10));
+            }
+        }
+        Supplier<Network> lenet = () -> Models.create(Models.Kind.LENET, SHAPE, 10, 1e-3, 7);
+        List<Network> replicas = trainOnWorkers(lenet, local, Credentials.derive(new byte[]{1, 2, 3}, "math-test", false), 2);
+        for (Network r : replicas.subList(1, workers)) assertEquals(replicas.get(0).params(), r.params(), "all four replicas stay identical");
+        assertSameTraining(reference, replicas, lenet, "lenet, 4 workers in 2 local groups");
     }
 
     /**
@@ -172,20 +198,32 @@ class DataParallelMathTest {
     }
 
     private static List<Network> trainOnWorkers(Supplier<Network> model, List<List<DataSet>> local, Credentials token) throws Exception {
+        return trainOnWorkers(model, local, token, 1);
+    }
+
+    /**
+     * {@code local.size()} workers, in local groups of {@code perGroup} (tasks of one JVM: the first of each
+     * group alone talks to the servers, see {@link LocalGroup}), through two real summation servers.
+     */
+    private static List<Network> trainOnWorkers(Supplier<Network> model, List<List<DataSet>> local, Credentials token, int perGroup) throws Exception {
+        int workers = local.size(), groups = workers / perGroup;
         long params = model.get().numParams();
         List<SummationServer> servers = new ArrayList<>();
-        ExecutorService pool = Executors.newFixedThreadPool(WORKERS);
+        List<LocalGroup> localGroups = new ArrayList<>();
+        ExecutorService pool = Executors.newFixedThreadPool(workers);
         try {
-            for (int i = 0; i < WORKERS; i++) servers.add(new SummationServer(InetAddress.getLoopbackAddress(), 0, token, WORKERS,
-                    DataParallelWorker.keySpace(params, 64 * 1024, WORKERS, false), Duration.ofSeconds(60)));
+            for (int i = 0; i < 2; i++) servers.add(new SummationServer(InetAddress.getLoopbackAddress(), 0, token, groups,
+                    DataParallelWorker.keySpace(params, 64 * 1024, workers, false), Duration.ofSeconds(60)));
             var endpoints = servers.stream().map(SummationServer::address).toList();
+            for (int g = 0; g < groups; g++) localGroups.add(LocalGroup.join("math-test/" + g, perGroup, Duration.ofSeconds(60)));
             List<Future<Network>> replicas = new ArrayList<>();
-            for (int w = 0; w < WORKERS; w++) {
-                int worker = w;
+            for (int w = 0; w < workers; w++) {
+                int worker = w, group = w / perGroup, rank = w % perGroup;
                 replicas.add(pool.submit(() -> {
                     Network net = model.get();
-                    try (SummationClient c = new SummationClient(endpoints, token, worker, WORKERS, Duration.ofSeconds(60))) {
-                        DataParallelWorker dp = new DataParallelWorker(net, c, WORKERS, 64 * 1024, Compression.NONE, 0);
+                    try (SummationClient c = rank == 0 ? new SummationClient(endpoints, token, group, groups, Duration.ofSeconds(60)) : null) {
+                        PushPull ps = perGroup == 1 ? c : localGroups.get(group).member(rank, c, () -> false);
+                        DataParallelWorker dp = new DataParallelWorker(net, ps, workers, 64 * 1024, Compression.NONE, 0);
                         for (DataSet batch : local.get(worker)) dp.step(batch);
                     }
                     return net;
@@ -196,6 +234,9 @@ class DataParallelMathTest {
             return done;
         } finally {
             pool.shutdownNow();
+            for (LocalGroup g : localGroups) {
+                for (int m = 0; m < perGroup; m++) g.close();
+            }
             servers.forEach(SummationServer::close);
         }
     }
@@ -205,8 +246,8 @@ class DataParallelMathTest {
         assertEquals(a.params(), b.params(), "replicas stay identical");
         double diff = a.params().sub(reference.params()).amaxNumber().doubleValue();
         double moved = reference.params().sub(initial.get().params()).amaxNumber().doubleValue();
-        System.out.printf("[data-parallel math] %s: max |2 workers - fit()| = %.3e after %d steps (parameters moved up to %.3e)%n",
-                name, diff, reference.iteration(), moved);
+        System.out.printf("[data-parallel math] %s: max |%d workers - fit()| = %.3e after %d steps (parameters moved up to %.3e)%n",
+                name, replicas.size(), diff, reference.iteration(), moved);
         assertTrue(moved > 1e-3, "training moved the parameters");
         assertTrue(diff < TOLERANCE, "max difference " + diff);
         assertEquals(reference.iteration(), a.iteration());
