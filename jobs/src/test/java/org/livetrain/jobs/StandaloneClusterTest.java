@@ -5,7 +5,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.HistoryEntry;
 import org.livetrain.store.Pointer;
+import org.livetrain.store.RunStore;
 
 import java.io.File;
 import java.io.IOException;
@@ -17,10 +19,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.jar.JarFile;
 import java.util.jar.JarOutputStream;
 import java.util.jar.Manifest;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -28,7 +32,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * A real multi-process cluster on 127.0.0.1: a Spark standalone Master and two Workers in their own JVMs,
  * started from the Spark jars; the job goes in through SparkSubmit, and its two executors (two more JVMs,
- * launched by the Workers) train with the BytePS trainer and publish best.json.
+ * launched by the Workers) train with the BytePS trainer and publish best.json. After the first
+ * checkpoint one executor JVM is killed with SIGKILL: its Worker starts a new executor, the barrier stage
+ * runs again and resumes from the latest checkpoint, and the run finishes without its best moving back.
  */
 class StandaloneClusterTest {
     static final List<Process> processes = new ArrayList<>();
@@ -131,8 +137,9 @@ class StandaloneClusterTest {
                 "--conf", "spark.executor.cores=1", "--conf", "spark.cores.max=2", "--conf", "spark.executor.memory=1500m",
                 "--conf", "spark.executor.extraClassPath=" + appClasses, "--conf", "spark.executor.extraJavaOptions=" + flags,
                 "--conf", "spark.executorEnv.OMP_NUM_THREADS=1", "--conf", "spark.executorEnv.SPARK_LOCAL_IP=127.0.0.1",
-                app.toString(), "train", "--trainer", "byteps", "--workers", "2", "--epochs", "1", "--eval-every", "30",
+                app.toString(), "train", "--trainer", "byteps", "--workers", "2", "--epochs", "2", "--eval-every", "20",
                 "--checkpoint-dir", ckpt.toString()), sparkHome);
+        long killedAfter = killAnExecutorAfterTheFirstCheckpoint(ckpt, submit);
         boolean done = submit.waitFor(8, TimeUnit.MINUTES);
         String log = Files.readString(dir.resolve("submit.log"));
         assertTrue(done, "the job finished in time:\n" + tail(log));
@@ -141,6 +148,21 @@ class StandaloneClusterTest {
         CheckpointStore store = CheckpointStore.open(ckpt.toString(), new Configuration());
         Pointer best = store.best().orElseThrow();
         assertTrue(best.devAccuracy() > 0.9, "dev accuracy " + best.devAccuracy());
+        assertTrue(Pattern.compile("attempt 1 failed \\(.+\\); attempt 2 resumes from step \\d+").matcher(log).find(), tail(log));
+        List<HistoryEntry> history = store.newestRun().orElseThrow().history();
+        assertEquals(126, history.get(history.size() - 1).step(), "the run trained to its end");
+        assertTrue(history.stream().anyMatch(h -> h.step() <= killedAfter) && history.stream().anyMatch(h -> ((Number) h.meta().stats().get("attempt")).intValue() == 1),
+                "checkpoints from before the kill and from the second attempt: " + history);
+        double bestSoFar = -1;
+        for (HistoryEntry h : history) {
+            if (h.best()) {
+                assertTrue(h.meta().devAccuracy() > bestSoFar, "the best never moves back: " + history);
+                bestSoFar = h.meta().devAccuracy();
+            }
+        }
+        assertEquals(bestSoFar, best.devAccuracy());
+        System.out.printf("[executor killed] after the checkpoint of step %d; %s; checkpoints at %s%n", killedAfter,
+                log.lines().filter(l -> l.contains("attempt 1 failed")).findFirst().orElse(""), history.stream().map(h -> h.step() + "").toList());
         assertEquals(true, store.newestRun().orElseThrow().history().get(0).meta().stats().get("native_kernels"),
                 "the executors switched ND4J's native kernels on as they started (the plugin; their JVM options do not)");
         // the work ran in two executor JVMs, one under each Worker
@@ -149,6 +171,34 @@ class StandaloneClusterTest {
                 assertTrue(s.anyMatch(p -> p.getFileName().toString().equals("stderr")), "worker " + i + " launched an executor");
             }
         }
+    }
+
+    /**
+     * Waits for the run's first checkpoint, then kills one executor JVM (a child of a Worker) with SIGKILL;
+     * returns the step of the newest checkpoint at that moment.
+     */
+    static long killAnExecutorAfterTheFirstCheckpoint(Path ckpt, Process submit) throws Exception {
+        CheckpointStore store = CheckpointStore.open(ckpt.toString(), new Configuration());
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
+        while (System.nanoTime() < deadline && submit.isAlive()) {
+            List<HistoryEntry> h = List.of();
+            try {
+                Optional<RunStore> run = Files.isDirectory(ckpt.resolve("runs")) ? store.newestRun() : Optional.empty();
+                if (run.isPresent()) h = run.get().history();
+            } catch (RuntimeException beingWritten) {
+                // read again in a moment
+            }
+            if (!h.isEmpty()) {
+                ProcessHandle executor = processes.stream().flatMap(Process::descendants)
+                        .filter(p -> p.info().commandLine().orElse("").contains("CoarseGrainedExecutorBackend")).findFirst()
+                        .orElseThrow(() -> new AssertionError("no executor JVM under the Workers"));
+                assertTrue(executor.destroyForcibly(), "SIGKILL sent");
+                executor.onExit().get(30, TimeUnit.SECONDS);
+                return h.get(h.size() - 1).step();
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("no checkpoint before the job ended or in 5 minutes:\n" + tail(Files.readString(dir.resolve("submit.log"))));
     }
 
     static String tail(String log) {
