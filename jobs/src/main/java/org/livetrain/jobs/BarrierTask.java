@@ -49,7 +49,7 @@ final class BarrierTask extends AbstractFunction1<Iterator<Integer>, Iterator<St
             Placement placement = plan.placement(executors(said), id);
             SummationServer server = plan.hostsServer(id) ? open.add(startServer(task, id, placement.groups())) : null;
             List<InetSocketAddress> servers = endpoints(task.allGather(server == null ? "" : server.address().getHostString() + ":" + server.address().getPort()));
-            summary = id < plan.config().workers() ? new WorkerLoop(plan, task, id, servers, agreedResume(said), placement, open).run() : "server " + id;
+            summary = id < plan.config().workers() ? new WorkerLoop(plan, task, id, servers, agreedResume(said), placement, server, open).run() : "server " + id;
             task.barrier(); // every worker is done before any server goes away
         } catch (Exception e) {
             Optional<LiveTrainException> fatal = LiveTrainException.in(e);

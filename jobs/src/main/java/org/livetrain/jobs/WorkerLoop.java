@@ -9,7 +9,9 @@ import org.livetrain.model.NativeKernels;
 import org.livetrain.model.Network;
 import org.livetrain.ps.LocalGroup;
 import org.livetrain.ps.PushPull;
+import org.livetrain.ps.RoundWaits;
 import org.livetrain.ps.SummationClient;
+import org.livetrain.ps.SummationServer;
 import org.livetrain.store.Checkpoint;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.Pointer;
@@ -44,6 +46,8 @@ final class WorkerLoop {
     private final int w;
     private final List<InetSocketAddress> servers;
     private final Placement placement;
+    /** The waits of this task's own shard (colocated), or null. */
+    private final RoundWaits waits;
     private final BarrierTask.Resources open;
     private final RunStore store;
     private final long totalSteps;
@@ -56,8 +60,9 @@ final class WorkerLoop {
     private long positionStep, positionNanos;
 
     WorkerLoop(BytePSTrainer.Plan plan, BarrierTaskContext task, int w, List<InetSocketAddress> servers, Optional<Pointer> resumeFrom,
-               Placement placement, BarrierTask.Resources open) {
+               Placement placement, SummationServer shard, BarrierTask.Resources open) {
         this.placement = placement;
+        this.waits = shard == null ? null : shard.waits();
         this.plan = plan;
         this.c = plan.config();
         this.task = task;
@@ -110,7 +115,7 @@ final class WorkerLoop {
         publisher = open.add(new Publisher(store, plan.faults(), plan.attempt()));
         worker = new DataParallelWorker(net, exchange(), c.workers(), c.byteps().partitionBytes(), c.byteps().compress(), step);
         if (c.byteps().async()) worker.startAsync(w);
-        window = new Window(step, worker);
+        window = new Window(step, worker, waits);
         positionStep = step;
         positionNanos = System.nanoTime();
     }
@@ -156,7 +161,7 @@ final class WorkerLoop {
                     window.examplesPerSecond(step, c.batch() * c.workers()), stats());
             publisher.publish(net.copy(), meta);
         }
-        window = new Window(step, worker);
+        window = new Window(step, worker, waits);
     }
 
     /** The BytePS figures of a checkpoint: its settings and what the steps since the last evaluation cost. */
@@ -209,10 +214,15 @@ final class WorkerLoop {
     private static final class Window {
         private final long startStep, startNanos, pushed, pulled;
         private final DataParallelWorker.Timing timing;
+        private final RoundWaits waits;
+        private final long waitNanos, waitRounds;
         private double lossSum;
         private int losses;
 
-        Window(long step, DataParallelWorker worker) {
+        Window(long step, DataParallelWorker worker, RoundWaits waits) {
+            this.waits = waits;
+            this.waitNanos = waits == null ? 0 : waits.nanos();
+            this.waitRounds = waits == null ? 0 : waits.rounds();
             this.startStep = step;
             this.startNanos = System.nanoTime();
             this.timing = worker.timing();
@@ -242,6 +252,9 @@ final class WorkerLoop {
             m.put("bytes_pulled_per_step", steps == 0 ? 0 : (worker.bytesPulled() - pulled) / steps);
             m.put("push_pull_share", t.totalNanos() == 0 ? 0 : (double) t.exchangeNanos() / t.totalNanos());
             m.put("step_ms", steps == 0 ? 0 : t.totalNanos() / 1e6 / steps);
+            if (waits != null && waits.rounds() > waitRounds) { // this task's own shard: how long a key's round waited for the last push
+                m.put("server_wait_ms", (waits.nanos() - waitNanos) / 1e6 / (waits.rounds() - waitRounds));
+            }
             return m;
         }
     }

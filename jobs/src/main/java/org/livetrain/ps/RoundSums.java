@@ -27,6 +27,8 @@ final class RoundSums implements Key {
     private final int length;
     /** Workers whose connection closed, shared by every key of the shard. */
     private final Set<Integer> gone;
+    /** Where a complete round's wait (its first request to its last push) is added, for the whole shard. */
+    private final RoundWaits waits;
     private final Map<Long, Round> rounds = new HashMap<>();
     /** Why the last few failed rounds failed: a request that arrives after the failure gets the same answer. */
     private final Map<Long, String> failures = new LinkedHashMap<>() {
@@ -55,7 +57,8 @@ final class RoundSums implements Key {
         }
     }
 
-    RoundSums(int key, int workers, int length, Set<Integer> gone) {
+    RoundSums(int key, int workers, int length, Set<Integer> gone, RoundWaits waits) {
+        this.waits = waits;
         this.key = key;
         this.workers = workers;
         this.length = length;
@@ -75,6 +78,7 @@ final class RoundSums implements Key {
         r.pushedBy[worker] = true;
         r.pushed++;
         if (r.complete()) {
+            waits.add(System.nanoTime() - r.created);
             for (Reply p : r.waiting) answer(round, r, p);
             r.waiting.clear();
         }

@@ -72,6 +72,7 @@ public final class SummationServer implements AutoCloseable {
     /** Each worker's one live connection. */
     private final Map<Integer, Channel> live = new HashMap<>();
     private int connections;
+    private final RoundWaits waits = new RoundWaits();
     private final RateLimitedLog refusals = new RateLimitedLog(LOG, LOG_EVERY);
     /** The highest round pushed so far, for whoever watches the shard. */
     private volatile long highestRound = -1;
@@ -131,6 +132,11 @@ public final class SummationServer implements AutoCloseable {
 
     public long highestRound() {
         return highestRound;
+    }
+
+    /** How long this shard's key rounds waited for their workers. */
+    public RoundWaits waits() {
+        return waits;
     }
 
     private final class Handler extends SimpleChannelInboundHandler<Frame> {
@@ -249,7 +255,7 @@ public final class SummationServer implements AutoCloseable {
         if (length < 0) throw new IllegalStateException("no key " + key + " in this job");
         if (weights && !keySpace.weights()) throw new IllegalStateException("key " + key + ": this job is not asynchronous (no weights)");
         if (!weights && round < 0) throw new IllegalStateException("key " + key + ": no round " + round);
-        Key k = keys.computeIfAbsent(key, n -> weights ? new Weights(n, length) : new RoundSums(n, workers, length, gone));
+        Key k = keys.computeIfAbsent(key, n -> weights ? new Weights(n, length) : new RoundSums(n, workers, length, gone, waits));
         if (weights != k instanceof Weights) {
             throw new IllegalStateException("key " + key + " holds " + (weights ? "round sums" : "weights") + ", not " + (weights ? "weights" : "round " + round));
         }
