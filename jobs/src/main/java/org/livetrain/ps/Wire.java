@@ -200,9 +200,9 @@ final class Wire {
         p.addAfter(LENGTHS, "cipher", cipher);
     }
 
-    /** Frames of at most this many bytes from now on (a server raises the limit once a peer said HELLO). */
+    /** Frames of at most this many bytes (plus an encrypted frame's tag) from now on: a server raises the limit once a peer said HELLO. */
     static void limitFrames(ChannelPipeline p, int maxFrame) {
-        ((Frames) p.get(FRAMES)).limit = maxFrame;
+        ((Frames) p.get(FRAMES)).limit = maxFrame + FrameCipher.TAG;
     }
 
     /** The bytes of a frame carrying {@code values} floats, the largest a key of that length needs. */
@@ -223,8 +223,8 @@ final class Wire {
 
         @Override
         protected Object decode(ChannelHandlerContext ctx, ByteBuf in) throws Exception {
-            if (in.readableBytes() >= LENGTH && in.getUnsignedInt(in.readerIndex()) > limit + FrameCipher.TAG) {
-                throw new TooLongFrameException("a frame of " + in.getUnsignedInt(in.readerIndex()) + " bytes; at most " + (limit + FrameCipher.TAG) + " here");
+            if (in.readableBytes() >= LENGTH && in.getUnsignedInt(in.readerIndex()) > limit) {
+                throw new TooLongFrameException("a frame of " + in.getUnsignedInt(in.readerIndex()) + " bytes; at most " + limit + " here");
             }
             return super.decode(ctx, in);
         }
