@@ -11,7 +11,8 @@ reduction), M gradient bytes on the wire per push, link B bytes/s each way, roun
 
   2 p M (H-1)/H each way is what a host's link carries (its pushes to shards on other hosts, and its
   shards' answers to pushers on other hosts); 4 p M is what a host encodes, decodes and adds (its pushes
-  and pulls, its shards' pushes in and answers out); c is CPU seconds per value and f the extra cost of an
+  and pulls, its shards' pushes in and answers out), divided by the host's share of a core when the
+  emulated hosts outnumber this machine's cores; c is CPU seconds per value and f the extra cost of an
   fp16 value (conversion), the two fitted parameters. The terms add: the measurements show the network
   time and the CPU time do not hide each other (a 10 Gbit link saved what the model's network term says).
   Waiting for the slowest worker is not a term: it is measured (server_wait_ms) and shows in the error.
@@ -21,6 +22,7 @@ Projections use the formulas in project() with every assumption in ASSUMPTIONS.
 import csv
 import sys
 
+EMULATION_CORES = 2  # the emulated hosts share this machine's cores: with more hosts than cores, each host's CPU is a fraction of one
 MODEL_BYTES = {"lenet": 431_080 * 4, "resnet": 5_430_000}  # float32 gradient bytes per push (measured bytes/step / 2)
 
 
@@ -39,7 +41,7 @@ def predicted_exchange_ms(row, c):
     m = float(row["bytes_per_worker_step"]) / 2  # pushed + pulled per pusher step, halved: one push's bytes (fp16 included)
     fp16 = row["trainer"].endswith("fp16")
     values = m / (2 if fp16 else 4)
-    cpu = c[0] * (c[1] if fp16 else 1) * 4 * p * values
+    cpu = c[0] * (c[1] if fp16 else 1) * 4 * p * values / min(1.0, EMULATION_CORES / hosts)  # a host's share of the machine's cores
     return 1e3 * (rtt + 2 * p * m * (hosts - 1) / (hosts * b) + cpu)
 
 
