@@ -407,19 +407,18 @@ cluster_up() { # K with_server: master + K workers (+ lt-s1)
 cluster_down() {
   teardown_spark_only
 }
-teardown_spark_only() { # every java process of our namespaces
+signal_java() { # sends $1 to every java process of our namespaces
   local ns pid
   for ns in $(our_namespaces); do
     for pid in $(ip netns pids "$ns" 2>/dev/null); do
-      if grep -qa java "/proc/$pid/cmdline" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
+      if grep -qa java "/proc/$pid/cmdline" 2>/dev/null; then kill "-$1" "$pid" 2>/dev/null || true; fi
     done
   done
+}
+teardown_spark_only() { # every java process of our namespaces: asked to stop, then killed
+  signal_java TERM
   sleep 3
-  for ns in $(our_namespaces); do
-    for pid in $(ip netns pids "$ns" 2>/dev/null); do
-      if grep -qa java "/proc/$pid/cmdline" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-    done
-  done
+  signal_java KILL
   return 0
 }
 
