@@ -433,11 +433,11 @@ executors() { # how many executor JVMs run in our namespaces
 }
 
 # figures of a run from its history.jsonl (one flat JSON object per evaluation), tab-separated:
-# evals examples/s step_ms compute_ms push_pull_ms bytes_per_step server_wait_ms best_acc time_to_target
+# evals examples/s step_ms compute_ms push_pull_ms bytes_per_step server_wait_ms best_acc time_to_target compute_sd_ms
 # Over the windows after the first evaluation (its window holds the JIT's warm-up and the executors' start),
 # weighted by their steps: examples/s = steps / sum(steps / examples_per_second); step_ms, compute_ms
 # (step_ms x (1 - push_pull_share)), push_pull_ms and bytes (pushed + pulled per worker step) from the byteps
-# stats, server_wait_ms when present. With one evaluation (averaging, shared: one per epoch), that
+# stats, server_wait_ms and compute_sd_ms (one step's compute time varies by this much) when present. With one evaluation (averaging, shared: one per epoch), that
 # one, and step_ms = train_seconds / steps. time_to_target: elapsed_seconds (from the run's start, executor
 # start-up included) of the first evaluation at or above TARGET.
 figures() {
@@ -456,13 +456,14 @@ figures() {
     | wmean(if .stats.step_ms != null and .stats.push_pull_share != null then .stats.step_ms * .stats.push_pull_share else null end) as $pp
     | wmean(if .stats.bytes_pushed_per_step != null then .stats.bytes_pushed_per_step + (.stats.bytes_pulled_per_step // 0) else null end) as $bytes
     | wmean(.stats.server_wait_ms) as $wait
+    | wmean(.stats.compute_sd_ms) as $sd
     | ($m | map(.dev_accuracy) | max) as $best
     | ([ $m[] | select(.dev_accuracy >= $target) | .elapsed_seconds ] | first) as $ttt
-    | [ $n, ($eps | r(1)), ($step | r(1)), ($comp | r(1)), ($pp | r(1)), ($bytes | r(0)), ($wait | r(2)), ($best | r(4)), ($ttt | r(1)) ]
+    | [ $n, ($eps | r(1)), ($step | r(1)), ($comp | r(1)), ($pp | r(1)), ($bytes | r(0)), ($wait | r(2)), ($best | r(4)), ($ttt | r(1)), ($sd | r(1)) ]
     | @tsv' "$1"
 }
 
-COLS="k\tper_host\tlink\tmodel\ttrainer\tworkers\tservers\texamples_per_s\tstep_ms\tcompute_ms\tpush_pull_ms\tbytes_per_worker_step\tserver_wait_ms\tbest_dev_acc\tsec_to_target\tevals\twall_s\twildcard_listeners\terror\tpushers"
+COLS="k\tper_host\tlink\tmodel\ttrainer\tworkers\tservers\texamples_per_s\tstep_ms\tcompute_ms\tpush_pull_ms\tbytes_per_worker_step\tserver_wait_ms\tbest_dev_acc\tsec_to_target\tevals\twall_s\twildcard_listeners\terror\tpushers\tcompute_sd_ms"
 printf '%b\n' "$COLS" >"$OUT/results.tsv"
 printf 'link\tping_rtt_ms\texpected_rtt_ms\tiperf3_mbit\tcap_mbit\tnetdelay_us\n' >"$OUT/net.tsv"
 ROWN=0
@@ -540,23 +541,23 @@ run_row() { # k link model trainer
     err="exit $rc: $(grep -E 'Exception|Error|error|failed|refused' "$dir/driver.log" | grep -v -E '^\s+at ' | tail -n1 | cut -c1-200)"
   fi
   [ -n "$hist" ] || err="${err:-no history.jsonl}"
-  local figs="-	-	-	-	-	-	-	-	-"
-  if [ -n "$hist" ] && [ -s "$hist" ]; then figs=$(figures "$hist" 2>/dev/null) || figs="-	-	-	-	-	-	-	-	-"; fi
-  local ev eps step comp pp bytes wait best ttt wild pushers=-
+  local figs="-	-	-	-	-	-	-	-	-	-"
+  if [ -n "$hist" ] && [ -s "$hist" ]; then figs=$(figures "$hist" 2>/dev/null) || figs="-	-	-	-	-	-	-	-	-	-"; fi
+  local ev eps step comp pp bytes wait best ttt sd wild pushers=-
   # workers that talk to the servers: one per executor with local reduction, else every worker
   if [ -n "$hist" ] && [ -s "$hist" ]; then pushers=$(jq -s -r '[.[] | (.meta // .)] | last | .stats.pushers // "-"' "$hist" 2>/dev/null || echo -); fi
-  IFS=$'\t' read -r ev eps step comp pp bytes wait best ttt <<<"$figs"
+  IFS=$'\t' read -r ev eps step comp pp bytes wait best ttt sd <<<"$figs"
   rm -f "$dir/listeners.txt.tmp"
   wild=$(wildcards "$dir/listeners.txt")
   rm -rf "$ckpt"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$k" "$PER_HOST" "$link" "$model" "$trainer" "$workers" "$servers" \
-    "$eps" "$step" "$comp" "$pp" "$bytes" "$wait" "$best" "$ttt" "$ev" "$((t1 - t0))" "${wild:-0}" "${err:--}" "$pushers" >>"$OUT/results.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$k" "$PER_HOST" "$link" "$model" "$trainer" "$workers" "$servers" \
+    "$eps" "$step" "$comp" "$pp" "$bytes" "$wait" "$best" "$ttt" "$ev" "$((t1 - t0))" "${wild:-0}" "${err:--}" "$pushers" "$sd" >>"$OUT/results.tsv"
   say "row $name: $(tail -n1 "$OUT/results.tsv" | tr '\t' ' ')"
 }
 
 print_table() {
-  awk -F'\t' 'BEGIN { split("k ph link model trainer W S ex/s step_ms comp_ms pp_ms bytes/step wait_ms best_acc t_target evals wall_s wild error pushers", h, " ") }
-    NR == 1 { for (i = 1; i <= 20; i++) printf "%s%s", h[i], (i < 20 ? "\t" : "\n"); next }
+  awk -F'\t' 'BEGIN { split("k ph link model trainer W S ex/s step_ms comp_ms pp_ms bytes/step wait_ms best_acc t_target evals wall_s wild error pushers sd_ms", h, " ") }
+    NR == 1 { for (i = 1; i <= 21; i++) printf "%s%s", h[i], (i < 21 ? "\t" : "\n"); next }
     { print }' "$OUT/results.tsv" | column -t -s $'\t'
 }
 

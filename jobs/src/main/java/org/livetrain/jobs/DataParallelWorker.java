@@ -37,6 +37,7 @@ public final class DataParallelWorker {
     private long steps;
     private long evals;
     private long computeNanos, exchangeNanos, applyNanos;
+    private double computeSquaredMs; // sum of each step's compute time squared, in ms^2: the spread of compute times
 
     public DataParallelWorker(Network net, PushPull ps, int workers, int partitionBytes, Compression compression, long step) {
         this.net = net;
@@ -160,6 +161,7 @@ public final class DataParallelWorker {
         steps++;
         long t3 = System.nanoTime();
         computeNanos += t1 - t0;
+        computeSquaredMs += Math.pow((t1 - t0) / 1e6, 2);
         exchangeNanos += t2 - t1;
         applyNanos += t3 - t2;
     }
@@ -182,14 +184,25 @@ public final class DataParallelWorker {
     public record Evaluation(double devAccuracy, double devLoss, double trainLoss) {
     }
 
-    /** Nanoseconds spent in each part of a step: computing the gradient, pushing and pulling it, applying the update. */
-    public record Timing(long computeNanos, long exchangeNanos, long applyNanos) {
+    /**
+     * Nanoseconds spent in each part of a step: computing the gradient, pushing and pulling it, applying the
+     * update; and the sum of the squared compute times (ms^2), for their spread.
+     */
+    public record Timing(long computeNanos, long exchangeNanos, long applyNanos, double computeSquaredMs) {
         public Timing since(Timing earlier) {
-            return new Timing(computeNanos - earlier.computeNanos, exchangeNanos - earlier.exchangeNanos, applyNanos - earlier.applyNanos);
+            return new Timing(computeNanos - earlier.computeNanos, exchangeNanos - earlier.exchangeNanos, applyNanos - earlier.applyNanos,
+                    computeSquaredMs - earlier.computeSquaredMs);
         }
 
         public long totalNanos() {
             return computeNanos + exchangeNanos + applyNanos;
+        }
+
+        /** The standard deviation of the compute time of the {@code steps} steps timed here, in ms. */
+        public double computeSdMs(long steps) {
+            if (steps < 2) return 0;
+            double mean = computeNanos / 1e6 / steps;
+            return Math.sqrt(Math.max(0, (computeSquaredMs - steps * mean * mean) / (steps - 1)));
         }
     }
 
@@ -238,7 +251,7 @@ public final class DataParallelWorker {
 
     /** The time spent so far in each part of a step. */
     public Timing timing() {
-        return new Timing(computeNanos, exchangeNanos, applyNanos);
+        return new Timing(computeNanos, exchangeNanos, applyNanos, computeSquaredMs);
     }
 
     public long bytesPushed() {

@@ -252,6 +252,7 @@ final class WorkerLoop {
             m.put("bytes_pulled_per_step", steps == 0 ? 0 : (worker.bytesPulled() - pulled) / steps);
             m.put("push_pull_share", t.totalNanos() == 0 ? 0 : (double) t.exchangeNanos() / t.totalNanos());
             m.put("step_ms", steps == 0 ? 0 : t.totalNanos() / 1e6 / steps);
+            m.put("compute_sd_ms", t.computeSdMs(steps)); // how much one step's compute varies: what synchronous workers wait for
             if (waits != null && waits.rounds() > waitRounds) { // this task's own shard: how long a key's round waited for the last push
                 m.put("server_wait_ms", (waits.nanos() - waitNanos) / 1e6 / (waits.rounds() - waitRounds));
             }

@@ -62,6 +62,9 @@ class BytePSTrainingTest {
         assertTrue(pushed > 431_080 * 4 && pushed < 431_080 * 4 * 1.05, "one LeNet gradient per step, framed: " + pushed);
         double share = ((Number) stats.get("push_pull_share")).doubleValue();
         assertTrue(share > 0 && share < 1, "push/pull share " + share);
+        double computeMs = ((Number) stats.get("step_ms")).doubleValue() * (1 - share);
+        double sd = ((Number) stats.get("compute_sd_ms")).doubleValue();
+        assertTrue(sd > 0 && sd < computeMs, "compute time varies by " + sd + " ms around " + computeMs + " ms");
         assertTrue(r.out().contains("test accuracy"), r.out());
     }
 
