@@ -463,10 +463,16 @@ figures() {
     | @tsv' "$1"
 }
 
-COLS="k\tper_host\tlink\tmodel\ttrainer\tworkers\tservers\texamples_per_s\tstep_ms\tcompute_ms\tpush_pull_ms\tbytes_per_worker_step\tserver_wait_ms\tbest_dev_acc\tsec_to_target\tevals\twall_s\twildcard_listeners\terror\tpushers\tcompute_sd_ms"
+COLS="k\tper_host\tlink\tmodel\ttrainer\tworkers\tservers\texamples_per_s\tstep_ms\tcompute_ms\tpush_pull_ms\tbytes_per_worker_step\tserver_wait_ms\tbest_dev_acc\tsec_to_target\tevals\twall_s\twildcard_listeners\terror\tpushers\tcompute_sd_ms\textra"
 printf '%b\n' "$COLS" >"$OUT/results.tsv"
 printf 'link\tping_rtt_ms\texpected_rtt_ms\tiperf3_mbit\tcap_mbit\tnetdelay_us\n' >"$OUT/net.tsv"
 ROWN=0
+
+# EXTRA as the results show it: a secret's value is not written down
+extra_label() {
+  local e="${EXTRA:--}"
+  printf '%s' "$e" | sed -E 's/(secret=)[^ ]*/\1***/g'
+}
 
 run_row() { # k link model trainer
   local k="$1" link="$2" model="$3" trainer="$4"
@@ -550,14 +556,14 @@ run_row() { # k link model trainer
   rm -f "$dir/listeners.txt.tmp"
   wild=$(wildcards "$dir/listeners.txt")
   rm -rf "$ckpt"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$k" "$PER_HOST" "$link" "$model" "$trainer" "$workers" "$servers" \
-    "$eps" "$step" "$comp" "$pp" "$bytes" "$wait" "$best" "$ttt" "$ev" "$((t1 - t0))" "${wild:-0}" "${err:--}" "$pushers" "$sd" >>"$OUT/results.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$k" "$PER_HOST" "$link" "$model" "$trainer" "$workers" "$servers" \
+    "$eps" "$step" "$comp" "$pp" "$bytes" "$wait" "$best" "$ttt" "$ev" "$((t1 - t0))" "${wild:-0}" "${err:--}" "$pushers" "$sd" "$(extra_label)" >>"$OUT/results.tsv"
   say "row $name: $(tail -n1 "$OUT/results.tsv" | tr '\t' ' ')"
 }
 
 print_table() {
-  awk -F'\t' 'BEGIN { split("k ph link model trainer W S ex/s step_ms comp_ms pp_ms bytes/step wait_ms best_acc t_target evals wall_s wild error pushers sd_ms", h, " ") }
-    NR == 1 { for (i = 1; i <= 21; i++) printf "%s%s", h[i], (i < 21 ? "\t" : "\n"); next }
+  awk -F'\t' 'BEGIN { split("k ph link model trainer W S ex/s step_ms comp_ms pp_ms bytes/step wait_ms best_acc t_target evals wall_s wild error pushers sd_ms extra", h, " ") }
+    NR == 1 { for (i = 1; i <= 22; i++) printf "%s%s", h[i], (i < 22 ? "\t" : "\n"); next }
     { print }' "$OUT/results.tsv" | column -t -s $'\t'
 }
 
