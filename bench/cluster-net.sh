@@ -437,8 +437,8 @@ executors() { # how many executor JVMs run in our namespaces
 # Over the windows after the first evaluation (its window holds the JIT's warm-up and the executors' start),
 # weighted by their steps: examples/s = steps / sum(steps / examples_per_second); step_ms, compute_ms
 # (step_ms x (1 - push_pull_share)), push_pull_ms and bytes (pushed + pulled per worker step) from the byteps
-# stats, server_wait_ms and compute_sd_ms (one step's compute time varies by this much) when present. With one evaluation (averaging, shared: one per epoch), that
-# one, and step_ms = train_seconds / steps. time_to_target: elapsed_seconds (from the run's start, executor
+# stats, server_wait_ms and compute_sd_ms (one step's compute time varies by this much) when present.
+# With one evaluation (averaging, shared: one per epoch), that one, and step_ms = train_seconds / steps. time_to_target: elapsed_seconds (from the run's start, executor
 # start-up included) of the first evaluation at or above TARGET.
 figures() {
   jq -s -r --argjson target "$TARGET" '
