@@ -21,6 +21,7 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -69,15 +70,18 @@ public final class SummationClient implements PushPull, AutoCloseable {
 
     /**
      * One shard's connection: the handshake (answer the server's CHALLENGE with a HELLO, check its WELCOME),
-     * then its requests waiting for an answer (the values of a VALUES, or nothing).
+     * then its requests waiting for an answer (the values of a VALUES, or nothing). Until the server has proved
+     * the key, only its CHALLENGE (once), a WELCOME whose proof checks, or an ERROR is accepted: any other frame
+     * is a listener posing as a server, and the connection is closed with nothing sent after the HELLO.
      */
     private final class Connection extends SimpleChannelInboundHandler<Frame> {
         final InetSocketAddress address;
         final Map<Long, CompletableFuture<float[]>> pending = new ConcurrentHashMap<>();
-        final CompletableFuture<float[]> handshake = new CompletableFuture<>();
+        final CompletableFuture<Void> handshake = new CompletableFuture<>();
         private final Credentials credentials;
         private final int worker, workers;
         private byte[] serverNonce, clientNonce;
+        private long helloId;
         volatile Channel channel;
 
         Connection(InetSocketAddress address, Credentials credentials, int worker, int workers) {
@@ -89,14 +93,33 @@ public final class SummationClient implements PushPull, AutoCloseable {
 
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, Frame f) {
-            if (f.message() instanceof Wire.Challenge c && serverNonce == null) {
-                hello(c);
-                return;
+            if (!ctx.channel().isActive()) return; // closing: frames left from the same read are not handled
+            if (!handshake.isDone()) {
+                handshake(ctx, f);
+            } else {
+                answer(f);
             }
-            CompletableFuture<float[]> waiting = pending.remove(f.id());
-            if (f.message() instanceof Wire.Welcome w && waiting == handshake) {
+        }
+
+        /** The handshake's frames, in the one order a server of this job sends them. */
+        private void handshake(ChannelHandlerContext ctx, Frame f) {
+            Message m = f.message();
+            if (m instanceof Wire.Challenge c && serverNonce == null) {
+                hello(ctx, c);
+            } else if (m instanceof Wire.Welcome w && serverNonce != null && f.id() == helloId) {
                 welcome(ctx, w);
-            } else if (f.message() instanceof Wire.Error e) {
+            } else if (m instanceof Wire.Error e) {
+                refuse(ctx, "summation server " + address + ": " + e.message());
+            } else {
+                refuse(ctx, "summation server " + address + " answered the handshake with " + m.getClass().getSimpleName().toUpperCase(Locale.ROOT)
+                        + " instead of proving the job's key: not a server of this job");
+            }
+        }
+
+        /** An answer to a request. */
+        private void answer(Frame f) {
+            CompletableFuture<float[]> waiting = pending.remove(f.id());
+            if (f.message() instanceof Wire.Error e) {
                 String msg = "summation server " + address + ": " + e.message();
                 if (waiting != null) waiting.completeExceptionally(new PsException(msg));
                 else failAll(msg);
@@ -126,35 +149,41 @@ public final class SummationClient implements PushPull, AutoCloseable {
         }
 
         /** Proves this worker holds the job's key, for the server's nonce and one of its own. */
-        private void hello(Wire.Challenge c) {
+        private void hello(ChannelHandlerContext ctx, Wire.Challenge c) {
             serverNonce = c.nonce();
             clientNonce = Credentials.nonce();
-            send(new Wire.Hello(clientNonce, worker, workers, credentials.clientProof(serverNonce, clientNonce, worker, workers)), handshake);
+            helloId = ids.incrementAndGet();
+            Wire.Hello h = new Wire.Hello(clientNonce, worker, workers, credentials.clientProof(serverNonce, clientNonce, worker, workers));
+            ctx.writeAndFlush(new Frame(helloId, h)).addListener(w -> {
+                if (!w.isSuccess()) refuse(ctx, "cannot send HELLO to summation server " + address + ": " + w.cause());
+            });
         }
 
         /** The server proved it holds the key too: encrypt from here on when the job does. */
         private void welcome(ChannelHandlerContext ctx, Wire.Welcome w) {
             if (!Credentials.matches(credentials.serverProof(serverNonce, clientNonce), w.proof())) {
-                handshake.completeExceptionally(new PsException("summation server " + address + " does not hold the job's key: not a server of this job"));
-                ctx.close();
+                refuse(ctx, "summation server " + address + " does not hold the job's key: not a server of this job");
                 return;
             }
             if (credentials.encrypt()) Wire.encrypt(ctx.pipeline(), credentials.cipher(serverNonce, clientNonce, false));
             handshake.complete(null);
         }
 
-        /** Sends a request; returns the future of its answer. */
-        CompletableFuture<float[]> request(Message m) {
-            return send(m, new CompletableFuture<>()).orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        /** The handshake failed: nothing more is sent or handled on this connection. */
+        private void refuse(ChannelHandlerContext ctx, String why) {
+            handshake.completeExceptionally(new PsException(why));
+            ctx.close();
         }
 
-        private CompletableFuture<float[]> send(Message m, CompletableFuture<float[]> f) {
+        /** Sends a request; returns the future of its answer. */
+        CompletableFuture<float[]> request(Message m) {
+            CompletableFuture<float[]> f = new CompletableFuture<>();
             long id = ids.incrementAndGet();
             pending.put(id, f);
             channel.writeAndFlush(new Frame(id, m)).addListener(w -> {
                 if (!w.isSuccess()) fail(id, "cannot send to summation server " + address + ": " + w.cause());
             });
-            return f;
+            return f.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS);
         }
 
         void fail(long id, String msg) {
@@ -163,6 +192,7 @@ public final class SummationClient implements PushPull, AutoCloseable {
         }
 
         void failAll(String msg) {
+            handshake.completeExceptionally(new PsException(msg)); // no-op once the handshake completed
             for (Long id : List.copyOf(pending.keySet())) fail(id, msg);
         }
     }
@@ -181,7 +211,7 @@ public final class SummationClient implements PushPull, AutoCloseable {
         ChannelFuture f = b.connect(address).awaitUninterruptibly();
         if (!f.isSuccess()) throw new IOException("cannot connect to summation server " + address + ": " + f.cause());
         try {
-            await(c.handshake.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS), "HELLO to " + address);
+            await(c.handshake.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS), "summation server " + address);
         } catch (PsException e) {
             f.channel().close();
             throw e;
@@ -276,7 +306,8 @@ public final class SummationClient implements PushPull, AutoCloseable {
         } catch (ExecutionException e) {
             Throwable c = e.getCause();
             if (c instanceof TimeoutException) throw new PsException(what + ": no answer within " + timeout.toSeconds() + " s");
-            throw new PsException(what + ": " + c.getMessage(), c);
+            String m = String.valueOf(c.getMessage());
+            throw new PsException(m.startsWith(what) ? m : what + ": " + m, c); // a message that names the server already is not prefixed again
         }
     }
 
