@@ -18,11 +18,14 @@ import java.util.List;
  * are sealed into the same bytes encrypted plus a 16-byte tag, under this direction's key, with the number
  * of the frame in this direction as the nonce. Nonces never repeat under a key (each connection derives new
  * keys, see {@link Credentials}), and a frame that was changed, dropped, replayed or reordered fails its tag:
- * the connection is closed. Sits between the length framing and the {@link Wire.Codec}.
+ * the connection is closed, and nothing after that frame is opened, also what arrived in the same read.
+ * Sits between the length framing and the {@link Wire.Codec}.
  */
 final class FrameCipher extends MessageToMessageCodec<ByteBuf, ByteBuf> {
     static final int TAG = 16;
     private final Direction seal, open;
+    /** A frame failed its tag: the connection is closing, and what follows is dropped unread. */
+    private boolean broken;
 
     FrameCipher(byte[] sealKey, byte[] openKey) {
         this.seal = new Direction(sealKey, Cipher.ENCRYPT_MODE);
@@ -42,6 +45,8 @@ final class FrameCipher extends MessageToMessageCodec<ByteBuf, ByteBuf> {
 
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws GeneralSecurityException {
+        if (broken) return; // the codec releases what is dropped
+        broken = true; // until this frame opens
         if (in.readableBytes() < TAG) throw new CorruptedFrameException("an encrypted frame of " + in.readableBytes() + " bytes, shorter than its tag");
         ByteBuf plain = ctx.alloc().directBuffer(in.readableBytes() - TAG);
         try {
@@ -49,7 +54,11 @@ final class FrameCipher extends MessageToMessageCodec<ByteBuf, ByteBuf> {
         } catch (AEADBadTagException e) {
             plain.release();
             throw new CorruptedFrameException("an encrypted frame that fails authentication (wrong key, or changed on the way)");
+        } catch (GeneralSecurityException | RuntimeException e) {
+            plain.release();
+            throw e;
         }
+        broken = false;
     }
 
     /** One direction: its key, its cipher and its frame count (the nonce). */

@@ -27,6 +27,9 @@ import org.slf4j.LoggerFactory;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.Collections;
+import java.util.Deque;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -42,8 +45,11 @@ import java.util.function.Function;
  *
  * <p>Whoever reaches the port is untrusted until its HELLO proves it holds the job's key, answering the
  * server's CHALLENGE ({@link Credentials}; encrypted from then on when the job encrypts): before that a
- * connection may send one HELLO-sized frame, within {@link #HANDSHAKE}; there are at most a few more
- * connections than workers; each worker has one live connection; a peer idle for {@link #IDLE} is closed.
+ * connection may send one HELLO-sized frame, within {@link #HANDSHAKE}; at most {@link #waitingSlots}
+ * connections wait for their HELLO at a time, and when they are all taken a new connection takes the slot
+ * of the oldest one from the address that holds the most (before HELLO a key holder looks like anyone else,
+ * but an honest worker says HELLO within a round trip, while whoever fills the slots must keep them filled);
+ * each worker has one live connection; a peer idle for {@link #IDLE} is closed.
  * After HELLO, frames are bounded by the longest key of the job's {@link KeySpace}, only its keys are
  * accepted, each with its own length, and a connection whose answers are not read stops being read.
  * Refusals are logged at most once per {@link #LOG_EVERY}. The server binds to the address it is given (the
@@ -58,7 +64,7 @@ public final class SummationServer implements AutoCloseable {
     private static final AttributeKey<Integer> WORKER = AttributeKey.valueOf("livetrain.worker");
     private static final AttributeKey<byte[]> NONCE = AttributeKey.valueOf("livetrain.nonce");
 
-    static final Duration HANDSHAKE = Duration.ofSeconds(10), IDLE = Duration.ofMinutes(10), LOG_EVERY = Duration.ofSeconds(10);
+    static final Duration HANDSHAKE = Duration.ofSeconds(5), IDLE = Duration.ofMinutes(10), LOG_EVERY = Duration.ofSeconds(10);
     private final Credentials credentials;
     private final int workers;
     private final KeySpace keySpace;
@@ -71,7 +77,8 @@ public final class SummationServer implements AutoCloseable {
     private final Set<Integer> gone = new HashSet<>();
     /** Each worker's one live connection. */
     private final Map<Integer, Channel> live = new HashMap<>();
-    private int connections;
+    /** Connections that have not proved the key yet, oldest first. */
+    private final Deque<Channel> unproven = new ArrayDeque<>();
     private final RoundWaits waits = new RoundWaits();
     private final RateLimitedLog refusals = new RateLimitedLog(LOG, LOG_EVERY);
     /** The highest round pushed so far, for whoever watches the shard. */
@@ -101,16 +108,16 @@ public final class SummationServer implements AutoCloseable {
         io.scheduleAtFixedRate(this::expire, 1, 1, TimeUnit.SECONDS);
     }
 
-    /** A new connection: refused beyond the cap; HELLO-sized frames, a deadline for HELLO, an idle timeout. */
+    /** How many connections may wait for their HELLO at once: room for every worker twice, and never fewer than 16. */
+    int waitingSlots() {
+        return Math.max(16, 2 * workers);
+    }
+
+    /** A new connection: a slot before HELLO, HELLO-sized frames, a deadline for HELLO, an idle timeout. */
     private void admit(SocketChannel ch) {
-        if (connections >= workers + 2) {
-            refusals.warn("summation server {}: refused connection from {}: already {} connections for {} workers", address(), ch.remoteAddress(),
-                    connections, workers);
-            ch.close();
-            return;
-        }
-        connections++;
-        ch.closeFuture().addListener(f -> connections--);
+        if (unproven.size() >= waitingSlots()) evict(oldestOfTheBusiestAddress());
+        unproven.addLast(ch);
+        ch.closeFuture().addListener(f -> unproven.remove(ch));
         ch.pipeline().addLast(new IdleStateHandler(0, 0, IDLE.toSeconds(), TimeUnit.SECONDS));
         // with reading paused, the requests already decoded from one read wait here rather than all being answered
         Wire.pipeline(ch.pipeline(), Wire.HELLO_FRAME, new FlowControlHandler(), new Handler());
@@ -120,6 +127,28 @@ public final class SummationServer implements AutoCloseable {
                 ch.close();
             }
         }, HANDSHAKE.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Of the connections waiting for HELLO, the oldest of the address that has the most of them. */
+    private Channel oldestOfTheBusiestAddress() {
+        Map<InetAddress, Integer> perAddress = new HashMap<>();
+        for (Channel c : unproven) perAddress.merge(peer(c), 1, Integer::sum);
+        int most = Collections.max(perAddress.values());
+        for (Channel c : unproven) {
+            if (perAddress.get(peer(c)) == most) return c;
+        }
+        throw new IllegalStateException("no connection waits for HELLO");
+    }
+
+    private void evict(Channel c) {
+        unproven.remove(c);
+        refusals.warn("summation server {}: closed connection from {}: no HELLO yet, and a new connection needed its slot", address(), c.remoteAddress());
+        c.close();
+    }
+
+    private static InetAddress peer(Channel c) {
+        InetSocketAddress a = (InetSocketAddress) c.remoteAddress();
+        return a == null ? null : a.getAddress();
     }
 
     private int maxFrame() {
@@ -150,6 +179,7 @@ public final class SummationServer implements AutoCloseable {
 
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, Frame f) {
+            if (!ctx.channel().isActive()) return; // closing: frames left from the same read are not handled
             Integer worker = ctx.channel().attr(WORKER).get();
             if (worker == null) {
                 hello(ctx, f);
@@ -204,6 +234,7 @@ public final class SummationServer implements AutoCloseable {
             return;
         }
         Hello h = (Hello) f.message();
+        unproven.remove(ctx.channel());
         gone.remove(h.worker()); // a worker may reconnect
         live.put(h.worker(), ctx.channel());
         ctx.channel().attr(WORKER).set(h.worker());

@@ -5,6 +5,7 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketTimeoutException;
@@ -18,7 +19,12 @@ final class RawPeer implements AutoCloseable {
     final DataInputStream in;
 
     RawPeer(InetSocketAddress server) throws IOException {
-        socket = new Socket(server.getAddress(), server.getPort());
+        this(server, null);
+    }
+
+    /** A peer connecting from {@code from} (another loopback address stands for another host), or from any address. */
+    RawPeer(InetSocketAddress server, InetAddress from) throws IOException {
+        socket = from == null ? new Socket(server.getAddress(), server.getPort()) : new Socket(server.getAddress(), server.getPort(), from, 0);
         socket.setSoTimeout(20_000);
         out = new DataOutputStream(socket.getOutputStream());
         in = new DataInputStream(socket.getInputStream());

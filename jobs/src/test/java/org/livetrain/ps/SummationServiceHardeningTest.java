@@ -8,7 +8,11 @@ import org.apache.logging.log4j.core.appender.AbstractAppender;
 import org.apache.logging.log4j.core.config.Property;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
+import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -16,6 +20,8 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -68,20 +74,75 @@ class SummationServiceHardeningTest {
     }
 
     @Test
-    void aConnectionThatNeverSaysHelloIsClosedAndConnectionsAreCapped() throws Exception {
+    void aConnectionThatNeverSaysHelloIsClosedAndWaitingConnectionsAreCapped() throws Exception {
         InetSocketAddress a = server(1, KeySpace.tensor(0, 1, 1));
+        int slots = servers.get(0).waitingSlots();
         List<RawPeer> idle = new ArrayList<>();
-        for (int i = 0; i < 3; i++) idle.add(opened(new RawPeer(a))); // workers + 2
-        RawPeer fourth = opened(new RawPeer(a));
-        fourth.socket.setSoTimeout(5_000);
-        assertTrue(fourth.closedByServer(), "a connection beyond the cap is closed at once");
+        for (int i = 0; i < slots; i++) idle.add(opened(new RawPeer(a)));
+        Thread.sleep(200); // all admitted, in this order
+        RawPeer newest = opened(new RawPeer(a));
+        idle.get(0).socket.setSoTimeout(3_000);
+        assertTrue(idle.get(0).closedByServer(), "the oldest waiting connection gave its slot to the newest at once");
         long t0 = System.nanoTime();
-        assertTrue(idle.get(0).closedByServer(), "a connection without HELLO is closed");
+        assertTrue(newest.closedByServer(), "a connection without HELLO is closed");
         double s = (System.nanoTime() - t0) / 1e9;
-        assertTrue(s < SummationServer.HANDSHAKE.toSeconds() + 5, "within the handshake time: " + s + " s");
+        assertTrue(s < SummationServer.HANDSHAKE.toSeconds() + 3, "within the handshake time: " + s + " s");
         float[] v = {3};
         client(a, 0, 1).pushPull(v, 0, 0, 1, Compression.NONE);
         assertArrayEquals(new float[]{3}, v, "the real worker gets in once the idle ones are gone");
+    }
+
+    /**
+     * Issue 25, point 4: someone without the key holds pre-HELLO slots with idle sockets and reconnects each one
+     * the moment it is closed; the worker still gets in, again and again. As the review reproduced it: four
+     * sockets from the worker's own address, which once filled every slot. And harder: more sockets than there
+     * are slots, from another host (here another loopback address): a new connection takes the slot of the
+     * oldest waiting one of the address that holds the most, so that attacker only ever evicts itself.
+     */
+    @ParameterizedTest(name = "{1} sockets from {0}")
+    @CsvSource({"127.0.0.1, 4", "127.0.0.2, 20"})
+    void aWorkerGetsInWhileAnAttackerKeepsReconnecting(String attacker, int sockets) throws Exception {
+        InetSocketAddress a = server(1, KeySpace.tensor(0, 1, 1));
+        InetAddress from = InetAddress.getByName(attacker);
+        if (sockets > 4) assertTrue(sockets > servers.get(0).waitingSlots(), "more sockets than slots");
+        AtomicBoolean attacking = new AtomicBoolean(true);
+        AtomicInteger reconnects = new AtomicInteger();
+        List<Thread> attackers = new ArrayList<>();
+        List<RawPeer> holding = new CopyOnWriteArrayList<>();
+        for (int i = 0; i < sockets; i++) {
+            Thread t = new Thread(() -> {
+                while (attacking.get()) {
+                    try (RawPeer idle = new RawPeer(a, from)) {
+                        holding.add(idle);
+                        idle.closedByServer(); // holds the slot until the server closes it
+                        holding.remove(idle);
+                    } catch (IOException e) {
+                        // refused: again
+                    }
+                    reconnects.incrementAndGet();
+                }
+            }, "attacker-" + i);
+            t.setDaemon(true);
+            t.start();
+            attackers.add(t);
+        }
+        try {
+            Thread.sleep(1000); // the attacker's sockets are in, the surplus ones reconnecting
+            long until = System.nanoTime() + SummationServer.HANDSHAKE.toNanos() + 3_000_000_000L;
+            for (int round = 0; round < 5 || (reconnects.get() < sockets && System.nanoTime() < until); round++) {
+                float[] v = {round};
+                try (SummationClient worker = new SummationClient(List.of(a), TOKEN, 0, 1, Duration.ofSeconds(20))) {
+                    worker.pushPull(v, 0, round, 1, Compression.NONE);
+                }
+                assertArrayEquals(new float[]{round}, v, "round " + round);
+                if (round >= 5) Thread.sleep(100);
+            }
+        } finally {
+            attacking.set(false);
+            for (RawPeer p : holding) p.close();
+        }
+        assertTrue(reconnects.get() >= sockets, "the attacker kept reconnecting: " + reconnects.get());
+        for (Thread t : attackers) t.join(5_000);
     }
 
     @Test
