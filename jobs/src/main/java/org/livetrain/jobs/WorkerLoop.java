@@ -129,7 +129,8 @@ final class WorkerLoop {
                 ? open.add(new SummationClient(servers, plan.security().credentials(), placement.group(), placement.groups(), BytePSTrainer.TIMEOUT, task::isInterrupted))
                 : null;
         if (placement.members() == 1) return ps;
-        String name = plan.security().token() + "/" + plan.attempt() + "/" + placement.group();
+        // unique in this JVM: one run trains in a directory at a time, and an attempt's groups close before the next starts
+        String name = placement.group() + " of run " + plan.run() + ", attempt " + (plan.attempt() + 1);
         return open.add(LocalGroup.join(name, placement.members(), BytePSTrainer.TIMEOUT)).member(placement.rank(), ps, task::isInterrupted);
     }
 

@@ -34,7 +34,10 @@ public final class LocalGroup implements AutoCloseable {
         this.handedIn = new float[size][];
     }
 
-    /** The group of this name in this JVM, created by its first member; each member closes it once. */
+    /**
+     * The group of this name in this JVM, created by its first member; each member closes it once. The name
+     * appears in errors, in the Spark UI and in the run's record: it must say which group, and nothing secret.
+     */
     public static LocalGroup join(String name, int size, Duration timeout) {
         synchronized (GROUPS) {
             LocalGroup g = GROUPS.computeIfAbsent(name, n -> new LocalGroup(n, size, timeout));
@@ -84,8 +87,8 @@ public final class LocalGroup implements AutoCloseable {
             try {
                 servers.pushPull(sum, keyBase, round, chunkFloats, c);
             } catch (RuntimeException e) {
-                fail("the exchange of local group " + name + " failed: " + e.getMessage());
-                throw e;
+                fail("the leader's exchange failed: " + e.getMessage());
+                throw new PsException("local group " + name + ": the leader's exchange failed: " + e.getMessage(), e);
             }
             handBack(sum);
         }
@@ -117,9 +120,10 @@ public final class LocalGroup implements AutoCloseable {
         arrived++;
         notifyAll();
         long round = generation;
-        long deadline = System.nanoTime() + (rank == 0 ? timeout : timeout.multipliedBy(2)).toNanos();
+        Duration patience = rank == 0 ? timeout : timeout.multipliedBy(2);
+        long deadline = System.nanoTime() + patience.toNanos();
         while (rank == 0 ? arrived < size : generation == round) {
-            waitAWhile(deadline, rank == 0 ? "the other members' tensors" : "the leader's exchange", cancelled);
+            waitAWhile(deadline, patience, rank == 0 ? "the other members' tensors" : "the leader's exchange", cancelled);
         }
         return rank == 0;
     }
@@ -152,10 +156,10 @@ public final class LocalGroup implements AutoCloseable {
         if (cancelled.getAsBoolean()) throw new PsException("local group " + name + ": cancelled (the task was killed)");
     }
 
-    private void waitAWhile(long deadline, String what, BooleanSupplier cancelled) {
+    private void waitAWhile(long deadline, Duration patience, String what, BooleanSupplier cancelled) {
         check(cancelled);
         long left = deadline - System.nanoTime();
-        if (left <= 0) throw new PsException("local group " + name + ": no " + what + " within " + timeout.toSeconds() + " s");
+        if (left <= 0) throw new PsException("local group " + name + ": waited " + patience.toSeconds() + " s for " + what + " in vain");
         try {
             wait(Math.max(1, Math.min(100, left / 1_000_000)));
         } catch (InterruptedException e) {
