@@ -49,7 +49,7 @@ public record ModelSpec(Models.Kind kind, String configJson, String source, byte
             saved = KerasModels.read(source, zip);
         } else {
             try {
-                saved = Network.read(zip, false);
+                saved = Network.read(zip, false, ModelZip.Origin.ELSEWHERE);
             } catch (IOException | RuntimeException e) {
                 throw new LiveTrainException("--init-from " + source + ": not a DL4J model zip (" + Storage.firstLine(e) + ")");
             }
@@ -97,7 +97,7 @@ public record ModelSpec(Models.Kind kind, String configJson, String source, byte
                     + " (a MultiLayerConfiguration) nor \"vertices\" (a ComputationGraphConfiguration); ./submit.sh model NAME prints one");
         }
         try {
-            if (Network.isGraphJson(configJson)) {
+            if (ModelZip.isGraphJson(configJson)) {
                 ComputationGraph g = new ComputationGraph(ComputationGraphConfiguration.fromJson(configJson));
                 g.init();
                 return Network.of(g);

@@ -12,12 +12,9 @@ import org.nd4j.linalg.dataset.DataSet;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipInputStream;
 
 /**
  * A DL4J network of either kind, a {@link MultiLayerNetwork} (a stack of layers) or a {@link ComputationGraph}
@@ -179,24 +176,19 @@ public final class Network {
         ModelSerializer.writeModel(model(), out, withUpdater);
     }
 
-    /** A model zip of either kind, as {@link #write} or DL4J's ModelSerializer wrote it. */
+    /** A checkpoint's model zip, of either kind, as {@link #write} wrote it. */
     public static Network read(byte[] zip, boolean withUpdater) throws IOException {
-        return isGraph(zip) ? of(ModelSerializer.restoreComputationGraph(new ByteArrayInputStream(zip), withUpdater))
-                : of(ModelSerializer.restoreMultiLayerNetwork(new ByteArrayInputStream(zip), withUpdater));
+        return read(zip, withUpdater, ModelZip.Origin.CHECKPOINT);
     }
 
-    /** A graph's configuration has vertices; a stack's has a list of layer configurations. */
-    static boolean isGraph(byte[] zip) throws IOException {
-        try (ZipInputStream in = new ZipInputStream(new ByteArrayInputStream(zip))) {
-            for (ZipEntry e; (e = in.getNextEntry()) != null; ) {
-                if (!e.getName().equals(ModelSerializer.CONFIGURATION_JSON)) continue;
-                return isGraphJson(new String(in.readNBytes(64 << 20), StandardCharsets.UTF_8));
-            }
-        }
-        throw new IOException("no " + ModelSerializer.CONFIGURATION_JSON + " in it");
-    }
-
-    static boolean isGraphJson(String json) {
-        return json.contains("\"vertices\"") && !json.contains("\"confs\"");
+    /**
+     * A model zip of either kind, as {@link #write} or DL4J's ModelSerializer wrote it: its entries checked first
+     * ({@link ModelZip}), then read by DL4J with Java deserialization refused ({@link NoDeserialization}).
+     */
+    public static Network read(byte[] zip, boolean withUpdater, ModelZip.Origin origin) throws IOException {
+        ModelZip checked = ModelZip.check(zip, origin);
+        ByteArrayInputStream clean = new ByteArrayInputStream(checked.forDl4j());
+        return NoDeserialization.during(() -> checked.isGraph() ? of(ModelSerializer.restoreComputationGraph(clean, withUpdater))
+                : of(ModelSerializer.restoreMultiLayerNetwork(clean, withUpdater)));
     }
 }

@@ -8,6 +8,7 @@ import org.livetrain.LiveTrainException;
 import org.livetrain.data.Shape;
 import org.livetrain.image.InputContract;
 import org.livetrain.image.Profile;
+import org.livetrain.model.ModelZipTest;
 import org.livetrain.model.Models;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -130,6 +131,31 @@ class CheckpointStoreTest {
         Pointer best = store.best().orElseThrow();
         LiveTrainException e = assertThrows(LiveTrainException.class, () -> store.directory().load(best, false));
         assertTrue(e.getMessage().contains("step-1/model.zip") && e.getMessage().contains("checksum mismatch"), e.getMessage());
+    }
+
+    /**
+     * Issue 25, point 2: whoever can write the directory plants a preprocessor.bin in a model.zip and writes the
+     * matching sha256 into the pointer and meta.json too. The checkpoint is refused as corrupt, in one line,
+     * and the planted object's readObject never runs.
+     */
+    @Test
+    void aModelWithAPlantedPreprocessorIsRefusedWithoutDeserializingIt() throws Exception {
+        RunStore store = newRun(dir, 3);
+        store.publish(smallNet(4), meta(1, 0.9));
+        Path step = dir.resolve("runs").resolve(store.id()).resolve("checkpoints/step-1");
+        byte[] planted = ModelZipTest.with(Files.readAllBytes(step.resolve("model.zip")), "preprocessor.bin", ModelZipTest.serialized(new ModelZipTest.Planted()));
+        Files.write(step.resolve("model.zip"), planted);
+        String sha = CheckpointStore.sha256(planted), old = store.best().orElseThrow().sha256();
+        for (Path f : List.of(step.resolve("meta.json"), dir.resolve("best.json"), dir.resolve("latest.json"))) {
+            Files.writeString(f, Files.readString(f).replace(old, sha));
+        }
+        ModelZipTest.Planted.ran = false;
+        Pointer best = CheckpointStore.open(dir.toString(), CONF).best().orElseThrow();
+        CorruptCheckpointException e = assertThrows(CorruptCheckpointException.class, () -> store.directory().load(best, false));
+        assertTrue(e.getMessage().contains("step-1/model.zip: not a loadable model (an entry preprocessor.bin, which DL4J would read with Java"
+                + " deserialization; refusing the model)"), e.getMessage());
+        assertEquals(1, e.getMessage().lines().count());
+        assertFalse(ModelZipTest.Planted.ran, "the planted object was deserialized");
     }
 
     @Test
