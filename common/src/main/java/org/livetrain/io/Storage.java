@@ -52,7 +52,7 @@ public final class Storage {
             "org.apache.hadoop.security.AccessControlException", "org.apache.hadoop.fs.ClusterStorageCapacityExceededException",
             "org.apache.hadoop.hdfs.protocol.QuotaExceededException", "org.apache.hadoop.fs.ParentNotDirectoryException",
             "org.apache.hadoop.fs.FileAlreadyExistsException", "org.apache.hadoop.fs.PathIsNotDirectoryException",
-            "org.apache.hadoop.fs.PathAccessDeniedException", "org.apache.hadoop.fs.PathPermissionException");
+            "org.apache.hadoop.fs.PathAccessDeniedException", "org.apache.hadoop.fs.PathPermissionException", "org.livetrain.io.Storage$TooLarge");
 
     private static final Pattern HAS_SCHEME = Pattern.compile("^[a-zA-Z][a-zA-Z0-9+.-]+:");
 
@@ -140,10 +140,48 @@ public final class Storage {
         return fs(p, conf).exists(p);
     }
 
-    public static byte[] readAll(FileSystem fs, Path p) throws IOException {
-        try (InputStream in = fs.open(p)) {
-            return in.readAllBytes();
+    /** The most a reader takes from a small JSON file: a pointer, meta.json, run.json, lock.json, progress.json. */
+    public static final long MAX_JSON = 16L << 20;
+    /** The most a reader takes from a file of JSON lines: history.jsonl, serving-stats.jsonl. */
+    public static final long MAX_JSON_LINES = 256L << 20;
+    /** The most a reader takes from a model file: a checkpoint's model.zip, --init-from, --model-config. */
+    public static final long MAX_MODEL = 1L << 30;
+
+    /** A file larger than what its reader takes: no retry makes it smaller. */
+    public static final class TooLarge extends IOException {
+        TooLarge(String what, long max) {
+            super(what + ": larger than " + (max >> 20) + " MiB, the most read from such a file");
         }
+    }
+
+    /**
+     * A whole file, of at most {@code max} bytes: whoever can write a checkpoint directory chooses its files'
+     * sizes. A larger one is refused ({@link TooLarge}) having read at most {@code max + 1} bytes; above
+     * {@link #MAX_JSON} the size is checked from the file's status first, so that nothing near a large limit is
+     * read in vain (a 3 GB sparse file, say).
+     */
+    public static byte[] readAll(FileSystem fs, Path p, long max) throws IOException {
+        if (max > MAX_JSON && fs.getFileStatus(p).getLen() > max) throw new TooLarge(p.toString(), max);
+        try (InputStream in = fs.open(p)) {
+            return readAll(in, max, p.toString());
+        }
+    }
+
+    /** A location's whole content, of at most {@code max} bytes ({@link #readAll(FileSystem, Path, long)}). */
+    public static byte[] readAll(String location, Configuration conf, long max) throws IOException {
+        if (!location.startsWith(CLASSPATH)) {
+            Path p = path(location);
+            return readAll(fs(p, conf), p, max);
+        }
+        try (InputStream in = open(location, conf)) {
+            return readAll(in, max, location);
+        }
+    }
+
+    private static byte[] readAll(InputStream in, long max, String what) throws IOException {
+        byte[] b = in.readNBytes((int) Math.min(max + 1, Integer.MAX_VALUE - 8));
+        if (b.length > max) throw new TooLarge(what, max);
+        return b;
     }
 
     /**

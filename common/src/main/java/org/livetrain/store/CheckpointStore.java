@@ -62,6 +62,8 @@ public final class CheckpointStore {
     static final ObjectMapper JSON = new ObjectMapper();
     /** What {@code --run-name} accepts: a folder name on every file system. */
     public static final Pattern RUN_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
+    /** Where a pointer may point: a checkpoint of a run of this directory, or of the layout before runs. */
+    private static final Pattern CHECKPOINT_PATH = Pattern.compile("(runs/" + RUN_NAME.pattern() + "/)?checkpoints/step-[0-9]{1,19}");
     private static final DateTimeFormatter RUN_ID = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
 
     private final String location;
@@ -356,7 +358,7 @@ public final class CheckpointStore {
     public CheckpointMeta meta(Pointer p) {
         Path file = new Path(new Path(root, p.path()), "meta.json");
         try {
-            return JSON.readValue(Storage.readAll(fs, file), CheckpointMeta.class);
+            return JSON.readValue(Storage.readAll(fs, file, Storage.MAX_JSON), CheckpointMeta.class);
         } catch (FileNotFoundException e) {
             throw new LiveTrainException(file + ": missing (the pointer names a checkpoint that is not there)");
         } catch (IOException e) {
@@ -373,9 +375,11 @@ public final class CheckpointStore {
         Path file = new Path(new Path(root, p.path()), "model.zip");
         byte[] bytes;
         try {
-            bytes = Storage.readAll(fs, file);
+            bytes = Storage.readAll(fs, file, Storage.MAX_MODEL);
         } catch (FileNotFoundException e) {
             throw new LiveTrainException(file + ": missing (the pointer names a checkpoint that is not there)");
+        } catch (Storage.TooLarge e) {
+            throw new CorruptCheckpointException(e.getMessage() + "; refusing it", e);
         } catch (IOException e) {
             throw Storage.problem(file + ": unreadable", e);
         }
@@ -400,7 +404,7 @@ public final class CheckpointStore {
     Optional<Pointer> pointer(Path file) {
         byte[] bytes;
         try {
-            bytes = Storage.readAll(fs, file);
+            bytes = Storage.readAll(fs, file, Storage.MAX_JSON);
         } catch (FileNotFoundException e) {
             return Optional.empty();
         } catch (IOException e) {
@@ -409,6 +413,10 @@ public final class CheckpointStore {
         try {
             Pointer p = JSON.readValue(bytes, Pointer.class);
             if (p.path() == null || p.sha256() == null) throw new LiveTrainException(file + ": not a checkpoint pointer (no path or sha256)");
+            if (!CHECKPOINT_PATH.matcher(p.path()).matches()) {
+                String shown = p.path().length() > 200 ? p.path().substring(0, 200) + "..." : p.path();
+                throw new LiveTrainException(file + ": not a checkpoint pointer (its path " + shown + " is not runs/RUN/checkpoints/step-N inside the directory)");
+            }
             return Optional.of(p);
         } catch (IOException e) {
             throw new LiveTrainException(file + ": not a valid checkpoint pointer (" + Storage.firstLine(e) + ")", e);
@@ -445,7 +453,7 @@ public final class CheckpointStore {
         List<JsonNode> out = new ArrayList<>();
         String text;
         try {
-            text = new String(Storage.readAll(fs, file), StandardCharsets.UTF_8);
+            text = new String(Storage.readAll(fs, file, Storage.MAX_JSON_LINES), StandardCharsets.UTF_8);
         } catch (FileNotFoundException e) {
             return out;
         } catch (IOException e) {
@@ -466,7 +474,7 @@ public final class CheckpointStore {
     void appendLine(Path file, JsonNode line) throws IOException {
         byte[] old;
         try {
-            old = Storage.readAll(fs, file);
+            old = Storage.readAll(fs, file, Storage.MAX_JSON_LINES);
         } catch (FileNotFoundException e) {
             old = new byte[0];
         }

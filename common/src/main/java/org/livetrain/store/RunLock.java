@@ -237,7 +237,7 @@ public final class RunLock implements AutoCloseable {
 
     private static byte[] read(CheckpointStore store, Path file) throws IOException {
         try {
-            return Storage.readAll(store.fs(), file);
+            return Storage.readAll(store.fs(), file, Storage.MAX_JSON);
         } catch (FileNotFoundException e) {
             return null;
         }

@@ -81,7 +81,7 @@ public final class RunStore {
         if (id == null) return dir.earlierRunInfo(this);
         Path f = file("run.json");
         try {
-            return Optional.of(CheckpointStore.JSON.readValue(Storage.readAll(fs(), f), RunInfo.class));
+            return Optional.of(CheckpointStore.JSON.readValue(Storage.readAll(fs(), f, Storage.MAX_JSON), RunInfo.class));
         } catch (FileNotFoundException e) {
             return Optional.empty();
         } catch (IOException e) {
@@ -180,7 +180,7 @@ public final class RunStore {
         fs().mkdirs(tmp);
         try {
             Storage.write(fs(), new Path(tmp, "model.zip"), bytes, false);
-            String back = CheckpointStore.sha256(Storage.readAll(fs(), new Path(tmp, "model.zip")));
+            String back = CheckpointStore.sha256(Storage.readAll(fs(), new Path(tmp, "model.zip"), Storage.MAX_MODEL));
             if (!back.equals(full.sha256())) throw new IOException("model.zip read back with sha256 " + back + ", written " + full.sha256());
             Storage.write(fs(), new Path(tmp, "meta.json"), CheckpointStore.JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(full), false);
             if (fs().exists(target)) {
@@ -227,7 +227,7 @@ public final class RunStore {
     /** The attempt fenced in, or -1. */
     private int writer() {
         try {
-            return CheckpointStore.JSON.readTree(Storage.readAll(fs(), file("writer.json"))).path("attempt").asInt(-1);
+            return CheckpointStore.JSON.readTree(Storage.readAll(fs(), file("writer.json"), Storage.MAX_JSON)).path("attempt").asInt(-1);
         } catch (FileNotFoundException e) {
             return -1;
         } catch (IOException e) {
@@ -247,7 +247,7 @@ public final class RunStore {
     /** The last position written by the run's training job, if any (an unreadable file counts as none). */
     public Optional<Position> progress() {
         try {
-            return Optional.of(CheckpointStore.JSON.readValue(Storage.readAll(fs(), file("progress.json")), Position.class));
+            return Optional.of(CheckpointStore.JSON.readValue(Storage.readAll(fs(), file("progress.json"), Storage.MAX_JSON), Position.class));
         } catch (IOException e) {
             return Optional.empty();
         }

@@ -12,6 +12,7 @@ import org.livetrain.model.ModelZipTest;
 import org.livetrain.model.Models;
 import org.nd4j.linalg.factory.Nd4j;
 
+import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -156,6 +157,45 @@ class CheckpointStoreTest {
                 + " deserialization; refusing the model)"), e.getMessage());
         assertEquals(1, e.getMessage().lines().count());
         assertFalse(ModelZipTest.Planted.ran, "the planted object was deserialized");
+    }
+
+    /** Issue 25, point 10: a pointer names a checkpoint of the directory, nothing else (an absolute path, {@code ..}, a URI). */
+    @Test
+    void aPointerOutsideTheDirectoryIsRefused() throws Exception {
+        RunStore store = newRun(dir, 3);
+        store.publish(smallNet(4), meta(1, 0.9));
+        Files.createDirectories(dir.resolve("elsewhere/step-1"));
+        String good = Files.readString(dir.resolve("best.json"));
+        String path = store.best().orElseThrow().path();
+        for (String bad : List.of("/etc", "../elsewhere/step-1", "runs/../../elsewhere/step-1", "file:/etc/checkpoints/step-1",
+                "runs/" + store.id() + "/checkpoints/step-1/../../../../elsewhere/step-1")) {
+            Files.writeString(dir.resolve("best.json"), good.replace(path, bad));
+            CheckpointStore reader = CheckpointStore.open(dir.toString(), CONF);
+            LiveTrainException e = assertThrows(LiveTrainException.class, reader::best, bad);
+            assertTrue(e.getMessage().endsWith("best.json: not a checkpoint pointer (its path " + bad + " is not runs/RUN/checkpoints/step-N inside the directory)"),
+                    e.getMessage());
+        }
+    }
+
+    /** Issue 25, point 10: what a reader takes from a file of the directory is capped; a 3 GB sparse file is refused, not read. */
+    @Test
+    void hugeFilesAreRefusedWithoutBeingRead() throws Exception {
+        RunStore store = newRun(dir, 3);
+        store.publish(smallNet(4), meta(1, 0.9));
+        Pointer best = store.best().orElseThrow();
+        Path zip = dir.resolve(best.path()).resolve("model.zip");
+        try (RandomAccessFile f = new RandomAccessFile(zip.toFile(), "rw")) {
+            f.setLength(3L << 30);
+        }
+        long t0 = System.nanoTime();
+        CorruptCheckpointException model = assertThrows(CorruptCheckpointException.class, () -> store.directory().load(best, false));
+        assertTrue(model.getMessage().endsWith("model.zip: larger than 1024 MiB, the most read from such a file; refusing it"), model.getMessage());
+        try (RandomAccessFile f = new RandomAccessFile(dir.resolve("best.json").toFile(), "rw")) {
+            f.setLength(3L << 30);
+        }
+        LiveTrainException pointer = assertThrows(LiveTrainException.class, () -> CheckpointStore.open(dir.toString(), CONF).best());
+        assertTrue(pointer.getMessage().contains("best.json: larger than 16 MiB, the most read from such a file"), pointer.getMessage());
+        assertTrue((System.nanoTime() - t0) / 1e9 < 10, "refused quickly");
     }
 
     @Test

@@ -26,7 +26,6 @@ import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.dataset.DataSet;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.List;
@@ -177,8 +176,8 @@ public final class TrainingJob {
     }
 
     private static byte[] read(String option, String location, Configuration hconf) {
-        try (InputStream in = Storage.open(location, hconf)) {
-            return in.readAllBytes();
+        try {
+            return Storage.readAll(location, hconf, Storage.MAX_MODEL);
         } catch (IOException e) {
             throw Storage.problem(option + " " + location + ": cannot read it", e);
         }
