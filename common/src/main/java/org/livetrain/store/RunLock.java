@@ -10,6 +10,8 @@ import org.slf4j.LoggerFactory;
 
 import java.io.FileNotFoundException;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Paths;
 import java.net.InetAddress;
 import java.time.Duration;
 import java.time.Instant;
@@ -25,13 +27,14 @@ import java.util.function.Consumer;
  * The one training process that writes into a checkpoint directory, named in {@code DIR/lock.json}:
  * <pre>
  * {"run": "20261128-035711", "host": "node-3", "pid": 4242, "process_started": "2026-11-28T03:57:01Z",
- *  "started": "2026-11-28T03:57:09Z", "heartbeat": "2026-11-28T03:58:19Z"}
+ *  "started": "2026-11-28T03:57:09Z", "heartbeat": "2026-11-28T03:58:19Z", "pid_namespace": "pid:[4026531836]"}
  * </pre>
  * The driver creates it exclusively (one step on local disks and HDFS; on object stores two writers starting
  * within the same moment may both get it), replaces it with a fresh heartbeat every {@link #HEARTBEAT}, and
  * deletes it when the run ends. A second run refuses to start while the lock is live. A lock is stale, and
- * is taken over with a line saying so, when its process is gone: on this host, no process has its pid and
- * start time; on any host, the file was last written more than {@link #STALE} ago, both times read from the
+ * is taken over with a line saying so, when its process is gone: on this host and in this process's pid
+ * namespace (containers with the host's network share its host name, not its pids), no process has its pid
+ * and start time; anywhere, the file was last written more than {@link #STALE} ago, both times read from the
  * storage's own clock (a file's modification time), so that hosts whose clocks disagree agree on the age.
  * A stale lock is moved aside under a name of its own before it is replaced, so that of two runs taking it
  * over at once only one succeeds. A run that finds its lock taken over (its process was paused for longer
@@ -48,14 +51,14 @@ public final class RunLock implements AutoCloseable {
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record Holder(@JsonProperty("run") String run, @JsonProperty("host") String host, @JsonProperty("pid") long pid,
                          @JsonProperty("process_started") String processStarted, @JsonProperty("started") String started,
-                         @JsonProperty("heartbeat") String heartbeat) {
+                         @JsonProperty("heartbeat") String heartbeat, @JsonProperty("pid_namespace") String pidNamespace) {
 
         /**
          * Why this holder's process is gone, or empty when it may still be alive; {@code written} is when the lock
          * file was last written and {@code now} the present, both by the storage's clock.
          */
         public Optional<String> staleness(Instant written, Instant now) {
-            if (host != null && host.equals(thisHost())) {
+            if (host != null && host.equals(thisHost()) && pidNamespace != null && pidNamespace.equals(PID_NAMESPACE)) {
                 Optional<ProcessHandle> p = ProcessHandle.of(pid);
                 Optional<Instant> began = p.flatMap(h -> h.info().startInstant());
                 boolean same = p.isPresent() && p.get().isAlive()
@@ -191,7 +194,7 @@ public final class RunLock implements AutoCloseable {
                 onLost.run();
                 return;
             }
-            Holder next = new Holder(run, mine.host(), mine.pid(), mine.processStarted(), mine.started(), Instant.now().toString());
+            Holder next = new Holder(run, mine.host(), mine.pid(), mine.processStarted(), mine.started(), Instant.now().toString(), mine.pidNamespace());
             Storage.writeAtomically(store.fs(), file, CheckpointStore.JSON.writeValueAsBytes(next), store.conf());
         } catch (IOException | RuntimeException e) {
             LOG.warn("{}: heartbeat not written ({})", file, Storage.firstLine(e));
@@ -224,7 +227,18 @@ public final class RunLock implements AutoCloseable {
     static Holder current(String run) {
         ProcessHandle self = ProcessHandle.current();
         String now = Instant.now().toString();
-        return new Holder(run, thisHost(), self.pid(), self.info().startInstant().map(Instant::toString).orElse(null), now, now);
+        return new Holder(run, thisHost(), self.pid(), self.info().startInstant().map(Instant::toString).orElse(null), now, now, PID_NAMESPACE);
+    }
+
+    /** Whose pids this process sees: Linux's pid namespace; elsewhere there is one per host; null when unknown. */
+    private static final String PID_NAMESPACE = pidNamespace();
+
+    private static String pidNamespace() {
+        try {
+            return Files.readSymbolicLink(Paths.get("/proc/self/ns/pid")).toString();
+        } catch (IOException | UnsupportedOperationException e) {
+            return Files.exists(Paths.get("/proc")) ? null : "host";
+        }
     }
 
     /** The reason a lock with this content ({@code h}, null when unreadable) is stale, or null if it may be live. */

@@ -188,7 +188,8 @@ class RunsTest {
         gone.waitFor();
         String now = Instant.now().toString();
         String host = InetAddress.getLocalHost().getHostName();
-        Files.write(dir.resolve("lock.json"), json.writeValueAsBytes(new RunLock.Holder("dead", host, gone.pid(), now, now, now)));
+        String namespace = RunLock.current(null).pidNamespace();
+        Files.write(dir.resolve("lock.json"), json.writeValueAsBytes(new RunLock.Holder("dead", host, gone.pid(), now, now, now, namespace)));
         RunInfo running = new RunInfo("dead", 1, RunInfo.RUNNING, SETTINGS, now, null, host, gone.pid(), null, null, null, null, null);
         assertEquals(RunInfo.INTERRUPTED, store.state(running), "a run whose process is gone is shown as interrupted");
         List<String> said = new ArrayList<>();
@@ -198,7 +199,7 @@ class RunsTest {
 
         // another host: its process cannot be checked, the age of its last heartbeat can (by the storage's clock)
         Instant old = Instant.now().minus(RunLock.STALE).minusSeconds(5);
-        Files.write(dir.resolve("lock.json"), json.writeValueAsBytes(new RunLock.Holder("far", "elsewhere", 1, old.toString(), old.toString(), old.toString())));
+        Files.write(dir.resolve("lock.json"), json.writeValueAsBytes(new RunLock.Holder("far", "elsewhere", 1, old.toString(), old.toString(), old.toString(), namespace)));
         Files.setLastModifiedTime(dir.resolve("lock.json"), FileTime.from(old));
         said.clear();
         RunLock.acquire(store, said::add).close();
@@ -206,9 +207,34 @@ class RunsTest {
 
         // a heartbeat written just now, whatever the writer's clock said (an hour behind here)
         String behind = Instant.now().minusSeconds(3600).toString();
-        Files.write(dir.resolve("lock.json"), json.writeValueAsBytes(new RunLock.Holder("far", "elsewhere", 1, behind, behind, behind)));
+        Files.write(dir.resolve("lock.json"), json.writeValueAsBytes(new RunLock.Holder("far", "elsewhere", 1, behind, behind, behind, namespace)));
         assertThrows(LiveTrainException.class, () -> RunLock.acquire(store, said::add), "a live lock on another host is respected");
         assertEquals(RunInfo.RUNNING, store.state(new RunInfo("far", 2, RunInfo.RUNNING, SETTINGS, now, null, "elsewhere", 1L, null, null, null, null, null)));
+    }
+
+    /**
+     * Issue 25, point 5: a container with the host's network shares the host name but not the pids. A live run
+     * there holds the lock: same host name, a pid this process cannot see, a fresh heartbeat, another pid
+     * namespace. It is not taken over; once its heartbeat is old, it is.
+     */
+    @Test
+    void aLockOfAnotherPidNamespaceOnThisHostIsJudgedByItsHeartbeatOnly() throws Exception {
+        CheckpointStore store = store();
+        ObjectMapper json = new ObjectMapper();
+        Process invisible = new ProcessBuilder("true").start(); // a pid that no process here has
+        invisible.waitFor();
+        String host = InetAddress.getLocalHost().getHostName(), now = Instant.now().toString();
+        RunLock.Holder container = new RunLock.Holder("boxed", host, invisible.pid(), now, now, now, "pid:[4026532999]");
+        Files.write(dir.resolve("lock.json"), json.writeValueAsBytes(container));
+        List<String> said = new ArrayList<>();
+        LiveTrainException e = assertThrows(LiveTrainException.class, () -> RunLock.acquire(store, said::add));
+        assertTrue(e.getMessage().contains("run boxed (pid " + invisible.pid() + " on " + host), e.getMessage());
+        assertEquals(List.of(), said);
+        assertEquals(RunInfo.RUNNING, store.state(new RunInfo("boxed", 1, RunInfo.RUNNING, SETTINGS, now, null, host, invisible.pid(), null, null, null, null, null)));
+
+        Files.setLastModifiedTime(dir.resolve("lock.json"), FileTime.from(Instant.now().minus(RunLock.STALE).minusSeconds(5)));
+        RunLock.acquire(store, said::add).close();
+        assertTrue(said.get(0).contains("its last heartbeat was"), said.toString());
     }
 
     static void deleteTree(Path p) throws Exception {
