@@ -45,7 +45,7 @@ public record ModelSpec(Models.Kind kind, String configJson, String source, byte
             throw new LiveTrainException("--init-from " + source + ": the Keras 3 format is not read by DL4J; save the model as HDF5 (model.save(\"m.h5\"))");
         }
         Network saved;
-        if (KerasModels.isKeras(source)) {
+        if (KerasModels.isKeras(source, zip)) {
             saved = KerasModels.read(source, zip);
         } else {
             try {

@@ -16,6 +16,7 @@ import org.livetrain.store.Pointer;
 import org.nd4j.linalg.factory.Nd4j;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -155,10 +156,25 @@ class ModelConfigTest {
         CheckpointStore store = CheckpointStore.open(ckpt.toString(), new Configuration());
         double dev = store.load(store.best().orElseThrow(), false).meta().devAccuracy();
         assertTrue(dev > 0.85, "fine-tuned: dev accuracy " + dev);
+    }
 
+    /**
+     * Issue 25, point 6: a Keras file is parsed by native libhdf5, so only what is HDF5 by its signature reaches
+     * it, and no model file is read past 1 GiB (a sparse file here, refused from its size before it is read).
+     */
+    @Test
+    void aKerasFileIsRecognisedByItsSignatureAndItsSizeIsCapped() throws Exception {
+        TrainErrorsTest errors = new TrainErrorsTest();
         Path notKeras = Files.writeString(dir.resolve("notes.h5"), "not an HDF5 file");
-        new TrainErrorsTest().expectOneLineError("--init-from " + notKeras + ": not a Keras model DL4J can import",
+        errors.expectOneLineError("--init-from " + notKeras + ": not an HDF5 file (no HDF5 signature)",
                 "train", "--init-from", notKeras.toString(), "--checkpoint-dir", dir.resolve("none").toString());
+        Path huge = dir.resolve("huge.h5");
+        try (RandomAccessFile f = new RandomAccessFile(huge.toFile(), "rw")) {
+            f.write(new byte[]{(byte) 0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'});
+            f.setLength((1L << 30) + 1);
+        }
+        errors.expectOneLineError("huge.h5: larger than 1024 MiB, the most read from such a file",
+                "train", "--init-from", huge.toString(), "--checkpoint-dir", dir.resolve("none").toString());
     }
 
     static boolean hasH5py() {
