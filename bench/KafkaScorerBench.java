@@ -70,7 +70,7 @@ public class KafkaScorerBench {
         try (LocalKafkaBroker broker = new LocalKafkaBroker(0, kafkaDir)) {
             SparkSession spark = SparkSessions.create("scorer-bench", 2, Map.of("spark.ui.enabled", "false"));
             StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), "in", "out", ckpt,
-                    Files.createTempDirectory(work, "query").toString(), trigger, List.of(work.toString()), 50_000_000L, 64L << 20, Map.of()));
+                    Files.createTempDirectory(work, "query").toString(), trigger, List.of(work.toString()), 50_000_000L, 64L << 20, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER, Map.of()));
             Load load = new Load(broker.bootstrapServers(), paths, "in", "out");
             try {
                 if (mode.equals("burst")) {

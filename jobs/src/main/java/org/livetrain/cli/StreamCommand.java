@@ -50,6 +50,10 @@ public final class StreamCommand implements Callable<Integer> {
             description = "Micro-batch interval ('0 seconds': as soon as the previous one ends, which keeps polling Kafka when idle), or 'continuous'.")
     String trigger;
 
+    @Option(names = "--max-offsets-per-trigger", paramLabel = "N", defaultValue = "" + KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER,
+            description = "Requests per micro-batch at most (Spark's maxOffsetsPerTrigger): a backlog after downtime is answered in several batches, not one giant one.")
+    long maxOffsetsPerTrigger;
+
     @Option(names = "--allowed-roots", paramLabel = "DIR", split = ",", description = "Only files under these directories are read (symlinks resolved first). Default: the directory the scorer was started in.")
     List<String> allowedRoots = new ArrayList<>();
 
@@ -74,6 +78,11 @@ public final class StreamCommand implements Callable<Integer> {
     @ParentCommand
     LiveTrain top;
 
+    static long checkPositive(String option, long n) {
+        if (n < 1) throw new LiveTrainException(option + " " + n + ": must be at least 1");
+        return n;
+    }
+
     static int checkServingCores(int n) {
         int cores = Runtime.getRuntime().availableProcessors();
         if (n < 1 || n > cores) throw new LiveTrainException("--serving-cores " + n + ": must be between 1 and the " + cores + " cores of this machine");
@@ -87,7 +96,7 @@ public final class StreamCommand implements Callable<Integer> {
         String query = queryCheckpoint != null ? queryCheckpoint : checkpointDir.replaceAll("/+$", "") + "/scorer-query";
         SparkSession spark = SparkSessions.create("LiveTrain stream", checkServingCores(servingCores), common.conf());
         KafkaScorer.Settings settings = new KafkaScorer.Settings(kafka.bootstrapServers, inputTopic, outputTopic, checkpointDir, query,
-                trigger, roots, maxPixels, ReaderOptions.checkMaxBytes(maxBytes), kafka.properties);
+                trigger, roots, maxPixels, ReaderOptions.checkMaxBytes(maxBytes), checkPositive("--max-offsets-per-trigger", maxOffsetsPerTrigger), kafka.properties);
         ServingStats stats = new ServingStats();
         Thread reporter = statsEvery > 0 ? new Thread(() -> reportStats(stats, checkpointDir, spark), "livetrain-serving-stats") : null;
         try {
@@ -99,7 +108,7 @@ public final class StreamCommand implements Callable<Integer> {
                 reporter.start();
             }
             top.out.printf("scoring %s -> %s on %s with the best model of %s (allowed roots %s; query checkpoint %s)%n",
-                    inputTopic, outputTopic, kafka.bootstrapServers, checkpointDir, roots, query);
+                    inputTopic, outputTopic, kafka.bootstrapServers, checkpointDir, settings.allowedRoots(), query);
             top.out.flush();
             int failures = 0;
             while (true) {

@@ -154,7 +154,7 @@ class HdfsStorageTest {
             SparkSession spark = SparkSessions.create("hdfs-scorer", 2, Map.of("spark.ui.enabled", "false"));
             String query = ckpt + "/scorer-query";
             StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), "in", "out", ckpt, query, "0 seconds",
-                    List.of(SEVEN.getParent().toString()), 50_000_000L, 64L << 20, Map.of()));
+                    List.of(SEVEN.getParent().toString()), 50_000_000L, 64L << 20, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER, Map.of()));
             ObjectMapper json = new ObjectMapper();
             try (KafkaProducer<String, String> p = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()), new StringSerializer(), new StringSerializer());
                  KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", broker.bootstrapServers(), "group.id", "hdfs",

@@ -3,6 +3,9 @@ package org.livetrain.jobs;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.logging.log4j.Level;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -109,7 +112,7 @@ class KafkaScorerTest {
     void pushedPathsComeBackAsPredictionsAndBadRequestsAsErrors() throws Exception {
         SparkSession spark = SparkSessions.create("scorer-test", 2, Map.of("spark.ui.enabled", "false"));
         StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), "in", "out", ckpt.toString(),
-                dir.resolve("query").toString(), "0 seconds", List.of(images.toString()), 50_000_000L, 64L << 20, Map.of()));
+                dir.resolve("query").toString(), "0 seconds", List.of(images.toString()), 50_000_000L, 64L << 20, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER, Map.of()));
         try {
             List<String> paths = new ArrayList<>();
             for (int i = 0; i < DIGITS; i++) paths.add(images.resolve("digit-" + i + ".png").toString());
@@ -206,7 +209,7 @@ class KafkaScorerTest {
         Path query = dir.resolve("query-reload");
         SparkSession spark = SparkSessions.create("scorer-test-2", 2, Map.of("spark.ui.enabled", "false"));
         var settings = new KafkaScorer.Settings(broker.bootstrapServers(), "in2", "out2", ckpt2.toString(), query.toString(), "0 seconds",
-                List.of(images.toString()), 50_000_000L, 64L << 20, Map.of());
+                List.of(images.toString()), 50_000_000L, 64L << 20, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER, Map.of());
         StreamingQuery q = KafkaScorer.start(spark, settings);
         Map<String, JsonNode> seen = new HashMap<>();
         try {
@@ -243,7 +246,7 @@ class KafkaScorerTest {
     void continuousProcessingAnswersEachRequest() throws Exception {
         SparkSession spark = SparkSessions.create("scorer-test-3", 2, Map.of("spark.ui.enabled", "false"));
         StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), "in3", "out3", ckpt.toString(),
-                dir.resolve("query-continuous").toString(), "continuous", List.of(images.toString()), 50_000_000L, 64L << 20, Map.of()));
+                dir.resolve("query-continuous").toString(), "continuous", List.of(images.toString()), 50_000_000L, 64L << 20, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER, Map.of()));
         try {
             Map<String, JsonNode> seen = pushAndRead("in3", "out3", "e", 20, new HashMap<>());
             int correct = 0;
@@ -258,6 +261,77 @@ class KafkaScorerTest {
             q.stop();
             spark.stop();
         }
+    }
+
+    /**
+     * Issue 25, point 3: one record of 90,000 NUL bytes (key and value) once became an answer larger than the
+     * producer takes, failed its micro-batch for good and stopped every answer after it. Now it gets a small
+     * error record, and the paths after it are answered by the same query, which never fails. And when a batch
+     * still cannot be written (here an output topic that takes records of at most 2,000 bytes, and a request
+     * whose long path makes its answer larger), its requests are answered with an error record after 3
+     * attempts, said once, and the stream goes on.
+     */
+    @Test
+    void poisonRequestsAreAnsweredAndTheQueryNeverStops() throws Exception {
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", broker.bootstrapServers()))) {
+            admin.createTopics(List.of(new NewTopic("out-small", 1, (short) 1).configs(Map.of("max.message.bytes", "2000")))).all().get();
+        }
+        SparkSession spark = SparkSessions.create("scorer-test-poison", 2, Map.of("spark.ui.enabled", "false"));
+        try (LogCapture said = LogCapture.of("org.livetrain.kafka.AnswerBatch", Level.WARN)) {
+            for (String out : List.of("out-poison", "out-small")) {
+                String in = "in-" + out;
+                StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), in, out, ckpt.toString(),
+                        dir.resolve("query-" + out).toString(), "0 seconds", List.of(images.toString()), 50_000_000L, 64L << 20,
+                        KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER, Map.of()));
+                try {
+                    byte[] poison = out.equals("out-poison") ? new byte[90_000]
+                            : images.resolve("x".repeat(200) + "/" + "y".repeat(200) + "/" + "z".repeat(2500).replaceAll("(.{200})", "$1/") + ".png")
+                            .toString().getBytes(StandardCharsets.UTF_8);
+                    byte[] key = out.equals("out-poison") ? new byte[90_000] : "long".getBytes(StandardCharsets.UTF_8);
+                    try (KafkaProducer<byte[], byte[]> p = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()),
+                            new ByteArraySerializer(), new ByteArraySerializer())) {
+                        p.send(new ProducerRecord<>(in, key, poison)).get();
+                    }
+                    Map<String, String> first = readRaw(out, 1);
+                    String poisonAnswer = first.values().iterator().next();
+                    assertTrue(poisonAnswer.length() < 64_000, "a small answer: " + poisonAnswer.length() + " characters");
+                    JsonNode a = new ObjectMapper().readTree(poisonAnswer);
+                    assertTrue(a.get("prediction").isNull(), poisonAnswer);
+                    if (out.equals("out-poison")) {
+                        assertTrue(a.get("error").asText().equals("a request of 90000 bytes: an image path is at most 16384 bytes"), a.get("error").asText());
+                        assertTrue(a.get("request_id").asText().endsWith("... (cut from 90000 characters)"), "the id is echoed cut");
+                    } else {
+                        assertTrue(a.get("error").asText().startsWith("not answered: micro-batch ") && a.get("error").asText().contains("RecordTooLargeException"),
+                                a.get("error").asText());
+                        assertEquals("long", a.get("request_id").asText());
+                    }
+                    Map<String, JsonNode> after = pushAndRead(in, out, "after-" + out, 5, new HashMap<>());
+                    for (int i = 1; i <= 5; i++) assertTrue(after.get("after-" + out + "-" + i).get("error").isNull(), after.toString());
+                    assertTrue(q.isActive() && q.exception().isEmpty(), "the query never failed: " + q.exception());
+                } finally {
+                    q.stop();
+                }
+            }
+            assertEquals(1, said.lines().size(), said.lines().toString());
+            assertTrue(said.lines().get(0).contains("could not be written in 3 attempts (RecordTooLargeException: "), said.lines().get(0));
+        } finally {
+            spark.stop();
+        }
+    }
+
+    /** The first {@code n} records of a topic, key to value, as they are. */
+    static Map<String, String> readRaw(String topic, int n) {
+        Map<String, String> out = new HashMap<>();
+        try (KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", broker.bootstrapServers(), "group.id", "raw-" + topic,
+                "auto.offset.reset", "earliest"), new StringDeserializer(), new StringDeserializer())) {
+            c.subscribe(List.of(topic));
+            long end = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+            while (out.size() < n && System.nanoTime() < end) {
+                for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(300))) out.put(r.key(), r.value());
+            }
+        }
+        assertEquals(n, out.size(), "answers on " + topic);
+        return out;
     }
 
     static void send(KafkaProducer<byte[], byte[]> p, String key, byte[] value) {

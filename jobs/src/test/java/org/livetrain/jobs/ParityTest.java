@@ -217,7 +217,7 @@ class ParityTest {
         SparkSession spark = SparkSessions.create("parity-" + name, 2, Map.of("spark.ui.enabled", "false"));
         String in = "paths-" + name, outTopic = "answers-" + name;
         StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), in, outTopic, ckpt.toString(),
-                dir.resolve("query-" + name).toString(), "0 seconds", List.of(files.toString()), 50_000_000L, 64L << 20, Map.of()));
+                dir.resolve("query-" + name).toString(), "0 seconds", List.of(files.toString()), 50_000_000L, 64L << 20, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER, Map.of()));
         Map<String, String> out = new HashMap<>();
         try (KafkaProducer<String, String> p = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()), new StringSerializer(), new StringSerializer());
              KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", broker.bootstrapServers(), "group.id", "parity-" + name,

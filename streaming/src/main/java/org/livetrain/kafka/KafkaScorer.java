@@ -9,16 +9,16 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.streaming.DataStreamWriter;
 import org.apache.spark.sql.streaming.StreamingQuery;
 import org.apache.spark.sql.streaming.Trigger;
-import org.apache.spark.sql.types.DataTypes;
-import org.apache.spark.sql.types.StructType;
 import org.livetrain.LiveTrainException;
 import org.livetrain.io.HadoopConf;
 import org.livetrain.serving.Scorer;
 import org.livetrain.serving.ServingStats;
 
 import java.net.URI;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -31,15 +31,28 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * The Structured Streaming query of {@code submit.sh stream}: image paths from an input topic, one JSON
- * prediction record per request to an output topic, keyed by request id. Its offsets live in a query
- * checkpoint on shared storage, so a restarted scorer resumes where it stopped; the Kafka sink is
+ * The Structured Streaming query of {@code submit.sh stream}: image paths from an input topic (at most
+ * {@code maxOffsetsPerTrigger} per micro-batch), one JSON prediction record per request to an output topic,
+ * keyed by request id ({@link AnswerBatch}; the Kafka sink itself in continuous processing). Its offsets live
+ * in a query checkpoint on shared storage, so a restarted scorer resumes where it stopped; writes are
  * at-least-once, and a replayed request keeps its request id.
  */
 public final class KafkaScorer {
+    /** @param allowedRoots made absolute here, on the driver, not on each executor's working directory */
     public record Settings(String bootstrapServers, String inputTopic, String outputTopic, String checkpointDir, String queryCheckpoint,
-                           String trigger, List<String> allowedRoots, long maxPixels, long maxBytes, Map<String, String> kafkaProperties) {
+                           String trigger, List<String> allowedRoots, long maxPixels, long maxBytes, long maxOffsetsPerTrigger,
+                           Map<String, String> kafkaProperties) {
+        public Settings {
+            allowedRoots = allowedRoots.stream().map(r -> Path.of(r).toAbsolutePath().normalize().toString()).toList();
+        }
+
+        boolean continuous() {
+            return trigger.equals("continuous");
+        }
     }
+
+    /** Requests per micro-batch at most, by default: a few seconds of scoring on two cores. */
+    public static final long DEFAULT_MAX_OFFSETS_PER_TRIGGER = 10_000;
 
     private KafkaScorer() {
     }
@@ -58,34 +71,44 @@ public final class KafkaScorer {
             // two processes per micro-batch. The FileSystem-based manager renames with java.io.
             spark.conf().set(CHECKPOINT_FILE_MANAGER, "org.apache.spark.sql.execution.streaming.FileSystemBasedCheckpointFileManager");
         }
-        var reader = spark.readStream().format("kafka")
-                .option("kafka.bootstrap.servers", s.bootstrapServers())
-                .option("subscribe", s.inputTopic())
-                .option("startingOffsets", "earliest")
-                // every core the scorer may use scores, also when the topic has fewer partitions
-                .option("minPartitions", String.valueOf(spark.sparkContext().defaultParallelism()))
-                .option("failOnDataLoss", "false");
-        var writerOptions = new LinkedHashMap<String, String>();
-        s.kafkaProperties().forEach((k, v) -> writerOptions.put("kafka." + k, v));
-        for (var e : writerOptions.entrySet()) reader = reader.option(e.getKey(), e.getValue());
-        Dataset<Row> in = reader.load().select("key", "value", "topic", "partition", "offset", "timestamp");
-        StructType schema = new StructType().add("key", DataTypes.StringType).add("value", DataTypes.StringType);
+        Dataset<Row> requests = source(spark, s);
         // the Hadoop configuration (hundreds of properties) goes to the executors once, not with every micro-batch's tasks
         Broadcast<HadoopConf> hadoop = JavaSparkContext.fromSparkContext(spark.sparkContext())
                 .broadcast(new HadoopConf(spark.sparkContext().hadoopConfiguration()));
-        Dataset<Row> out = in.mapPartitions(new RequestScorer(s.checkpointDir(), hadoop,
-                s.allowedRoots(), s.maxPixels(), s.maxBytes(), s.trigger().equals("continuous") ? 1 : Scorer.BATCH, stats), Encoders.row(schema));
-        var writer = out.writeStream().format("kafka")
-                .option("kafka.bootstrap.servers", s.bootstrapServers())
-                .option("topic", s.outputTopic())
-                .option("checkpointLocation", s.queryCheckpoint())
-                .trigger(trigger(s.trigger()));
-        for (var e : writerOptions.entrySet()) writer = writer.option(e.getKey(), e.getValue());
+        RequestScorer scorer = new RequestScorer(s.checkpointDir(), hadoop, s.allowedRoots(), s.maxPixels(), s.maxBytes(),
+                s.continuous() ? 1 : Scorer.BATCH, stats);
+        Map<String, String> sink = new LinkedHashMap<>(kafkaOptions(s));
+        sink.put("topic", s.outputTopic());
+        DataStreamWriter<Row> writer = s.continuous()
+                // continuous processing has no micro-batches: the map from source to sink is the whole plan
+                ? requests.mapPartitions(scorer, Encoders.row(AnswerBatch.ANSWER)).writeStream().format("kafka").options(sink)
+                : requests.writeStream().foreachBatch(new AnswerBatch(scorer, sink, stats));
         try {
-            return writer.start();
+            return writer.option("checkpointLocation", s.queryCheckpoint()).trigger(trigger(s.trigger())).start();
         } catch (TimeoutException e) {
             throw new LiveTrainException("the scorer query did not start (" + e.getMessage() + ")", e);
         }
+    }
+
+    /** The requests: Kafka records of the input topic, from the earliest not yet answered. */
+    private static Dataset<Row> source(SparkSession spark, Settings s) {
+        return spark.readStream().format("kafka").options(kafkaOptions(s))
+                .option("subscribe", s.inputTopic())
+                .option("startingOffsets", "earliest")
+                // a backlog (after downtime, a burst) becomes several micro-batches rather than one giant one
+                .option("maxOffsetsPerTrigger", s.maxOffsetsPerTrigger())
+                // every core the scorer may use scores, also when the topic has fewer partitions
+                .option("minPartitions", String.valueOf(spark.sparkContext().defaultParallelism()))
+                .option("failOnDataLoss", "false")
+                .load().select("key", "value", "topic", "partition", "offset", "timestamp");
+    }
+
+    /** The Kafka clients' settings, as Spark's Kafka source and sink take them. */
+    private static Map<String, String> kafkaOptions(Settings s) {
+        Map<String, String> o = new LinkedHashMap<>();
+        o.put("kafka.bootstrap.servers", s.bootstrapServers());
+        s.kafkaProperties().forEach((k, v) -> o.put("kafka." + k, v));
+        return o;
     }
 
     /**

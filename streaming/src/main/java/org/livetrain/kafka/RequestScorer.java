@@ -31,11 +31,14 @@ import java.util.concurrent.ConcurrentHashMap;
  * Scores the requests of one partition of a micro-batch on an executor: (key, value, topic, partition,
  * offset) in, (request id, JSON record) out. The best-model service is cached per executor JVM and per
  * checkpoint directory; it reloads when best.json changes, so the next micro-batch uses a new best
- * without a restart. No request can fail the stream: every problem becomes an error record.
+ * without a restart. No request can fail the stream: every problem becomes an error record, and an answer
+ * echoes at most a few KB of its request ({@link ScoreRecord#bounded}), whatever the request's size.
  */
 public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
     private static final long serialVersionUID = 1L;
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The longest record value taken for an image path or URI. */
+    public static final int MAX_REQUEST_BYTES = 16 << 10;
     private static final Map<String, BestModelService> MODELS = new ConcurrentHashMap<>();
 
     private final String checkpointDir;
@@ -92,9 +95,7 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
                 List<Scorer.Request> toScore = new ArrayList<>(batch);
                 while (ids.size() < batch && requests.hasNext()) {
                     Row r = requests.next();
-                    byte[] key = r.getAs("key");
-                    String id = key != null ? new String(key, StandardCharsets.UTF_8)
-                            : r.getAs("topic") + "-" + r.getAs("partition") + "-" + r.getAs("offset");
+                    String id = requestId(r);
                     Checked checked = check(id, r.getAs("value"));
                     if (checked.refused() != null) {
                         records[ids.size()] = checked.refused();
@@ -112,14 +113,26 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
                 for (int i = 0; i < ids.size(); i++) {
                     ScoreRecord rec = records[i];
                     stats.record(sentMillis.get(i) < 0 ? 0 : now - sentMillis.get(i), !rec.ok(), rec.modelStep() == null ? -1 : rec.modelStep());
-                    try {
-                        ready.add(RowFactory.create(ids.get(i), JSON.writeValueAsString(records[i])));
-                    } catch (JsonProcessingException e) {
-                        throw new IllegalStateException(e);
-                    }
+                    ready.add(answer(records[i]));
                 }
             }
         };
+    }
+
+    /** A request's id: the record key, else {@code topic-partition-offset}. Its answer echoes it cut ({@link #answer}), as its key too. */
+    static String requestId(Row r) {
+        byte[] key = r.getAs("key");
+        return key != null ? new String(key, StandardCharsets.UTF_8) : r.getAs("topic") + "-" + r.getAs("partition") + "-" + r.getAs("offset");
+    }
+
+    /** The output row of an answer: its request id as the key, its JSON record as the value, each bounded. */
+    static Row answer(ScoreRecord record) {
+        ScoreRecord bounded = record.bounded();
+        try {
+            return RowFactory.create(bounded.requestId(), JSON.writeValueAsString(bounded));
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** A request checked: the request to score (with the real path to read), or the record that refuses it. */
@@ -131,6 +144,9 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
 
     private Checked check(String id, byte[] value) {
         if (value == null || value.length == 0) return Checked.refuse(id, null, "empty request: the record value must be an image path");
+        if (value.length > MAX_REQUEST_BYTES) {
+            return Checked.refuse(id, null, "a request of " + value.length + " bytes: an image path is at most " + MAX_REQUEST_BYTES + " bytes");
+        }
         String text;
         try {
             text = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)

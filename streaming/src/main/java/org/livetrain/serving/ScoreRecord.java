@@ -31,6 +31,28 @@ public record ScoreRecord(
         return new ScoreRecord(requestId, path, null, null, null, null, null, null, error);
     }
 
+    /** The most of a request id an answer echoes, in characters. */
+    public static final int MAX_ID = 1024;
+    /** The most of a path, and of an error message, an answer echoes, in characters. */
+    public static final int MAX_TEXT = 4096;
+
+    /**
+     * This answer with what it echoes of the request (id, path, error message) cut to {@link #MAX_ID} and
+     * {@link #MAX_TEXT} characters, a cut marked as such: whatever the request, its answer stays a few tens
+     * of KB, even with every character escaped in JSON.
+     */
+    public ScoreRecord bounded() {
+        if (cut(requestId, MAX_ID) == requestId && cut(path, MAX_TEXT) == path && cut(error, MAX_TEXT) == error) return this;
+        return new ScoreRecord(cut(requestId, MAX_ID), cut(path, MAX_TEXT), prediction, confidence, top, modelStep, modelRun, modelValAccuracy,
+                cut(error, MAX_TEXT));
+    }
+
+    /** {@code text} if it is at most {@code max} characters, else its start and how long it was. */
+    public static String cut(String text, int max) {
+        if (text == null || text.length() <= max) return text;
+        return text.substring(0, max) + "... (cut from " + text.length() + " characters)";
+    }
+
     public boolean ok() {
         return error == null;
     }
