@@ -84,10 +84,25 @@ public class KafkaScorerBench {
                 }
             } finally {
                 load.close();
+                batches(q);
                 q.stop();
                 spark.stop();
             }
         }
+    }
+
+    /** What the query's last micro-batches (up to 100: the end of the last phase) took, on average, per stage Spark reports. */
+    static void batches(StreamingQuery q) {
+        var recent = q.recentProgress();
+        Map<String, Double> mean = new java.util.TreeMap<>();
+        long rows = 0;
+        for (var p : recent) {
+            rows += p.numInputRows();
+            p.durationMs().forEach((k, v) -> mean.merge(k, v / (double) recent.length, Double::sum));
+        }
+        StringBuilder b = new StringBuilder();
+        mean.forEach((k, v) -> b.append(String.format(" %s %.1f", k, v)));
+        System.out.printf("batches: last %d, %.1f requests each; mean ms:%s%n", recent.length, rows / (double) Math.max(1, recent.length), b);
     }
 
     /** The first IMAGES test-split digits as 28x28 PNG files (written once). */
