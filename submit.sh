@@ -24,21 +24,27 @@ check_tools() {
   [ -n "$v" ] && [ "$v" -ge 17 ] || die "Java 17 or newer needed (found: $(java -version 2>&1 | head -n1))"
 }
 
-# Runs Maven offline when the local repository already has everything, online otherwise.
+# Runs Maven offline when a build of these poms has succeeded on this machine before (a stamp in the local
+# repository, named after the poms' checksum), online otherwise: a first build, or new dependencies, never
+# starts with a failed offline attempt. Should the local repository have lost something since, the offline
+# attempt's resolution errors are kept out of sight and Maven goes online.
 mvn_run() {
-  local log rc=0
-  if ! ls "$HOME"/.m2/repository/org/apache/spark/spark-core_2.12/*/spark-core_2.12-*.jar >/dev/null 2>&1; then
-    echo "submit.sh: first build on this machine: fetching dependencies from Maven Central (about 400 MB, once)..." >&2
-    mvn -Dstyle.color=never "$@"
+  local repo="${MAVEN_REPO:-$HOME/.m2/repository}" sum stamp log rc=0
+  sum=$(cat "$ROOT"/pom.xml "$ROOT"/*/pom.xml "$ROOT"/.mvn/maven.config 2>/dev/null | sha256sum | cut -c1-16)
+  stamp="$repo/.livetrain-offline-$sum"
+  if [ ! -f "$stamp" ]; then
+    echo "submit.sh: fetching LiveTrain's dependencies from Maven Central (about 400 MB on a new machine, once; then the build works offline)..." >&2
+    mvn -Dstyle.color=never "$@" && mkdir -p "$repo" && touch "$stamp"
     return $?
   fi
   log=$(mktemp)
   set +e
-  mvn -o -Dstyle.color=never "$@" 2>&1 | tee "$log" | sed -u $'s/\x1b\\[[0-9;]*m//g' | grep --line-buffered -v '^$'
+  mvn -o -Dstyle.color=never "$@" 2>&1 | tee "$log" | sed -u $'s/\x1b\\[[0-9;]*m//g' | grep --line-buffered -v '^$' \
+    | grep --line-buffered -v -e 'in offline mode' -e 'has not been downloaded from it before' -e '^\[ERROR\] *$' -e '\[Help 1\]' -e 're-run Maven' -e 'Re-run Maven' -e 'full stack trace of the errors' -e 'please read the following articles' -e 'After correcting the problems' -e 'mvn <args> -rf'
   rc=${PIPESTATUS[0]}
   set -e
   if [ "$rc" -ne 0 ] && grep -q -e 'offline mode' -e 'has not been downloaded' -e 'Could not resolve' -e 'could not be resolved' "$log"; then
-    echo "submit.sh: some dependencies are not in the local Maven repository yet: fetching them from Maven Central..." >&2
+    echo "submit.sh: the local Maven repository lacks some dependencies now: fetching them from Maven Central..." >&2
     rc=0
     mvn -Dstyle.color=never "$@" || rc=$?
   fi
@@ -66,7 +72,8 @@ Environment:
   LIVETRAIN_JAVA_OPTS     JVM options in local mode (default -Xmx6g)
   LIVETRAIN_CONF          a defaults file to use instead of conf/livetrain.properties
 Commands of submit.sh itself:
-  test                    run the full test suite (JUnit 5, real Spark, real files)
+  test [--fast]           run the full test suite (JUnit 5, real Spark, Kafka, HDFS, real files); --fast: only
+                          the tests without Spark, Kafka, HDFS or child JVMs (about a minute once compiled)
 TXT
 }
 
@@ -76,7 +83,13 @@ case "$cmd" in
     shift
     check_tools
     cd "$ROOT"
-    mvn_run -B -ntp test "$@"
+    # --fast: the tests tagged fast (no Spark, Kafka, HDFS or child JVMs), in about a minute once compiled;
+    # any other argument goes to Maven (-Dtest=KafkaScorerTest, say)
+    args=()
+    for a in "$@"; do
+      if [ "$a" = "--fast" ]; then args+=(-Dgroups=fast); else args+=("$a"); fi
+    done
+    mvn_run -B -ntp test ${args[@]+"${args[@]}"}
     exit $?
     ;;
 esac

@@ -1,6 +1,7 @@
 package org.livetrain.image;
 
 import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.LabeledImage;
@@ -17,6 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+@Tag("fast")
 class AugmenterTest {
     @Test
     void distortsARealDigitSlightlyAndReproducibly() {

@@ -1,5 +1,6 @@
 package org.livetrain.image;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Shape;
@@ -17,6 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The input contract: inside a model zip, refused when a server cannot honour it, and its normalisation. */
+@Tag("fast")
 class InputContractTest {
     static final InputContract RGB = InputContract.of(new Shape(2, 2, 3), Profile.RGB, List.of("a", "b"))
             .withNormalisation(new float[]{0.5f, 0.4f, 0.3f}, new float[]{0.25f, 0.2f, 0.1f});

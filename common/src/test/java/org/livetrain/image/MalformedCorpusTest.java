@@ -3,6 +3,7 @@ package org.livetrain.image;
 import org.bytedeco.opencv.opencv_core.Mat;
 import org.bytedeco.opencv.opencv_core.Point;
 import org.bytedeco.opencv.opencv_core.Scalar;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.LiveTrainException;
@@ -30,6 +31,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * a well-formed tensor or a one-line error naming the file: never another exception, a crash, a hang
  * or an out-of-memory, and no file takes long.
  */
+@Tag("fast")
 class MalformedCorpusTest {
     @TempDir
     Path dir;

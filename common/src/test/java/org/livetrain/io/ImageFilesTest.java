@@ -1,5 +1,6 @@
 package org.livetrain.io;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.LiveTrainException;
@@ -19,6 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The scorer's file access against requests that anyone who can write to the topic chooses (issue 13, points 8-10). */
+@Tag("fast")
 class ImageFilesTest {
     @TempDir
     Path dir;

@@ -6,6 +6,7 @@ import org.apache.hadoop.hdfs.protocol.DSQuotaExceededException;
 import org.apache.hadoop.hdfs.protocol.NSQuotaExceededException;
 import org.apache.hadoop.ipc.RemoteException;
 import org.apache.hadoop.security.AccessControlException;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.livetrain.LiveTrainException;
 
@@ -27,6 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
  * The checked list of storage errors that no retry can fix: they become a {@link LiveTrainException} (exit 2,
  * never retried); the others stay I/O errors that a training job retries.
  */
+@Tag("fast")
 class StorageProblemTest {
     static final List<IOException> PERMANENT = List.of(
             new AccessControlException("Permission denied: user=alice, access=WRITE, inode=\"/ckpt\""),

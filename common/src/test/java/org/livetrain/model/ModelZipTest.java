@@ -2,6 +2,7 @@ package org.livetrain.model;
 
 import org.deeplearning4j.util.ModelSerializer;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.livetrain.data.Shape;
 import org.nd4j.linalg.dataset.DataSet;
@@ -32,6 +33,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code preprocessor.bin} with {@code ObjectInputStream.readObject()}, and whoever writes a checkpoint
  * directory writes the zip. A planted object records whether its {@code readObject} ran.
  */
+@Tag("fast")
 public class ModelZipTest {
     /** What an attacker plants: any serializable class whose readObject does something. */
     public static final class Planted implements Serializable {

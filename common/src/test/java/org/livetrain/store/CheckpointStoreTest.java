@@ -2,6 +2,7 @@ package org.livetrain.store;
 
 import org.apache.hadoop.conf.Configuration;
 import org.livetrain.model.Network;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.LiveTrainException;
@@ -30,6 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+@Tag("fast")
 class CheckpointStoreTest {
     static final Configuration CONF = new Configuration();
 

@@ -1,6 +1,7 @@
 package org.livetrain.store;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.LiveTrainException;
@@ -25,6 +26,7 @@ import static org.livetrain.store.CheckpointStoreTest.meta;
 import static org.livetrain.store.CheckpointStoreTest.smallNet;
 
 /** Several runs in one checkpoint directory: the best of all is served, the earlier layout, starting over, the lock. */
+@Tag("fast")
 class RunsTest {
     static final Map<String, Object> SETTINGS = Map.of("trainer", "test", "data", "digits", "model", "mlp");
 

@@ -3,6 +3,7 @@ package org.livetrain.jobs;
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,6 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * latest.json and finishes; then --resume continues the run for another epoch.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Tag("slow")
 class BytePSTrainingTest {
     @TempDir
     static Path dir;

@@ -1,6 +1,7 @@
 package org.livetrain.jobs;
 
 import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.serving.BestModelService;
@@ -22,6 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * publishing its pointer: readers keep the previous best, and --resume continues from the previous
  * latest and finishes.
  */
+@Tag("slow")
 class CheckpointCrashTest {
     @TempDir
     Path dir;

@@ -3,6 +3,7 @@ package org.livetrain.jobs;
 import org.apache.hadoop.conf.Configuration;
 import org.livetrain.model.Network;
 import org.deeplearning4j.nn.graph.ComputationGraph;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Batches;
@@ -43,6 +44,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * ComputationGraph with batch normalisation. Float32 sums taken in another order are not
  * bit-identical, so the comparison allows 1e-5 (parameters are of order 0.1).
  */
+@Tag("fast")
 class DataParallelMathTest {
     static final int STEPS = 20, B = 32, WORKERS = 2;
     static final double TOLERANCE = 1e-5;

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
@@ -52,6 +53,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Kafka scorer load the best model from it and pick up a better one while they run.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Tag("slow")
 class HdfsStorageTest {
     @TempDir
     static Path dir;
@@ -150,35 +152,34 @@ class HdfsStorageTest {
     @Test
     @Order(3)
     void theKafkaScorerLoadsFromHdfsKeepsItsOffsetsThereAndPicksUpABetterModel() throws Exception {
-        try (LocalKafkaBroker broker = new LocalKafkaBroker(0, dir.resolve("kafka"))) {
-            SparkSession spark = SparkSessions.create("hdfs-scorer", 2, Map.of("spark.ui.enabled", "false"));
-            String query = ckpt + "/scorer-query";
-            StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), "in", "out", ckpt, query, "0 seconds",
-                    List.of(SEVEN.getParent().toString()), 50_000_000L, 64L << 20, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER, Map.of()));
-            ObjectMapper json = new ObjectMapper();
-            try (KafkaProducer<String, String> p = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()), new StringSerializer(), new StringSerializer());
-                 KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", broker.bootstrapServers(), "group.id", "hdfs",
-                         "auto.offset.reset", "earliest"), new StringDeserializer(), new StringDeserializer())) {
-                c.subscribe(List.of("out"));
-                long now = store().best().orElseThrow().step();
-                p.send(new ProducerRecord<>("in", "one", SEVEN.toString()));
-                p.flush();
-                JsonNode a = await(c, json, "one");
-                assertEquals("7", a.get("prediction").asText(), a.toString());
-                assertEquals(now, a.get("model_step").asLong());
+        LocalKafkaBroker broker = SharedBroker.get();
+        SparkSession spark = SparkSessions.create("hdfs-scorer", 2, Map.of("spark.ui.enabled", "false"));
+        String query = ckpt + "/scorer-query";
+        StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), "hdfs-in", "hdfs-out", ckpt, query, "0 seconds",
+                List.of(SEVEN.getParent().toString()), 50_000_000L, 64L << 20, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER, Map.of()));
+        ObjectMapper json = new ObjectMapper();
+        try (KafkaProducer<String, String> p = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()), new StringSerializer(), new StringSerializer());
+             KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", broker.bootstrapServers(), "group.id", "hdfs",
+                     "auto.offset.reset", "earliest"), new StringDeserializer(), new StringDeserializer())) {
+            c.subscribe(List.of("hdfs-out"));
+            long now = store().best().orElseThrow().step();
+            p.send(new ProducerRecord<>("hdfs-in", "one", SEVEN.toString()));
+            p.flush();
+            JsonNode a = await(c, json, "one");
+            assertEquals("7", a.get("prediction").asText(), a.toString());
+            assertEquals(now, a.get("model_step").asLong());
 
-                long better = publishBetter(1000);
-                Thread.sleep(2500);
-                p.send(new ProducerRecord<>("in", "two", SEVEN.toString()));
-                p.flush();
-                assertEquals(better, await(c, json, "two").get("model_step").asLong(), "the next micro-batch used the better model");
-                assertTrue(new org.apache.hadoop.fs.Path(query).getFileSystem(new Configuration()).exists(new org.apache.hadoop.fs.Path(query, "offsets")),
-                        "the query's offsets live on HDFS");
-            } finally {
-                q.stop();
-                RequestScorer.closeAll();
-                spark.stop();
-            }
+            long better = publishBetter(1000);
+            Thread.sleep(2500);
+            p.send(new ProducerRecord<>("hdfs-in", "two", SEVEN.toString()));
+            p.flush();
+            assertEquals(better, await(c, json, "two").get("model_step").asLong(), "the next micro-batch used the better model");
+            assertTrue(new org.apache.hadoop.fs.Path(query).getFileSystem(new Configuration()).exists(new org.apache.hadoop.fs.Path(query, "offsets")),
+                    "the query's offsets live on HDFS");
+        } finally {
+            q.stop();
+            RequestScorer.closeAll();
+            spark.stop();
         }
     }
 
@@ -190,42 +191,41 @@ class HdfsStorageTest {
     @Test
     @Order(4)
     void theStreamCommandRestartsItsQueryAfterAnHdfsOutage() throws Exception {
-        try (LocalKafkaBroker broker = new LocalKafkaBroker(0, dir.resolve("kafka-outage"))) {
-            ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-            PrintStream errStream = new PrintStream(err, true, StandardCharsets.UTF_8);
-            Thread stream = new Thread(() -> LiveTrain.execute(new String[]{"stream", "--bootstrap-servers", broker.bootstrapServers(),
-                    "--input-topic", "in-outage", "--output-topic", "out-outage", "--checkpoint-dir", ckpt,
-                    "--query-checkpoint", ckpt + "/outage-query", "--allowed-roots", SEVEN.getParent().toString(),
-                    // fail fast instead of the HDFS client's default ten connection attempts
-                    "--conf", "spark.hadoop.ipc.client.connect.max.retries=1", "--conf", "spark.hadoop.ipc.client.connect.retry.interval=200"},
-                    new ByteArrayInputStream(new byte[0]), new PrintStream(out, true, StandardCharsets.UTF_8), errStream));
-            stream.start();
-            ObjectMapper json = new ObjectMapper();
-            try (KafkaProducer<String, String> p = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()), new StringSerializer(), new StringSerializer());
-                 KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", broker.bootstrapServers(), "group.id", "outage",
-                         "auto.offset.reset", "earliest"), new StringDeserializer(), new StringDeserializer())) {
-                c.subscribe(List.of("out-outage"));
-                p.send(new ProducerRecord<>("in-outage", "before", SEVEN.toString()));
-                p.flush();
-                assertTrue(await(c, json, "before").get("error").isNull());
+        LocalKafkaBroker broker = SharedBroker.get();
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        PrintStream errStream = new PrintStream(err, true, StandardCharsets.UTF_8);
+        Thread stream = new Thread(() -> LiveTrain.execute(new String[]{"stream", "--bootstrap-servers", broker.bootstrapServers(),
+                "--input-topic", "in-outage", "--output-topic", "out-outage", "--checkpoint-dir", ckpt,
+                "--query-checkpoint", ckpt + "/outage-query", "--allowed-roots", SEVEN.getParent().toString(),
+                // fail fast instead of the HDFS client's default ten connection attempts
+                "--conf", "spark.hadoop.ipc.client.connect.max.retries=1", "--conf", "spark.hadoop.ipc.client.connect.retry.interval=200"},
+                new ByteArrayInputStream(new byte[0]), new PrintStream(out, true, StandardCharsets.UTF_8), errStream));
+        stream.start();
+        ObjectMapper json = new ObjectMapper();
+        try (KafkaProducer<String, String> p = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()), new StringSerializer(), new StringSerializer());
+             KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", broker.bootstrapServers(), "group.id", "outage",
+                     "auto.offset.reset", "earliest"), new StringDeserializer(), new StringDeserializer())) {
+            c.subscribe(List.of("out-outage"));
+            p.send(new ProducerRecord<>("in-outage", "before", SEVEN.toString()));
+            p.flush();
+            assertTrue(await(c, json, "before").get("error").isNull());
 
-                hdfs.shutdownNameNode(0);
-                p.send(new ProducerRecord<>("in-outage", "during", SEVEN.toString()));
-                p.flush();
-                awaitOutput(err, "the scorer query failed");
-                hdfs.restartNameNode(0, true);
-                JsonNode during = await(c, json, "during");
-                assertTrue(during.get("error").isNull(), during.toString());
-                awaitOutput(err, "the scorer query is running again");
-            } catch (Throwable t) {
-                throw new AssertionError(t + "\nthe stream command said:\n" + out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8), t);
-            } finally {
-                stream.interrupt(); // as Ctrl-C would: the command stops its query and Spark
-                stream.join(Duration.ofSeconds(60).toMillis());
-                System.out.println("[hdfs outage] stream said: " + out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8));
-            }
-            assertTrue(!stream.isAlive(), "the stream command ends when interrupted");
+            hdfs.shutdownNameNode(0);
+            p.send(new ProducerRecord<>("in-outage", "during", SEVEN.toString()));
+            p.flush();
+            awaitOutput(err, "the scorer query failed");
+            hdfs.restartNameNode(0, true);
+            JsonNode during = await(c, json, "during");
+            assertTrue(during.get("error").isNull(), during.toString());
+            awaitOutput(err, "the scorer query is running again");
+        } catch (Throwable t) {
+            throw new AssertionError(t + "\nthe stream command said:\n" + out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8), t);
+        } finally {
+            stream.interrupt(); // as Ctrl-C would: the command stops its query and Spark
+            stream.join(Duration.ofSeconds(60).toMillis());
+            System.out.println("[hdfs outage] stream said: " + out.toString(StandardCharsets.UTF_8) + err.toString(StandardCharsets.UTF_8));
         }
+        assertTrue(!stream.isAlive(), "the stream command ends when interrupted");
     }
 
     /**

@@ -1,5 +1,6 @@
 package org.livetrain.jobs;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.livetrain.cli.LiveTrain;
 import picocli.CommandLine;
@@ -13,6 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** `--help` of the program and of every subcommand runs, exits 0 and shows the usage. */
+@Tag("fast")
 class HelpTest {
     @Test
     void everyCommandHasHelp() {

@@ -3,8 +3,8 @@ package org.livetrain.jobs;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.serialization.StringDeserializer;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.kafka.LocalKafkaBroker;
@@ -22,19 +22,15 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** `push` against a real KRaft broker started in this JVM on 127.0.0.1, read back with a plain Kafka consumer. */
+@Tag("slow")
 class KafkaPushTest {
     @TempDir
     static Path dir;
     static LocalKafkaBroker broker;
 
     @BeforeAll
-    static void start() throws Exception {
-        broker = new LocalKafkaBroker(0, dir.resolve("kafka"));
-    }
-
-    @AfterAll
-    static void stop() {
-        broker.close();
+    static void start() {
+        broker = SharedBroker.get();
     }
 
     static List<ConsumerRecord<String, String>> read(String topic, int expected) {

@@ -18,6 +18,7 @@ import org.bytedeco.javacpp.indexer.UByteIndexer;
 import org.bytedeco.opencv.opencv_core.Mat;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.data.Dataset;
@@ -51,6 +52,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * query in Spark local[2] answering on the output topic; bad requests get error records and the
  * stream goes on.
  */
+@Tag("slow")
 class KafkaScorerTest {
     static final int DIGITS = 100;
     @TempDir
@@ -61,7 +63,7 @@ class KafkaScorerTest {
 
     @BeforeAll
     static void setUp() throws Exception {
-        broker = new LocalKafkaBroker(0, dir.resolve("kafka"));
+        broker = SharedBroker.get();
         ckpt = dir.resolve("ckpt");
         Cli r = Cli.run("train", "--trainer", "byteps", "--epochs", "1", "--eval-every", "63", "--checkpoint-dir", ckpt.toString());
         assertEquals(0, r.exitCode(), r.err());
@@ -84,7 +86,6 @@ class KafkaScorerTest {
     @AfterAll
     static void tearDown() {
         RequestScorer.closeAll();
-        broker.close();
     }
 
     static Map<String, JsonNode> readAnswers(String topic, int expected) throws Exception {

@@ -1,5 +1,6 @@
 package org.livetrain.jobs;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.kafka.LocalKafkaBroker;
@@ -26,6 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * summation server, Spark's driver, block manager and UI is under way: none may listen on all
  * interfaces, and in local mode all of them listen on loopback.
  */
+@Tag("slow")
 class ListeningSocketsTest {
     @TempDir
     Path dir;

@@ -3,6 +3,7 @@ package org.livetrain.jobs;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.data.Dataset;
@@ -35,6 +36,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * that does not fit the data is refused in one line before anything is written. Weights: --init-from
  * fine-tunes a saved model.
  */
+@Tag("slow")
 class ModelConfigTest {
     static final ObjectMapper JSON = new ObjectMapper();
 

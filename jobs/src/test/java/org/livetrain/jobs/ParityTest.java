@@ -18,6 +18,7 @@ import org.bytedeco.opencv.opencv_core.Point;
 import org.bytedeco.opencv.opencv_core.Scalar;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.data.Batches;
@@ -64,6 +65,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * JPEG at quality 90), is answered through the terminal reader and through the Kafka scorer as the trainer's
  * own test evaluation answered it: every PNG file of 28x28 data, and at least 99% of the JPEG files.
  */
+@Tag("slow")
 class ParityTest {
     @TempDir
     static Path dir;
@@ -71,13 +73,12 @@ class ParityTest {
 
     @BeforeAll
     static void setUp() throws Exception {
-        broker = new LocalKafkaBroker(0, dir.resolve("kafka"));
+        broker = SharedBroker.get();
     }
 
     @AfterAll
     static void tearDown() {
         RequestScorer.closeAll();
-        broker.close();
     }
 
     @Test

@@ -1,5 +1,6 @@
 package org.livetrain.jobs;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayOutputStream;
@@ -12,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The position between evaluations: a bar redrawn in place on a terminal, plain lines elsewhere. */
+@Tag("fast")
 class ProgressTest {
     @Test
     void onATerminalABarIsRedrawnInPlaceAndClearedForLines() {

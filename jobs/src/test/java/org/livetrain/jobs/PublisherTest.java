@@ -2,6 +2,7 @@ package org.livetrain.jobs;
 
 import org.apache.hadoop.conf.Configuration;
 import org.livetrain.model.Network;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.LiveTrainException;
@@ -22,6 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Worker 0's background publisher reports every failed publication, also one queued behind others (issue 13, point 13). */
+@Tag("fast")
 class PublisherTest {
     @TempDir
     Path dir;

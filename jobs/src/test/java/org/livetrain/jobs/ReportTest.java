@@ -4,6 +4,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.cli.LiveTrain;
@@ -30,6 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** `report` from a recorded run (a history written by a real run) and from a run that is still training. */
+@Tag("slow")
 class ReportTest {
     static final List<String> CHARTS = List.of("dev-accuracy-by-step.png", "dev-accuracy-by-time.png", "loss.png", "throughput.png", "push-pull-share.png");
 
@@ -118,28 +120,27 @@ class ReportTest {
         Cli trained = Cli.run("train", "--epochs", "1", "--eval-every", "63", "--checkpoint-dir", run.toString());
         assertEquals(0, trained.exitCode(), trained.err());
         Path seven = Path.of(System.getProperty("livetrain.repo", "..")).resolve("data/demo/seven.png").toAbsolutePath();
-        try (LocalKafkaBroker broker = new LocalKafkaBroker(0, dir.resolve("kafka"))) {
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            Thread stream = new Thread(() -> LiveTrain.execute(new String[]{"stream", "--bootstrap-servers", broker.bootstrapServers(),
-                    "--checkpoint-dir", run.toString(), "--allowed-roots", seven.getParent().toString(), "--stats-every", "1"},
-                    new ByteArrayInputStream(new byte[0]), new PrintStream(out, true, StandardCharsets.UTF_8),
-                    new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)));
-            stream.start();
-            try (var p = new KafkaProducer<String, String>(Map.of("bootstrap.servers", broker.bootstrapServers()),
-                    new StringSerializer(), new StringSerializer())) {
-                for (int i = 0; i < 30; i++) p.send(new ProducerRecord<>("image-paths", "s-" + i, seven.toString()));
-                p.send(new ProducerRecord<>("image-paths", "bad", "/nowhere.png"));
-            }
-            var store = CheckpointStore.open(run.toString(), new Configuration());
-            long end = System.nanoTime() + 120_000_000_000L;
-            while (store.servingStats().stream().mapToLong(n -> n.path("requests").asLong()).sum() < 31 && System.nanoTime() < end) Thread.sleep(200);
-            stream.interrupt();
-            stream.join(60_000);
-            String said = out.toString(StandardCharsets.UTF_8);
-            assertEquals(31, store.servingStats().stream().mapToLong(n -> n.path("requests").asLong()).sum(), said);
-            assertEquals(1, store.servingStats().stream().mapToLong(n -> n.path("errors").asLong()).sum(), said);
-            assertTrue(Pattern.compile("scorer: \\d+ requests \\(\\d+ errors\\) in 1 s = [\\d.]+/s; latency p50 \\d+ ms, p99 \\d+ ms; model step 63").matcher(said).find(), said);
+        LocalKafkaBroker broker = SharedBroker.get();
+        ByteArrayOutputStream streamOut = new ByteArrayOutputStream();
+        Thread stream = new Thread(() -> LiveTrain.execute(new String[]{"stream", "--bootstrap-servers", broker.bootstrapServers(),
+                "--checkpoint-dir", run.toString(), "--allowed-roots", seven.getParent().toString(), "--stats-every", "1"},
+                new ByteArrayInputStream(new byte[0]), new PrintStream(streamOut, true, StandardCharsets.UTF_8),
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)));
+        stream.start();
+        try (var p = new KafkaProducer<String, String>(Map.of("bootstrap.servers", broker.bootstrapServers()),
+                new StringSerializer(), new StringSerializer())) {
+            for (int i = 0; i < 30; i++) p.send(new ProducerRecord<>("image-paths", "s-" + i, seven.toString()));
+            p.send(new ProducerRecord<>("image-paths", "bad", "/nowhere.png"));
         }
+        var store = CheckpointStore.open(run.toString(), new Configuration());
+        long end = System.nanoTime() + 120_000_000_000L;
+        while (store.servingStats().stream().mapToLong(n -> n.path("requests").asLong()).sum() < 31 && System.nanoTime() < end) Thread.sleep(200);
+        stream.interrupt();
+        stream.join(60_000);
+        String said = streamOut.toString(StandardCharsets.UTF_8);
+        assertEquals(31, store.servingStats().stream().mapToLong(n -> n.path("requests").asLong()).sum(), said);
+        assertEquals(1, store.servingStats().stream().mapToLong(n -> n.path("errors").asLong()).sum(), said);
+        assertTrue(Pattern.compile("scorer: \\d+ requests \\(\\d+ errors\\) in 1 s = [\\d.]+/s; latency p50 \\d+ ms, p99 \\d+ ms; model step 63").matcher(said).find(), said);
         Path out = dir.resolve("served-report");
         Cli r = Cli.run("report", "--checkpoint-dir", run.toString(), "--out", out.toString());
         assertEquals(0, r.exitCode(), r.err());

@@ -3,6 +3,7 @@ package org.livetrain.jobs;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -35,6 +36,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * second run refused while one trains, an error no retry can fix that ends the run at once, `runs` and a
  * report over several runs.
  */
+@Tag("slow")
 class RunsEndToEndTest {
     @TempDir
     Path dir;

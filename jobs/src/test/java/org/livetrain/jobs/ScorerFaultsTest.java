@@ -13,6 +13,7 @@ import org.bytedeco.opencv.opencv_core.Point;
 import org.bytedeco.opencv.opencv_core.Scalar;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.data.Shape;
@@ -46,6 +47,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * broker restarted under it. Every request pushed before, during and after is answered at least once,
  * with its own request id.
  */
+@Tag("slow")
 class ScorerFaultsTest {
     @TempDir
     static Path dir;

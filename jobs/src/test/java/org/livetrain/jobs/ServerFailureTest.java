@@ -2,6 +2,7 @@ package org.livetrain.jobs;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.logging.log4j.Level;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.store.CheckpointStore;
@@ -22,6 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * round timeout, Spark retries the barrier stage, which resumes from the latest checkpoint, and the
  * run finishes.
  */
+@Tag("slow")
 class ServerFailureTest {
     @TempDir
     Path dir;

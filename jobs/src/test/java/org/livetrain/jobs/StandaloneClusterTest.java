@@ -2,6 +2,7 @@ package org.livetrain.jobs;
 
 import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.store.CheckpointStore;
@@ -36,6 +37,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * checkpoint one executor JVM is killed with SIGKILL: its Worker starts a new executor, the barrier stage
  * runs again and resumes from the latest checkpoint, and the run finishes without its best moving back.
  */
+@Tag("slow")
 class StandaloneClusterTest {
     static final List<Process> processes = new ArrayList<>();
 

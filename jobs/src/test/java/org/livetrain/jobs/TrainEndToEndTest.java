@@ -6,6 +6,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.bytedeco.opencv.opencv_core.Mat;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
@@ -50,6 +51,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * at a terminal as a person would.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Tag("slow")
 class TrainEndToEndTest {
     @TempDir
     static Path dir;

@@ -1,6 +1,7 @@
 package org.livetrain.jobs;
 
 import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.data.IdxFile;
@@ -17,6 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Bad input ends with one clear line and a non-zero exit, and writes nothing into the checkpoint directory. */
+@Tag("fast")
 class TrainErrorsTest {
     @TempDir
     Path dir;

@@ -1,6 +1,7 @@
 package org.livetrain.ps;
 
 import org.apache.hadoop.conf.Configuration;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.data.Batches;
@@ -34,6 +35,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * (so the search works); encrypted (as with spark.network.crypto.enabled), neither the gradient nor the sum
  * that comes back is, and the sum is still right.
  */
+@Tag("slow")
 class EncryptedWireTest {
     private static final byte[] SECRET = "spark-secret".getBytes(StandardCharsets.UTF_8);
 

@@ -1,5 +1,6 @@
 package org.livetrain.ps;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -29,6 +30,7 @@ import static org.livetrain.ps.SummationServiceTest.LOOPBACK;
  * 8): until the server proves the key in its WELCOME, nothing but that WELCOME or an ERROR completes the
  * handshake, and the worker sends nothing more, in clear or otherwise.
  */
+@Tag("fast")
 class FakeServerTest {
     /** The job's key, with encryption on: a fake server must not be able to switch it off. */
     private static final Credentials ENCRYPTED = Credentials.derive("spark-secret".getBytes(StandardCharsets.UTF_8), "job-token-1234", true);

@@ -7,6 +7,7 @@ import org.apache.logging.log4j.core.Logger;
 import org.apache.logging.log4j.core.appender.AbstractAppender;
 import org.apache.logging.log4j.core.config.Property;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -34,6 +35,7 @@ import static org.livetrain.ps.SummationServiceTest.TOKEN;
  * Whoever reaches a shard's port is untrusted until HELLO, and a token holder is still held to the job's
  * keys and rounds: raw TCP peers on 127.0.0.1 try what a hostile or broken client would (issue 13, points 1-7).
  */
+@Tag("fast")
 class SummationServiceHardeningTest {
     private final List<SummationServer> servers = new ArrayList<>();
     private final List<AutoCloseable> open = new ArrayList<>();

@@ -1,5 +1,6 @@
 package org.livetrain.ps;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.DataInputStream;
@@ -29,6 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Real servers on 127.0.0.1, real clients, real sockets. */
+@Tag("fast")
 class SummationServiceTest {
     static final Credentials TOKEN = Credentials.derive("spark-secret".getBytes(StandardCharsets.UTF_8), "job-token-1234", false);
     static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();

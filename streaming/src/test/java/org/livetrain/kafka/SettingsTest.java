@@ -1,5 +1,6 @@
 package org.livetrain.kafka;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -12,6 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * Issue 25, point 10: relative {@code --allowed-roots} are resolved once, on the driver where the user typed
  * them, not on each executor's working directory (which on a cluster is the executor's own scratch folder).
  */
+@Tag("fast")
 class SettingsTest {
     @Test
     void relativeAllowedRootsAreMadeAbsoluteOnTheDriver() {

@@ -1,5 +1,6 @@
 package org.livetrain.terminal;
 
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.livetrain.serving.ScoreRecord;
 
@@ -8,6 +9,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** What a person reads for an answer. */
+@Tag("fast")
 class TerminalReaderTest {
     static ScoreRecord answer(double p1, double p2, double p3) {
         return new ScoreRecord("1", "x.png", "7", p1, List.of(new ScoreRecord.Candidate("7", p1), new ScoreRecord.Candidate("1", p2),
