@@ -6,14 +6,15 @@ import org.livetrain.data.Batches;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.LabeledImage;
 import org.livetrain.data.Split;
-import org.livetrain.jobs.Progress;
-import org.livetrain.jobs.TrainConfig;
 import org.livetrain.jobs.TrainingJob;
+import org.livetrain.jobs.training.Progress;
+import org.livetrain.jobs.training.TrainConfig;
+import org.livetrain.jobs.training.TrainerKind;
 import org.livetrain.model.Models;
 import org.livetrain.model.Network;
 import org.livetrain.ps.Compression;
-import org.livetrain.store.HistoryEntry;
 import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.HistoryEntry;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.DataSet;
@@ -137,8 +138,8 @@ public class TrainerComparison {
     }
 
     static Row spark(Setup s, String trainer, TrainConfig.BytePS bp, Path ckpt) {
-        TrainConfig cfg = new TrainConfig(s.data(), null, 0, WORKERS, s.epochs(), BATCH, LR, s.model(), null, null, 0, trainer, 5,
-                bp, ckpt.toString(), 3, SEED, Map.of());
+        TrainConfig cfg = new TrainConfig(new TrainConfig.Data(s.data(), null, 0), new TrainConfig.Model(s.model(), null, null, 0),
+                new TrainConfig.Schedule(WORKERS, s.epochs(), BATCH, LR, SEED), TrainerKind.parse(trainer), bp, 5, new TrainConfig.Output(ckpt.toString(), 3), Map.of());
         TrainingJob.run(cfg, TrainingJob.RunRequest.NEW, new Progress(System.out::println));
         List<HistoryEntry> h = CheckpointStore.open(ckpt.toString(), new Configuration()).newestRun().orElseThrow().history();
         double to96 = Double.NaN, to97 = Double.NaN, best = 0, bestAt = 0, eps = 0, share = 0, bytes = 0;

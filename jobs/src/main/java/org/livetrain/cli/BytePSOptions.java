@@ -1,6 +1,6 @@
 package org.livetrain.cli;
 
-import org.livetrain.jobs.TrainConfig;
+import org.livetrain.jobs.training.TrainConfig;
 import org.livetrain.ps.Compression;
 import picocli.CommandLine.Option;
 

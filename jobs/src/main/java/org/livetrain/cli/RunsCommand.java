@@ -3,7 +3,7 @@ package org.livetrain.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.livetrain.LiveTrainException;
 import org.livetrain.io.HadoopConfs;
-import org.livetrain.jobs.Progress;
+import org.livetrain.jobs.training.Progress;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.RunStore;
 import org.livetrain.store.RunSummary;

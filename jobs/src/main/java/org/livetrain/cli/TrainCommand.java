@@ -1,22 +1,24 @@
 package org.livetrain.cli;
 
-import org.livetrain.jobs.TrainConfig;
-import org.livetrain.jobs.Progress;
 import org.livetrain.jobs.TrainingJob;
+import org.livetrain.jobs.training.Progress;
+import org.livetrain.jobs.training.TrainConfig;
+import org.livetrain.jobs.training.TrainerKind;
+import org.livetrain.jobs.training.TrainingRun;
 import org.livetrain.terminal.TerminalSession;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 import java.util.Locale;
 import java.util.Set;
-import java.util.stream.Collectors;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
 
 /** {@code livetrain train}: the training job, optionally with the live-inference prompt in the same process. */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false, showDefaultValues = true,
@@ -110,8 +112,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         common.apply();
-        TrainConfig cfg = new TrainConfig(data, inputProfile, channels, workers, epochs, batch, learningRate, model, modelConfig, initFrom, freeze, trainer, averagingFrequency,
-                byteps.settings(), checkpointDir, keep, seed, common.conf());
+        TrainConfig cfg = new TrainConfig(new TrainConfig.Data(data, inputProfile, channels), new TrainConfig.Model(model, modelConfig, initFrom, freeze),
+                new TrainConfig.Schedule(workers, epochs, batch, learningRate, seed), TrainerKind.parse(trainer),
+                byteps.settings(), averagingFrequency, new TrainConfig.Output(checkpointDir, keep), common.conf());
         // the options typed on this command line: a resumed run applies them over its own settings
         Set<String> explicit = spec.commandLine().getParseResult().matchedOptions().stream()
                 .map(o -> o.longestName().replaceFirst("^--", "")).collect(Collectors.toSet());
@@ -136,7 +139,7 @@ public final class TrainCommand implements Callable<Integer> {
     private int trainLive(TrainConfig cfg, TrainingJob.RunRequest request) throws Exception {
         long started = System.nanoTime();
         AtomicReference<TerminalSession> session = new AtomicReference<>();
-        TrainingJob.Context ctx = TrainingJob.prepare(cfg, request, new Progress(line -> {
+        TrainingRun ctx = TrainingJob.prepare(cfg, request, new Progress(line -> {
             TerminalSession s = session.get();
             if (s != null) s.reader().printAbove(line);
             else top.out.println(line);
@@ -147,7 +150,7 @@ public final class TrainCommand implements Callable<Integer> {
         try (TerminalSession s = new TerminalSession(c.checkpointDir(), ctx.spark().sparkContext().hadoopConfiguration(),
                 reader.settings(ReaderOptions.interactive()),
                 () -> String.format(Locale.ROOT, "training started %.0f s ago; the first checkpoint is published at the first evaluation (%s)",
-                        (System.nanoTime() - started) / 1e9, c.trainer().equals("byteps")
+                        (System.nanoTime() - started) / 1e9, c.trainer() == TrainerKind.BYTEPS
                                 ? "after " + c.byteps().evalEvery() + " steps, or at the end of epoch 1 if that comes first" : "at the end of epoch 1"),
                 reader.prompt(top))) {
             session.set(s);
@@ -169,7 +172,7 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     /** Trains in a thread of its own, telling the prompt how training ended; a failure goes to {@code failure}. */
-    private static Thread startTraining(TrainingJob.Context ctx, TerminalSession s, AtomicReference<Throwable> failure) {
+    private static Thread startTraining(TrainingRun ctx, TerminalSession s, AtomicReference<Throwable> failure) {
         Thread training = new Thread(() -> {
             try {
                 TrainingJob.train(ctx);

@@ -3,6 +3,8 @@ package org.livetrain.jobs;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.Split;
+import org.livetrain.jobs.training.Progress;
+import org.livetrain.jobs.training.TrainConfig;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.Pointer;
 import org.livetrain.store.RunInfo;
@@ -73,7 +75,7 @@ final class Runs {
 
     private static Started resume(CheckpointStore store, RunLock lock, RunStore run, TrainConfig config, Split split, Progress progress) {
         Optional<Pointer> from = run.latest();
-        long total = (long) stepsPerEpoch(config, split) * config.epochs();
+        long total = (long) config.stepsPerEpoch(split) * config.epochs();
         if (from.isPresent() && from.get().step() >= total) {
             throw new LiveTrainException("--resume " + run.id() + ": the run already finished its " + config.epochs() + " epoch(s) at step "
                     + from.get().step() + "; give a larger --epochs to train it further");
@@ -82,12 +84,6 @@ final class Runs {
         progress.line("resuming run %s %s", run.id(), from.map(p -> String.format(Locale.ROOT, "from step %d of %d (%s, dev accuracy %.4f)",
                 p.step(), total, p.path(), p.devAccuracy())).orElse("from the start: it has no checkpoint yet"));
         return new Started(writer, from);
-    }
-
-    /** Steps in one epoch: each worker's shard of the training split in mini-batches of --batch. */
-    static int stepsPerEpoch(TrainConfig c, Split split) {
-        int shard = split.train().length / c.workers();
-        return (shard + c.batch() - 1) / c.batch();
     }
 
     private static String bestOf(CheckpointStore store) {

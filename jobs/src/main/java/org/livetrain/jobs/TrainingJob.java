@@ -6,15 +6,23 @@ import org.apache.hadoop.util.ShutdownHookManager;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
-import org.deeplearning4j.spark.impl.paramavg.ParameterAveragingTrainingMaster;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.Split;
 import org.livetrain.image.Profile;
 import org.livetrain.io.Storage;
+import org.livetrain.jobs.byteps.BytePSTrainer;
+import org.livetrain.jobs.dl4j.Dl4jTrainer;
+import org.livetrain.jobs.training.DataRdds;
+import org.livetrain.jobs.training.Progress;
+import org.livetrain.jobs.training.SparkNetwork;
+import org.livetrain.jobs.training.TaskFailures;
+import org.livetrain.jobs.training.TrainConfig;
+import org.livetrain.jobs.training.Trainer;
+import org.livetrain.jobs.training.TrainerKind;
+import org.livetrain.jobs.training.TrainingRun;
 import org.livetrain.model.ModelSpec;
 import org.livetrain.model.Models;
-import org.livetrain.model.Network;
 import org.livetrain.spark.SparkSessions;
 import org.livetrain.store.Checkpoint;
 import org.livetrain.store.CheckpointStore;
@@ -28,7 +36,6 @@ import org.nd4j.linalg.dataset.DataSet;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 
@@ -40,8 +47,6 @@ import static org.livetrain.LiveTrainException.about;
  * test accuracy of the run's best checkpoint and records how the run ended in its {@code run.json}.
  */
 public final class TrainingJob {
-    public static final List<String> TRAINERS = List.of("byteps", "averaging", "shared");
-    static final int EVAL_BATCH = 256;
     /** Above Spark's own shutdown hook (40) and the file systems' (10): the run's end is written while both still work. */
     private static final int SHUTDOWN_PRIORITY = FileSystem.SHUTDOWN_HOOK_PRIORITY + 40;
 
@@ -63,18 +68,13 @@ public final class TrainingJob {
         }
     }
 
-    /** What every trainer is handed. {@code resumeFrom}: the run's checkpoint to continue from, if it is resumed. */
-    public record Context(TrainConfig config, SparkSession spark, JavaSparkContext jsc, Dataset data, Split split,
-                          RunStore run, RunLock lock, ModelSpec model, Progress progress, Optional<Pointer> resumeFrom,
-                          double elapsedBefore, TaskFailures failures) {
-        public CheckpointStore store() {
-            return run.directory();
-        }
-
-        /** The run's training time: before this process (when resumed) and in it. */
-        double elapsedSeconds() {
-            return elapsedBefore + progress.elapsedSeconds();
-        }
+    /** The trainer of each kind: the one place a --trainer name becomes code. */
+    static Trainer trainer(TrainerKind kind) {
+        return switch (kind) {
+            case BYTEPS -> new BytePSTrainer();
+            case AVERAGING -> new Dl4jTrainer(false);
+            case SHARED -> new Dl4jTrainer(true);
+        };
     }
 
     private TrainingJob() {
@@ -87,10 +87,11 @@ public final class TrainingJob {
         if (!(c.learningRate() > 0) || Double.isInfinite(c.learningRate())) throw new LiveTrainException("--learning-rate " + c.learningRate() + ": must be a positive number");
         if (c.averagingFrequency() < 1) throw new LiveTrainException("--averaging-frequency " + c.averagingFrequency() + ": must be at least 1");
         if (c.keep() < 1) throw new LiveTrainException("--keep " + c.keep() + ": must keep at least one checkpoint besides the best");
-        if (!TRAINERS.contains(c.trainer())) throw new LiveTrainException("--trainer " + c.trainer() + ": unknown trainer (use " + String.join(" or ", TRAINERS) + ")");
-        if (c.channels() != 0 && c.channels() != 1 && c.channels() != 3) throw new LiveTrainException("--channels " + c.channels() + ": use 1 (grey) or 3 (colour)");
-        if (c.modelConfig() == null) about("--model", () -> Models.Kind.parse(c.model()));
-        if (c.inputProfile() != null && !c.inputProfile().isBlank()) about("--input-profile", () -> Profile.parse(c.inputProfile()));
+        int channels = c.data().channels();
+        if (channels != 0 && channels != 1 && channels != 3) throw new LiveTrainException("--channels " + channels + ": use 1 (grey) or 3 (colour)");
+        if (c.model().configFile() == null) about("--model", () -> Models.Kind.parse(c.model().name()));
+        String profile = c.data().inputProfile();
+        if (profile != null && !profile.isBlank()) about("--input-profile", () -> Profile.parse(profile));
         c.byteps().validate(c.trainer());
     }
 
@@ -112,26 +113,26 @@ public final class TrainingJob {
      * data, the checkpoint directory and its lock, the run to start or resume. On failure nothing is left
      * running and nothing half-written.
      */
-    public static Context prepare(TrainConfig given, RunRequest request, Progress progress) {
+    public static TrainingRun prepare(TrainConfig given, RunRequest request, Progress progress) {
         validate(given);
         validate(request);
-        if (request.explicit().contains("averaging-frequency") && !given.trainer().equals("averaging")) {
+        if (request.explicit().contains("averaging-frequency") && given.trainer() != TrainerKind.AVERAGING) {
             throw new LiveTrainException("--averaging-frequency: only the averaging trainer averages (this run's trainer is " + given.trainer() + ")");
         }
-        // a barrier stage needs a slot for every task at once: workers plus dedicated servers
-        SparkSession spark = SparkSessions.create("LiveTrain train", given.byteps().tasks(given.workers()), given.conf());
+        Trainer trainer = trainer(given.trainer());
+        SparkSession spark = SparkSessions.create("LiveTrain train", trainer.slots(given), given.conf());
         RunLock lock = null;
         try {
-            JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            if (given.trainer().equals("shared") && !jsc.isLocal()) SharedMaster.networkMask(jsc);
+            trainer.check(JavaSparkContext.fromSparkContext(spark.sparkContext()), given);
             Configuration hconf = spark.sparkContext().hadoopConfiguration();
             Runs.Resumption resumption = request.resuming()
                     ? Runs.findResumption(about("--checkpoint-dir", () -> CheckpointStore.open(given.checkpointDir(), hconf)), request, given) : null;
             TrainConfig config = resumption == null ? given : resumption.config();
             validate(config);
-            Dataset opened = about("--data", () -> Dataset.open(config.data(), hconf));
-            String asked = config.channels() != 0 ? "--channels " + config.channels() + ":" : "--input-profile " + config.inputProfile() + ":";
-            Dataset data = about(asked, () -> opened.prepared(config.inputProfile(), config.channels()));
+            TrainConfig.Data d = config.data();
+            Dataset opened = about("--data", () -> Dataset.open(d.spec(), hconf));
+            String asked = d.channels() != 0 ? "--channels " + d.channels() + ":" : "--input-profile " + d.inputProfile() + ":";
+            Dataset data = about(asked, () -> opened.prepared(d.inputProfile(), d.channels()));
             Split split = data.split(config.seed());
             if (split.train().length < config.workers()) {
                 throw new LiveTrainException("--workers " + config.workers() + ": more workers than training examples (" + split.train().length + ")");
@@ -141,9 +142,9 @@ public final class TrainingJob {
             lock = about("--checkpoint-dir", () -> RunLock.acquire(store, progress::line));
             lock.onLost(() -> spark.sparkContext().cancelAllJobs()); // another run took the directory over: stop writing
             Runs.Started started = Runs.start(store, lock, request, resumption, config, data, split, progress);
-            Context ctx = new Context(config, spark, jsc, data, split, started.run(), lock, model, progress,
-                    started.from(), started.from().map(p -> store.meta(p).elapsedSeconds()).orElse(0.0), new TaskFailures(spark.sparkContext()));
-            return ctx;
+            TrainingRun.Start start = new TrainingRun.Start(started.from(), started.from().map(p -> store.meta(p).elapsedSeconds()).orElse(0.0));
+            return new TrainingRun(config, spark, new TrainingRun.Inputs(data, split, model), started.run(), lock, progress, start,
+                    new TaskFailures(spark.sparkContext()));
         } catch (RuntimeException e) {
             if (lock != null) lock.close();
             spark.stop();
@@ -157,19 +158,20 @@ public final class TrainingJob {
      */
     static ModelSpec modelSpec(TrainConfig c, RunRequest request, Dataset data, Configuration hconf) {
         ModelSpec spec;
-        if (c.freeze() != 0 && c.initFrom() == null) throw new LiveTrainException("--freeze " + c.freeze() + ": only with --init-from (it freezes layers of a saved model)");
-        if (c.initFrom() != null) {
+        TrainConfig.Model m = c.model();
+        if (m.freeze() != 0 && m.initFrom() == null) throw new LiveTrainException("--freeze " + m.freeze() + ": only with --init-from (it freezes layers of a saved model)");
+        if (m.initFrom() != null) {
             if (request.explicit().contains("model")) throw new LiveTrainException("--model: give either --model or --init-from, not both");
-            if (c.modelConfig() != null) throw new LiveTrainException("--model-config: give either --model-config or --init-from, not both");
-            spec = ModelSpec.initFrom(c.initFrom(), read("--init-from", c.initFrom(), hconf), data.numClasses(), c.learningRate(), c.seed(), c.freeze());
-        } else if (c.modelConfig() == null) {
-            spec = ModelSpec.builtIn(c.model());
+            if (m.configFile() != null) throw new LiveTrainException("--model-config: give either --model-config or --init-from, not both");
+            spec = ModelSpec.initFrom(m.initFrom(), read("--init-from", m.initFrom(), hconf), data.numClasses(), c.learningRate(), c.seed(), m.freeze());
+        } else if (m.configFile() == null) {
+            spec = ModelSpec.builtIn(m.name());
         } else {
             if (request.explicit().contains("model")) throw new LiveTrainException("--model: give either --model or --model-config, not both");
             if (request.explicit().contains("learning-rate")) {
                 throw new LiveTrainException("--learning-rate: does not apply to --model-config (the configuration names its own updater and learning rate)");
             }
-            spec = ModelSpec.config(c.modelConfig(), new String(read("--model-config", c.modelConfig(), hconf), StandardCharsets.UTF_8));
+            spec = ModelSpec.config(m.configFile(), new String(read("--model-config", m.configFile(), hconf), StandardCharsets.UTF_8));
         }
         spec.check(spec.create(data.shape(), data.numClasses(), c.learningRate(), c.seed()), data.shape(), data.numClasses());
         return spec;
@@ -184,7 +186,7 @@ public final class TrainingJob {
     }
 
     /** Trains, then scores the run's best checkpoint on the test split; records the run's end; stops Spark. */
-    public static Result train(Context ctx) {
+    public static Result train(TrainingRun ctx) {
         RunStore run = ctx.run();
         Runnable interrupted = () -> {
             endRun(ctx, RunInfo.INTERRUPTED, null, "stopped by a signal");
@@ -200,8 +202,7 @@ public final class TrainingJob {
                     ctx.model().name(), config.trainer(), config.workers(), ctx.spark().sparkContext().master(), config.epochs(),
                     config.batch(), run.base());
             try {
-                if (config.trainer().equals("byteps")) new BytePSTrainer(ctx).train();
-                else new Dl4jTrainer(ctx).train();
+                trainer(config.trainer()).train(ctx);
             } catch (Throwable e) {
                 // a job cancelled because a task met an error no retry can fix: that error is the one to report
                 Optional<LiveTrainException> fatal = LiveTrainException.in(e).isPresent() ? Optional.empty() : ctx.failures().afterFailedJob();
@@ -224,7 +225,7 @@ public final class TrainingJob {
     }
 
     /** A prepared run that will not train after all (its prompt could not open): recorded as failed, lock released, Spark stopped. */
-    public static void abandon(Context ctx, String why) {
+    public static void abandon(TrainingRun ctx, String why) {
         try {
             endRun(ctx, RunInfo.FAILED, null, why);
         } finally {
@@ -234,7 +235,7 @@ public final class TrainingJob {
     }
 
     /** Records in run.json how the run ended (once: the first caller wins), while this process still holds the lock. */
-    private static synchronized void endRun(Context ctx, String state, Result result, String error) {
+    private static synchronized void endRun(TrainingRun ctx, String state, Result result, String error) {
         if (!ctx.lock().held()) return;
         RunInfo info = ctx.run().info().orElse(null);
         if (info == null || !RunInfo.RUNNING.equals(info.state())) return;
@@ -249,22 +250,15 @@ public final class TrainingJob {
     }
 
     /** Loads the run's best checkpoint (checksum verified) and scores it on the test split, on the executors. */
-    static Result testBest(Context ctx) {
+    static Result testBest(TrainingRun ctx) {
         Pointer best = ctx.run().best().orElseThrow(() -> new LiveTrainException(ctx.run().base() + ": no best checkpoint was published"));
         Checkpoint cp = ctx.store().load(best, false);
         int[][] parts = Split.slices(ctx.split().test(), ctx.config().workers());
-        JavaRDD<DataSet> test = DataRdds.batches(ctx.jsc(), ctx.data().testSource(), parts, EVAL_BATCH, ctx.data().numClasses(), null);
-        Evaluation ev = evaluator(ctx, cp.network()).evaluate(test);
+        JavaRDD<DataSet> test = DataRdds.batches(ctx.jsc(), ctx.data().testSource(), parts, SparkNetwork.EVAL_BATCH, ctx.data().numClasses(), null);
+        Evaluation ev = SparkNetwork.evaluator(ctx.jsc(), cp.network()).evaluate(test);
         int n = ctx.split().test().length;
         ctx.progress().line("best checkpoint of run %s: step %d (epoch %d), dev accuracy %.4f; test accuracy %.4f on %d examples",
                 ctx.run().id(), best.step(), best.epoch(), best.devAccuracy(), ev.accuracy(), n);
         return new Result(ctx.run().id(), best, ev.accuracy(), n, ctx.store().location());
-    }
-
-    /** Scores a network on RDDs of mini-batches (evaluation is spread over the executors). */
-    static SparkNetwork evaluator(Context ctx, Network net) {
-        ParameterAveragingTrainingMaster tm = new ParameterAveragingTrainingMaster.Builder(EVAL_BATCH)
-                .batchSizePerWorker(EVAL_BATCH).build();
-        return new SparkNetwork(ctx.jsc(), net, tm);
     }
 }

@@ -11,7 +11,7 @@ import org.knowm.xchart.internal.chartpart.Chart;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 import org.livetrain.LiveTrainException;
-import org.livetrain.jobs.Progress;
+import org.livetrain.jobs.training.Progress;
 import org.livetrain.serving.ServingStats;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.HistoryEntry;

@@ -7,9 +7,10 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
-import org.livetrain.store.HistoryEntry;
+import org.livetrain.jobs.byteps.Faults;
 import org.livetrain.store.Checkpoint;
 import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.HistoryEntry;
 
 import java.nio.file.Path;
 import java.util.List;

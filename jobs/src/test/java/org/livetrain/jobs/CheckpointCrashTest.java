@@ -4,6 +4,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.jobs.byteps.Faults;
 import org.livetrain.serving.BestModelService;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.Pointer;

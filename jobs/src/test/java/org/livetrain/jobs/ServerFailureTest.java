@@ -5,6 +5,8 @@ import org.apache.logging.log4j.Level;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.jobs.byteps.BytePSTrainer;
+import org.livetrain.jobs.byteps.Faults;
 import org.livetrain.store.CheckpointStore;
 
 import java.nio.file.Path;

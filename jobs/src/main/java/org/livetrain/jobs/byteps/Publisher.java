@@ -1,4 +1,4 @@
-package org.livetrain.jobs;
+package org.livetrain.jobs.byteps;
 
 import org.livetrain.model.Network;
 import org.livetrain.store.CheckpointMeta;

@@ -1,7 +1,6 @@
-package org.livetrain.jobs;
+package org.livetrain.jobs.byteps;
 
 import org.apache.hadoop.conf.Configuration;
-import org.livetrain.model.Network;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -10,6 +9,7 @@ import org.livetrain.data.Shape;
 import org.livetrain.image.InputContract;
 import org.livetrain.image.Profile;
 import org.livetrain.model.Models;
+import org.livetrain.model.Network;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.RunStore;

@@ -1,4 +1,4 @@
-package org.livetrain.jobs;
+package org.livetrain.jobs.dl4j;
 
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -8,6 +8,7 @@ import org.deeplearning4j.spark.api.RDDTrainingApproach;
 import org.deeplearning4j.spark.api.Repartition;
 import org.deeplearning4j.spark.parameterserver.training.SharedTrainingMaster;
 import org.livetrain.LiveTrainException;
+import org.livetrain.jobs.training.TrainConfig;
 import org.nd4j.parameterserver.distributed.conf.VoidConfiguration;
 import org.nd4j.parameterserver.distributed.v2.ModelParameterServer;
 import org.nd4j.parameterserver.distributed.v2.transport.Transport;

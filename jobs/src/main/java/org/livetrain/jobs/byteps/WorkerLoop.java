@@ -1,10 +1,12 @@
-package org.livetrain.jobs;
+package org.livetrain.jobs.byteps;
 
 import org.apache.spark.BarrierTaskContext;
 import org.livetrain.data.Batches;
 import org.livetrain.data.LabeledImage;
 import org.livetrain.data.Split;
 import org.livetrain.image.Augmenter;
+import org.livetrain.jobs.training.SparkNetwork;
+import org.livetrain.jobs.training.TrainConfig;
 import org.livetrain.model.NativeKernels;
 import org.livetrain.model.Network;
 import org.livetrain.ps.LocalGroup;
@@ -106,8 +108,8 @@ final class WorkerLoop {
     /** This worker's slice of the dev split, in batches. */
     private List<DataSet> devSlice() {
         List<DataSet> dev = new ArrayList<>();
-        int[] slice = Split.slices(plan.dev(), c.workers())[w];
-        Batches.batches(plan.data().pool().read(slice), TrainingJob.EVAL_BATCH, plan.data().numClasses()).forEachRemaining(dev::add);
+        int[] slice = Split.slices(plan.inputs().dev(), c.workers())[w];
+        Batches.batches(plan.data().pool().read(slice), SparkNetwork.EVAL_BATCH, plan.data().numClasses()).forEachRemaining(dev::add);
         return dev;
     }
 
@@ -130,7 +132,7 @@ final class WorkerLoop {
                 : null;
         if (placement.members() == 1) return ps;
         // unique in this JVM: one run trains in a directory at a time, and an attempt's groups close before the next starts
-        String name = placement.group() + " of run " + plan.run() + ", attempt " + (plan.attempt() + 1);
+        String name = placement.group() + " of run " + plan.job().run() + ", attempt " + (plan.attempt() + 1);
         return open.add(LocalGroup.join(name, placement.members(), BytePSTrainer.TIMEOUT)).member(placement.rank(), ps, task::isInterrupted);
     }
 
@@ -157,8 +159,8 @@ final class WorkerLoop {
         DataParallelWorker.Evaluation ev = worker.evaluate(dev, window.meanLoss());
         if (!c.byteps().async()) checkReplicas(); // asynchronous replicas differ by design
         if (w == 0) {
-            CheckpointMeta meta = CheckpointMeta.evaluation(step, epoch, ev.devAccuracy(), ev.devLoss(), ev.trainLoss(), c.trainer(), c.workers(),
-                    c.data(), plan.model().name(), plan.data().contract(), (System.currentTimeMillis() - plan.startedMillis()) / 1000.0,
+            CheckpointMeta meta = CheckpointMeta.evaluation(step, epoch, ev.devAccuracy(), ev.devLoss(), ev.trainLoss(), c.trainer().id(), c.workers(),
+                    c.data().spec(), plan.model().name(), plan.data().contract(), (System.currentTimeMillis() - plan.job().startedMillis()) / 1000.0,
                     window.examplesPerSecond(step, c.batch() * c.workers()), stats());
             publisher.publish(net.copy(), meta);
         }
@@ -189,7 +191,7 @@ final class WorkerLoop {
 
     /** This worker's mini-batches of one epoch: its shard, shuffled, changed (--augment), cut into batches of --batch. */
     private List<DataSet> epochBatches(int epoch) {
-        int[] shard = Split.shards(plan.train(), c.workers(), c.seed(), epoch)[w];
+        int[] shard = Split.shards(plan.inputs().train(), c.workers(), c.seed(), epoch)[w];
         List<LabeledImage> examples = new ArrayList<>(shard.length);
         plan.data().pool().read(shard).forEachRemaining(examples::add);
         Random rnd = new Random(c.seed() * 1_000_003L + epoch * 131L + w);

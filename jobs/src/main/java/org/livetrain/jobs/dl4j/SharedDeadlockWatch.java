@@ -1,4 +1,4 @@
-package org.livetrain.jobs;
+package org.livetrain.jobs.dl4j;
 
 import org.apache.spark.api.java.JavaSparkContext;
 

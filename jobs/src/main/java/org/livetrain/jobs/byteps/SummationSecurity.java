@@ -1,4 +1,4 @@
-package org.livetrain.jobs;
+package org.livetrain.jobs.byteps;
 
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkEnv;

@@ -1,4 +1,4 @@
-package org.livetrain.jobs;
+package org.livetrain.jobs.byteps;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -1,5 +1,6 @@
-package org.livetrain.jobs;
+package org.livetrain.jobs.byteps;
 
+import org.livetrain.jobs.training.TrainingRun;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.HistoryEntry;
 import org.livetrain.store.Pointer;
@@ -14,7 +15,7 @@ import java.util.List;
  * the progress bar. Runs on a daemon thread while the barrier stage trains.
  */
 final class HistoryWatcher implements AutoCloseable {
-    private final TrainingJob.Context ctx;
+    private final TrainingRun ctx;
     private final Thread thread;
     /** Positions written before this watcher started belong to an earlier process. */
     private final String watchFrom = Instant.now().toString();
@@ -22,7 +23,7 @@ final class HistoryWatcher implements AutoCloseable {
     private double best = -1;
     private String bestWhere = "none yet";
 
-    HistoryWatcher(TrainingJob.Context ctx) {
+    HistoryWatcher(TrainingRun ctx) {
         this.ctx = ctx;
         this.printed = ctx.run().history().size(); // a resumed run prints only what it adds
         ctx.store().best().ifPresent(b -> {

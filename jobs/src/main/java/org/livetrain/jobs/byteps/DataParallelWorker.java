@@ -1,4 +1,4 @@
-package org.livetrain.jobs;
+package org.livetrain.jobs.byteps;
 
 import org.livetrain.LiveTrainException;
 import org.livetrain.model.Network;

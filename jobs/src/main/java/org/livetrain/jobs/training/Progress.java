@@ -1,4 +1,4 @@
-package org.livetrain.jobs;
+package org.livetrain.jobs.training;
 
 import java.io.PrintStream;
 import java.util.Locale;

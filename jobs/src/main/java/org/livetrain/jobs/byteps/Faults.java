@@ -1,4 +1,4 @@
-package org.livetrain.jobs;
+package org.livetrain.jobs.byteps;
 
 import org.livetrain.ps.SummationServer;
 import org.slf4j.Logger;
@@ -12,13 +12,13 @@ import java.util.Map;
  * a process killed between writing a checkpoint and publishing it. Tests ask for them with the Spark
  * settings below ({@code --conf}); a job without them gets {@link #NONE}, whose every hook does nothing.
  */
-record Faults(long failAtStep, long killServerInRound, long haltBeforePointer) implements Serializable {
+public record Faults(long failAtStep, long killServerInRound, long haltBeforePointer) implements Serializable {
     /** Worker 1 fails once, in the first attempt, when it reaches this step. */
-    static final String FAIL_AT_STEP = "spark.livetrain.test.failAtStep";
+    public static final String FAIL_AT_STEP = "spark.livetrain.test.failAtStep";
     /** The first server shard dies (drops every connection, answers nothing) in this round (= step), in the first attempt. */
-    static final String KILL_SERVER_IN_ROUND = "spark.livetrain.test.killServerInRound";
+    public static final String KILL_SERVER_IN_ROUND = "spark.livetrain.test.killServerInRound";
     /** The process halts, as under kill -9, once the checkpoint of this step is written and before any pointer names it. */
-    static final String HALT_BEFORE_POINTER = "spark.livetrain.test.haltBeforePointer";
+    public static final String HALT_BEFORE_POINTER = "spark.livetrain.test.haltBeforePointer";
     static final Faults NONE = new Faults(-1, -1, -1);
     private static final Logger LOG = LoggerFactory.getLogger(Faults.class);
 

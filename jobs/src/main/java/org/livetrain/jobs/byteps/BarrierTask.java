@@ -1,4 +1,4 @@
-package org.livetrain.jobs;
+package org.livetrain.jobs.byteps;
 
 import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.SparkEnv;
@@ -84,7 +84,7 @@ final class BarrierTask extends AbstractFunction1<Iterator<Integer>, Iterator<St
     private String resumeFrom(int id) {
         if (id != 0) return "";
         plan.store().fence(plan.attempt()); // an earlier attempt's publisher, if still draining, publishes nothing more
-        if (plan.attempt() == 0 && !plan.resume()) return "";
+        if (plan.attempt() == 0 && !plan.job().resume()) return "";
         return plan.store().latest().map(Pointer::toJson).orElse("");
     }
 

@@ -1,7 +1,8 @@
-package org.livetrain.jobs;
+package org.livetrain.jobs.training;
 
 import org.apache.spark.ExceptionFailure;
 import org.apache.spark.SparkContext;
+import org.apache.spark.Success$;
 import org.apache.spark.TaskEndReason;
 import org.apache.spark.TaskFailedReason;
 import org.apache.spark.TaskKilled;
@@ -10,7 +11,6 @@ import org.apache.spark.scheduler.SparkListenerJobEnd;
 import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.scheduler.SparkListenerTaskStart;
-import org.apache.spark.Success$;
 import org.livetrain.LiveTrainException;
 
 import java.time.Duration;
@@ -29,7 +29,7 @@ import java.util.Optional;
  * tasks to end (a job fails at its first failed task, while the others are still being killed): an attempt
  * starts only once no task of the previous one can still publish a checkpoint.
  */
-final class TaskFailures extends SparkListener {
+public final class TaskFailures extends SparkListener {
     private static final Duration WAIT = Duration.ofSeconds(10);
     /** A killed task's checkpoint publication may take this long to finish (see the trainer's Publisher). */
     private static final Duration TASKS_WAIT = Duration.ofSeconds(90);
@@ -37,7 +37,7 @@ final class TaskFailures extends SparkListener {
     private final List<Throwable> failures = new ArrayList<>();
     private int jobsStarted, jobsEnded, tasksRunning;
 
-    TaskFailures(SparkContext sc) {
+    public TaskFailures(SparkContext sc) {
         this.sc = sc;
         sc.addSparkListener(this);
     }
@@ -77,12 +77,12 @@ final class TaskFailures extends SparkListener {
     }
 
     /** Forgets earlier failures (a new attempt starts). */
-    synchronized void clear() {
+    public synchronized void clear() {
         failures.clear();
     }
 
     /** After a job failed, once its tasks have ended: the first error no retry can fix among their failures, if any. */
-    synchronized Optional<LiveTrainException> afterFailedJob() {
+    public synchronized Optional<LiveTrainException> afterFailedJob() {
         long jobs = System.nanoTime() + WAIT.toNanos(), tasks = System.nanoTime() + TASKS_WAIT.toNanos();
         try {
             while (jobsEnded < jobsStarted && System.nanoTime() < jobs) wait(100);
@@ -94,12 +94,12 @@ final class TaskFailures extends SparkListener {
     }
 
     /** Whether a task failed (rather than being killed) since {@link #clear}. */
-    synchronized boolean anyFailed() {
+    public synchronized boolean anyFailed() {
         return !failures.isEmpty();
     }
 
     /** The first task failure since {@link #clear}, in one line, or what the job's own error says. */
-    synchronized String firstFailure(Throwable jobError) {
+    public synchronized String firstFailure(Throwable jobError) {
         Throwable t = failures.isEmpty() ? jobError : failures.get(0);
         String m = t.getClass().getSimpleName() + ": " + t.getMessage();
         int nl = m.indexOf('\n');

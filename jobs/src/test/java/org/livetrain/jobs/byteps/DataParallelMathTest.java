@@ -1,7 +1,6 @@
-package org.livetrain.jobs;
+package org.livetrain.jobs.byteps;
 
 import org.apache.hadoop.conf.Configuration;
-import org.livetrain.model.Network;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -11,6 +10,7 @@ import org.livetrain.data.Dataset;
 import org.livetrain.data.LabeledImage;
 import org.livetrain.data.Shape;
 import org.livetrain.model.Models;
+import org.livetrain.model.Network;
 import org.livetrain.ps.Compression;
 import org.livetrain.ps.Credentials;
 import org.livetrain.ps.LocalGroup;

@@ -1,4 +1,4 @@
-package org.livetrain.jobs;
+package org.livetrain.jobs.training;
 
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;

@@ -1,4 +1,4 @@
-package org.livetrain.jobs;
+package org.livetrain.jobs.training;
 
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;

@@ -1,0 +1,60 @@
+package org.livetrain.jobs.training;
+
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.SparkSession;
+import org.livetrain.data.Dataset;
+import org.livetrain.data.Split;
+import org.livetrain.model.ModelSpec;
+import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.Pointer;
+import org.livetrain.store.RunLock;
+import org.livetrain.store.RunStore;
+
+import java.util.Optional;
+
+/**
+ * A run prepared by the training job, as a {@link Trainer} is handed it: its settings, Spark, what it
+ * trains on and with, where it publishes (the run, under the directory's lock), where its progress goes,
+ * where a resumed run starts, and why tasks failed.
+ */
+public record TrainingRun(TrainConfig config, SparkSession spark, Inputs inputs, RunStore run, RunLock lock, Progress progress, Start start,
+                          TaskFailures failures) {
+    /** What the run trains on and with: the data set (its contract decided), its split, the network. */
+    public record Inputs(Dataset data, Split split, ModelSpec model) {
+    }
+
+    /** Where a run starts: a resumed run's checkpoint (empty for a new run) and its training time before this process. */
+    public record Start(Optional<Pointer> from, double elapsedBefore) {
+        public static final Start NEW = new Start(Optional.empty(), 0);
+    }
+
+    public JavaSparkContext jsc() {
+        return JavaSparkContext.fromSparkContext(spark.sparkContext());
+    }
+
+    public Dataset data() {
+        return inputs.data();
+    }
+
+    public Split split() {
+        return inputs.split();
+    }
+
+    public ModelSpec model() {
+        return inputs.model();
+    }
+
+    public CheckpointStore store() {
+        return run.directory();
+    }
+
+    /** The run's checkpoint to continue from, when it is resumed. */
+    public Optional<Pointer> resumeFrom() {
+        return start.from();
+    }
+
+    /** The run's training time: before this process (when resumed) and in it. */
+    public double elapsedSeconds() {
+        return start.elapsedBefore() + progress.elapsedSeconds();
+    }
+}
