@@ -13,7 +13,9 @@ import org.livetrain.data.LabeledImage;
 import org.livetrain.data.Split;
 import org.livetrain.kafka.KafkaScorer;
 import org.livetrain.kafka.LocalKafkaBroker;
+import org.livetrain.serving.ImageLimits;
 import org.livetrain.spark.SparkSessions;
+import org.livetrain.store.CheckpointLocation;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -69,8 +71,10 @@ public class KafkaScorerBench {
         Path kafkaDir = Files.createTempDirectory(work, "kafka");
         try (LocalKafkaBroker broker = new LocalKafkaBroker(0, kafkaDir)) {
             SparkSession spark = SparkSessions.create("scorer-bench", 2, Map.of("spark.ui.enabled", "false"));
-            StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), "in", "out", ckpt,
-                    Files.createTempDirectory(work, "query").toString(), trigger, List.of(work.toString()), 50_000_000L, 64L << 20, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER, Map.of()));
+            StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(
+                    new KafkaScorer.Topics(broker.bootstrapServers(), "in", "out", Map.of()), new CheckpointLocation(ckpt, new Configuration()),
+                    new KafkaScorer.Query(Files.createTempDirectory(work, "query").toString(), trigger, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER),
+                    new KafkaScorer.Reading(List.of(work.toString()), ImageLimits.DEFAULT)));
             Load load = new Load(broker.bootstrapServers(), paths, "in", "out");
             try {
                 if (mode.equals("burst")) {

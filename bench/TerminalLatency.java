@@ -6,9 +6,11 @@ import org.bytedeco.opencv.opencv_core.Mat;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.LabeledImage;
 import org.livetrain.data.Split;
+import org.livetrain.serving.ImageLimits;
+import org.livetrain.store.CheckpointLocation;
 import org.livetrain.terminal.PipedPrompt;
-import org.livetrain.terminal.TerminalReader;
 import org.livetrain.terminal.ReaderSettings;
+import org.livetrain.terminal.TerminalReader;
 import org.livetrain.terminal.TerminalSession;
 
 import java.io.ByteArrayOutputStream;
@@ -58,8 +60,8 @@ public class TerminalLatency {
             }
         };
         PrintStream out = new PrintStream(lines, true, StandardCharsets.UTF_8);
-        try (TerminalSession s = new TerminalSession(ckpt, new Configuration(),
-                new ReaderSettings(Duration.ofSeconds(1), 50_000_000L, 64L << 20, false, null, false), () -> "no model", new PipedPrompt(in, out, System.err, false))) {
+        try (TerminalSession s = new TerminalSession(new CheckpointLocation(ckpt, new Configuration()),
+                new ReaderSettings(Duration.ofSeconds(1), ImageLimits.DEFAULT, false, null, false), () -> "no model", new PipedPrompt(in, out, System.err, false))) {
             Thread reader = new Thread(() -> { try { s.run(); } catch (Exception x) { throw new RuntimeException(x); } });
             reader.start();
             System.out.printf("model: step %d, dev accuracy %.4f; %d warm-up and %d timed requests per image%n",

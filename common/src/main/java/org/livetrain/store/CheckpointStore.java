@@ -106,6 +106,11 @@ public final class CheckpointStore {
         return location;
     }
 
+    /** This directory as a value that travels (to executors, to a prompt in the same process). */
+    public CheckpointLocation asLocation() {
+        return new CheckpointLocation(location, conf);
+    }
+
     public Path root() {
         return root;
     }

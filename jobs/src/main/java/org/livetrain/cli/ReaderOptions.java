@@ -1,12 +1,10 @@
 package org.livetrain.cli;
 
-import org.livetrain.LiveTrainException;
-import org.livetrain.image.ImagePreprocessor;
-import org.livetrain.io.ImageFiles;
 import org.livetrain.terminal.PipedPrompt;
 import org.livetrain.terminal.PromptIO;
 import org.livetrain.terminal.ReaderSettings;
 import org.livetrain.terminal.ShellPrompt;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -20,18 +18,8 @@ public final class ReaderOptions {
     @Option(names = "--poll", paramLabel = "SECONDS", defaultValue = "1", description = "How often best.json is checked for a better model.")
     double pollSeconds;
 
-    @Option(names = "--max-pixels", paramLabel = "N", defaultValue = "" + ImagePreprocessor.DEFAULT_MAX_PIXELS,
-            description = "Images with more pixels than this are refused before decoding.")
-    long maxPixels;
-
-    @Option(names = "--max-bytes", paramLabel = "N", defaultValue = "" + ImageFiles.DEFAULT_MAX_BYTES,
-            description = "Image files larger than this are refused before they are read.")
-    long maxBytes;
-
-    static long checkMaxBytes(long n) {
-        if (n < 1 || n > Integer.MAX_VALUE - 8) throw new LiveTrainException("--max-bytes " + n + ": must be between 1 and " + (Integer.MAX_VALUE - 8));
-        return n;
-    }
+    @Mixin
+    ImageLimitOptions limits;
 
     @Option(names = "--save-inputs", paramLabel = "DIR", description = "Write the input the network was given for each answered file"
             + " as a PNG in DIR (named after the request), and name it in the answer.")
@@ -43,7 +31,7 @@ public final class ReaderOptions {
 
     /** The prompt's settings, for a person at a terminal or not. */
     ReaderSettings settings(boolean interactive) {
-        return new ReaderSettings(poll(), maxPixels, checkMaxBytes(maxBytes), json, saveInputs, interactive);
+        return new ReaderSettings(poll(), limits.limits(), json, saveInputs, interactive);
     }
 
     /** A person's terminal when there is one (and no --json): line editing, history, completion; else the piped streams as they are. */

@@ -21,8 +21,8 @@ import java.util.concurrent.Callable;
                 "dev accuracy against step and training time with the moments the served best model changed, losses, throughput,",
                 "the push/pull share of a BytePS step, and a table of the runs. Works while a run is still training, on any Hadoop URI."})
 public final class ReportCommand implements Callable<Integer> {
-    @Option(names = "--checkpoint-dir", paramLabel = "URI", description = "The checkpoint directory: a local path or any Hadoop URI.")
-    String checkpointDir;
+    @Mixin
+    CheckpointDirOption checkpoints;
 
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "report", description = "Local directory for the charts and index.html.")
     Path out;
@@ -39,12 +39,12 @@ public final class ReportCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         common.apply();
-        CheckpointStore store = LiveTrainException.about("--checkpoint-dir", () -> CheckpointStore.open(checkpointDir, HadoopConfs.from(common.conf())));
+        CheckpointStore store = checkpoints.open(HadoopConfs.from(common.conf()));
         List<RunStore> runs = store.runs();
         if (only != null) {
             for (String id : only) {
                 if (runs.stream().noneMatch(r -> id.equals(r.id()))) {
-                    throw new LiveTrainException("--runs " + id + ": " + checkpointDir + " has no such run (it has "
+                    throw new LiveTrainException("--runs " + id + ": " + checkpoints.uri() + " has no such run (it has "
                             + String.join(", ", runs.stream().map(RunStore::name).toList()) + ")");
                 }
             }
@@ -52,8 +52,8 @@ public final class ReportCommand implements Callable<Integer> {
         }
         List<Report.Run> drawn = new ArrayList<>();
         for (RunStore r : runs) r.summary().ifPresent(s -> drawn.add(Report.Run.of(s, r.history())));
-        List<Path> files = Report.write(checkpointDir, drawn, store.servingStats(), out);
-        top.out.printf("report of %s (%d run(s)): %d chart(s) and %s%n", checkpointDir, drawn.size(), files.size() - 1,
+        List<Path> files = Report.write(checkpoints.uri(), drawn, store.servingStats(), out);
+        top.out.printf("report of %s (%d run(s)): %d chart(s) and %s%n", checkpoints.uri(), drawn.size(), files.size() - 1,
                 files.get(files.size() - 1).toAbsolutePath());
         return 0;
     }

@@ -25,8 +25,8 @@ import java.util.function.Function;
                 "trainer, data, model, steps, best dev accuracy, test accuracy and training time; * marks the run whose",
                 "checkpoint best.json names, the one the prompt and the scorer answer with."})
 public final class RunsCommand implements Callable<Integer> {
-    @Option(names = "--checkpoint-dir", paramLabel = "URI", description = "The checkpoint directory: a local path or any Hadoop URI.")
-    String checkpointDir;
+    @Mixin
+    CheckpointDirOption checkpoints;
 
     @Option(names = "--json", description = "One JSON object per run instead of the table.")
     boolean json;
@@ -56,7 +56,7 @@ public final class RunsCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         common.apply();
-        CheckpointStore store = LiveTrainException.about("--checkpoint-dir", () -> CheckpointStore.open(checkpointDir, HadoopConfs.from(common.conf())));
+        CheckpointStore store = checkpoints.open(HadoopConfs.from(common.conf()));
         List<RunSummary> runs = store.runs().stream().map(RunStore::summary).flatMap(Optional::stream).toList();
         if (json) {
             ObjectMapper mapper = new ObjectMapper();
@@ -64,10 +64,10 @@ public final class RunsCommand implements Callable<Integer> {
             return 0;
         }
         if (runs.isEmpty()) {
-            top.out.println("no runs in " + checkpointDir + " yet (./submit.sh train --checkpoint-dir " + checkpointDir + " starts one)");
+            top.out.println("no runs in " + checkpoints.uri() + " yet (./submit.sh train --checkpoint-dir " + checkpoints.uri() + " starts one)");
             return 0;
         }
-        top.out.println(runs.size() + " run" + (runs.size() == 1 ? "" : "s") + " in " + checkpointDir + store.best()
+        top.out.println(runs.size() + " run" + (runs.size() == 1 ? "" : "s") + " in " + checkpoints.uri() + store.best()
                 .map(p -> String.format(Locale.ROOT, "; serving %s, dev accuracy %.4f (*)", p.describe(), p.devAccuracy())).orElse(""));
         List<List<String>> rows = new ArrayList<>();
         rows.add(COLUMNS.stream().map(Column::heading).toList());

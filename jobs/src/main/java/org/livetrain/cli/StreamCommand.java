@@ -4,19 +4,17 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.streaming.StreamingQuery;
 import org.apache.spark.sql.streaming.StreamingQueryException;
 import org.livetrain.LiveTrainException;
-import org.livetrain.image.ImagePreprocessor;
-import org.livetrain.io.ImageFiles;
 import org.livetrain.kafka.KafkaScorer;
 import org.livetrain.kafka.RequestScorer;
 import org.livetrain.serving.ServingStats;
-import org.livetrain.store.CheckpointStore;
 import org.livetrain.spark.SparkSessions;
+import org.livetrain.store.CheckpointLocation;
+import org.livetrain.store.CheckpointStore;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
-import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -40,8 +38,8 @@ public final class StreamCommand implements Callable<Integer> {
     @Option(names = "--output-topic", paramLabel = "TOPIC", defaultValue = "predictions", description = "Where prediction records go.")
     String outputTopic;
 
-    @Option(names = "--checkpoint-dir", paramLabel = "URI", description = "The training run whose best model scores the requests.")
-    String checkpointDir;
+    @Mixin
+    CheckpointDirOption checkpoints;
 
     @Option(names = "--query-checkpoint", paramLabel = "URI", description = "The query's own offsets and state (default: CHECKPOINT_DIR/scorer-query).")
     String queryCheckpoint;
@@ -57,12 +55,8 @@ public final class StreamCommand implements Callable<Integer> {
     @Option(names = "--allowed-roots", paramLabel = "DIR", split = ",", description = "Only files under these directories are read (symlinks resolved first). Default: the directory the scorer was started in.")
     List<String> allowedRoots = new ArrayList<>();
 
-    @Option(names = "--max-pixels", paramLabel = "N", defaultValue = "" + ImagePreprocessor.DEFAULT_MAX_PIXELS, description = "Images with more pixels are refused before decoding.")
-    long maxPixels;
-
-    @Option(names = "--max-bytes", paramLabel = "N", defaultValue = "" + ImageFiles.DEFAULT_MAX_BYTES,
-            description = "Image files larger than this are refused before they are read.")
-    long maxBytes;
+    @Mixin
+    ImageLimitOptions limits;
 
     @Option(names = {"--serving-cores", "--threads"}, paramLabel = "N", defaultValue = "1",
             description = "Local mode: the cores scoring may keep busy (Spark task threads, each scoring with one ND4J thread); the rest are training's. On a cluster the executors' cores decide.")
@@ -92,13 +86,15 @@ public final class StreamCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         common.apply();
-        List<String> roots = allowedRoots.isEmpty() ? List.of(Path.of("").toAbsolutePath().toString()) : allowedRoots;
-        String query = queryCheckpoint != null ? queryCheckpoint : checkpointDir.replaceAll("/+$", "") + "/scorer-query";
+        KafkaScorer.Reading reading = new KafkaScorer.Reading(allowedRoots.isEmpty() ? List.of("") : allowedRoots, limits.limits());
+        KafkaScorer.Query query = new KafkaScorer.Query(queryCheckpoint != null ? queryCheckpoint : checkpoints.uri().replaceAll("/+$", "") + "/scorer-query",
+                trigger, checkPositive("--max-offsets-per-trigger", maxOffsetsPerTrigger));
         SparkSession spark = SparkSessions.create("LiveTrain stream", checkServingCores(servingCores), common.conf());
-        KafkaScorer.Settings settings = new KafkaScorer.Settings(kafka.bootstrapServers, inputTopic, outputTopic, checkpointDir, query,
-                trigger, roots, maxPixels, ReaderOptions.checkMaxBytes(maxBytes), checkPositive("--max-offsets-per-trigger", maxOffsetsPerTrigger), kafka.properties);
+        CheckpointLocation models = checkpoints.location(spark.sparkContext().hadoopConfiguration());
+        KafkaScorer.Settings settings = new KafkaScorer.Settings(new KafkaScorer.Topics(kafka.bootstrapServers, inputTopic, outputTopic, kafka.properties),
+                models, query, reading);
         ServingStats stats = new ServingStats();
-        Thread reporter = statsEvery > 0 ? new Thread(() -> reportStats(stats, checkpointDir, spark), "livetrain-serving-stats") : null;
+        Thread reporter = statsEvery > 0 ? new Thread(() -> reportStats(stats, models), "livetrain-serving-stats") : null;
         try {
             // the first start fails fast (a wrong address or topic is a usage error); once running, a
             // failed query (the broker went away, say) is started again from its checkpoint, losing nothing
@@ -108,7 +104,7 @@ public final class StreamCommand implements Callable<Integer> {
                 reporter.start();
             }
             top.out.printf("scoring %s -> %s on %s with the best model of %s (allowed roots %s; query checkpoint %s)%n",
-                    inputTopic, outputTopic, kafka.bootstrapServers, checkpointDir, settings.allowedRoots(), query);
+                    inputTopic, outputTopic, kafka.bootstrapServers, models, reading.allowedRoots(), query.checkpoint());
             top.out.flush();
             int failures = 0;
             while (true) {
@@ -117,7 +113,7 @@ public final class StreamCommand implements Callable<Integer> {
                     return 0; // stopped, not failed
                 } catch (StreamingQueryException e) {
                     long delay = Math.min(MAX_RESTART_DELAY_SECONDS, 1L << Math.min(failures++, 5));
-                    top.err.printf("the scorer query failed (%s); restarting it from %s in %d s%n", firstLine(e), query, delay);
+                    top.err.printf("the scorer query failed (%s); restarting it from %s in %d s%n", firstLine(e), query.checkpoint(), delay);
                     top.err.flush();
                     q = restart(spark, settings, stats, delay);
                     failures = 0;
@@ -136,8 +132,8 @@ public final class StreamCommand implements Callable<Integer> {
      * serving-stats.jsonl for the report. A checkpoint directory this scorer may not write to only
      * loses the file (said once).
      */
-    private void reportStats(ServingStats stats, String dir, SparkSession spark) {
-        CheckpointStore store = LiveTrainException.about("--checkpoint-dir", () -> CheckpointStore.open(dir, spark.sparkContext().hadoopConfiguration()));
+    private void reportStats(ServingStats stats, CheckpointLocation models) {
+        CheckpointStore store = LiveTrainException.about("--checkpoint-dir", models::open);
         ServingStats.Snapshot before = stats.value();
         boolean canWrite = true;
         while (!Thread.currentThread().isInterrupted()) {
@@ -168,7 +164,7 @@ public final class StreamCommand implements Callable<Integer> {
                 store.appendServingStats(line);
             } catch (RuntimeException e) {
                 canWrite = false;
-                top.err.printf("serving figures not recorded in %s (%s); the summary lines go on%n", dir, e.getMessage());
+                top.err.printf("serving figures not recorded in %s (%s); the summary lines go on%n", models, e.getMessage());
             }
         }
     }

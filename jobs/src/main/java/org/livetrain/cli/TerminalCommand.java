@@ -13,8 +13,8 @@ import java.util.concurrent.Callable;
         description = {"Answer image paths typed at a prompt (or piped in) with the best model so far of a checkpoint directory,",
                 "also while a training run elsewhere is still writing to it."})
 public final class TerminalCommand implements Callable<Integer> {
-    @Option(names = "--checkpoint-dir", paramLabel = "URI", description = "The checkpoint directory of a training run: a local path or any Hadoop URI.")
-    String checkpointDir;
+    @Mixin
+    CheckpointDirOption checkpoints;
 
     @Mixin
     ReaderOptions reader;
@@ -28,8 +28,8 @@ public final class TerminalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         common.apply();
-        String dir = checkpointDir;
-        try (TerminalSession s = new TerminalSession(dir, HadoopConfs.from(common.conf()), reader.settings(ReaderOptions.interactive()),
+        String dir = checkpoints.uri();
+        try (TerminalSession s = new TerminalSession(checkpoints.location(HadoopConfs.from(common.conf())), reader.settings(ReaderOptions.interactive()),
                 () -> "no checkpoint has been published in " + dir + " yet; one appears after the first evaluation of a training run"
                         + " writing there (./submit.sh train --checkpoint-dir " + dir + ")",
                 reader.prompt(top))) {

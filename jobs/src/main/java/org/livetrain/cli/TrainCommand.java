@@ -88,8 +88,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--averaging-frequency", paramLabel = "K", description = "averaging: mini-batches each worker fits between two parameter averages.")
     int averagingFrequency;
 
-    @Option(names = "--checkpoint-dir", paramLabel = "URI", description = "Where checkpoints go: a local path or any Hadoop URI (hdfs://, s3a://).")
-    String checkpointDir;
+    @Mixin
+    CheckpointDirOption checkpoints;
 
     @Option(names = "--keep", paramLabel = "K", description = "Checkpoints kept besides the best: the newest K.")
     int keep;
@@ -114,7 +114,7 @@ public final class TrainCommand implements Callable<Integer> {
         common.apply();
         TrainConfig cfg = new TrainConfig(new TrainConfig.Data(data, inputProfile, channels), new TrainConfig.Model(model, modelConfig, initFrom, freeze),
                 new TrainConfig.Schedule(workers, epochs, batch, learningRate, seed), TrainerKind.parse(trainer),
-                byteps.settings(), averagingFrequency, new TrainConfig.Output(checkpointDir, keep), common.conf());
+                byteps.settings(), averagingFrequency, new TrainConfig.Output(checkpoints.uri(), keep), common.conf());
         // the options typed on this command line: a resumed run applies them over its own settings
         Set<String> explicit = spec.commandLine().getParseResult().matchedOptions().stream()
                 .map(o -> o.longestName().replaceFirst("^--", "")).collect(Collectors.toSet());
@@ -147,7 +147,7 @@ public final class TrainCommand implements Callable<Integer> {
         TrainConfig c = ctx.config(); // a resumed run's own settings
         AtomicReference<Throwable> failure = new AtomicReference<>();
         AtomicBoolean trainingStarted = new AtomicBoolean();
-        try (TerminalSession s = new TerminalSession(c.checkpointDir(), ctx.spark().sparkContext().hadoopConfiguration(),
+        try (TerminalSession s = new TerminalSession(ctx.store().asLocation(),
                 reader.settings(ReaderOptions.interactive()),
                 () -> String.format(Locale.ROOT, "training started %.0f s ago; the first checkpoint is published at the first evaluation (%s)",
                         (System.nanoTime() - started) / 1e9, c.trainer() == TrainerKind.BYTEPS

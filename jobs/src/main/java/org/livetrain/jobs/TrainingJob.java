@@ -25,6 +25,7 @@ import org.livetrain.model.ModelSpec;
 import org.livetrain.model.Models;
 import org.livetrain.spark.SparkSessions;
 import org.livetrain.store.Checkpoint;
+import org.livetrain.store.CheckpointLocation;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.Pointer;
 import org.livetrain.store.RunInfo;
@@ -126,7 +127,7 @@ public final class TrainingJob {
             trainer.check(JavaSparkContext.fromSparkContext(spark.sparkContext()), given);
             Configuration hconf = spark.sparkContext().hadoopConfiguration();
             Runs.Resumption resumption = request.resuming()
-                    ? Runs.findResumption(about("--checkpoint-dir", () -> CheckpointStore.open(given.checkpointDir(), hconf)), request, given) : null;
+                    ? Runs.findResumption(about("--checkpoint-dir", () -> new CheckpointLocation(given.checkpointDir(), hconf).open()), request, given) : null;
             TrainConfig config = resumption == null ? given : resumption.config();
             validate(config);
             TrainConfig.Data d = config.data();
@@ -138,7 +139,7 @@ public final class TrainingJob {
                 throw new LiveTrainException("--workers " + config.workers() + ": more workers than training examples (" + split.train().length + ")");
             }
             ModelSpec model = modelSpec(config, request, data, hconf);
-            CheckpointStore store = about("--checkpoint-dir", () -> CheckpointStore.create(config.checkpointDir(), hconf));
+            CheckpointStore store = about("--checkpoint-dir", () -> new CheckpointLocation(config.checkpointDir(), hconf).create());
             lock = about("--checkpoint-dir", () -> RunLock.acquire(store, progress::line));
             lock.onLost(() -> spark.sparkContext().cancelAllJobs()); // another run took the directory over: stop writing
             Runs.Started started = Runs.start(store, lock, request, resumption, config, data, split, progress);

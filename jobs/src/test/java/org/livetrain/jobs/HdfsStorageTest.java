@@ -155,8 +155,8 @@ class HdfsStorageTest {
         LocalKafkaBroker broker = SharedBroker.get();
         SparkSession spark = SparkSessions.create("hdfs-scorer", 2, Map.of("spark.ui.enabled", "false"));
         String query = ckpt + "/scorer-query";
-        StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), "hdfs-in", "hdfs-out", ckpt, query, "0 seconds",
-                List.of(SEVEN.getParent().toString()), 50_000_000L, 64L << 20, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER, Map.of()));
+        StreamingQuery q = KafkaScorer.start(spark, Scorers.settings(broker.bootstrapServers(), "hdfs-in", "hdfs-out", ckpt, query, "0 seconds",
+                SEVEN.getParent()));
         ObjectMapper json = new ObjectMapper();
         try (KafkaProducer<String, String> p = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()), new StringSerializer(), new StringSerializer());
              KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", broker.bootstrapServers(), "group.id", "hdfs",

@@ -3,7 +3,6 @@ package org.livetrain.jobs;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.logging.log4j.Level;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -12,6 +11,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.logging.log4j.Level;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.streaming.StreamingQuery;
 import org.bytedeco.javacpp.indexer.UByteIndexer;
@@ -112,8 +112,7 @@ class KafkaScorerTest {
     @Test
     void pushedPathsComeBackAsPredictionsAndBadRequestsAsErrors() throws Exception {
         SparkSession spark = SparkSessions.create("scorer-test", 2, Map.of("spark.ui.enabled", "false"));
-        StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), "in", "out", ckpt.toString(),
-                dir.resolve("query").toString(), "0 seconds", List.of(images.toString()), 50_000_000L, 64L << 20, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER, Map.of()));
+        StreamingQuery q = KafkaScorer.start(spark, Scorers.settings(broker.bootstrapServers(), "in", "out", ckpt.toString(), dir.resolve("query").toString(), "0 seconds", images));
         try {
             List<String> paths = new ArrayList<>();
             for (int i = 0; i < DIGITS; i++) paths.add(images.resolve("digit-" + i + ".png").toString());
@@ -209,8 +208,7 @@ class KafkaScorerTest {
         var best = dirStore.load(dirStore.best().orElseThrow(), true);
         Path query = dir.resolve("query-reload");
         SparkSession spark = SparkSessions.create("scorer-test-2", 2, Map.of("spark.ui.enabled", "false"));
-        var settings = new KafkaScorer.Settings(broker.bootstrapServers(), "in2", "out2", ckpt2.toString(), query.toString(), "0 seconds",
-                List.of(images.toString()), 50_000_000L, 64L << 20, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER, Map.of());
+        var settings = Scorers.settings(broker.bootstrapServers(), "in2", "out2", ckpt2.toString(), query.toString(), "0 seconds", images);
         StreamingQuery q = KafkaScorer.start(spark, settings);
         Map<String, JsonNode> seen = new HashMap<>();
         try {
@@ -246,8 +244,7 @@ class KafkaScorerTest {
     @Test
     void continuousProcessingAnswersEachRequest() throws Exception {
         SparkSession spark = SparkSessions.create("scorer-test-3", 2, Map.of("spark.ui.enabled", "false"));
-        StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), "in3", "out3", ckpt.toString(),
-                dir.resolve("query-continuous").toString(), "continuous", List.of(images.toString()), 50_000_000L, 64L << 20, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER, Map.of()));
+        StreamingQuery q = KafkaScorer.start(spark, Scorers.settings(broker.bootstrapServers(), "in3", "out3", ckpt.toString(), dir.resolve("query-continuous").toString(), "continuous", images));
         try {
             Map<String, JsonNode> seen = pushAndRead("in3", "out3", "e", 20, new HashMap<>());
             int correct = 0;
@@ -281,9 +278,7 @@ class KafkaScorerTest {
         try (LogCapture said = LogCapture.of("org.livetrain.kafka.AnswerBatch", Level.WARN)) {
             for (String out : List.of("out-poison", "out-small")) {
                 String in = "in-" + out;
-                StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), in, out, ckpt.toString(),
-                        dir.resolve("query-" + out).toString(), "0 seconds", List.of(images.toString()), 50_000_000L, 64L << 20,
-                        KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER, Map.of()));
+                StreamingQuery q = KafkaScorer.start(spark, Scorers.settings(broker.bootstrapServers(), in, out, ckpt.toString(), dir.resolve("query-" + out).toString(), "0 seconds", images));
                 try {
                     byte[] poison = out.equals("out-poison") ? new byte[90_000]
                             : images.resolve("x".repeat(200) + "/" + "y".repeat(200) + "/" + "z".repeat(2500).replaceAll("(.{200})", "$1/") + ".png")

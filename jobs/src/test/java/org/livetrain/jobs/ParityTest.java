@@ -217,8 +217,7 @@ class ParityTest {
     static Map<String, String> viaKafka(Path ckpt, Path files, String name, Collection<String> paths) throws Exception {
         SparkSession spark = SparkSessions.create("parity-" + name, 2, Map.of("spark.ui.enabled", "false"));
         String in = "paths-" + name, outTopic = "answers-" + name;
-        StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(broker.bootstrapServers(), in, outTopic, ckpt.toString(),
-                dir.resolve("query-" + name).toString(), "0 seconds", List.of(files.toString()), 50_000_000L, 64L << 20, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER, Map.of()));
+        StreamingQuery q = KafkaScorer.start(spark, Scorers.settings(broker.bootstrapServers(), in, outTopic, ckpt.toString(), dir.resolve("query-" + name).toString(), "0 seconds", files));
         Map<String, String> out = new HashMap<>();
         try (KafkaProducer<String, String> p = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()), new StringSerializer(), new StringSerializer());
              KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", broker.bootstrapServers(), "group.id", "parity-" + name,

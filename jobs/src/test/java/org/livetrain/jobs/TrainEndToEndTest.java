@@ -4,21 +4,23 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.common.collect.Lists;
 import org.apache.hadoop.conf.Configuration;
 import org.bytedeco.opencv.opencv_core.Mat;
+import org.jline.terminal.Attributes.ControlChar;
+import org.jline.terminal.Attributes.InputFlag;
+import org.jline.terminal.Attributes.LocalFlag;
+import org.jline.terminal.Attributes.OutputFlag;
+import org.jline.terminal.Attributes;
+import org.jline.terminal.Size;
+import org.jline.terminal.Terminal;
+import org.jline.terminal.impl.ExternalTerminal;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
-import org.jline.terminal.Attributes;
-import org.jline.terminal.Attributes.ControlChar;
-import org.jline.terminal.Attributes.InputFlag;
-import org.jline.terminal.Attributes.LocalFlag;
-import org.jline.terminal.Attributes.OutputFlag;
-import org.jline.terminal.Size;
-import org.jline.terminal.Terminal;
-import org.jline.terminal.impl.ExternalTerminal;
+import org.livetrain.serving.ImageLimits;
 import org.livetrain.store.Checkpoint;
+import org.livetrain.store.CheckpointLocation;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.Pointer;
 import org.livetrain.terminal.ReaderSettings;
@@ -227,8 +229,8 @@ class TrainEndToEndTest {
             Terminal terminal = new ExternalTerminal("test", "xterm", new PipedInputStream(keys), screen, StandardCharsets.UTF_8);
             terminal.setAttributes(ttyDefaults());
             terminal.setSize(new Size(200, 40));
-            session = new TerminalSession(ckpt.toString(), new Configuration(),
-                    new ReaderSettings(Duration.ofSeconds(1), 50_000_000L, 64L << 20, false, null, true), () -> "no model",
+            session = new TerminalSession(new CheckpointLocation(ckpt.toString(), new Configuration()),
+                    new ReaderSettings(Duration.ofSeconds(1), ImageLimits.DEFAULT, false, null, true), () -> "no model",
                     new ShellPrompt(terminal, home));
             Thread reader = new Thread(() -> {
                 try {

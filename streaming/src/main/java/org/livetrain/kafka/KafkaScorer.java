@@ -6,17 +6,19 @@ import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
-import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.streaming.DataStreamWriter;
 import org.apache.spark.sql.streaming.StreamingQuery;
 import org.apache.spark.sql.streaming.Trigger;
 import org.livetrain.LiveTrainException;
-import org.livetrain.io.HadoopConf;
+import org.livetrain.serving.ImageLimits;
 import org.livetrain.serving.Scorer;
 import org.livetrain.serving.ServingStats;
+import org.livetrain.store.CheckpointLocation;
 
+import java.io.Serializable;
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -38,16 +40,26 @@ import java.util.concurrent.TimeoutException;
  * at-least-once, and a replayed request keeps its request id.
  */
 public final class KafkaScorer {
-    /** @param allowedRoots made absolute here, on the driver, not on each executor's working directory */
-    public record Settings(String bootstrapServers, String inputTopic, String outputTopic, String checkpointDir, String queryCheckpoint,
-                           String trigger, List<String> allowedRoots, long maxPixels, long maxBytes, long maxOffsetsPerTrigger,
-                           Map<String, String> kafkaProperties) {
-        public Settings {
-            allowedRoots = allowedRoots.stream().map(r -> Path.of(r).toAbsolutePath().normalize().toString()).toList();
-        }
+    /** The scorer's settings: Kafka, the model directory, the query, and what requests may read. */
+    public record Settings(Topics topics, CheckpointLocation models, Query query, Reading reading) {
+    }
 
+    /** The broker, the topic requests come from and the one answers go to, and the Kafka clients' own settings. */
+    public record Topics(String bootstrapServers, String input, String output, Map<String, String> kafkaProperties) {
+    }
+
+    /** The query: where its offsets live, its trigger (an interval, or {@code continuous}), and requests per micro-batch at most. */
+    public record Query(String checkpoint, String trigger, long maxOffsetsPerTrigger) {
         boolean continuous() {
             return trigger.equals("continuous");
+        }
+    }
+
+    /** What requests may read: files under these roots only, within these limits. */
+    public record Reading(List<String> allowedRoots, ImageLimits limits) implements Serializable {
+        /** @param allowedRoots made absolute here, on the driver, not on each executor's working directory */
+        public Reading {
+            allowedRoots = allowedRoots.stream().map(r -> Path.of(r).toAbsolutePath().normalize().toString()).toList();
         }
     }
 
@@ -64,27 +76,25 @@ public final class KafkaScorer {
     /** @param stats summed from the executors as micro-batches finish (registered here on first use) */
     public static StreamingQuery start(SparkSession spark, Settings s, ServingStats stats) {
         if (!stats.isRegistered()) spark.sparkContext().register(stats, "livetrain-serving");
-        ensureTopics(s);
-        if (isLocal(s.queryCheckpoint())) {
+        ensureTopics(s.topics());
+        if (isLocal(s.query().checkpoint())) {
             // Spark's default writes the offset and commit logs through Hadoop's FileContext, whose rename on a
             // local disk runs `readlink` in a child process when Hadoop's native library is absent (as here):
             // two processes per micro-batch. The FileSystem-based manager renames with java.io.
             spark.conf().set(CHECKPOINT_FILE_MANAGER, "org.apache.spark.sql.execution.streaming.FileSystemBasedCheckpointFileManager");
         }
         Dataset<Row> requests = source(spark, s);
-        // the Hadoop configuration (hundreds of properties) goes to the executors once, not with every micro-batch's tasks
-        Broadcast<HadoopConf> hadoop = JavaSparkContext.fromSparkContext(spark.sparkContext())
-                .broadcast(new HadoopConf(spark.sparkContext().hadoopConfiguration()));
-        RequestScorer scorer = new RequestScorer(s.checkpointDir(), hadoop, s.allowedRoots(), s.maxPixels(), s.maxBytes(),
-                s.continuous() ? 1 : Scorer.BATCH, stats);
-        Map<String, String> sink = new LinkedHashMap<>(kafkaOptions(s));
-        sink.put("topic", s.outputTopic());
-        DataStreamWriter<Row> writer = s.continuous()
+        // the model directory's Hadoop configuration (hundreds of properties) goes to the executors once, not with every micro-batch's tasks
+        Broadcast<CheckpointLocation> models = JavaSparkContext.fromSparkContext(spark.sparkContext()).broadcast(s.models());
+        RequestScorer scorer = new RequestScorer(models, s.reading(), s.query().continuous() ? 1 : Scorer.BATCH, stats);
+        Map<String, String> sink = new LinkedHashMap<>(kafkaOptions(s.topics()));
+        sink.put("topic", s.topics().output());
+        DataStreamWriter<Row> writer = s.query().continuous()
                 // continuous processing has no micro-batches: the map from source to sink is the whole plan
                 ? requests.mapPartitions(scorer, Encoders.row(AnswerBatch.ANSWER)).writeStream().format("kafka").options(sink)
                 : requests.writeStream().foreachBatch(new AnswerBatch(scorer, sink, stats));
         try {
-            return writer.option("checkpointLocation", s.queryCheckpoint()).trigger(trigger(s.trigger())).start();
+            return writer.option("checkpointLocation", s.query().checkpoint()).trigger(trigger(s.query().trigger())).start();
         } catch (TimeoutException e) {
             throw new LiveTrainException("the scorer query did not start (" + e.getMessage() + ")", e);
         }
@@ -92,11 +102,11 @@ public final class KafkaScorer {
 
     /** The requests: Kafka records of the input topic, from the earliest not yet answered. */
     private static Dataset<Row> source(SparkSession spark, Settings s) {
-        return spark.readStream().format("kafka").options(kafkaOptions(s))
-                .option("subscribe", s.inputTopic())
+        return spark.readStream().format("kafka").options(kafkaOptions(s.topics()))
+                .option("subscribe", s.topics().input())
                 .option("startingOffsets", "earliest")
                 // a backlog (after downtime, a burst) becomes several micro-batches rather than one giant one
-                .option("maxOffsetsPerTrigger", s.maxOffsetsPerTrigger())
+                .option("maxOffsetsPerTrigger", s.query().maxOffsetsPerTrigger())
                 // every core the scorer may use scores, also when the topic has fewer partitions
                 .option("minPartitions", String.valueOf(spark.sparkContext().defaultParallelism()))
                 .option("failOnDataLoss", "false")
@@ -104,7 +114,7 @@ public final class KafkaScorer {
     }
 
     /** The Kafka clients' settings, as Spark's Kafka source and sink take them. */
-    private static Map<String, String> kafkaOptions(Settings s) {
+    private static Map<String, String> kafkaOptions(Topics s) {
         Map<String, String> o = new LinkedHashMap<>();
         o.put("kafka.bootstrap.servers", s.bootstrapServers());
         s.kafkaProperties().forEach((k, v) -> o.put("kafka." + k, v));
@@ -115,7 +125,7 @@ public final class KafkaScorer {
      * Creates the input and output topics when they do not exist yet (with the broker's defaults): the
      * Kafka source fails a query whose topic is missing, and a scorer usually starts before the first push.
      */
-    static void ensureTopics(Settings s) {
+    static void ensureTopics(Topics s) {
         Properties p = new Properties();
         p.put("bootstrap.servers", s.bootstrapServers());
         p.putAll(s.kafkaProperties());
@@ -123,7 +133,7 @@ public final class KafkaScorer {
         try (Admin admin = Admin.create(p)) {
             Set<String> existing = admin.listTopics().names().get(30, TimeUnit.SECONDS);
             List<NewTopic> missing = new ArrayList<>();
-            for (String t : List.of(s.inputTopic(), s.outputTopic())) {
+            for (String t : List.of(s.input(), s.output())) {
                 if (!existing.contains(t)) missing.add(new NewTopic(t, Optional.empty(), Optional.empty()));
             }
             if (missing.isEmpty()) return;
@@ -138,7 +148,7 @@ public final class KafkaScorer {
         } catch (Exception e) {
             Throwable c = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
             throw new LiveTrainException("--bootstrap-servers " + s.bootstrapServers() + ": cannot check or create topics "
-                    + s.inputTopic() + " and " + s.outputTopic() + " (" + c + ")");
+                    + s.input() + " and " + s.output() + " (" + c + ")");
         }
     }
 

@@ -6,13 +6,12 @@ import org.apache.spark.api.java.function.MapPartitionsFunction;
 import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
-import org.livetrain.io.HadoopConf;
 import org.livetrain.io.ImageFiles;
 import org.livetrain.serving.BestModelService;
 import org.livetrain.serving.ScoreRecord;
 import org.livetrain.serving.Scorer;
 import org.livetrain.serving.ServingStats;
-import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.CheckpointLocation;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -41,11 +40,8 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
     public static final int MAX_REQUEST_BYTES = 16 << 10;
     private static final Map<String, BestModelService> MODELS = new ConcurrentHashMap<>();
 
-    private final String checkpointDir;
-    private final Broadcast<HadoopConf> hadoop;
-    private final List<String> allowedRoots;
-    private final long maxPixels;
-    private final long maxBytes;
+    private final Broadcast<CheckpointLocation> models;
+    private final KafkaScorer.Reading reading;
     private final int batch;
     private final ServingStats stats;
 
@@ -53,24 +49,20 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
      * @param batch requests scored together at most: {@link Scorer#BATCH} with micro-batches, 1 in continuous mode
      * @param stats where each answer is counted (requests, errors, latency since the record's timestamp)
      */
-    public RequestScorer(String checkpointDir, Broadcast<HadoopConf> hadoop, List<String> allowedRoots, long maxPixels, long maxBytes, int batch,
-                         ServingStats stats) {
-        this.checkpointDir = checkpointDir;
-        this.hadoop = hadoop;
-        this.allowedRoots = allowedRoots;
-        this.maxPixels = maxPixels;
-        this.maxBytes = maxBytes;
+    public RequestScorer(Broadcast<CheckpointLocation> models, KafkaScorer.Reading reading, int batch, ServingStats stats) {
+        this.models = models;
+        this.reading = reading;
         this.batch = batch;
         this.stats = stats;
     }
 
     @Override
     public Iterator<Row> call(Iterator<Row> requests) {
-        BestModelService models = MODELS.computeIfAbsent(checkpointDir,
-                d -> new BestModelService(CheckpointStore.open(d, hadoop.value().get()), BestModelService.DEFAULT_POLL));
-        models.poll(); // a micro-batch sees the best model as of its start
-        Scorer scorer = new Scorer(models, ImageFiles.within(allowedRoots, maxBytes), maxPixels,
-                () -> "no checkpoint has been published in " + checkpointDir + " yet");
+        CheckpointLocation location = models.value();
+        BestModelService best = MODELS.computeIfAbsent(location.uri(), d -> new BestModelService(location.open(), BestModelService.DEFAULT_POLL));
+        best.poll(); // a micro-batch sees the best model as of its start
+        Scorer scorer = new Scorer(best, ImageFiles.within(reading.allowedRoots(), reading.limits().maxBytes()), reading.limits().maxPixels(),
+                () -> "no checkpoint has been published in " + location.uri() + " yet");
         // lazily, up to `batch` rows at a time: a continuous-processing partition never ends, so there
         // the batch is 1 and a request is answered as soon as it arrives
         return new Iterator<>() {

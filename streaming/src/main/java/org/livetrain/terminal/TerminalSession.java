@@ -1,10 +1,10 @@
 package org.livetrain.terminal;
 
-import org.apache.hadoop.conf.Configuration;
 import org.livetrain.io.ImageFiles;
 import org.livetrain.serving.BestModelService;
 import org.livetrain.serving.LoadedModel;
 import org.livetrain.serving.Scorer;
+import org.livetrain.store.CheckpointLocation;
 import org.livetrain.store.CheckpointStore;
 
 import java.io.IOException;
@@ -17,11 +17,10 @@ public final class TerminalSession implements AutoCloseable {
     private final TerminalReader reader;
     private final PromptIO io;
 
-    public TerminalSession(String checkpointDir, Configuration conf, ReaderSettings settings, Supplier<String> notReady,
-                           PromptIO io) {
+    public TerminalSession(CheckpointLocation location, ReaderSettings settings, Supplier<String> notReady, PromptIO io) {
         this.io = io;
         try {
-            CheckpointStore store = CheckpointStore.open(checkpointDir, conf);
+            CheckpointStore store = location.open();
             this.models = new BestModelService(store, settings.poll());
             this.reader = open(store, settings, notReady);
         } catch (RuntimeException e) {
@@ -31,7 +30,7 @@ public final class TerminalSession implements AutoCloseable {
     }
 
     private TerminalReader open(CheckpointStore store, ReaderSettings settings, Supplier<String> notReady) {
-        Scorer scorer = new Scorer(models, ImageFiles.anywhere(settings.maxBytes()), settings.maxPixels(), notReady);
+        Scorer scorer = new Scorer(models, ImageFiles.anywhere(settings.limits().maxBytes()), settings.limits().maxPixels(), notReady);
         TerminalReader reader = new TerminalReader(scorer, io, settings);
         models.onEvent(reader::printAbove);
         LoadedModel m = models.current().orElse(null);

@@ -2,10 +2,10 @@ package org.livetrain.kafka;
 
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.livetrain.serving.ImageLimits;
 
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -17,9 +17,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 class SettingsTest {
     @Test
     void relativeAllowedRootsAreMadeAbsoluteOnTheDriver() {
-        KafkaScorer.Settings s = new KafkaScorer.Settings("127.0.0.1:9092", "in", "out", "ckpt", "ckpt/scorer-query", "1 second",
-                List.of("data/../images", "/srv/images/"), 1, 1, 1, Map.of());
+        KafkaScorer.Reading r = new KafkaScorer.Reading(List.of("data/../images", "/srv/images/"), ImageLimits.DEFAULT);
         Path here = Path.of("").toAbsolutePath();
-        assertEquals(List.of(here.resolve("images").toString(), "/srv/images"), s.allowedRoots());
+        assertEquals(List.of(here.resolve("images").toString(), "/srv/images"), r.allowedRoots());
     }
 }

@@ -3,7 +3,6 @@ package org.livetrain.jobs.byteps;
 import org.apache.spark.api.java.JavaRDD;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Dataset;
-import org.livetrain.io.HadoopConf;
 import org.livetrain.io.Storage;
 import org.livetrain.jobs.training.TrainConfig;
 import org.livetrain.jobs.training.Trainer;
@@ -11,7 +10,7 @@ import org.livetrain.jobs.training.TrainingRun;
 import org.livetrain.model.ModelSpec;
 import org.livetrain.ps.Compression;
 import org.livetrain.ps.KeySpace;
-import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.CheckpointLocation;
 import org.livetrain.store.Pointer;
 import org.livetrain.store.RunStore;
 import org.slf4j.Logger;
@@ -50,11 +49,11 @@ public final class BytePSTrainer implements Trainer {
         }
 
         /**
-         * How the job runs: the Hadoop configuration of its storage, the summation service's security, whether a
-         * JVM's workers reduce locally, the run's id, when its training time started, steps per epoch, and whether
-         * the run was resumed.
+         * How the job runs: its checkpoint directory, the summation service's security, whether a JVM's workers
+         * reduce locally, the run's id, when its training time started, steps per epoch, and whether the run was
+         * resumed.
          */
-        record Job(HadoopConf hadoop, SummationSecurity security, boolean localReduction, String run, long startedMillis, int stepsPerEpoch,
+        record Job(CheckpointLocation checkpoints, SummationSecurity security, boolean localReduction, String run, long startedMillis, int stepsPerEpoch,
                    boolean resume) implements Serializable {
         }
 
@@ -85,7 +84,7 @@ public final class BytePSTrainer implements Trainer {
 
         /** The run's checkpoints, as worker 0 writes them and every worker resumes from them. */
         RunStore store() {
-            return CheckpointStore.open(config.checkpointDir(), job.hadoop().get()).run(job.run(), config.keep());
+            return job.checkpoints().open().run(job.run(), config.keep());
         }
 
         int tasks() {
@@ -130,7 +129,7 @@ public final class BytePSTrainer implements Trainer {
             var conf = ctx.spark().sparkContext().getConf();
             Plan.Inputs inputs = new Plan.Inputs(ctx.data(), ctx.split().train(), ctx.split().dev(), ctx.model(),
                     ctx.model().create(ctx.data().shape(), ctx.data().numClasses(), c.learningRate(), c.seed()).numParams());
-            Plan.Job job = new Plan.Job(new HadoopConf(ctx.spark().sparkContext().hadoopConfiguration()), SummationSecurity.from(conf),
+            Plan.Job job = new Plan.Job(ctx.store().asLocation(), SummationSecurity.from(conf),
                     conf.getBoolean(LOCAL_REDUCTION, true) && !b.async(), ctx.run().id(), startedMillis, stepsPerEpoch, ctx.resumeFrom().isPresent());
             Plan plan = new Plan(c, inputs, job, Faults.from(c.conf()), 0);
             ctx.progress().line("byteps: %d workers, %s, %d steps per epoch of global batch %d, evaluation every %d steps, partitions of %d bytes%s%s; %s",
