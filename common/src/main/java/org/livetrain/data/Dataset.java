@@ -1,6 +1,7 @@
 package org.livetrain.data;
 
 import org.apache.hadoop.conf.Configuration;
+import org.livetrain.image.Shape;
 import org.livetrain.LiveTrainException;
 import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.image.InputContract;
@@ -135,18 +136,17 @@ public record Dataset(String spec, InputContract contract, Pool pool, Pool testP
      * The same data prepared otherwise: {@code profile} and {@code channels} as given on the command line
      * (null and 0: the data set's own choice). Only images in files can change their channels.
      */
-    public Dataset prepared(String profile, int channels) {
-        Profile p = profile == null || profile.isBlank() ? null : Profile.parse(profile);
+    public Dataset prepared(Profile p, int channels) {
         if (channels != 0 && channels != 1 && channels != 3) throw new IllegalArgumentException("channels " + channels + ": 1 or 3");
         int ch = channels != 0 ? channels : p != null && p.channels() != 0 ? p.channels() : contract.channels();
         if (pool instanceof FolderPool folder) {
-            Profile chosen = p != null ? p : ch == contract.channels() ? contract.preparation() : ch == 3 ? Profile.RGB : Profile.DIGIT;
+            Profile chosen = p != null ? p : ch == contract.channels() ? contract.profile() : ch == 3 ? Profile.RGB : Profile.DIGIT;
             if (chosen.channels() != ch) throw new LiveTrainException("input profile " + chosen.id() + " prepares " + chosen.channels()
                     + " channel(s), not the " + ch + " asked for");
-            return chosen == contract.preparation() && ch == contract.channels() ? this : folder(spec, folder, ch, chosen);
+            return chosen == contract.profile() && ch == contract.channels() ? this : folder(spec, folder, ch, chosen);
         }
         if (ch != contract.channels()) throw new LiveTrainException(spec + " holds " + contract.shape() + " grey images in IDX files; colour needs images in files (folder:DIR)");
-        return p == null || p == contract.preparation() ? this : bound(spec, contract.withProfile(p), pool, testPool);
+        return p == null || p == contract.profile() ? this : bound(spec, contract.withProfile(p), pool, testPool);
     }
 
     /** A folder's data set: the input's size, the channels and profile given, normalised per channel when in colour. */

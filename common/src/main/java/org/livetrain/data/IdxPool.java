@@ -1,6 +1,7 @@
 package org.livetrain.data;
 
 import org.apache.hadoop.conf.Configuration;
+import org.livetrain.image.Shape;
 import org.livetrain.LiveTrainException;
 import org.livetrain.image.InputContract;
 import org.livetrain.io.HadoopConf;

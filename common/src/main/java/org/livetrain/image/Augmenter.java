@@ -31,9 +31,9 @@ public final class Augmenter {
     private Augmenter() {
     }
 
-    /** A changed copy of an input laid out as {@code contract} says (channels x rows x cols). */
-    public static float[] augment(float[] chw, InputContract contract, Random rnd) {
-        return contract.preparation() == Profile.DIGIT ? warp(chw, contract.height(), contract.width(), rnd)
+    /** A changed copy of an input laid out as {@code contract} says (channels x rows x cols), prepared by {@code profile} (the contract's). */
+    public static float[] augment(float[] chw, InputContract contract, Profile profile, Random rnd) {
+        return profile == Profile.DIGIT ? warp(chw, contract.height(), contract.width(), rnd)
                 : flipAndShift(chw, contract.channels(), contract.height(), contract.width(), rnd);
     }
 

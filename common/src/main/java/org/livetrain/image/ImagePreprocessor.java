@@ -37,6 +37,8 @@ public final class ImagePreprocessor {
     public static final long DEFAULT_MAX_PIXELS = 50_000_000L;
 
     private final InputContract contract;
+    /** The contract's profile, parsed once. */
+    private final Profile profile;
     private final long maxPixels;
 
     /** For the bundled digits' contract: 28x28, prepared as a handwritten digit. */
@@ -50,6 +52,7 @@ public final class ImagePreprocessor {
 
     public ImagePreprocessor(InputContract contract, long maxPixels) {
         this.contract = contract;
+        this.profile = contract.profile();
         this.maxPixels = maxPixels;
     }
 
@@ -247,6 +250,6 @@ public final class ImagePreprocessor {
         if ((long) img.rows() * img.cols() > maxPixels) {
             throw new LiveTrainException(String.format("%s: image is %dx%d, above the limit of %.1f megapixels", name, img.cols(), img.rows(), maxPixels / 1e6));
         }
-        return contract.normalise(contract.preparation().prepare(img, contract, name));
+        return contract.normalise(profile.prepare(img, contract, name));
     }
 }

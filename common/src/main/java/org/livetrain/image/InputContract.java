@@ -6,7 +6,6 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.livetrain.LiveTrainException;
-import org.livetrain.data.Shape;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -44,7 +43,7 @@ public record InputContract(
         @JsonProperty("height") int height,
         @JsonProperty("width") int width,
         @JsonProperty("channels") int channels,
-        @JsonProperty("profile") String profile,
+        @JsonProperty("profile") String profileId,
         @JsonProperty("mean") float[] mean,
         @JsonProperty("std") float[] std,
         @JsonProperty("classes") List<String> classes) implements Serializable {
@@ -72,9 +71,10 @@ public record InputContract(
         return new Shape(height, width, channels);
     }
 
+    /** How an image file becomes this input; a profile this LiveTrain does not know is refused ({@link #check}). */
     @JsonIgnore
-    public Profile preparation() {
-        return Profile.parse(profile);
+    public Profile profile() {
+        return Profile.parse(profileId);
     }
 
     /** The same contract with another profile. */
@@ -84,7 +84,7 @@ public record InputContract(
 
     /** The same contract with per-channel normalisation. */
     public InputContract withNormalisation(float[] channelMean, float[] channelStd) {
-        return new InputContract(version, height, width, channels, profile, channelMean, channelStd, classes);
+        return new InputContract(version, height, width, channels, profileId, channelMean, channelStd, classes);
     }
 
     /**
@@ -101,13 +101,13 @@ public record InputContract(
         }
         Profile p;
         try {
-            p = Profile.parse(profile);
+            p = Profile.parse(profileId);
         } catch (LiveTrainException e) {
-            throw new LiveTrainException(where + ": input contract with unknown profile " + profile + " (this LiveTrain knows "
+            throw new LiveTrainException(where + ": input contract with unknown profile " + profileId + " (this LiveTrain knows "
                     + String.join(", ", Profile.ids()) + ")");
         }
         if (p.channels() != 0 && p.channels() != channels) {
-            throw new LiveTrainException(where + ": input contract profile " + profile + " with " + channels + " channel(s)");
+            throw new LiveTrainException(where + ": input contract profile " + profileId + " with " + channels + " channel(s)");
         }
         for (float[] v : new float[][]{mean, std}) {
             if (v != null && v.length != channels) throw new LiveTrainException(where + ": input contract normalisation for " + v.length + " channel(s), not " + channels);
@@ -177,7 +177,7 @@ public record InputContract(
 
     /** One line for people: {@code 28x28 grey, profile digit, 10 classes}. */
     public String describe() {
-        return String.format(Locale.ROOT, "%dx%d %s, profile %s%s, %d classes", height, width, channels == 1 ? "grey" : "colour", profile,
+        return String.format(Locale.ROOT, "%dx%d %s, profile %s%s, %d classes", height, width, channels == 1 ? "grey" : "colour", profileId,
                 mean == null ? "" : ", normalised per channel", classes == null ? 0 : classes.size());
     }
 }

@@ -5,7 +5,7 @@ import org.deeplearning4j.nn.conf.MultiLayerConfiguration;
 import org.deeplearning4j.nn.graph.ComputationGraph;
 import org.deeplearning4j.nn.multilayer.MultiLayerNetwork;
 import org.livetrain.LiveTrainException;
-import org.livetrain.data.Shape;
+import org.livetrain.image.Shape;
 import org.livetrain.io.Storage;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;

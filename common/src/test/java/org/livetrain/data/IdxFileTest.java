@@ -4,6 +4,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.image.Shape;
 import org.livetrain.LiveTrainException;
 
 import java.io.ByteArrayOutputStream;

@@ -5,7 +5,6 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.LabeledImage;
-import org.livetrain.data.Shape;
 
 import java.util.Arrays;
 import java.util.HashSet;
@@ -47,7 +46,7 @@ class AugmenterTest {
         InputContract rgb = InputContract.of(new Shape(4, 5, 3), Profile.RGB, List.of("a", "b"));
         boolean flipped = false;
         for (int seed = 0; seed < 20; seed++) {
-            float[] out = Augmenter.augment(img, rgb, new Random(seed));
+            float[] out = Augmenter.augment(img, rgb, rgb.profile(), new Random(seed));
             for (int i = 0; i < 20; i++) {
                 assertEquals(out[i], out[20 + i]);
                 assertEquals(out[i], out[40 + i]);

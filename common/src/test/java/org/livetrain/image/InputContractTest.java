@@ -3,7 +3,6 @@ package org.livetrain.image;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.livetrain.LiveTrainException;
-import org.livetrain.data.Shape;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;

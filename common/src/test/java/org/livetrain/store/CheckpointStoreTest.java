@@ -6,7 +6,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.LiveTrainException;
-import org.livetrain.data.Shape;
+import org.livetrain.image.Shape;
 import org.livetrain.image.InputContract;
 import org.livetrain.image.Profile;
 import org.livetrain.model.ModelZipTest;

@@ -9,7 +9,6 @@ import org.apache.spark.sql.SparkSession;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.Split;
-import org.livetrain.image.Profile;
 import org.livetrain.io.Storage;
 import org.livetrain.jobs.byteps.BytePSTrainer;
 import org.livetrain.jobs.dl4j.Dl4jTrainer;
@@ -91,8 +90,7 @@ public final class TrainingJob {
         int channels = c.data().channels();
         if (channels != 0 && channels != 1 && channels != 3) throw new LiveTrainException("--channels " + channels + ": use 1 (grey) or 3 (colour)");
         if (c.model().configFile() == null) about("--model", () -> Models.Kind.parse(c.model().name()));
-        String profile = c.data().inputProfile();
-        if (profile != null && !profile.isBlank()) about("--input-profile", () -> Profile.parse(profile));
+        about("--input-profile", () -> c.data().profile());
         c.byteps().validate(c.trainer());
     }
 
@@ -133,7 +131,7 @@ public final class TrainingJob {
             TrainConfig.Data d = config.data();
             Dataset opened = about("--data", () -> Dataset.open(d.spec(), hconf));
             String asked = d.channels() != 0 ? "--channels " + d.channels() + ":" : "--input-profile " + d.inputProfile() + ":";
-            Dataset data = about(asked, () -> opened.prepared(d.inputProfile(), d.channels()));
+            Dataset data = about(asked, () -> opened.prepared(d.profile(), d.channels()));
             Split split = data.split(config.seed());
             if (split.train().length < config.workers()) {
                 throw new LiveTrainException("--workers " + config.workers() + ": more workers than training examples (" + split.train().length + ")");

@@ -6,6 +6,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.image.Profile;
 import org.livetrain.store.Checkpoint;
 import org.livetrain.store.CheckpointStore;
 
@@ -46,7 +47,7 @@ class CompatibilityTest {
         CheckpointStore store = CheckpointStore.open(ckpt.toString(), new Configuration());
         Checkpoint best = store.load(store.best().orElseThrow(), false);
         assertEquals(120, best.meta().step());
-        assertEquals("digit", best.input().profile());
+        assertEquals(Profile.DIGIT, best.input().profile());
         assertEquals(List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"), best.input().classes());
 
         Cli served = Cli.withInput(TrainEndToEndTest.SEVEN.toAbsolutePath() + "\nq\n", "terminal", "--json", "--checkpoint-dir", ckpt.toString());

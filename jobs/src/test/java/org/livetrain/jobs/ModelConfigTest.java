@@ -8,7 +8,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.LabeledImage;
-import org.livetrain.data.Shape;
+import org.livetrain.image.Shape;
 import org.livetrain.model.ModelSpec;
 import org.livetrain.model.Network;
 import org.livetrain.store.Checkpoint;

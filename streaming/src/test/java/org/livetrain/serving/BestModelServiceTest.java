@@ -8,7 +8,7 @@ import org.livetrain.model.Network;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.livetrain.data.Shape;
+import org.livetrain.image.Shape;
 import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.image.InputContract;
 import org.livetrain.image.Profile;

@@ -198,7 +198,8 @@ final class WorkerLoop {
         Collections.shuffle(examples, rnd);
         if (c.byteps().augment()) {
             var contract = plan.data().contract();
-            examples.replaceAll(e -> new LabeledImage(e.index(), e.label(), Augmenter.augment(e.pixels(), contract, rnd)));
+            var profile = contract.profile();
+            examples.replaceAll(e -> new LabeledImage(e.index(), e.label(), Augmenter.augment(e.pixels(), contract, profile, rnd)));
         }
         List<DataSet> batches = new ArrayList<>();
         Batches.batches(examples.iterator(), c.batch(), plan.data().numClasses()).forEachRemaining(batches::add);

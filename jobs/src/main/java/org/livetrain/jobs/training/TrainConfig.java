@@ -2,6 +2,7 @@ package org.livetrain.jobs.training;
 
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Split;
+import org.livetrain.image.Profile;
 import org.livetrain.model.ModelSpec;
 import org.livetrain.ps.Compression;
 
@@ -23,6 +24,10 @@ public record TrainConfig(Data data, Model model, Schedule schedule, TrainerKind
 
     /** {@code --data}, and how its images become inputs ({@code --input-profile}, {@code --channels}: 0 for the data's own). */
     public record Data(String spec, String inputProfile, int channels) implements Serializable {
+        /** {@code --input-profile} as a profile, or null for the data set's own choice. */
+        public Profile profile() {
+            return inputProfile == null || inputProfile.isBlank() ? null : Profile.parse(inputProfile);
+        }
     }
 
     /** {@code --model}, or {@code --model-config} (a file), or {@code --init-from} (a saved model) with {@code --freeze}. */

@@ -8,7 +8,7 @@ import org.livetrain.LiveTrainException;
 import org.livetrain.data.Batches;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.LabeledImage;
-import org.livetrain.data.Shape;
+import org.livetrain.image.Shape;
 import org.livetrain.model.Models;
 import org.livetrain.model.Network;
 import org.livetrain.ps.Compression;

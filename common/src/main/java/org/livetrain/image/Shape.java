@@ -1,4 +1,4 @@
-package org.livetrain.data;
+package org.livetrain.image;
 
 import java.io.Serializable;
 
