@@ -55,6 +55,12 @@ public enum Profile {
         return id;
     }
 
+    /** The name the contract and --input-profile use. */
+    @Override
+    public String toString() {
+        return id;
+    }
+
     /** The channels the profile produces. */
     public int channels() {
         return channels;

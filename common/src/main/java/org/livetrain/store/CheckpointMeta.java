@@ -3,44 +3,106 @@ package org.livetrain.store;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
-import org.livetrain.image.InputContract;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.annotation.JsonUnwrapped;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.DeserializationContext;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
+import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 
-import java.util.List;
+import java.io.IOException;
 import java.util.Map;
 
 /**
- * What {@code meta.json} says of one checkpoint: when in training it was taken, how good it is, what
- * produced it (trainer, data, model, run), the {@link InputContract} of its input (also inside model.zip), and
- * the sha256 of its {@code model.zip}. Trainer-specific figures go in {@code stats}. {@code elapsed_seconds} counts the run's training time, across resumptions.
+ * What {@code meta.json} says of one checkpoint. The file is flat; here its fields come in groups:
+ * <pre>
+ * field                                 group        meaning
+ * step, epoch                           evaluation   where in training it was taken
+ * dev_accuracy, dev_loss, train_loss    evaluation   how good it is
+ * trainer, workers, data, model, run    origin       what produced it (the run is filled in by the store)
+ * elapsed_seconds, examples_per_second  timing       the run's training time so far (across resumptions), its speed,
+ * created                               timing       and when the checkpoint was written (by the store)
+ * sha256, model_bytes                   file         its model.zip's checksum and size (by the store)
+ * stats                                              trainer-specific figures
+ * </pre>
+ * The input contract is not here: it travels inside {@code model.zip} and in the run's {@code run.json}.
+ * Checkpoints written before issue 26 also carry {@code classes} and {@code input}; the store reads those
+ * ({@link CheckpointStore#load}), nothing else does.
  */
-@JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
-public record CheckpointMeta(
-        @JsonProperty("step") long step,
-        @JsonProperty("epoch") int epoch,
-        @JsonProperty("dev_accuracy") double devAccuracy,
-        @JsonProperty("dev_loss") double devLoss,
-        @JsonProperty("train_loss") double trainLoss,
-        @JsonProperty("trainer") String trainer,
-        @JsonProperty("workers") int workers,
-        @JsonProperty("data") String data,
-        @JsonProperty("model") String model,
-        @JsonProperty("classes") List<String> classes,
-        @JsonProperty("elapsed_seconds") double elapsedSeconds,
-        @JsonProperty("examples_per_second") double examplesPerSecond,
-        @JsonProperty("created") String created,
-        @JsonProperty("sha256") String sha256,
-        @JsonProperty("model_bytes") long modelBytes,
-        @JsonProperty("stats") Map<String, Object> stats,
-        @JsonProperty("run") String run,
-        @JsonProperty("input") InputContract input) {
+@JsonPropertyOrder({"evaluation", "origin", "timing", "file", "stats"})
+@JsonDeserialize(using = CheckpointMeta.Reader.class)
+public record CheckpointMeta(@JsonUnwrapped Evaluation evaluation, @JsonUnwrapped Origin origin, @JsonUnwrapped Timing timing,
+                             @JsonUnwrapped ModelFile file, @JsonProperty("stats") Map<String, Object> stats) {
+
+    /** Where in training the checkpoint was taken, and how good it is on the dev split. */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record Evaluation(@JsonProperty("step") long step, @JsonProperty("epoch") int epoch, @JsonProperty("dev_accuracy") double devAccuracy,
+                             @JsonProperty("dev_loss") double devLoss, @JsonProperty("train_loss") double trainLoss) {
+    }
+
+    /** What produced it: the trainer and its workers, the data, the model, the run (null until published). */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Origin(@JsonProperty("trainer") String trainer, @JsonProperty("workers") int workers, @JsonProperty("data") String data,
+                         @JsonProperty("model") String model, @JsonProperty("run") String run) {
+        Origin of(String byRun) {
+            return new Origin(trainer, workers, data, model, byRun);
+        }
+    }
+
+    /** The run's training time when it was taken (across resumptions), examples per second, and when it was written (null until then). */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Timing(@JsonProperty("elapsed_seconds") double elapsedSeconds, @JsonProperty("examples_per_second") double examplesPerSecond,
+                         @JsonProperty("created") String created) {
+        public Timing(double elapsedSeconds, double examplesPerSecond) {
+            this(elapsedSeconds, examplesPerSecond, null);
+        }
+    }
+
+    /** The written model.zip: its sha256 and size (null and 0 until it is written). */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record ModelFile(@JsonProperty("sha256") String sha256, @JsonProperty("model_bytes") long modelBytes) {
+        static final ModelFile NOT_WRITTEN = new ModelFile(null, 0);
+    }
 
     /** What a trainer knows at an evaluation; the run store fills in the run, the time and the file's facts. */
-    public static CheckpointMeta evaluation(long step, int epoch, double devAccuracy, double devLoss, double trainLoss, String trainer,
-                                            int workers, String data, String model, InputContract input, double elapsedSeconds,
-                                            double examplesPerSecond, Map<String, Object> stats) {
-        return new CheckpointMeta(step, epoch, devAccuracy, devLoss, trainLoss, trainer, workers, data, model, input.classes(), elapsedSeconds,
-                examplesPerSecond, null, null, 0, stats, null, input);
+    public static CheckpointMeta evaluation(Evaluation evaluation, Origin origin, Timing timing, Map<String, Object> stats) {
+        return new CheckpointMeta(evaluation, origin, timing, ModelFile.NOT_WRITTEN, stats);
+    }
+
+    /** The same metadata as published: by which run, when, and the sha256 and size of the written model. */
+    CheckpointMeta published(String byRun, String createdAt, String sha, long bytes) {
+        return new CheckpointMeta(evaluation, origin.of(byRun), new Timing(timing.elapsedSeconds(), timing.examplesPerSecond(), createdAt),
+                new ModelFile(sha, bytes), stats);
+    }
+
+    public long step() {
+        return evaluation.step();
+    }
+
+    public int epoch() {
+        return evaluation.epoch();
+    }
+
+    public double devAccuracy() {
+        return evaluation.devAccuracy();
+    }
+
+    public String run() {
+        return origin.run();
+    }
+
+    public double elapsedSeconds() {
+        return timing.elapsedSeconds();
+    }
+
+    public String sha256() {
+        return file.sha256();
     }
 
     /** A trainer figure of {@code stats} as a number, or null when this checkpoint has none by that name. */
@@ -48,9 +110,19 @@ public record CheckpointMeta(
         return stats != null && stats.get(name) instanceof Number n ? n.doubleValue() : null;
     }
 
-    /** The same metadata as published: by which run, when, and the sha256 and size of the written model. */
-    CheckpointMeta published(String byRun, String createdAt, String sha, long bytes) {
-        return new CheckpointMeta(step, epoch, devAccuracy, devLoss, trainLoss, trainer, workers, data, model, classes,
-                elapsedSeconds, examplesPerSecond, createdAt, sha, bytes, stats, byRun, input);
+    /** Reads the flat file into the groups: each group takes the fields it knows. */
+    static final class Reader extends StdDeserializer<CheckpointMeta> {
+        Reader() {
+            super(CheckpointMeta.class);
+        }
+
+        @Override
+        public CheckpointMeta deserialize(JsonParser p, DeserializationContext ctx) throws IOException {
+            JsonNode n = p.readValueAsTree();
+            var json = CheckpointStore.JSON;
+            Map<String, Object> stats = n.hasNonNull("stats") ? json.convertValue(n.get("stats"), new TypeReference<Map<String, Object>>() { }) : null;
+            return new CheckpointMeta(json.treeToValue(n, Evaluation.class), json.treeToValue(n, Origin.class), json.treeToValue(n, Timing.class),
+                    json.treeToValue(n, ModelFile.class), stats);
+        }
     }
 }

@@ -1,6 +1,7 @@
 package org.livetrain.store;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.hadoop.conf.Configuration;
@@ -208,8 +209,7 @@ public final class CheckpointStore {
             RunStore run = run(id, keep);
             fs.mkdirs(run.checkpoints());
             RunLock.Holder me = RunLock.current(id);
-            run.writeInfo(new RunInfo(id, number, RunInfo.RUNNING, settings, null, null, null, null, null, null, null, null, input)
-                    .running(Instant.now().toString(), me.host(), me.pid()));
+            run.writeInfo(RunInfo.created(id, number, settings, input).running(Instant.now().toString(), me.host(), me.pid()));
             if (lock != null) lock.forRun(id);
             return run;
         } catch (IOException e) {
@@ -274,15 +274,16 @@ public final class CheckpointStore {
         List<HistoryEntry> h = run.history();
         if (h.isEmpty()) return Optional.empty();
         CheckpointMeta first = h.get(0).meta(), last = h.get(h.size() - 1).meta();
+        CheckpointMeta.Origin by = last.origin();
         Map<String, Object> settings = new LinkedHashMap<>();
-        if (last.trainer() != null) settings.put("trainer", last.trainer());
-        if (last.data() != null) settings.put("data", last.data());
-        if (last.model() != null) settings.put("model", last.model());
-        settings.put("workers", last.workers());
-        String started = Instant.parse(first.created() == null ? Instant.EPOCH.toString() : first.created())
+        if (by.trainer() != null) settings.put("trainer", by.trainer());
+        if (by.data() != null) settings.put("data", by.data());
+        if (by.model() != null) settings.put("model", by.model());
+        settings.put("workers", by.workers());
+        String created = first.timing().created();
+        String started = Instant.parse(created == null ? Instant.EPOCH.toString() : created)
                 .minusMillis((long) (first.elapsedSeconds() * 1000)).toString();
-        return Optional.of(new RunInfo(null, 0, RunInfo.EARLIER, settings, started, null, null, null,
-                last.elapsedSeconds(), null, null, null, null));
+        return Optional.of(RunInfo.earlier(null, 0, settings, started, last.elapsedSeconds(), null));
     }
 
     /**
@@ -295,8 +296,7 @@ public final class CheckpointStore {
     public Optional<String> migrate() {
         try {
             if (!hasEarlierLayout()) return Optional.empty();
-            RunInfo was = new RunStore(this, null, "", DEFAULT_KEEP).info().orElse(new RunInfo(null, 0, RunInfo.EARLIER, Map.of(),
-                    Instant.now().toString(), null, null, null, null, null, null, null, null));
+            RunInfo was = new RunStore(this, null, "", DEFAULT_KEEP).info().orElse(RunInfo.earlier(null, 0, Map.of(), Instant.now().toString(), null, null));
             String id = "earlier-" + RUN_ID.format(Instant.parse(was.started()));
             String prefix = "runs/" + id + "/";
             Path target = new Path(runsDir(), id);
@@ -308,8 +308,7 @@ public final class CheckpointStore {
                     Path src = new Path(root, name);
                     if (fs.exists(src)) FileUtil.copy(fs, src, fs, new Path(tmp, name), false, true, conf);
                 }
-                RunInfo info = new RunInfo(id, number, RunInfo.EARLIER, was.settings(), was.started(), null, null, null, was.wallSeconds(), null, null, null,
-                        InputContract.before(List.of()));
+                RunInfo info = RunInfo.earlier(id, number, was.settings(), was.started(), was.wallSeconds(), InputContract.before(List.of()));
                 Storage.writeAtomically(fs, new Path(tmp, "run.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(info), conf);
                 Optional<Pointer> best = best(), latest = latest();
                 if (latest.isPresent()) writePointer(new Path(tmp, "latest.json"), latest.get().at(prefix + latest.get().path(), id));
@@ -361,9 +360,25 @@ public final class CheckpointStore {
 
     /** Reads the metadata of a checkpoint. */
     public CheckpointMeta meta(Pointer p) {
-        Path file = new Path(new Path(root, p.path()), "meta.json");
+        return meta(p, metaNode(p));
+    }
+
+    private CheckpointMeta meta(Pointer p, JsonNode node) {
         try {
-            return JSON.readValue(Storage.readAll(fs, file, Storage.MAX_JSON), CheckpointMeta.class);
+            return JSON.treeToValue(node, CheckpointMeta.class);
+        } catch (IOException e) {
+            throw new LiveTrainException(metaFile(p) + ": unreadable (" + Storage.firstLine(e) + ")", e);
+        }
+    }
+
+    private Path metaFile(Pointer p) {
+        return new Path(new Path(root, p.path()), "meta.json");
+    }
+
+    private JsonNode metaNode(Pointer p) {
+        Path file = metaFile(p);
+        try {
+            return JSON.readTree(Storage.readAll(fs, file, Storage.MAX_JSON));
         } catch (FileNotFoundException e) {
             throw new LiveTrainException(file + ": missing (the pointer names a checkpoint that is not there)");
         } catch (IOException e) {
@@ -372,11 +387,28 @@ public final class CheckpointStore {
     }
 
     /**
+     * The input contract of a checkpoint, read in this one place: inside its model.zip; for a checkpoint written
+     * before issue 26 without one there, its meta.json's {@code input}; before contracts existed, the digit
+     * contract of then with meta.json's {@code classes}.
+     */
+    private static InputContract contract(byte[] zip, JsonNode meta, String where) {
+        Optional<InputContract> inZip = InputContract.in(zip, where);
+        if (inZip.isPresent()) return inZip.get();
+        try {
+            if (meta.hasNonNull("input")) return JSON.treeToValue(meta.get("input"), InputContract.class);
+            return InputContract.before(meta.hasNonNull("classes") ? JSON.convertValue(meta.get("classes"), new TypeReference<List<String>>() { }) : null);
+        } catch (IOException | IllegalArgumentException e) {
+            throw new LiveTrainException(where + ": not a valid input contract in meta.json (" + Storage.firstLine(e) + ")");
+        }
+    }
+
+    /**
      * Loads a checkpoint after checking its model's sha256 against the pointer and its metadata, and that its
      * input contract is one this LiveTrain understands.
      */
     public Checkpoint load(Pointer p, boolean withUpdater) {
-        CheckpointMeta meta = meta(p);
+        JsonNode metaNode = metaNode(p);
+        CheckpointMeta meta = meta(p, metaNode);
         Path file = new Path(new Path(root, p.path()), "model.zip");
         byte[] bytes;
         try {
@@ -393,9 +425,8 @@ public final class CheckpointStore {
             throw new CorruptCheckpointException(file + ": checksum mismatch (sha256 " + actual + ", expected " + p.sha256() + "); refusing it", null);
         }
         InputContract input;
-        try { // the contract: meta.json's, else the model zip's, else that of checkpoints written before contracts
-            input = (meta.input() != null ? meta.input() : InputContract.in(bytes, file.toString()).orElse(InputContract.before(meta.classes())))
-                    .check(file.toString());
+        try {
+            input = contract(bytes, metaNode, file.toString()).check(file.toString());
         } catch (LiveTrainException e) {
             throw new CorruptCheckpointException(e.getMessage(), e);
         }

@@ -16,8 +16,6 @@ public record HistoryEntry(CheckpointMeta meta, boolean best, boolean runBest) {
 
     JsonNode toJson() {
         ObjectNode line = CheckpointStore.JSON.valueToTree(meta);
-        line.remove("classes");
-        line.remove("input");
         line.put("best", best);
         line.put("run_best", runBest);
         return line;

@@ -23,7 +23,7 @@ public record Pointer(
         @JsonProperty("run") String run) {
 
     static Pointer of(CheckpointMeta m, String path) {
-        return new Pointer(m.step(), m.epoch(), path, m.sha256(), m.devAccuracy(), m.devLoss(), m.created(), m.run());
+        return new Pointer(m.step(), m.epoch(), path, m.sha256(), m.devAccuracy(), m.evaluation().devLoss(), m.timing().created(), m.run());
     }
 
     /** The same checkpoint at another place (a migrated directory). */

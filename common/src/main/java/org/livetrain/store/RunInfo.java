@@ -4,8 +4,17 @@ import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.annotation.JsonUnwrapped;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.DeserializationContext;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
+import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import org.livetrain.image.InputContract;
 
+import java.io.IOException;
 import java.util.Map;
 
 /**
@@ -19,22 +28,38 @@ import java.util.Map;
  * {@value #INTERRUPTED} (stopped by a signal, or found {@value #RUNNING} with no live process behind it),
  * {@value #EARLIER} (written by a version without runs, so its end was not recorded).
  */
-@JsonIgnoreProperties(ignoreUnknown = true)
 @JsonInclude(JsonInclude.Include.NON_NULL)
-public record RunInfo(
-        @JsonProperty("id") String id,
-        @JsonProperty("number") int number,
-        @JsonProperty("state") String state,
-        @JsonProperty("settings") Map<String, Object> settings,
-        @JsonProperty("started") String started,
-        @JsonProperty("ended") String ended,
-        @JsonProperty("host") String host,
-        @JsonProperty("pid") Long pid,
-        @JsonProperty("wall_seconds") Double wallSeconds,
-        @JsonProperty("test_accuracy") Double testAccuracy,
-        @JsonProperty("test_examples") Integer testExamples,
-        @JsonProperty("error") String error,
-        @JsonProperty("input") InputContract input) {
+@JsonPropertyOrder({"id", "number", "state", "settings", "process", "outcome", "input"})
+@JsonDeserialize(using = RunInfo.Reader.class)
+public record RunInfo(@JsonProperty("id") String id, @JsonProperty("number") int number, @JsonProperty("state") String state,
+                      @JsonProperty("settings") Map<String, Object> settings, @JsonUnwrapped Process process, @JsonUnwrapped Outcome outcome,
+                      @JsonProperty("input") InputContract input) {
+
+    /** Where and when the run ran: started and ended (ISO instants), and the host and pid of its process. */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Process(@JsonProperty("started") String started, @JsonProperty("ended") String ended, @JsonProperty("host") String host,
+                          @JsonProperty("pid") Long pid) {
+        static final Process NOT_STARTED = new Process(null, null, null, null);
+    }
+
+    /** How it ended: its training time, the test accuracy of its best checkpoint and on how many examples, the error if it failed. */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Outcome(@JsonProperty("wall_seconds") Double wallSeconds, @JsonProperty("test_accuracy") Double testAccuracy,
+                          @JsonProperty("test_examples") Integer testExamples, @JsonProperty("error") String error) {
+        static final Outcome NONE = new Outcome(null, null, null, null);
+    }
+
+    /** A run just created, before {@link #running}. */
+    static RunInfo created(String id, int number, Map<String, Object> settings, InputContract input) {
+        return new RunInfo(id, number, RUNNING, settings, Process.NOT_STARTED, Outcome.NONE, input);
+    }
+
+    /** A run of a directory written before runs existed: what can be said of it. */
+    static RunInfo earlier(String id, int number, Map<String, Object> settings, String started, Double wallSeconds, InputContract input) {
+        return new RunInfo(id, number, EARLIER, settings, new Process(started, null, null, null), new Outcome(wallSeconds, null, null, null), input);
+    }
 
     public static final String RUNNING = "running";
     public static final String FINISHED = "finished";
@@ -62,20 +87,54 @@ public record RunInfo(
         return v == null ? null : String.valueOf(v);
     }
 
+    public String started() {
+        return process.started();
+    }
+
+    public Double wallSeconds() {
+        return outcome.wallSeconds();
+    }
+
+    public Double testAccuracy() {
+        return outcome.testAccuracy();
+    }
+
+    public String error() {
+        return outcome.error();
+    }
+
     /** The same run, running again in this process (a resumption) or for the first time. */
     RunInfo running(String now, String onHost, long processId) {
-        return new RunInfo(id, number, RUNNING, settings, started == null ? now : started, null, onHost, processId,
-                wallSeconds, testAccuracy, testExamples, null, input);
+        Process p = new Process(process.started() == null ? now : process.started(), null, onHost, processId);
+        return new RunInfo(id, number, RUNNING, settings, p, new Outcome(outcome.wallSeconds(), outcome.testAccuracy(), outcome.testExamples(), null), input);
     }
 
     /** The run as it ended: its state, the training time so far, the test accuracy if it was measured, the error if any. */
     public RunInfo ended(String endState, String now, Double wall, Double test, Integer examples, String failure) {
-        return new RunInfo(id, number, endState, settings, started, now, host, pid, wall,
-                test != null ? test : testAccuracy, examples != null ? examples : testExamples, failure, input);
+        Process p = new Process(process.started(), now, process.host(), process.pid());
+        Outcome o = new Outcome(wall, test != null ? test : outcome.testAccuracy(), examples != null ? examples : outcome.testExamples(), failure);
+        return new RunInfo(id, number, endState, settings, p, o, input);
     }
 
     /** The same run with its settings replaced (a resumption that extends --epochs). */
     public RunInfo withSettings(Map<String, Object> newSettings) {
-        return new RunInfo(id, number, state, newSettings, started, ended, host, pid, wallSeconds, testAccuracy, testExamples, error, input);
+        return new RunInfo(id, number, state, newSettings, process, outcome, input);
+    }
+
+    /** Reads the flat file into the groups: each group takes the fields it knows. */
+    static final class Reader extends StdDeserializer<RunInfo> {
+        Reader() {
+            super(RunInfo.class);
+        }
+
+        @Override
+        public RunInfo deserialize(JsonParser p, DeserializationContext ctx) throws IOException {
+            JsonNode n = p.readValueAsTree();
+            var json = CheckpointStore.JSON;
+            Map<String, Object> settings = n.hasNonNull("settings") ? json.convertValue(n.get("settings"), new TypeReference<Map<String, Object>>() { }) : null;
+            return new RunInfo(n.hasNonNull("id") ? n.get("id").asText() : null, n.path("number").asInt(), n.hasNonNull("state") ? n.get("state").asText() : null,
+                    settings, json.treeToValue(n, Process.class), json.treeToValue(n, Outcome.class),
+                    n.hasNonNull("input") ? json.treeToValue(n.get("input"), InputContract.class) : null);
+        }
     }
 }

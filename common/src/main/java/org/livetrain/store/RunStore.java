@@ -4,6 +4,7 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.livetrain.LiveTrainException;
+import org.livetrain.image.InputContract;
 import org.livetrain.io.Storage;
 import org.livetrain.model.Network;
 
@@ -118,16 +119,15 @@ public final class RunStore {
      * the run's best and the directory's best when its dev accuracy is strictly better than theirs. Appends
      * a line to the run's history; applies the run's retention.
      */
-    public Published publish(Network net, CheckpointMeta meta) {
-        return point(write(net, meta));
+    public Published publish(Network net, InputContract input, CheckpointMeta meta) {
+        return point(write(net, input, meta, -1));
     }
 
-    public Written write(Network net, CheckpointMeta meta) {
-        return write(net, meta, -1);
-    }
-
-    /** The first half of {@link #publish}: the checkpoint's files, written, read back and verified; never a model that is not finite. */
-    public Written write(Network net, CheckpointMeta meta, int attempt) {
+    /**
+     * The first half of {@link #publish}: the checkpoint's files, written, read back and verified; never a model
+     * that is not finite. The model's input contract goes inside its model.zip ({@value InputContract#ZIP_ENTRY}).
+     */
+    public Written write(Network net, InputContract input, CheckpointMeta meta, int attempt) {
         String rel = relBase + "checkpoints/step-" + meta.step();
         if (net.params().isNaN().any() || net.params().isInfinite().any()) {
             throw new LiveTrainException(dir.location() + ": refusing to write checkpoint " + rel + ": its parameters are not finite (NaN or infinity)");
@@ -135,7 +135,7 @@ public final class RunStore {
         try {
             ByteArrayOutputStream zip = new ByteArrayOutputStream(8 << 20);
             net.write(zip, true);
-            byte[] bytes = meta.input() == null ? zip.toByteArray() : meta.input().addTo(zip.toByteArray());
+            byte[] bytes = input.addTo(zip.toByteArray());
             CheckpointMeta full = meta.published(id, Instant.now().toString(), CheckpointStore.sha256(bytes), bytes.length);
             writeInPlace(rel, full, bytes, dir.best(), latest());
             return new Written(full, rel, attempt);

@@ -1,16 +1,16 @@
 package org.livetrain.store;
 
 import org.apache.hadoop.conf.Configuration;
-import org.livetrain.model.Network;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.LiveTrainException;
-import org.livetrain.image.Shape;
 import org.livetrain.image.InputContract;
 import org.livetrain.image.Profile;
+import org.livetrain.image.Shape;
 import org.livetrain.model.ModelZipTest;
 import org.livetrain.model.Models;
+import org.livetrain.model.Network;
 import org.nd4j.linalg.factory.Nd4j;
 
 import java.io.RandomAccessFile;
@@ -42,9 +42,12 @@ class CheckpointStoreTest {
         return Models.create(Models.Kind.MLP, new Shape(8, 8, 1), 3, 1e-3, seed);
     }
 
+    /** The input contract of {@link #smallNet}'s models. */
+    static final InputContract INPUT = InputContract.of(new Shape(8, 8, 1), Profile.OBJECT, List.of("a", "b", "c"));
+
     static CheckpointMeta meta(long step, double devAccuracy) {
-        return CheckpointMeta.evaluation(step, 1, devAccuracy, 1 - devAccuracy, 0.5, "test", 2, "digits", "mlp",
-                InputContract.of(new Shape(8, 8, 1), Profile.OBJECT, List.of("a", "b", "c")), 1.0, 100.0, Map.of("k", 1));
+        return CheckpointMeta.evaluation(new CheckpointMeta.Evaluation(step, 1, devAccuracy, 1 - devAccuracy, 0.5),
+                new CheckpointMeta.Origin("test", 2, "digits", "mlp", null), new CheckpointMeta.Timing(1.0, 100.0), Map.of("k", 1));
     }
 
     /** A new run in a checkpoint directory, as the training job starts one. */
@@ -55,10 +58,10 @@ class CheckpointStoreTest {
     @Test
     void aModelThatIsNotFiniteIsNeverWritten() {
         RunStore store = newRun(dir, 10);
-        store.publish(smallNet(1), meta(1, 0.5));
+        store.publish(smallNet(1), INPUT, meta(1, 0.5));
         Network bad = smallNet(2);
         bad.params().putScalar(3, Float.NaN);
-        LiveTrainException e = assertThrows(LiveTrainException.class, () -> store.publish(bad, meta(2, 0.9)));
+        LiveTrainException e = assertThrows(LiveTrainException.class, () -> store.publish(bad, INPUT, meta(2, 0.9)));
         assertTrue(e.getMessage().endsWith("its parameters are not finite (NaN or infinity)"), e.getMessage());
         assertEquals(1, store.best().orElseThrow().step(), "the best stays the last finite model");
         assertEquals(1, store.history().size());
@@ -71,7 +74,7 @@ class CheckpointStoreTest {
         double[] acc = {0.5, 0.7, 0.6, 0.7, 0.8, 0.75};
         long[] bestAfter = {1, 2, 2, 2, 5, 5};
         for (int i = 0; i < acc.length; i++) {
-            RunStore.Published p = store.publish(net, meta(i + 1, acc[i]));
+            RunStore.Published p = store.publish(net, INPUT, meta(i + 1, acc[i]));
             assertEquals(bestAfter[i], store.best().orElseThrow().step(), "best after publishing step " + (i + 1));
             assertEquals(i + 1, store.latest().orElseThrow().step());
             assertEquals(bestAfter[i] == i + 1, p.newBest());
@@ -85,14 +88,14 @@ class CheckpointStoreTest {
     void loadedCheckpointIsTheSavedNetworkWithItsMeta() {
         RunStore store = newRun(dir, 3);
         Network net = smallNet(2);
-        store.publish(net, meta(7, 0.9));
+        store.publish(net, INPUT, meta(7, 0.9));
         Checkpoint cp = CheckpointStore.open(dir.toString(), CONF).load(store.best().orElseThrow(), true);
         assertEquals(net.params(), cp.network().params());
         assertEquals(7, cp.meta().step());
         assertEquals(0.9, cp.meta().devAccuracy());
-        assertEquals(List.of("a", "b", "c"), cp.meta().classes());
+        assertEquals(List.of("a", "b", "c"), cp.input().classes());
         assertEquals(64, cp.meta().sha256().length());
-        assertTrue(cp.meta().modelBytes() > 0);
+        assertTrue(cp.meta().file().modelBytes() > 0);
         assertEquals(store.id(), cp.meta().run());
         assertEquals(store.id(), cp.pointer().run());
         assertEquals("runs/" + store.id() + "/checkpoints/step-7", cp.pointer().path());
@@ -103,7 +106,7 @@ class CheckpointStoreTest {
         RunStore store = newRun(dir, 2);
         Network net = smallNet(3);
         double[] acc = {0.5, 0.9, 0.6, 0.7, 0.8, 0.85};
-        for (int i = 0; i < acc.length; i++) store.publish(net, meta(i + 1, acc[i]));
+        for (int i = 0; i < acc.length; i++) store.publish(net, INPUT, meta(i + 1, acc[i]));
         assertEquals(List.of(2L, 5L, 6L), store.steps());
         try (Stream<Path> s = Files.list(dir.resolve("runs").resolve(store.id()).resolve("checkpoints"))) {
             assertEquals(3, s.count(), "no temporary directories left behind");
@@ -115,18 +118,18 @@ class CheckpointStoreTest {
     void retentionKeepsTheBestThatAPublicationReplacedUntilTheNext() throws Exception {
         RunStore store = newRun(dir, 1);
         Network net = smallNet(3);
-        store.publish(net, meta(1, 0.9));
-        store.publish(net, meta(2, 0.5));
-        store.publish(net, meta(3, 0.95)); // replaces step 1 as the best
+        store.publish(net, INPUT, meta(1, 0.9));
+        store.publish(net, INPUT, meta(2, 0.5));
+        store.publish(net, INPUT, meta(3, 0.95)); // replaces step 1 as the best
         assertEquals(List.of(1L, 3L), store.steps(), "step 1, the best just replaced, is still there");
-        store.publish(net, meta(4, 0.6));
+        store.publish(net, INPUT, meta(4, 0.6));
         assertEquals(List.of(3L, 4L), store.steps(), "and goes with the next publication");
     }
 
     @Test
     void corruptedModelIsRefusedWithTheFileName() throws Exception {
         RunStore store = newRun(dir, 3);
-        store.publish(smallNet(4), meta(1, 0.9));
+        store.publish(smallNet(4), INPUT, meta(1, 0.9));
         Path zip = dir.resolve("runs").resolve(store.id()).resolve("checkpoints/step-1/model.zip");
         byte[] b = Files.readAllBytes(zip);
         b[b.length / 2] ^= 0x5a;
@@ -144,7 +147,7 @@ class CheckpointStoreTest {
     @Test
     void aModelWithAPlantedPreprocessorIsRefusedWithoutDeserializingIt() throws Exception {
         RunStore store = newRun(dir, 3);
-        store.publish(smallNet(4), meta(1, 0.9));
+        store.publish(smallNet(4), INPUT, meta(1, 0.9));
         Path step = dir.resolve("runs").resolve(store.id()).resolve("checkpoints/step-1");
         byte[] planted = ModelZipTest.with(Files.readAllBytes(step.resolve("model.zip")), "preprocessor.bin", ModelZipTest.serialized(new ModelZipTest.Planted()));
         Files.write(step.resolve("model.zip"), planted);
@@ -165,7 +168,7 @@ class CheckpointStoreTest {
     @Test
     void aPointerOutsideTheDirectoryIsRefused() throws Exception {
         RunStore store = newRun(dir, 3);
-        store.publish(smallNet(4), meta(1, 0.9));
+        store.publish(smallNet(4), INPUT, meta(1, 0.9));
         Files.createDirectories(dir.resolve("elsewhere/step-1"));
         String good = Files.readString(dir.resolve("best.json"));
         String path = store.best().orElseThrow().path();
@@ -183,7 +186,7 @@ class CheckpointStoreTest {
     @Test
     void hugeFilesAreRefusedWithoutBeingRead() throws Exception {
         RunStore store = newRun(dir, 3);
-        store.publish(smallNet(4), meta(1, 0.9));
+        store.publish(smallNet(4), INPUT, meta(1, 0.9));
         Pointer best = store.best().orElseThrow();
         Path zip = dir.resolve(best.path()).resolve("model.zip");
         try (RandomAccessFile f = new RandomAccessFile(zip.toFile(), "rw")) {
@@ -257,7 +260,7 @@ class CheckpointStoreTest {
         Network net = smallNet(5);
         for (int i = 1; i <= 12; i++) {
             net.params().addi(Nd4j.rand(net.params().shape()).muli(0.01));
-            writer.publish(net, meta(i, (i % 3 == 0) ? 0.5 + i / 100.0 : 0.4));
+            writer.publish(net, INPUT, meta(i, (i % 3 == 0) ? 0.5 + i / 100.0 : 0.4));
         }
         done.set(true);
         poller.join(30_000);

@@ -22,6 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.livetrain.store.CheckpointStoreTest.CONF;
+import static org.livetrain.store.CheckpointStoreTest.INPUT;
 import static org.livetrain.store.CheckpointStoreTest.meta;
 import static org.livetrain.store.CheckpointStoreTest.smallNet;
 
@@ -40,9 +41,9 @@ class RunsTest {
     @Test
     void theDirectorysBestIsTheBestOfAllRunsAndEachRunKeepsItsOwn() {
         RunStore first = store().newRun(null, SETTINGS, null, 3, null);
-        first.publish(smallNet(1), meta(10, 0.90));
+        first.publish(smallNet(1), INPUT, meta(10, 0.90));
         RunStore second = store().newRun("second", SETTINGS, null, 3, null);
-        RunStore.Published worse = second.publish(smallNet(2), meta(10, 0.80));
+        RunStore.Published worse = second.publish(smallNet(2), INPUT, meta(10, 0.80));
         assertFalse(worse.newBest(), "a worse checkpoint of a later run does not take over serving");
         assertTrue(worse.newRunBest());
         CheckpointStore reader = CheckpointStore.open(dir.toString(), CONF);
@@ -50,7 +51,7 @@ class RunsTest {
         assertEquals(second.id(), reader.latest().orElseThrow().run(), "latest: the checkpoint published last, by any run");
         assertEquals(0.80, second.best().orElseThrow().devAccuracy());
 
-        RunStore.Published better = second.publish(smallNet(3), meta(20, 0.95));
+        RunStore.Published better = second.publish(smallNet(3), INPUT, meta(20, 0.95));
         assertTrue(better.newBest());
         assertEquals("runs/second/checkpoints/step-20", reader.best().orElseThrow().path());
         assertEquals(20, reader.load(reader.best().orElseThrow(), false).meta().step());
@@ -75,8 +76,8 @@ class RunsTest {
     /** Writes the layout of LiveTrain before runs: checkpoints, history and pointers at the top of the directory. */
     void writeEarlierLayout() throws Exception {
         RunStore run = store().newRun("tmp", SETTINGS, null, 3, null);
-        run.publish(smallNet(4), meta(50, 0.94));
-        run.publish(smallNet(5), meta(63, 0.93));
+        run.publish(smallNet(4), INPUT, meta(50, 0.94));
+        run.publish(smallNet(5), INPUT, meta(63, 0.93));
         Path base = dir.resolve("runs/tmp");
         Files.move(base.resolve("checkpoints"), dir.resolve("checkpoints"));
         Files.move(base.resolve("history.jsonl"), dir.resolve("history.jsonl"));
@@ -97,8 +98,8 @@ class RunsTest {
         RunSummary s = before.get(0).summary().orElseThrow();
         assertEquals(null, s.id());
         assertEquals(RunInfo.EARLIER, s.state());
-        assertEquals(63L, s.steps());
-        assertEquals(0.94, s.bestDevAccuracy());
+        assertEquals(63L, s.reached().steps());
+        assertEquals(0.94, s.reached().bestDevAccuracy());
         assertEquals(50, reader.load(old, false).meta().step());
 
         String id = store().migrate().orElseThrow();
@@ -147,7 +148,7 @@ class RunsTest {
     @Test
     void startingOverMovesTheRunsAsideOrDeletesThem() throws Exception {
         RunStore run = store().newRun(null, SETTINGS, null, 3, null);
-        run.publish(smallNet(6), meta(1, 0.5));
+        run.publish(smallNet(6), INPUT, meta(1, 0.5));
         String said = store().startOver(false).orElseThrow();
         assertTrue(said.startsWith("moved 1 earlier run aside to "), said);
         CheckpointStore reader = CheckpointStore.open(dir.toString(), CONF);
@@ -159,7 +160,7 @@ class RunsTest {
         assertTrue(Files.isRegularFile(attic.resolve("runs").resolve(run.id()).resolve("checkpoints/step-1/model.zip")), "kept in the attic");
         assertTrue(Files.isRegularFile(attic.resolve("best.json")));
 
-        store().newRun(null, SETTINGS, null, 3, null).publish(smallNet(7), meta(1, 0.4));
+        store().newRun(null, SETTINGS, null, 3, null).publish(smallNet(7), INPUT, meta(1, 0.4));
         assertEquals("deleted 1 earlier run", store().startOver(true).orElseThrow());
         assertFalse(Files.exists(dir.resolve("runs")) || Files.exists(dir.resolve("best.json")));
         assertTrue(store().startOver(false).isEmpty(), "nothing to start over");
@@ -192,7 +193,7 @@ class RunsTest {
         String host = InetAddress.getLocalHost().getHostName();
         String namespace = RunLock.current(null).pidNamespace();
         Files.write(dir.resolve("lock.json"), json.writeValueAsBytes(new RunLock.Holder("dead", host, gone.pid(), now, now, now, namespace)));
-        RunInfo running = new RunInfo("dead", 1, RunInfo.RUNNING, SETTINGS, now, null, host, gone.pid(), null, null, null, null, null);
+        RunInfo running = RunInfo.created("dead", 1, SETTINGS, null).running(now, host, gone.pid());
         assertEquals(RunInfo.INTERRUPTED, store.state(running), "a run whose process is gone is shown as interrupted");
         List<String> said = new ArrayList<>();
         RunLock.acquire(store, said::add).close();
@@ -211,7 +212,7 @@ class RunsTest {
         String behind = Instant.now().minusSeconds(3600).toString();
         Files.write(dir.resolve("lock.json"), json.writeValueAsBytes(new RunLock.Holder("far", "elsewhere", 1, behind, behind, behind, namespace)));
         assertThrows(LiveTrainException.class, () -> RunLock.acquire(store, said::add), "a live lock on another host is respected");
-        assertEquals(RunInfo.RUNNING, store.state(new RunInfo("far", 2, RunInfo.RUNNING, SETTINGS, now, null, "elsewhere", 1L, null, null, null, null, null)));
+        assertEquals(RunInfo.RUNNING, store.state(RunInfo.created("far", 2, SETTINGS, null).running(now, "elsewhere", 1L)));
     }
 
     /**
@@ -232,7 +233,7 @@ class RunsTest {
         LiveTrainException e = assertThrows(LiveTrainException.class, () -> RunLock.acquire(store, said::add));
         assertTrue(e.getMessage().contains("run boxed (pid " + invisible.pid() + " on " + host), e.getMessage());
         assertEquals(List.of(), said);
-        assertEquals(RunInfo.RUNNING, store.state(new RunInfo("boxed", 1, RunInfo.RUNNING, SETTINGS, now, null, host, invisible.pid(), null, null, null, null, null)));
+        assertEquals(RunInfo.RUNNING, store.state(RunInfo.created("boxed", 1, SETTINGS, null).running(now, host, invisible.pid())));
 
         Files.setLastModifiedTime(dir.resolve("lock.json"), FileTime.from(Instant.now().minus(RunLock.STALE).minusSeconds(5)));
         RunLock.acquire(store, said::add).close();

@@ -42,13 +42,13 @@ public final class RunsCommand implements Callable<Integer> {
             new Column("#", r -> (r.serving() ? "* " : "") + (r.id() == null ? "-" : Integer.toString(r.number()))),
             new Column("run", RunSummary::name),
             new Column("state", RunSummary::state),
-            new Column("trainer", r -> text(r.trainer())),
-            new Column("data", r -> text(r.data())),
-            new Column("model", r -> text(r.model())),
-            new Column("steps", r -> r.steps() == null ? "-" : r.steps().toString()),
-            new Column("best dev", r -> r.bestDevAccuracy() == null ? "-" : String.format(Locale.ROOT, "%.4f (step %d)", r.bestDevAccuracy(), r.bestStep())),
-            new Column("test", r -> r.testAccuracy() == null ? "-" : String.format(Locale.ROOT, "%.4f", r.testAccuracy())),
-            new Column("time", r -> r.wallSeconds() == null ? "-" : Progress.clock(r.wallSeconds())));
+            new Column("trainer", r -> text(r.setup().trainer())),
+            new Column("data", r -> text(r.setup().data())),
+            new Column("model", r -> text(r.setup().model())),
+            new Column("steps", r -> r.reached().steps() == null ? "-" : r.reached().steps().toString()),
+            new Column("best dev", r -> r.reached().bestDevAccuracy() == null ? "-" : String.format(Locale.ROOT, "%.4f (step %d)", r.reached().bestDevAccuracy(), r.reached().bestStep())),
+            new Column("test", r -> r.reached().testAccuracy() == null ? "-" : String.format(Locale.ROOT, "%.4f", r.reached().testAccuracy())),
+            new Column("time", r -> r.reached().wallSeconds() == null ? "-" : Progress.clock(r.reached().wallSeconds())));
 
     private record Column(String heading, Function<RunSummary, String> cell) {
     }

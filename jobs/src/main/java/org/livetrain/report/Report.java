@@ -44,12 +44,43 @@ import java.util.function.ToDoubleFunction;
  */
 public final class Report {
     /** One evaluation of a run. */
-    public record Point(long step, int epoch, double seconds, double devAccuracy, double devLoss, double trainLoss,
-                        double examplesPerSecond, boolean best, Double pushPullShare) {
+    public record Point(CheckpointMeta meta, boolean best) {
         static Point of(HistoryEntry h) {
-            CheckpointMeta m = h.meta();
-            return new Point(m.step(), m.epoch(), m.elapsedSeconds(), m.devAccuracy(), m.devLoss(), m.trainLoss(), m.examplesPerSecond(),
-                    h.best(), m.stat("push_pull_share"));
+            return new Point(h.meta(), h.best());
+        }
+
+        public long step() {
+            return meta.step();
+        }
+
+        public int epoch() {
+            return meta.epoch();
+        }
+
+        /** The run's training time at this evaluation. */
+        public double seconds() {
+            return meta.elapsedSeconds();
+        }
+
+        public double devAccuracy() {
+            return meta.devAccuracy();
+        }
+
+        public double devLoss() {
+            return meta.evaluation().devLoss();
+        }
+
+        public double trainLoss() {
+            return meta.evaluation().trainLoss();
+        }
+
+        public double examplesPerSecond() {
+            return meta.timing().examplesPerSecond();
+        }
+
+        /** The BytePS trainer's share of a step spent in push/pull; null for the other trainers. */
+        public Double pushPullShare() {
+            return meta.stat("push_pull_share");
         }
     }
 
@@ -62,7 +93,7 @@ public final class Report {
         /** The legend's entry: the run and the settings that tell it from the others. */
         String label() {
             var s = summary;
-            StringBuilder b = new StringBuilder(s.name() + ": " + s.trainer() + " " + s.model());
+            StringBuilder b = new StringBuilder(s.name() + ": " + s.setup().trainer() + " " + s.setup().model());
             if (setting(s, "batch") != null) b.append(", ").append(setting(s, "workers")).append("x").append(setting(s, "batch"));
             if (setting(s, "learning-rate") != null) b.append(", lr ").append(setting(s, "learning-rate"));
             if (setting(s, "epochs") != null) b.append(", ").append(setting(s, "epochs")).append(" epoch(s)");
@@ -236,17 +267,17 @@ public final class Report {
             Map.entry("#", r -> (r.serving() ? "* " : "") + (r.id() == null ? "-" : Integer.toString(r.number()))),
             Map.entry("run", RunSummary::name),
             Map.entry("state", RunSummary::state),
-            Map.entry("trainer", r -> String.valueOf(r.trainer())),
-            Map.entry("data", r -> String.valueOf(r.data())),
-            Map.entry("model", r -> String.valueOf(r.model())),
-            Map.entry("input", r -> Objects.requireNonNullElse(r.input(), "-")),
+            Map.entry("trainer", r -> String.valueOf(r.setup().trainer())),
+            Map.entry("data", r -> String.valueOf(r.setup().data())),
+            Map.entry("model", r -> String.valueOf(r.setup().model())),
+            Map.entry("input", r -> Objects.requireNonNullElse(r.setup().input(), "-")),
             Map.entry("workers x batch", r -> Objects.requireNonNullElse(setting(r, "workers"), "-") + " x " + Objects.requireNonNullElse(setting(r, "batch"), "-")),
             Map.entry("learning rate", r -> Objects.requireNonNullElse(setting(r, "learning-rate"), "-")),
             Map.entry("epochs", r -> Objects.requireNonNullElse(setting(r, "epochs"), "-")),
-            Map.entry("steps", r -> r.steps() == null ? "-" : r.steps().toString()),
-            Map.entry("best dev accuracy", r -> r.bestDevAccuracy() == null ? "-" : String.format(Locale.ROOT, "%.4f (step %d)", r.bestDevAccuracy(), r.bestStep())),
-            Map.entry("test accuracy", r -> r.testAccuracy() == null ? "-" : String.format(Locale.ROOT, "%.4f", r.testAccuracy())),
-            Map.entry("training time", r -> r.wallSeconds() == null ? "-" : Progress.clock(r.wallSeconds())));
+            Map.entry("steps", r -> r.reached().steps() == null ? "-" : r.reached().steps().toString()),
+            Map.entry("best dev accuracy", r -> r.reached().bestDevAccuracy() == null ? "-" : String.format(Locale.ROOT, "%.4f (step %d)", r.reached().bestDevAccuracy(), r.reached().bestStep())),
+            Map.entry("test accuracy", r -> r.reached().testAccuracy() == null ? "-" : String.format(Locale.ROOT, "%.4f", r.reached().testAccuracy())),
+            Map.entry("training time", r -> r.reached().wallSeconds() == null ? "-" : Progress.clock(r.reached().wallSeconds())));
 
     /** A setting of the run, or null when its record has none (the earlier layout kept only a few). */
     private static String setting(RunSummary r, String key) {
@@ -269,8 +300,8 @@ public final class Report {
         }
         table.append("</table>");
         String served = runs.stream().filter(r -> r.summary().serving()).findFirst()
-                .map(r -> String.format(Locale.ROOT, "Served model (best.json): step %d of %s, dev accuracy %.4f.", r.summary().bestStep(),
-                        r.summary().id() == null ? "the earlier layout's run" : "run " + r.summary().id(), r.summary().bestDevAccuracy()))
+                .map(r -> String.format(Locale.ROOT, "Served model (best.json): step %d of %s, dev accuracy %.4f.", r.summary().reached().bestStep(),
+                        r.summary().id() == null ? "the earlier layout's run" : "run " + r.summary().id(), r.summary().reached().bestDevAccuracy()))
                 .orElse("Served model (best.json): none of these runs.");
         return """
                 <!DOCTYPE html>

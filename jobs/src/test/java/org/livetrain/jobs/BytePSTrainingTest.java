@@ -57,7 +57,7 @@ class BytePSTrainingTest {
         assertEquals(bestSoFar, best.meta().devAccuracy());
         assertTrue(Pattern.compile("attempt 1 failed \\(.+\\); attempt 2 resumes from step 40\n").matcher(r.out()).find(), r.out());
         assertTrue(best.meta().devAccuracy() > 0.9, "dev accuracy " + best.meta().devAccuracy());
-        assertEquals("byteps", best.meta().trainer());
+        assertEquals("byteps", best.meta().origin().trainer());
         var stats = best.meta().stats();
         assertEquals(2, ((Number) stats.get("servers")).intValue());
         assertEquals(262144, ((Number) stats.get("partition_bytes")).intValue());

@@ -89,8 +89,8 @@ class HdfsStorageTest {
         Checkpoint best = writer.load(writer.best().orElseThrow(), true);
         CheckpointMeta m = best.meta();
         long step = m.step() + steps;
-        writer.newestRun().orElseThrow().publish(best.network(), CheckpointMeta.evaluation(step, m.epoch(), Math.min(1.0, m.devAccuracy() + 0.001),
-                m.devLoss(), m.trainLoss(), m.trainer(), m.workers(), m.data(), m.model(), best.input(), m.elapsedSeconds(), m.examplesPerSecond(), m.stats()));
+        writer.newestRun().orElseThrow().publish(best.network(), best.input(), CheckpointMeta.evaluation(new CheckpointMeta.Evaluation(step, m.epoch(),
+                Math.min(1.0, m.devAccuracy() + 0.001), m.evaluation().devLoss(), m.evaluation().trainLoss()), m.origin(), m.timing(), m.stats()));
         return step;
     }
 

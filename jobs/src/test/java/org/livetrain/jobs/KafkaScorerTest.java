@@ -218,8 +218,8 @@ class KafkaScorerTest {
             // a better checkpoint is published while the query runs: the next micro-batches use it
             long newStep = best.meta().step() + 1000;
             var m = best.meta();
-            store.publish(best.network(), CheckpointMeta.evaluation(newStep, m.epoch(), 0.999, m.devLoss(), m.trainLoss(), m.trainer(),
-                    m.workers(), m.data(), m.model(), best.input(), m.elapsedSeconds(), m.examplesPerSecond(), m.stats()));
+            store.publish(best.network(), best.input(), CheckpointMeta.evaluation(new CheckpointMeta.Evaluation(newStep, m.epoch(), 0.999,
+                    m.evaluation().devLoss(), m.evaluation().trainLoss()), m.origin(), m.timing(), m.stats()));
             Thread.sleep(2500);
             pushAndRead("in2", "out2", "b", 5, seen);
             for (int i = 1; i <= 5; i++) assertEquals(newStep, seen.get("b-" + i).get("model_step").asLong(), "b-" + i + " used the new best");

@@ -60,7 +60,7 @@ class ModelConfigTest {
         CheckpointStore store = CheckpointStore.open(ckpt.toString(), new Configuration());
         Checkpoint best = store.load(store.best().orElseThrow(), false);
         assertEquals(784 * 64 + 64 + 64 * 128 + 128 + 128 * 10 + 10, best.network().numParams(), "the edited network was trained");
-        assertEquals("config:narrow-mlp.json", best.meta().model());
+        assertEquals("config:narrow-mlp.json", best.meta().origin().model());
         assertTrue(best.meta().devAccuracy() > 0.8, "it learned: " + best.meta().devAccuracy());
         Cli runs = Cli.run("runs", "--checkpoint-dir", ckpt.toString());
         assertTrue(runs.out().contains("config:narrow-mlp.json"), runs.out());

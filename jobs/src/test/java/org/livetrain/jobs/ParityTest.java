@@ -27,6 +27,7 @@ import org.livetrain.data.FolderPool;
 import org.livetrain.data.LabeledImage;
 import org.livetrain.data.Split;
 import org.livetrain.image.InputContract;
+import org.livetrain.image.Profile;
 import org.livetrain.kafka.KafkaScorer;
 import org.livetrain.kafka.LocalKafkaBroker;
 import org.livetrain.kafka.RequestScorer;
@@ -104,7 +105,7 @@ class ParityTest {
             for (int i = 0; i < 200; i++) imwrite(d.resolve(i + ".png").toString(), shape(k, rnd));
         }
         InputContract contract = parity("folder:" + folder, 1, 0, "--epochs", "4", "--eval-every", "20");
-        assertEquals("rgb", contract.profile(), "colour images are prepared in colour");
+        assertEquals(Profile.RGB, contract.profile(), "colour images are prepared in colour");
         assertEquals(3, contract.channels());
         assertEquals(3, contract.mean().length, "normalised per channel from the training images");
     }

@@ -10,8 +10,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.livetrain.serving.BestModelService;
 import org.livetrain.serving.LoadedModel;
-import org.livetrain.store.HistoryEntry;
 import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.HistoryEntry;
 import org.livetrain.store.RunInfo;
 import org.livetrain.store.RunStore;
 
@@ -173,7 +173,7 @@ class RunsEndToEndTest {
             assertEquals(List.of(63L), steps(run));
             double dev = run.history().get(0).meta().devAccuracy();
             assertTrue(dev > 0.85, trainer + " learned: dev accuracy " + dev);
-            assertEquals(trainer, run.history().get(0).meta().trainer());
+            assertEquals(trainer, run.history().get(0).meta().origin().trainer());
         }
 
         Cli again = Cli.run("train", "--resume", "--checkpoint-dir", ckpt.toString());

@@ -16,9 +16,9 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.livetrain.image.Shape;
 import org.livetrain.image.InputContract;
 import org.livetrain.image.Profile;
+import org.livetrain.image.Shape;
 import org.livetrain.kafka.LocalKafkaBroker;
 import org.livetrain.model.Models;
 import org.livetrain.store.CheckpointMeta;
@@ -61,9 +61,9 @@ class ScorerFaultsTest {
         // an untrained LeNet is enough: these tests are about answers, not their accuracy
         List<String> digits = List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9");
         CheckpointStore.create(ckpt.toString(), new Configuration()).newRun(null, Map.of("trainer", "test", "data", "digits", "model", "lenet"), null, 3, null)
-                .publish(Models.create(Models.Kind.LENET, new Shape(28, 28, 1), 10, 0.002, 1),
-                        CheckpointMeta.evaluation(1, 1, 0.1, 2.3, 2.3, "test", 1, "digits", "lenet",
-                                InputContract.of(new Shape(28, 28, 1), Profile.DIGIT, digits), 1, 1, Map.of()));
+                .publish(Models.create(Models.Kind.LENET, new Shape(28, 28, 1), 10, 0.002, 1), InputContract.of(new Shape(28, 28, 1), Profile.DIGIT, digits),
+                        CheckpointMeta.evaluation(new CheckpointMeta.Evaluation(1, 1, 0.1, 2.3, 2.3), new CheckpointMeta.Origin("test", 1, "digits", "lenet", null),
+                                new CheckpointMeta.Timing(1, 1), Map.of()));
         images = Files.createDirectories(dir.resolve("images"));
         image = images.resolve("seven.png");
         Mat m = new Mat(28, 28, CV_8UC1, new Scalar(0.0));

@@ -85,10 +85,10 @@ class TrainEndToEndTest {
         assertEquals(Long.parseLong(progress.group(1)), best.step());
         assertTrue(best.devAccuracy() > 0.8, "dev accuracy " + best.devAccuracy());
         Checkpoint cp = store.load(best, true);
-        assertEquals("averaging", cp.meta().trainer());
-        assertEquals(2, cp.meta().workers());
-        assertEquals("digits", cp.meta().data());
-        assertEquals(10, cp.meta().classes().size());
+        assertEquals("averaging", cp.meta().origin().trainer());
+        assertEquals(2, cp.meta().origin().workers());
+        assertEquals("digits", cp.meta().origin().data());
+        assertEquals(10, cp.input().classes().size());
         assertEquals(1, store.newestRun().orElseThrow().history().size());
         assertTrue(r.err().isBlank() || !r.err().contains("Exception"), r.err());
     }

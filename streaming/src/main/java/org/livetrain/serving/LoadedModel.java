@@ -36,7 +36,7 @@ public final class LoadedModel {
         idle.push(network);
         this.input = cp.input();
         int n = outputs(cp);
-        List<String> names = input.classes() != null ? input.classes() : cp.meta().classes();
+        List<String> names = input.classes();
         this.classes = names != null && names.size() == n ? List.copyOf(names) : IntStream.range(0, n).mapToObj(Integer::toString).toList();
         this.step = cp.meta().step();
         this.run = cp.pointer().run() != null ? cp.pointer().run() : cp.meta().run();
@@ -115,6 +115,7 @@ public final class LoadedModel {
         List<ScoreRecord.Candidate> top = order.subList(0, Math.min(TOP, p.length)).stream()
                 .map(i -> new ScoreRecord.Candidate(classes.get(i), p[i])).toList();
         int best = order.get(0);
-        return new ScoreRecord(requestId, path, classes.get(best), (double) p[best], top, step, run, devAccuracy, null);
+        return new ScoreRecord(requestId, path, new ScoreRecord.Prediction(classes.get(best), (double) p[best], top),
+                new ScoreRecord.Answerer(step, run, devAccuracy), null);
     }
 }

@@ -1,34 +1,81 @@
 package org.livetrain.serving;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.annotation.JsonUnwrapped;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.DeserializationContext;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
+import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 
+import java.io.IOException;
 import java.util.List;
 
 /**
- * The answer to one request, as the terminal reader's {@code --json} mode and the Kafka scorer write it.
+ * The answer to one request, as the terminal reader's {@code --json} mode and the Kafka scorer write it:
+ * {@code {"request_id", "path", "prediction", "confidence", "top", "model_step", "model_run", "model_val_accuracy",
+ * "error"}}, every field present. Here the prediction's fields and the answering model's come in groups.
  * A refused request has {@code prediction: null} and {@code error} set.
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)
-@JsonPropertyOrder({"request_id", "path", "prediction", "confidence", "top", "model_step", "model_run", "model_val_accuracy", "error"})
-public record ScoreRecord(
-        @JsonProperty("request_id") String requestId,
-        @JsonProperty("path") String path,
-        @JsonProperty("prediction") String prediction,
-        @JsonProperty("confidence") Double confidence,
-        @JsonProperty("top") List<Candidate> top,
-        @JsonProperty("model_step") Long modelStep,
-        @JsonProperty("model_run") String modelRun,
-        @JsonProperty("model_val_accuracy") Double modelValAccuracy,
-        @JsonProperty("error") String error) {
+@JsonPropertyOrder({"request_id", "path", "answer", "model", "error"})
+@JsonDeserialize(using = ScoreRecord.Reader.class)
+public record ScoreRecord(@JsonProperty("request_id") String requestId, @JsonProperty("path") String path, @JsonUnwrapped Prediction answer,
+                          @JsonUnwrapped Answerer model, @JsonProperty("error") String error) {
+
+    /** The most likely class, its probability, and the most likely classes (null when refused). */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    @JsonInclude(JsonInclude.Include.ALWAYS)
+    @JsonPropertyOrder({"prediction", "confidence", "top"})
+    public record Prediction(@JsonProperty("prediction") String label, @JsonProperty("confidence") Double confidence,
+                             @JsonProperty("top") List<Candidate> top) {
+        static final Prediction NONE = new Prediction(null, null, null);
+    }
+
+    /** The model that answered: its step, its run, its dev accuracy (null when none did). */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    @JsonInclude(JsonInclude.Include.ALWAYS)
+    @JsonPropertyOrder({"model_step", "model_run", "model_val_accuracy"})
+    public record Answerer(@JsonProperty("model_step") Long step, @JsonProperty("model_run") String run,
+                           @JsonProperty("model_val_accuracy") Double valAccuracy) {
+        static final Answerer NONE = new Answerer(null, null, null);
+    }
 
     /** One of the most likely classes. */
     public record Candidate(@JsonProperty("label") String label, @JsonProperty("p") double p) {
     }
 
     public static ScoreRecord error(String requestId, String path, String error) {
-        return new ScoreRecord(requestId, path, null, null, null, null, null, null, error);
+        return new ScoreRecord(requestId, path, Prediction.NONE, Answerer.NONE, error);
+    }
+
+    public boolean ok() {
+        return error == null;
+    }
+
+    /** The predicted class; null when refused. */
+    public String prediction() {
+        return answer.label();
+    }
+
+    public Double confidence() {
+        return answer.confidence();
+    }
+
+    public List<Candidate> top() {
+        return answer.top();
+    }
+
+    public Long modelStep() {
+        return model.step();
+    }
+
+    public Double modelValAccuracy() {
+        return model.valAccuracy();
     }
 
     /** The most of a request id an answer echoes, in characters. */
@@ -43,8 +90,7 @@ public record ScoreRecord(
      */
     public ScoreRecord bounded() {
         if (cut(requestId, MAX_ID) == requestId && cut(path, MAX_TEXT) == path && cut(error, MAX_TEXT) == error) return this;
-        return new ScoreRecord(cut(requestId, MAX_ID), cut(path, MAX_TEXT), prediction, confidence, top, modelStep, modelRun, modelValAccuracy,
-                cut(error, MAX_TEXT));
+        return new ScoreRecord(cut(requestId, MAX_ID), cut(path, MAX_TEXT), answer, model, cut(error, MAX_TEXT));
     }
 
     /** {@code text} if it is at most {@code max} characters, else its start and how long it was. */
@@ -53,7 +99,24 @@ public record ScoreRecord(
         return text.substring(0, max) + "... (cut from " + text.length() + " characters)";
     }
 
-    public boolean ok() {
-        return error == null;
+
+    /** Reads the flat record into its groups: each group takes the fields it knows. */
+    static final class Reader extends StdDeserializer<ScoreRecord> {
+        private static final ObjectMapper JSON = new ObjectMapper();
+
+        Reader() {
+            super(ScoreRecord.class);
+        }
+
+        @Override
+        public ScoreRecord deserialize(JsonParser p, DeserializationContext ctx) throws IOException {
+            JsonNode n = p.readValueAsTree();
+            return new ScoreRecord(text(n, "request_id"), text(n, "path"), JSON.treeToValue(n, Prediction.class), JSON.treeToValue(n, Answerer.class),
+                    text(n, "error"));
+        }
+
+        private static String text(JsonNode n, String field) {
+            return n.hasNonNull(field) ? n.get(field).asText() : null;
+        }
     }
 }

@@ -235,7 +235,7 @@ public final class TerminalReader {
         } else {
             var last = history.get(history.size() - 1).meta();
             b.append(String.format(Locale.ROOT, "last evaluation: step %d, dev accuracy %.4f, %.0f ex/s",
-                    last.step(), last.devAccuracy(), last.examplesPerSecond()));
+                    last.step(), last.devAccuracy(), last.timing().examplesPerSecond()));
         }
     }
 

@@ -4,16 +4,16 @@ import org.apache.hadoop.conf.Configuration;
 import org.bytedeco.opencv.opencv_core.Mat;
 import org.bytedeco.opencv.opencv_core.Point;
 import org.bytedeco.opencv.opencv_core.Scalar;
-import org.livetrain.model.Network;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.livetrain.image.Shape;
 import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.image.InputContract;
 import org.livetrain.image.Profile;
+import org.livetrain.image.Shape;
 import org.livetrain.io.ImageFiles;
 import org.livetrain.model.Models;
+import org.livetrain.model.Network;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.RunStore;
@@ -43,9 +43,11 @@ class BestModelServiceTest {
         return Models.create(Models.Kind.MLP, new Shape(28, 28, 1), 10, 1e-3, seed);
     }
 
+    static final InputContract INPUT = InputContract.of(new Shape(28, 28, 1), Profile.DIGIT, DIGITS);
+
     static CheckpointMeta meta(long step, double acc) {
-        return CheckpointMeta.evaluation(step, 1, acc, 0.1, 0.1, "test", 1, "digits", "mlp", InputContract.of(new Shape(28, 28, 1), Profile.DIGIT, DIGITS),
-                1, 1, Map.of());
+        return CheckpointMeta.evaluation(new CheckpointMeta.Evaluation(step, 1, acc, 0.1, 0.1), new CheckpointMeta.Origin("test", 1, "digits", "mlp", null),
+                new CheckpointMeta.Timing(1, 1), Map.of());
     }
 
     /** A training run writing into a checkpoint directory. */
@@ -77,12 +79,12 @@ class BestModelServiceTest {
             assertNull(none.prediction());
             assertEquals("no model is ready yet: not yet", none.error());
 
-            writer.publish(net(1), meta(10, 0.5));
+            writer.publish(net(1), INPUT, meta(10, 0.5));
             ScoreRecord first = scorer.score("b", img); // the scorer looks for a model when it has none
             assertEquals(10L, first.modelStep());
             assertEquals(3, first.top().size());
 
-            writer.publish(net(2), meta(20, 0.7));
+            writer.publish(net(2), INPUT, meta(20, 0.7));
             service.poll();
             ScoreRecord second = scorer.score("c", img);
             assertEquals(20L, second.modelStep(), "the next prediction reports the new step");
@@ -90,7 +92,7 @@ class BestModelServiceTest {
             assertTrue(events.stream().anyMatch(e -> e.contains("new best model: step 20 of run r1")), events.toString());
 
             // a better checkpoint whose model.zip is damaged: refused, step 20 keeps answering
-            writer.publish(net(3), meta(30, 0.9));
+            writer.publish(net(3), INPUT, meta(30, 0.9));
             Path zip = ckpt.resolve("runs/r1/checkpoints/step-30/model.zip");
             byte[] b = Files.readAllBytes(zip);
             b[100] ^= 0x33;
@@ -111,11 +113,11 @@ class BestModelServiceTest {
     void aCheckpointThatCouldNotBeReadThisTimeIsTriedAgainUntilItLoads() throws Exception {
         Path ckpt = dir.resolve("ckpt");
         RunStore writer = writer(ckpt);
-        writer.publish(net(1), meta(10, 0.5));
+        writer.publish(net(1), INPUT, meta(10, 0.5));
         try (BestModelService service = new BestModelService(CheckpointStore.open(ckpt.toString(), CONF), Duration.ofHours(1))) {
             List<String> events = new CopyOnWriteArrayList<>();
             service.onEvent(events::add);
-            RunStore.Published second = writer.publish(net(2), meta(20, 0.6));
+            RunStore.Published second = writer.publish(net(2), INPUT, meta(20, 0.6));
             Path zip = ckpt.resolve(second.pointer().path()).resolve("model.zip"), aside = zip.resolveSibling("aside");
             Files.move(zip, aside); // the instant the service looks, the file is not there
             service.poll();
@@ -135,7 +137,7 @@ class BestModelServiceTest {
     void garbagePointerAndAPointerToAMissingCheckpointAreRefusedWhileTheModelKeepsServing() throws Exception {
         Path ckpt = dir.resolve("ckpt");
         RunStore writer = writer(ckpt);
-        writer.publish(net(1), meta(10, 0.5));
+        writer.publish(net(1), INPUT, meta(10, 0.5));
         try (BestModelService service = new BestModelService(CheckpointStore.open(ckpt.toString(), CONF), Duration.ofHours(1))) {
             List<String> events = new CopyOnWriteArrayList<>();
             service.onEvent(events::add);
@@ -164,7 +166,7 @@ class BestModelServiceTest {
                     events.toString());
 
             // a good checkpoint published afterwards is taken
-            writer.publish(net(2), meta(20, 0.6));
+            writer.publish(net(2), INPUT, meta(20, 0.6));
             service.poll();
             assertEquals(20L, scorer.score("d", img).modelStep());
         }
@@ -175,19 +177,18 @@ class BestModelServiceTest {
     void aCheckpointWithAContractTheServerDoesNotUnderstandIsRefused() throws Exception {
         Path ckpt = dir.resolve("ckpt");
         RunStore writer = writer(ckpt);
-        writer.publish(net(1), meta(10, 0.5));
+        writer.publish(net(1), INPUT, meta(10, 0.5));
         try (BestModelService service = new BestModelService(CheckpointStore.open(ckpt.toString(), CONF), Duration.ofHours(1))) {
             List<String> events = new CopyOnWriteArrayList<>();
             service.onEvent(events::add);
             InputContract sepia = new InputContract(1, 28, 28, 1, "sepia", null, null, DIGITS);
-            writer.publish(net(2), CheckpointMeta.evaluation(20, 1, 0.9, 0.1, 0.1, "test", 1, "digits", "mlp", sepia, 1, 1, Map.of()));
+            writer.publish(net(2), sepia, meta(20, 0.9));
             service.poll();
             assertEquals(10, service.current().orElseThrow().step(), "still serving step 10");
             assertTrue(events.stream().anyMatch(e -> e.startsWith("refused checkpoint") && e.contains("unknown profile sepia")
                     && e.contains("still serving step 10")), events.toString());
             // a network that does not take the input its contract names
-            writer.publish(net(3), CheckpointMeta.evaluation(30, 1, 0.95, 0.1, 0.1, "test", 1, "digits", "mlp",
-                    InputContract.of(new Shape(32, 32, 1), Profile.OBJECT, DIGITS), 1, 1, Map.of()));
+            writer.publish(net(3), InputContract.of(new Shape(32, 32, 1), Profile.OBJECT, DIGITS), meta(30, 0.95));
             service.poll();
             assertEquals(10, service.current().orElseThrow().step());
             assertTrue(events.stream().anyMatch(e -> e.contains("does not take the 32x32 input its contract names")), events.toString());
@@ -198,10 +199,10 @@ class BestModelServiceTest {
     void backgroundPollingPicksUpANewBest() throws Exception {
         Path ckpt = dir.resolve("ckpt");
         RunStore writer = writer(ckpt);
-        writer.publish(net(1), meta(1, 0.5));
+        writer.publish(net(1), INPUT, meta(1, 0.5));
         try (BestModelService service = new BestModelService(CheckpointStore.open(ckpt.toString(), CONF), Duration.ofMillis(50))) {
             assertEquals(1, service.current().orElseThrow().step());
-            writer.publish(net(2), meta(2, 0.6));
+            writer.publish(net(2), INPUT, meta(2, 0.6));
             long end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
             while (service.current().orElseThrow().step() != 2 && System.nanoTime() < end) Thread.sleep(20);
             assertEquals(2, service.current().orElseThrow().step());

@@ -72,8 +72,7 @@ final class HistoryWatcher implements AutoCloseable {
                 best = m.devAccuracy();
                 bestWhere = "step " + m.step();
             }
-            ctx.progress().evaluation(m.epoch(), ctx.config().epochs(), m.step(), m.examplesPerSecond(), m.trainLoss(), m.devAccuracy(),
-                    best, bestWhere, isBest);
+            ctx.progress().evaluation(m, ctx.config().epochs(), best, bestWhere, isBest);
         }
         printed = h.size();
     }

@@ -1,5 +1,6 @@
 package org.livetrain.jobs.byteps;
 
+import org.livetrain.image.InputContract;
 import org.livetrain.model.Network;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.Position;
@@ -23,6 +24,8 @@ import java.util.concurrent.TimeUnit;
 final class Publisher implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Publisher.class);
     private final RunStore store;
+    /** The input contract of every model published: it goes inside each model.zip. */
+    private final InputContract input;
     private final Faults faults;
     private final int attempt;
     private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
@@ -34,8 +37,9 @@ final class Publisher implements AutoCloseable {
     private final Deque<Future<?>> pending = new ArrayDeque<>();
 
     /** @param attempt the training stage's attempt: once a later one has fenced the run, this one publishes nothing more */
-    Publisher(RunStore store, Faults faults, int attempt) {
+    Publisher(RunStore store, InputContract input, Faults faults, int attempt) {
         this.store = store;
+        this.input = input;
         this.faults = faults;
         this.attempt = attempt;
     }
@@ -43,7 +47,7 @@ final class Publisher implements AutoCloseable {
     void publish(Network snapshot, CheckpointMeta meta) throws Exception {
         check();
         pending.add(thread.submit(() -> {
-            RunStore.Written written = store.write(snapshot, meta, attempt);
+            RunStore.Written written = store.write(snapshot, input, meta, attempt);
             faults.beforePointer(meta.step());
             return store.point(written);
         }));

@@ -43,9 +43,10 @@ import java.util.Random;
 final class WorkerLoop {
     static final long POSITION_EVERY_SECONDS = 2;
     private final BytePSTrainer.Plan plan;
-    private final TrainConfig c;
+    private final TrainConfig config;
     private final BarrierTaskContext task;
-    private final int w;
+    /** This worker's number, 0 to workers - 1: worker 0 also writes the position and publishes. */
+    private final int index;
     private final List<InetSocketAddress> servers;
     private final Placement placement;
     /** The waits of this task's own shard (colocated), or null. */
@@ -61,19 +62,19 @@ final class WorkerLoop {
     private Window window;
     private long positionStep, positionNanos;
 
-    WorkerLoop(BytePSTrainer.Plan plan, BarrierTaskContext task, int w, List<InetSocketAddress> servers, Optional<Pointer> resumeFrom,
+    WorkerLoop(BytePSTrainer.Plan plan, BarrierTaskContext task, int index, List<InetSocketAddress> servers, Optional<Pointer> resumeFrom,
                Placement placement, SummationServer shard, BarrierTask.Resources open) {
         this.placement = placement;
         this.waits = shard == null ? null : shard.waits();
         this.plan = plan;
-        this.c = plan.config();
+        this.config = plan.config();
         this.task = task;
-        this.w = w;
+        this.index = index;
         this.servers = servers;
         this.resumeFrom = resumeFrom;
         this.open = open;
         this.store = plan.store();
-        this.totalSteps = (long) plan.stepsPerEpoch() * c.epochs();
+        this.totalSteps = (long) plan.stepsPerEpoch() * config.epochs();
     }
 
     /** Trains to the last step of the last epoch; returns what this worker did, in words. */
@@ -86,12 +87,12 @@ final class WorkerLoop {
             List<DataSet> batches = epochBatches(epoch);
             for (int b = (int) (step % plan.stepsPerEpoch()); b < batches.size(); b++) {
                 step(batches.get(b));
-                if (w == 0) writePosition(epoch);
-                if (step % c.byteps().evalEvery() == 0 || b == batches.size() - 1) evaluateAndPublish(epoch, dev);
+                if (index == 0) writePosition(epoch);
+                if (step % config.byteps().evalEvery() == 0 || b == batches.size() - 1) evaluateAndPublish(epoch, dev);
             }
         }
         publisher.drain();
-        return "worker " + w + " finished at step " + step;
+        return "worker " + index + " finished at step " + step;
     }
 
     /** A later attempt (or --resume) continues from the checkpoint the tasks agreed on: parameters, updater state, step. */
@@ -101,22 +102,22 @@ final class WorkerLoop {
             net = cp.network();
             step = cp.meta().step();
         } else {
-            net = plan.model().create(plan.data().shape(), plan.data().numClasses(), c.learningRate(), c.seed());
+            net = plan.model().create(plan.data().shape(), plan.data().numClasses(), config.learningRate(), config.seed());
         }
     }
 
     /** This worker's slice of the dev split, in batches. */
     private List<DataSet> devSlice() {
         List<DataSet> dev = new ArrayList<>();
-        int[] slice = Split.slices(plan.inputs().dev(), c.workers())[w];
+        int[] slice = Split.slices(plan.inputs().dev(), config.workers())[index];
         Batches.batches(plan.data().pool().read(slice), SparkNetwork.EVAL_BATCH, plan.data().numClasses()).forEachRemaining(dev::add);
         return dev;
     }
 
     private void connect() throws Exception {
-        publisher = open.add(new Publisher(store, plan.faults(), plan.attempt()));
-        worker = new DataParallelWorker(net, exchange(), c.workers(), c.byteps().partitionBytes(), c.byteps().compress(), step);
-        if (c.byteps().async()) worker.startAsync(w);
+        publisher = open.add(new Publisher(store, plan.data().contract(), plan.faults(), plan.attempt()));
+        worker = new DataParallelWorker(net, exchange(), config.workers(), config.byteps().partitionBytes(), config.byteps().compress(), step);
+        if (config.byteps().async()) worker.startAsync(index);
         window = new Window(step, worker, waits);
         positionStep = step;
         positionNanos = System.nanoTime();
@@ -138,8 +139,8 @@ final class WorkerLoop {
 
     /** One data-parallel step: the local gradient, summed through the servers, applied by DL4J's updater. */
     private void step(DataSet batch) {
-        plan.faults().beforeStep(w, step, plan.attempt());
-        if (c.byteps().async()) worker.stepAsync(batch);
+        plan.faults().beforeStep(index, step, plan.attempt());
+        if (config.byteps().async()) worker.stepAsync(batch);
         else worker.step(batch);
         step++;
         window.loss(worker.score());
@@ -149,7 +150,7 @@ final class WorkerLoop {
     private void writePosition(int epoch) {
         long now = System.nanoTime();
         if (now - positionNanos < POSITION_EVERY_SECONDS * 1_000_000_000L) return;
-        publisher.progress(new Position(step, totalSteps, epoch, c.epochs(), (step - positionStep) / ((now - positionNanos) / 1e9), Instant.now().toString()));
+        publisher.progress(new Position(step, totalSteps, epoch, config.epochs(), (step - positionStep) / ((now - positionNanos) / 1e9), Instant.now().toString()));
         positionNanos = now;
         positionStep = step;
     }
@@ -157,11 +158,12 @@ final class WorkerLoop {
     /** All workers score their dev slices (summed through the servers) and compare parameters; worker 0 publishes. */
     private void evaluateAndPublish(int epoch, List<DataSet> dev) throws Exception {
         DataParallelWorker.Evaluation ev = worker.evaluate(dev, window.meanLoss());
-        if (!c.byteps().async()) checkReplicas(); // asynchronous replicas differ by design
-        if (w == 0) {
-            CheckpointMeta meta = CheckpointMeta.evaluation(step, epoch, ev.devAccuracy(), ev.devLoss(), ev.trainLoss(), c.trainer().id(), c.workers(),
-                    c.data().spec(), plan.model().name(), plan.data().contract(), (System.currentTimeMillis() - plan.job().startedMillis()) / 1000.0,
-                    window.examplesPerSecond(step, c.batch() * c.workers()), stats());
+        if (!config.byteps().async()) checkReplicas(); // asynchronous replicas differ by design
+        if (index == 0) {
+            CheckpointMeta meta = CheckpointMeta.evaluation(new CheckpointMeta.Evaluation(step, epoch, ev.devAccuracy(), ev.devLoss(), ev.trainLoss()),
+                    new CheckpointMeta.Origin(config.trainer().id(), config.workers(), config.data().spec(), plan.model().name(), null),
+                    new CheckpointMeta.Timing((System.currentTimeMillis() - plan.job().startedMillis()) / 1000.0,
+                            window.examplesPerSecond(step, config.batch() * config.workers())), stats());
             publisher.publish(net.copy(), meta);
         }
         window = new Window(step, worker, waits);
@@ -171,14 +173,14 @@ final class WorkerLoop {
     private Map<String, Object> stats() {
         Map<String, Object> stats = new LinkedHashMap<>();
         stats.put("servers", servers.size());
-        stats.put("colocated", c.byteps().servers() == 0);
-        stats.put("partition_bytes", c.byteps().partitionBytes());
-        stats.put("compress", c.byteps().compress().name().toLowerCase(Locale.ROOT));
-        stats.put("global_batch", c.batch() * c.workers());
-        stats.put("learning_rate", c.learningRate());
-        stats.put("eval_every", c.byteps().evalEvery());
-        stats.put("augment", c.byteps().augment());
-        stats.put("async", c.byteps().async());
+        stats.put("colocated", config.byteps().servers() == 0);
+        stats.put("partition_bytes", config.byteps().partitionBytes());
+        stats.put("compress", config.byteps().compress().name().toLowerCase(Locale.ROOT));
+        stats.put("global_batch", config.batch() * config.workers());
+        stats.put("learning_rate", config.learningRate());
+        stats.put("eval_every", config.byteps().evalEvery());
+        stats.put("augment", config.byteps().augment());
+        stats.put("async", config.byteps().async());
         stats.put("encrypted", plan.security().encrypt());
         stats.put("pushers", placement.groups()); // workers that talk to the servers: one per local group
         stats.put("local_group", placement.members());
@@ -191,24 +193,24 @@ final class WorkerLoop {
 
     /** This worker's mini-batches of one epoch: its shard, shuffled, changed (--augment), cut into batches of --batch. */
     private List<DataSet> epochBatches(int epoch) {
-        int[] shard = Split.shards(plan.inputs().train(), c.workers(), c.seed(), epoch)[w];
+        int[] shard = Split.shards(plan.inputs().train(), config.workers(), config.seed(), epoch)[index];
         List<LabeledImage> examples = new ArrayList<>(shard.length);
         plan.data().pool().read(shard).forEachRemaining(examples::add);
-        Random rnd = new Random(c.seed() * 1_000_003L + epoch * 131L + w);
+        Random rnd = new Random(config.seed() * 1_000_003L + epoch * 131L + index);
         Collections.shuffle(examples, rnd);
-        if (c.byteps().augment()) {
+        if (config.byteps().augment()) {
             var contract = plan.data().contract();
             var profile = contract.profile();
             examples.replaceAll(e -> new LabeledImage(e.index(), e.label(), Augmenter.augment(e.pixels(), contract, profile, rnd)));
         }
         List<DataSet> batches = new ArrayList<>();
-        Batches.batches(examples.iterator(), c.batch(), plan.data().numClasses()).forEachRemaining(batches::add);
+        Batches.batches(examples.iterator(), config.batch(), plan.data().numClasses()).forEachRemaining(batches::add);
         return batches;
     }
 
     /** Replicas must stay identical: compare parameter checksums at every evaluation. */
     private void checkReplicas() {
-        long[] sums = worker.checksums(w);
+        long[] sums = worker.checksums(index);
         for (long other : sums) {
             if (other != sums[0]) throw new IllegalStateException("replicas diverged at step " + worker.steps() + ": parameter checksums " + Arrays.toString(sums));
         }

@@ -167,12 +167,12 @@ public final class Dl4jTrainer implements Trainer {
             stats.put("batch_per_worker", c.batch());
             stats.put("learning_rate", c.learningRate());
             stats.put("train_seconds", trainSeconds);
-            CheckpointMeta meta = CheckpointMeta.evaluation(step, epoch, ev.accuracy(), devLoss, trainLoss, c.trainer().id(), c.workers(),
-                    c.data().spec(), ctx.model().name(), ctx.data().contract(), ctx.elapsedSeconds(), e.examples() / e.seconds(), stats);
-            RunStore.Published pub = ctx.run().publish(sparkNet.network(), meta);
+            CheckpointMeta meta = CheckpointMeta.evaluation(new CheckpointMeta.Evaluation(step, epoch, ev.accuracy(), devLoss, trainLoss),
+                    new CheckpointMeta.Origin(c.trainer().id(), c.workers(), c.data().spec(), ctx.model().name(), null),
+                    new CheckpointMeta.Timing(ctx.elapsedSeconds(), e.examples() / e.seconds()), stats);
+            RunStore.Published pub = ctx.run().publish(sparkNet.network(), ctx.data().contract(), meta);
             boolean ours = pub.best().run() == null || pub.best().run().equals(ctx.run().id());
-            ctx.progress().evaluation(epoch, c.epochs(), step, e.examples() / e.seconds(), trainLoss, ev.accuracy(),
-                    pub.best().devAccuracy(), ours ? "step " + pub.best().step() : pub.best().describe(), pub.newBest());
+            ctx.progress().evaluation(meta, c.epochs(), pub.best().devAccuracy(), ours ? "step " + pub.best().step() : pub.best().describe(), pub.newBest());
         }
     }
 }

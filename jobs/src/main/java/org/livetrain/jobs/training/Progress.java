@@ -3,6 +3,7 @@ package org.livetrain.jobs.training;
 import java.io.PrintStream;
 import java.util.Locale;
 import java.util.function.Consumer;
+import org.livetrain.store.CheckpointMeta;
 
 /**
  * What a training run prints: one line per evaluation, a summary at the end, and its position between
@@ -55,10 +56,9 @@ public final class Progress {
      * One evaluation: {@code bestWhere} says which checkpoint the served best is ({@code step 150}, or
      * {@code step 189 of run 20261128-035711} when it belongs to an earlier run); {@code *} marks a new best.
      */
-    public void evaluation(int epoch, int epochs, long step, double examplesPerSecond, double trainLoss, double devAccuracy,
-                           double bestAccuracy, String bestWhere, boolean newBest) {
-        line("epoch %d/%d  step %d  %.0f ex/s  train loss %.4f  dev acc %.4f  best %.4f (%s)%s  %s",
-                epoch, epochs, step, examplesPerSecond, trainLoss, devAccuracy, bestAccuracy, bestWhere, newBest ? " *" : "", clock(elapsedSeconds()));
+    public void evaluation(CheckpointMeta m, int epochs, double bestAccuracy, String bestWhere, boolean newBest) {
+        line("epoch %d/%d  step %d  %.0f ex/s  train loss %.4f  dev acc %.4f  best %.4f (%s)%s  %s", m.epoch(), epochs, m.step(),
+                m.timing().examplesPerSecond(), m.evaluation().trainLoss(), m.devAccuracy(), bestAccuracy, bestWhere, newBest ? " *" : "", clock(elapsedSeconds()));
     }
 
     /** Where training is between evaluations. */

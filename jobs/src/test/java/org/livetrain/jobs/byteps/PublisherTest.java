@@ -5,9 +5,9 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.LiveTrainException;
-import org.livetrain.image.Shape;
 import org.livetrain.image.InputContract;
 import org.livetrain.image.Profile;
+import org.livetrain.image.Shape;
 import org.livetrain.model.Models;
 import org.livetrain.model.Network;
 import org.livetrain.store.CheckpointMeta;
@@ -34,7 +34,7 @@ class PublisherTest {
                 .newRun(null, Map.of("trainer", "test", "data", "digits", "model", "mlp"), null, 5, null);
         Network good = Models.create(Models.Kind.MLP, new Shape(8, 8, 1), 3, 1e-3, 1), bad = good.copy();
         bad.params().putScalar(0, Float.NaN);
-        try (Publisher p = new Publisher(run, Faults.NONE, 0)) {
+        try (Publisher p = new Publisher(run, INPUT, Faults.NONE, 0)) {
             p.publish(good, meta(1));
             LiveTrainException e = assertThrows(LiveTrainException.class, () -> {
                 p.publish(bad, meta(2)); // fails in the background, behind the first
@@ -54,7 +54,7 @@ class PublisherTest {
         RunStore run = CheckpointStore.create(dir.toString(), new Configuration())
                 .newRun(null, Map.of("trainer", "test", "data", "digits", "model", "mlp"), null, 5, null);
         Network net = Models.create(Models.Kind.MLP, new Shape(8, 8, 1), 3, 1e-3, 1);
-        try (Publisher first = new Publisher(run, Faults.NONE, 0)) {
+        try (Publisher first = new Publisher(run, INPUT, Faults.NONE, 0)) {
             first.publish(net, meta(10));
             first.drain();
             run.fence(1); // the retried attempt starts
@@ -62,7 +62,7 @@ class PublisherTest {
             IllegalStateException e = assertThrows(IllegalStateException.class, first::drain);
             assertTrue(e.getMessage().contains("step 20 of attempt 1 not published: attempt 2 writes this run now"), e.getMessage());
         }
-        try (Publisher second = new Publisher(run, Faults.NONE, 1)) {
+        try (Publisher second = new Publisher(run, INPUT, Faults.NONE, 1)) {
             second.publish(net, meta(15));
             second.drain();
         }
@@ -70,8 +70,10 @@ class PublisherTest {
         assertEquals(15, run.latest().orElseThrow().step(), "latest never moved to the fenced-off attempt's step");
     }
 
+    private static final InputContract INPUT = InputContract.of(new Shape(8, 8, 1), Profile.OBJECT, List.of("a", "b", "c"));
+
     private static CheckpointMeta meta(long step) {
-        return CheckpointMeta.evaluation(step, 1, 0.5, 0.5, 0.5, "test", 1, "digits", "mlp",
-                InputContract.of(new Shape(8, 8, 1), Profile.OBJECT, List.of("a", "b", "c")), 1.0, 100.0, Map.of());
+        return CheckpointMeta.evaluation(new CheckpointMeta.Evaluation(step, 1, 0.5, 0.5, 0.5), new CheckpointMeta.Origin("test", 1, "digits", "mlp", null),
+                new CheckpointMeta.Timing(1.0, 100.0), Map.of());
     }
 }
