@@ -46,7 +46,7 @@ public final class TrainCommand implements Callable<Integer> {
     String data;
 
     @Option(names = "--input-profile", paramLabel = "NAME", description = "How an image file becomes an input, in training (folder: data) and"
-            + " serving: digit, object or rgb (default: the data set's own choice, see the README's Data section).")
+            + " serving: digit, object or rgb (default: the data set's own choice, see docs/TRAINING.md, Input contract).")
     String inputProfile;
 
     @Option(names = "--channels", paramLabel = "1|3", description = "folder: data: 1 (grey) or 3 (colour) (default: colour when the images are).")
