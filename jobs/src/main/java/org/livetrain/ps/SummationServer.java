@@ -81,8 +81,6 @@ public final class SummationServer implements AutoCloseable {
     private final Deque<Channel> unproven = new ArrayDeque<>();
     private final RoundWaits waits = new RoundWaits();
     private final RateLimitedLog refusals = new RateLimitedLog(LOG, LOG_EVERY);
-    /** The highest round pushed so far, for whoever watches the shard. */
-    private volatile long highestRound = -1;
 
     public SummationServer(InetAddress bind, int port, Credentials credentials, int workers, KeySpace keySpace, Duration roundTimeout)
             throws InterruptedException {
@@ -157,10 +155,6 @@ public final class SummationServer implements AutoCloseable {
 
     public InetSocketAddress address() {
         return (InetSocketAddress) channel.localAddress();
-    }
-
-    public long highestRound() {
-        return highestRound;
     }
 
     /** How long this shard's key rounds waited for their workers. */
@@ -261,7 +255,7 @@ public final class SummationServer implements AutoCloseable {
     private void push(Reply reply, int worker, Push p) {
         answer(reply, p.key(), p.round(), k -> {
             k.push(worker, p.round(), p.values().array());
-            highestRound = Math.max(highestRound, p.round());
+            waits.pushed(p.round());
             reply.ack();
         });
     }
@@ -307,16 +301,6 @@ public final class SummationServer implements AutoCloseable {
         for (Key k : keys.values()) {
             for (String failed : action.apply(k)) LOG.warn("summation server {}: {}", address(), failed);
         }
-    }
-
-    /**
-     * Stops at once, as a killed process would: every connection dropped, nothing more answered. For drills
-     * of a lost shard; {@link #close} is the orderly way.
-     */
-    public void crash() {
-        LOG.warn("summation server {}: crashing on purpose", address());
-        boss.shutdownGracefully(0, 0, TimeUnit.SECONDS);
-        io.shutdownGracefully(0, 0, TimeUnit.SECONDS);
     }
 
     @Override

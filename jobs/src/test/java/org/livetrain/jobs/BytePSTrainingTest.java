@@ -39,7 +39,7 @@ class BytePSTrainingTest {
     void aFailedWorkerMakesTheStageRetryAndResumeFromLatest() {
         Path ckpt = dir.resolve("ckpt");
         Cli r = Cli.run("train", "--trainer", "byteps", "--epochs", "1", "--eval-every", "20", "--checkpoint-dir", ckpt.toString(),
-                "--conf", Faults.FAIL_AT_STEP + "=45");
+                "--conf", Faults.enable(), "--conf", Faults.FAIL_AT_STEP + "=45");
         assertEquals(0, r.exitCode(), () -> r.out() + r.err());
         assertTrue(r.out().contains("byteps: 2 workers, 2 colocated summation servers, 63 steps per epoch of global batch 128"), r.out());
         CheckpointStore store = CheckpointStore.open(ckpt.toString(), new Configuration());

@@ -34,7 +34,7 @@ class CheckpointCrashTest {
         Path ckpt = dir.resolve("ckpt");
         String[] train = {"train", "--epochs", "2", "--eval-every", "50", "--checkpoint-dir", ckpt.toString()};
         try (ChildJvm child = ChildJvm.start(dir.resolve("logs"), "train", List.of(),
-                append(train, "--conf", Faults.HALT_BEFORE_POINTER + "=100"))) {
+                append(train, "--conf", Faults.enable(), "--conf", Faults.HALT_BEFORE_POINTER + "=100"))) {
             assertEquals(137, child.waitFor(300), child.output());
         }
         CheckpointStore store = CheckpointStore.open(ckpt.toString(), new Configuration());

@@ -38,7 +38,7 @@ class ServerFailureTest {
         List<String> lostTasks;
         try (LogCapture spark = LogCapture.of("org.apache.spark.scheduler.TaskSetManager", Level.WARN)) { // the failures as Spark's UI shows them
             r = Cli.run("train", "--servers", "1", "--epochs", "1", "--eval-every", "20", "--checkpoint-dir", ckpt.toString(),
-                    "--conf", Faults.KILL_SERVER_IN_ROUND + "=30");
+                    "--conf", Faults.enable(), "--conf", Faults.KILL_SERVER_IN_ROUND + "=30");
             lostTasks = spark.lines();
         }
         double seconds = (System.nanoTime() - t0) / 1e9;

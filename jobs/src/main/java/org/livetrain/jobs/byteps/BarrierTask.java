@@ -72,7 +72,7 @@ final class BarrierTask extends AbstractFunction1<Iterator<Integer>, Iterator<St
         SummationServer server = new SummationServer(executorAddress(task, id), 0, plan.security().credentials(), pushers, plan.keySpace(),
                 BytePSTrainer.TIMEOUT);
         boolean firstShard = id == (plan.config().byteps().servers() == 0 ? 0 : plan.config().workers());
-        if (firstShard) plan.faults().onServerStarted(server, plan.attempt());
+        if (firstShard) plan.hooks().shardStarted(server, plan.attempt());
         return server;
     }
 

@@ -42,8 +42,8 @@ public final class BytePSTrainer implements Trainer {
     /** Worker tasks of one executor JVM sum their gradients in memory and one of them talks to the servers (synchronous mode). */
     static final String LOCAL_REDUCTION = "spark.livetrain.localReduction";
 
-    /** What every task is handed (serialised into the stage's closure): the run's settings, what it trains, how, and which attempt. */
-    record Plan(TrainConfig config, Inputs inputs, Job job, Faults faults, int attempt) implements Serializable {
+    /** What every task is handed (serialised into the stage's closure): the run's settings, what it trains, how, its hooks, and which attempt. */
+    record Plan(TrainConfig config, Inputs inputs, Job job, Hooks hooks, int attempt) implements Serializable {
         /** What is trained: the data, the example indices of the train and dev splits, the network and its parameter count. */
         record Inputs(Dataset data, int[] train, int[] dev, ModelSpec model, long params) implements Serializable {
         }
@@ -58,7 +58,7 @@ public final class BytePSTrainer implements Trainer {
         }
 
         Plan attempt(int n) {
-            return new Plan(config, inputs, job, faults, n);
+            return new Plan(config, inputs, job, hooks, n);
         }
 
         Dataset data() {
@@ -131,7 +131,7 @@ public final class BytePSTrainer implements Trainer {
                     ctx.model().create(ctx.data().shape(), ctx.data().numClasses(), c.learningRate(), c.seed()).numParams());
             Plan.Job job = new Plan.Job(ctx.store().asLocation(), SummationSecurity.from(conf),
                     conf.getBoolean(LOCAL_REDUCTION, true) && !b.async(), ctx.run().id(), startedMillis, stepsPerEpoch, ctx.resumeFrom().isPresent());
-            Plan plan = new Plan(c, inputs, job, Faults.from(c.conf()), 0);
+            Plan plan = new Plan(c, inputs, job, Hooks.from(c.conf()), 0);
             ctx.progress().line("byteps: %d workers, %s, %d steps per epoch of global batch %d, evaluation every %d steps, partitions of %d bytes%s%s; %s",
                     c.workers(), b.servers() == 0 ? c.workers() + " colocated summation servers" : b.servers() + " dedicated summation server(s)",
                     stepsPerEpoch, c.batch() * c.workers(), b.evalEvery(), b.partitionBytes(), b.compress() == Compression.FP16 ? ", fp16 on the wire" : "",

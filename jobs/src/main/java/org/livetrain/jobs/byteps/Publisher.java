@@ -26,7 +26,7 @@ final class Publisher implements AutoCloseable {
     private final RunStore store;
     /** The input contract of every model published: it goes inside each model.zip. */
     private final InputContract input;
-    private final Faults faults;
+    private final Hooks hooks;
     private final int attempt;
     private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "livetrain-publisher");
@@ -37,10 +37,10 @@ final class Publisher implements AutoCloseable {
     private final Deque<Future<?>> pending = new ArrayDeque<>();
 
     /** @param attempt the training stage's attempt: once a later one has fenced the run, this one publishes nothing more */
-    Publisher(RunStore store, InputContract input, Faults faults, int attempt) {
+    Publisher(RunStore store, InputContract input, Hooks hooks, int attempt) {
         this.store = store;
         this.input = input;
-        this.faults = faults;
+        this.hooks = hooks;
         this.attempt = attempt;
     }
 
@@ -48,7 +48,7 @@ final class Publisher implements AutoCloseable {
         check();
         pending.add(thread.submit(() -> {
             RunStore.Written written = store.write(snapshot, input, meta, attempt);
-            faults.beforePointer(meta.step());
+            hooks.checkpointWritten(meta.step());
             return store.point(written);
         }));
     }

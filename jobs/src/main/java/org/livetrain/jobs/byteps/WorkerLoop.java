@@ -115,8 +115,9 @@ final class WorkerLoop {
     }
 
     private void connect() throws Exception {
-        publisher = open.add(new Publisher(store, plan.data().contract(), plan.faults(), plan.attempt()));
-        worker = new DataParallelWorker(net, exchange(), config.workers(), config.byteps().partitionBytes(), config.byteps().compress(), step);
+        publisher = open.add(new Publisher(store, plan.data().contract(), plan.hooks(), plan.attempt()));
+        PushPull exchange = plan.hooks().exchange(exchange(), index, plan.attempt());
+        worker = new DataParallelWorker(net, exchange, config.workers(), config.byteps().partitionBytes(), config.byteps().compress(), step);
         if (config.byteps().async()) worker.startAsync(index);
         window = new Window(step, worker, waits);
         positionStep = step;
@@ -139,7 +140,6 @@ final class WorkerLoop {
 
     /** One data-parallel step: the local gradient, summed through the servers, applied by DL4J's updater. */
     private void step(DataSet batch) {
-        plan.faults().beforeStep(index, step, plan.attempt());
         if (config.byteps().async()) worker.stepAsync(batch);
         else worker.step(batch);
         step++;

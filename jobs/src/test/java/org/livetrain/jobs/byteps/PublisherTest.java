@@ -34,7 +34,7 @@ class PublisherTest {
                 .newRun(null, Map.of("trainer", "test", "data", "digits", "model", "mlp"), null, 5, null);
         Network good = Models.create(Models.Kind.MLP, new Shape(8, 8, 1), 3, 1e-3, 1), bad = good.copy();
         bad.params().putScalar(0, Float.NaN);
-        try (Publisher p = new Publisher(run, INPUT, Faults.NONE, 0)) {
+        try (Publisher p = new Publisher(run, INPUT, Hooks.NONE, 0)) {
             p.publish(good, meta(1));
             LiveTrainException e = assertThrows(LiveTrainException.class, () -> {
                 p.publish(bad, meta(2)); // fails in the background, behind the first
@@ -54,7 +54,7 @@ class PublisherTest {
         RunStore run = CheckpointStore.create(dir.toString(), new Configuration())
                 .newRun(null, Map.of("trainer", "test", "data", "digits", "model", "mlp"), null, 5, null);
         Network net = Models.create(Models.Kind.MLP, new Shape(8, 8, 1), 3, 1e-3, 1);
-        try (Publisher first = new Publisher(run, INPUT, Faults.NONE, 0)) {
+        try (Publisher first = new Publisher(run, INPUT, Hooks.NONE, 0)) {
             first.publish(net, meta(10));
             first.drain();
             run.fence(1); // the retried attempt starts
@@ -62,7 +62,7 @@ class PublisherTest {
             IllegalStateException e = assertThrows(IllegalStateException.class, first::drain);
             assertTrue(e.getMessage().contains("step 20 of attempt 1 not published: attempt 2 writes this run now"), e.getMessage());
         }
-        try (Publisher second = new Publisher(run, INPUT, Faults.NONE, 1)) {
+        try (Publisher second = new Publisher(run, INPUT, Hooks.NONE, 1)) {
             second.publish(net, meta(15));
             second.drain();
         }
