@@ -5,12 +5,9 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.annotation.JsonUnwrapped;
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.type.TypeReference;
-import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
-import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
+import org.livetrain.io.FlatJson;
 
 import java.io.IOException;
 import java.util.Map;
@@ -110,19 +107,15 @@ public record CheckpointMeta(@JsonUnwrapped Evaluation evaluation, @JsonUnwrappe
         return stats != null && stats.get(name) instanceof Number n ? n.doubleValue() : null;
     }
 
-    /** Reads the flat file into the groups: each group takes the fields it knows. */
-    static final class Reader extends StdDeserializer<CheckpointMeta> {
+    /** Reads the flat file into the groups. */
+    static final class Reader extends FlatJson<CheckpointMeta> {
         Reader() {
             super(CheckpointMeta.class);
         }
 
         @Override
-        public CheckpointMeta deserialize(JsonParser p, DeserializationContext ctx) throws IOException {
-            JsonNode n = p.readValueAsTree();
-            var json = CheckpointStore.JSON;
-            Map<String, Object> stats = n.hasNonNull("stats") ? json.convertValue(n.get("stats"), new TypeReference<Map<String, Object>>() { }) : null;
-            return new CheckpointMeta(json.treeToValue(n, Evaluation.class), json.treeToValue(n, Origin.class), json.treeToValue(n, Timing.class),
-                    json.treeToValue(n, ModelFile.class), stats);
+        protected CheckpointMeta read(JsonNode n) throws IOException {
+            return new CheckpointMeta(group(n, Evaluation.class), group(n, Origin.class), group(n, Timing.class), group(n, ModelFile.class), map(n, "stats"));
         }
     }
 }

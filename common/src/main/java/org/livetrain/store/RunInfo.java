@@ -6,13 +6,10 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.annotation.JsonUnwrapped;
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.type.TypeReference;
-import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
-import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import org.livetrain.image.InputContract;
+import org.livetrain.io.FlatJson;
 
 import java.io.IOException;
 import java.util.Map;
@@ -121,20 +118,16 @@ public record RunInfo(@JsonProperty("id") String id, @JsonProperty("number") int
         return new RunInfo(id, number, state, newSettings, process, outcome, input);
     }
 
-    /** Reads the flat file into the groups: each group takes the fields it knows. */
-    static final class Reader extends StdDeserializer<RunInfo> {
+    /** Reads the flat file into the groups. */
+    static final class Reader extends FlatJson<RunInfo> {
         Reader() {
             super(RunInfo.class);
         }
 
         @Override
-        public RunInfo deserialize(JsonParser p, DeserializationContext ctx) throws IOException {
-            JsonNode n = p.readValueAsTree();
-            var json = CheckpointStore.JSON;
-            Map<String, Object> settings = n.hasNonNull("settings") ? json.convertValue(n.get("settings"), new TypeReference<Map<String, Object>>() { }) : null;
-            return new RunInfo(n.hasNonNull("id") ? n.get("id").asText() : null, n.path("number").asInt(), n.hasNonNull("state") ? n.get("state").asText() : null,
-                    settings, json.treeToValue(n, Process.class), json.treeToValue(n, Outcome.class),
-                    n.hasNonNull("input") ? json.treeToValue(n.get("input"), InputContract.class) : null);
+        protected RunInfo read(JsonNode n) throws IOException {
+            return new RunInfo(field(n, "id", String.class), n.path("number").asInt(), field(n, "state", String.class), map(n, "settings"),
+                    group(n, Process.class), group(n, Outcome.class), field(n, "input", InputContract.class));
         }
     }
 }

@@ -5,12 +5,9 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.annotation.JsonUnwrapped;
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.databind.DeserializationContext;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.annotation.JsonDeserialize;
-import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
+import org.livetrain.io.FlatJson;
 
 import java.io.IOException;
 import java.util.List;
@@ -100,23 +97,16 @@ public record ScoreRecord(@JsonProperty("request_id") String requestId, @JsonPro
     }
 
 
-    /** Reads the flat record into its groups: each group takes the fields it knows. */
-    static final class Reader extends StdDeserializer<ScoreRecord> {
-        private static final ObjectMapper JSON = new ObjectMapper();
-
+    /** Reads the flat record into its groups. */
+    static final class Reader extends FlatJson<ScoreRecord> {
         Reader() {
             super(ScoreRecord.class);
         }
 
         @Override
-        public ScoreRecord deserialize(JsonParser p, DeserializationContext ctx) throws IOException {
-            JsonNode n = p.readValueAsTree();
-            return new ScoreRecord(text(n, "request_id"), text(n, "path"), JSON.treeToValue(n, Prediction.class), JSON.treeToValue(n, Answerer.class),
-                    text(n, "error"));
-        }
-
-        private static String text(JsonNode n, String field) {
-            return n.hasNonNull(field) ? n.get(field).asText() : null;
+        protected ScoreRecord read(JsonNode n) throws IOException {
+            return new ScoreRecord(field(n, "request_id", String.class), field(n, "path", String.class), group(n, Prediction.class),
+                    group(n, Answerer.class), field(n, "error", String.class));
         }
     }
 }

@@ -1,4 +1,4 @@
-package org.livetrain.jobs;
+package org.livetrain.kafka;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -11,7 +11,14 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.logging.log4j.Level;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.core.LogEvent;
+import org.apache.logging.log4j.core.Logger;
+import org.apache.logging.log4j.core.appender.AbstractAppender;
+import org.apache.logging.log4j.core.config.Configurator;
+import org.apache.logging.log4j.core.config.Property;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.streaming.StreamingQuery;
 import org.bytedeco.javacpp.indexer.UByteIndexer;
@@ -21,15 +28,20 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.data.Batches;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.LabeledImage;
 import org.livetrain.data.Split;
-import org.livetrain.kafka.KafkaScorer;
-import org.livetrain.kafka.LocalKafkaBroker;
-import org.livetrain.kafka.RequestScorer;
+import org.livetrain.model.Models;
+import org.livetrain.model.Network;
+import org.livetrain.serving.ImageLimits;
 import org.livetrain.spark.SparkSessions;
+import org.livetrain.store.CheckpointLocation;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.RunStore;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.dataset.DataSet;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -40,6 +52,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
@@ -47,10 +60,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The Kafka scorer end to end: a real KRaft broker on 127.0.0.1, a model trained by a short real run,
- * test-split digits exported as PNG files, their paths pushed with `push`, and the Structured Streaming
- * query in Spark local[2] answering on the output topic; bad requests get error records and the
- * stream goes on.
+ * The Kafka scorer on its own: a real KRaft broker on 127.0.0.1, a model fitted in this JVM and published as a
+ * checkpoint, test-split digits exported as PNG files, their paths pushed as records, and the Structured
+ * Streaming query in Spark local[2] answering on the output topic; bad requests get error records and the
+ * stream goes on. ({@code push --wait} against a scorer started by {@code stream} is in the jobs module.)
  */
 @Tag("slow")
 class KafkaScorerTest {
@@ -63,13 +76,13 @@ class KafkaScorerTest {
 
     @BeforeAll
     static void setUp() throws Exception {
-        broker = SharedBroker.get();
+        broker = new LocalKafkaBroker(0, dir.resolve("kafka"));
         ckpt = dir.resolve("ckpt");
-        Cli r = Cli.run("train", "--trainer", "byteps", "--epochs", "1", "--eval-every", "63", "--checkpoint-dir", ckpt.toString());
-        assertEquals(0, r.exitCode(), r.err());
-        images = Files.createDirectories(dir.resolve("images"));
         Dataset digits = Dataset.open(Dataset.DIGITS, new Configuration());
-        int[] test = Arrays.copyOf(digits.split(Split.DEFAULT_SEED).test(), DIGITS);
+        Split split = digits.split(Split.DEFAULT_SEED);
+        publishTrained(digits, split, ckpt);
+        images = Files.createDirectories(dir.resolve("images"));
+        int[] test = Arrays.copyOf(split.test(), DIGITS);
         labels = new int[DIGITS];
         int i = 0;
         for (var it = digits.pool().read(test); it.hasNext(); i++) {
@@ -83,9 +96,44 @@ class KafkaScorerTest {
         }
     }
 
+    /** An MLP fitted in this JVM for two epochs of the digits' training split, published with its dev accuracy as a run's checkpoint. */
+    static void publishTrained(Dataset digits, Split split, Path into) {
+        Network net = Models.create(Models.Kind.MLP, digits.shape(), digits.numClasses(), 0.002, 1);
+        for (int epoch = 0; epoch < 2; epoch++) {
+            Batches.batches(digits.pool().read(split.train()), 64, digits.numClasses()).forEachRemaining(b -> net.stack().fit(b));
+        }
+        long right = 0;
+        for (var it = Batches.batches(digits.pool().read(split.dev()), 256, digits.numClasses()); it.hasNext(); ) {
+            DataSet b = it.next();
+            right += net.output(b.getFeatures()).argMax(1).eq(b.getLabels().argMax(1)).castTo(DataType.INT).sumNumber().longValue();
+        }
+        double dev = right / (double) split.dev().length;
+        RunStore run = CheckpointStore.create(into.toString(), new Configuration()).newRun(null, Map.of("trainer", "test", "data", "digits", "model", "mlp"),
+                digits.contract(), 3, null);
+        run.publish(net, digits.contract(), CheckpointMeta.evaluation(new CheckpointMeta.Evaluation(250, 2, dev, 0, 0),
+                new CheckpointMeta.Origin("test", 1, "digits", "mlp", null), new CheckpointMeta.Timing(1, 1), Map.of()));
+    }
+
+    /** The scorer's settings for these tests: the defaults of {@code stream} but for what each test names. */
+    static KafkaScorer.Settings settings(String in, String out, Path checkpoints, String query, String trigger) {
+        return new KafkaScorer.Settings(new KafkaScorer.Topics(broker.bootstrapServers(), in, out, Map.of()),
+                new CheckpointLocation(checkpoints.toString(), new Configuration()),
+                new KafkaScorer.Query(query, trigger, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER),
+                new KafkaScorer.Reading(List.of(images.toString()), ImageLimits.DEFAULT));
+    }
+
+    /** Pushes the paths as records keyed PREFIX-1, PREFIX-2, ... as {@code push --id PREFIX} would. */
+    static void push(String topic, String prefix, List<String> paths) throws Exception {
+        try (KafkaProducer<String, String> p = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()),
+                new StringSerializer(), new StringSerializer())) {
+            for (int i = 0; i < paths.size(); i++) p.send(new ProducerRecord<>(topic, prefix + "-" + (i + 1), paths.get(i))).get();
+        }
+    }
+
     @AfterAll
     static void tearDown() {
         RequestScorer.closeAll();
+        broker.close();
     }
 
     static Map<String, JsonNode> readAnswers(String topic, int expected) throws Exception {
@@ -112,16 +160,13 @@ class KafkaScorerTest {
     @Test
     void pushedPathsComeBackAsPredictionsAndBadRequestsAsErrors() throws Exception {
         SparkSession spark = SparkSessions.create("scorer-test", 2, Map.of("spark.ui.enabled", "false"));
-        StreamingQuery q = KafkaScorer.start(spark, Scorers.settings(broker.bootstrapServers(), "in", "out", ckpt.toString(), dir.resolve("query").toString(), "0 seconds", images));
+        StreamingQuery q = KafkaScorer.start(spark, settings("in", "out", ckpt, dir.resolve("query").toString(), "0 seconds"));
         try {
             List<String> paths = new ArrayList<>();
             for (int i = 0; i < DIGITS; i++) paths.add(images.resolve("digit-" + i + ".png").toString());
-            List<String> args = new ArrayList<>(List.of("push", "--bootstrap-servers", broker.bootstrapServers(), "--topic", "in", "--id", "d"));
-            args.addAll(paths);
-            Cli pushed = Cli.run(args.toArray(String[]::new));
-            assertEquals(0, pushed.exitCode(), pushed.err());
+            push("in", "d", paths);
 
-            Path outside = Path.of(System.getProperty("livetrain.repo", "..")).resolve("data/demo/seven.png").toAbsolutePath();
+            Path outside = Files.writeString(dir.resolve("outside.png"), "outside the allowed roots");
             Path link = images.resolve("sneaky.png");
             Files.createSymbolicLink(link, outside);
             Files.writeString(images.resolve("notes.png"), "not an image");
@@ -152,21 +197,10 @@ class KafkaScorerTest {
             // a path that does not exist and one outside the roots get the same answer: requests cannot probe the host
             assertError(answers, "missing", "nope.png: no such file in the allowed roots");
             assertError(answers, "directory", "is a directory");
-            assertError(answers, "outside", "seven.png: no such file in the allowed roots");
+            assertError(answers, "outside", "outside.png: no such file in the allowed roots");
             assertError(answers, "symlink", "sneaky.png: no such file in the allowed roots");
             assertError(answers, "text", "not an image");
             assertTrue(answers.get("after").get("error").isNull(), "a good request after bad ones is answered: " + answers.get("after"));
-
-            // push --wait: the answers where the user is, matched by request id, printed as the terminal does
-            Cli waited = Cli.run("push", "--bootstrap-servers", broker.bootstrapServers(), "--topic", "in", "--output-topic", "out", "--wait",
-                    paths.get(0), images.resolve("nope.png").toString());
-            assertEquals(0, waited.exitCode(), waited.out() + waited.err());
-            assertTrue(waited.out().contains(paths.get(0) + ": Prediction: "), waited.out());
-            assertTrue(waited.out().contains("nope.png: Error: ") && waited.out().contains("no such file in the allowed roots"), waited.out());
-            Cli unanswered = Cli.run("push", "--bootstrap-servers", broker.bootstrapServers(), "--topic", "nobody-reads", "--output-topic", "out",
-                    "--wait", "--wait-timeout", "3", paths.get(0));
-            assertEquals(1, unanswered.exitCode(), unanswered.out() + unanswered.err());
-            assertTrue(unanswered.err().strip().startsWith("livetrain push: no answer within 3 s for 1 request(s) (push-"), unanswered.err());
         } finally {
             q.stop();
             spark.stop();
@@ -175,9 +209,9 @@ class KafkaScorerTest {
 
     /** Pushes digits 0..n-1 with ids PREFIX-1..n and waits for their answers on the output topic. */
     static Map<String, JsonNode> pushAndRead(String in, String out, String prefix, int n, Map<String, JsonNode> seen) throws Exception {
-        List<String> args = new ArrayList<>(List.of("push", "--bootstrap-servers", broker.bootstrapServers(), "--topic", in, "--id", prefix));
-        for (int i = 0; i < n; i++) args.add(images.resolve("digit-" + i + ".png").toString());
-        assertEquals(0, Cli.run(args.toArray(String[]::new)).exitCode());
+        List<String> paths = new ArrayList<>();
+        for (int i = 0; i < n; i++) paths.add(images.resolve("digit-" + i + ".png").toString());
+        push(in, prefix, paths);
         ObjectMapper json = new ObjectMapper();
         try (KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", broker.bootstrapServers(), "group.id", "g-" + out,
                 "auto.offset.reset", "earliest"), new StringDeserializer(), new StringDeserializer())) {
@@ -208,7 +242,7 @@ class KafkaScorerTest {
         var best = dirStore.load(dirStore.best().orElseThrow(), true);
         Path query = dir.resolve("query-reload");
         SparkSession spark = SparkSessions.create("scorer-test-2", 2, Map.of("spark.ui.enabled", "false"));
-        var settings = Scorers.settings(broker.bootstrapServers(), "in2", "out2", ckpt2.toString(), query.toString(), "0 seconds", images);
+        var settings = settings("in2", "out2", ckpt2, query.toString(), "0 seconds");
         StreamingQuery q = KafkaScorer.start(spark, settings);
         Map<String, JsonNode> seen = new HashMap<>();
         try {
@@ -226,9 +260,9 @@ class KafkaScorerTest {
 
             // the scorer stops; requests pushed meanwhile are answered once it is started again
             q.stop();
-            List<String> args = new ArrayList<>(List.of("push", "--bootstrap-servers", broker.bootstrapServers(), "--topic", "in2", "--id", "c"));
-            for (int i = 0; i < 5; i++) args.add(images.resolve("digit-" + i + ".png").toString());
-            assertEquals(0, Cli.run(args.toArray(String[]::new)).exitCode());
+            List<String> pushed = new ArrayList<>();
+            for (int i = 0; i < 5; i++) pushed.add(images.resolve("digit-" + i + ".png").toString());
+            push("in2", "c", pushed);
             q = KafkaScorer.start(spark, settings);
             pushAndRead("in2", "out2", "d", 1, seen); // d-1 comes after every c: once it is answered, all c's must be
             for (int i = 1; i <= 5; i++) {
@@ -244,7 +278,7 @@ class KafkaScorerTest {
     @Test
     void continuousProcessingAnswersEachRequest() throws Exception {
         SparkSession spark = SparkSessions.create("scorer-test-3", 2, Map.of("spark.ui.enabled", "false"));
-        StreamingQuery q = KafkaScorer.start(spark, Scorers.settings(broker.bootstrapServers(), "in3", "out3", ckpt.toString(), dir.resolve("query-continuous").toString(), "continuous", images));
+        StreamingQuery q = KafkaScorer.start(spark, settings("in3", "out3", ckpt, dir.resolve("query-continuous").toString(), "continuous"));
         try {
             Map<String, JsonNode> seen = pushAndRead("in3", "out3", "e", 20, new HashMap<>());
             int correct = 0;
@@ -275,10 +309,22 @@ class KafkaScorerTest {
             admin.createTopics(List.of(new NewTopic("out-small", 1, (short) 1).configs(Map.of("max.message.bytes", "2000")))).all().get();
         }
         SparkSession spark = SparkSessions.create("scorer-test-poison", 2, Map.of("spark.ui.enabled", "false"));
-        try (LogCapture said = LogCapture.of("org.livetrain.kafka.AnswerBatch", Level.WARN)) {
+        List<String> said = new CopyOnWriteArrayList<>();
+        Logger logger = (Logger) LogManager.getLogger(AnswerBatch.class);
+        AbstractAppender capture = new AbstractAppender("said", null, null, true, Property.EMPTY_ARRAY) {
+            @Override
+            public void append(LogEvent event) {
+                said.add(event.getMessage().getFormattedMessage());
+            }
+        };
+        capture.start();
+        logger.addAppender(capture);
+        Level was = logger.getLevel();
+        Configurator.setLevel(logger.getName(), Level.WARN);
+        try {
             for (String out : List.of("out-poison", "out-small")) {
                 String in = "in-" + out;
-                StreamingQuery q = KafkaScorer.start(spark, Scorers.settings(broker.bootstrapServers(), in, out, ckpt.toString(), dir.resolve("query-" + out).toString(), "0 seconds", images));
+                StreamingQuery q = KafkaScorer.start(spark, settings(in, out, ckpt, dir.resolve("query-" + out).toString(), "0 seconds"));
                 try {
                     byte[] poison = out.equals("out-poison") ? new byte[90_000]
                             : images.resolve("x".repeat(200) + "/" + "y".repeat(200) + "/" + "z".repeat(2500).replaceAll("(.{200})", "$1/") + ".png")
@@ -308,9 +354,11 @@ class KafkaScorerTest {
                     q.stop();
                 }
             }
-            assertEquals(1, said.lines().size(), said.lines().toString());
-            assertTrue(said.lines().get(0).contains("could not be written in 3 attempts (RecordTooLargeException: "), said.lines().get(0));
+            assertEquals(1, said.size(), said.toString());
+            assertTrue(said.get(0).contains("could not be written in 3 attempts (RecordTooLargeException: "), said.get(0));
         } finally {
+            logger.removeAppender(capture);
+            Configurator.setLevel(logger.getName(), was);
             spark.stop();
         }
     }
