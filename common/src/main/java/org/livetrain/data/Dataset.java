@@ -59,12 +59,19 @@ public record Dataset(String spec, InputContract contract, Pool pool, Pool testP
         return classNames().size();
     }
 
+    /** The same data set without the training pool's examples at these (increasing) indices. */
+    public Dataset without(int[] sortedIndices) {
+        return sortedIndices.length == 0 ? this : new Dataset(spec, contract, pool.without(sortedIndices), testPool);
+    }
+
     /** The pool that the split's test indices refer to. */
     public Pool testSource() {
         return testPool != null ? testPool : pool;
     }
 
+    /** Train / dev / test: by name (or by split folders) for a folder of files, which may grow; stratified for the others. */
     public Split split(long seed) {
+        if (pool instanceof FolderPool folder) return folder.split(seed);
         return Split.of(pool.labels(), testPool == null ? 0 : testPool.size(), seed);
     }
 
@@ -84,7 +91,7 @@ public record Dataset(String spec, InputContract contract, Pool pool, Pool testP
         }
         if (spec.startsWith("idx:")) return idx(spec.substring(4), spec, conf);
         if (spec.startsWith("folder:")) {
-            FolderPool pool = FolderPool.open(Path.of(spec.substring(7)).toAbsolutePath().normalize());
+            FolderPool pool = FolderPool.open(spec.substring(7), conf);
             int channels = pool.looksColour(SAMPLE) ? 3 : 1;
             return folder(spec, pool, channels, channels == 3 ? Profile.RGB : Profile.DIGIT);
         }

@@ -1,91 +1,193 @@
 package org.livetrain.data;
 
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
 import org.livetrain.LiveTrainException;
 import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.image.InputContract;
+import org.livetrain.io.HadoopConf;
+import org.livetrain.io.ImageFiles;
+import org.livetrain.io.Storage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.FileNotFoundException;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.NoSuchElementException;
 import java.util.Set;
-import java.util.stream.Stream;
+import java.util.TreeSet;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
- * Images in {@code DIR/<label>/*.png|jpg|...}: one sub-folder per class, classes in name order. The driver
- * lists the file names; executors decode and prepare their own files with the one {@link ImagePreprocessor},
- * driven by the data set's {@link InputContract}, as serving prepares a file.
- * The folder must be visible at the same path on every executor (a local folder in local mode, a shared
- * mount on a cluster).
+ * Images in {@code ROOT/<label>/*.png|jpg|...} on any Hadoop file system (a local path, {@code file:},
+ * {@code hdfs:}, {@code s3a:}, {@code abfs:}, {@code gs:}): one sub-folder per class, classes in name order;
+ * or in {@code ROOT/train/<label>/...} with {@code ROOT/dev/<label>/...} (or {@code val/}, {@code validation/})
+ * and {@code ROOT/test/<label>/...}, which then decide the split ({@link #split}).
+ * The driver lists the folders (the class folders in parallel) and keeps each file's path relative to the
+ * root; executors read their own files' bytes through the FileSystem and decode them from memory with the one
+ * {@link ImagePreprocessor}, driven by the data set's {@link InputContract}, as serving prepares a file.
+ * Settings and credentials come from the Hadoop configuration ({@code --conf spark.hadoop.*}).
  */
 public final class FolderPool implements Pool {
-    private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 2L;
     private static final Logger LOG = LoggerFactory.getLogger(FolderPool.class);
     public static final Set<String> EXTENSIONS = Set.of("png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp", "pgm", "ppm", "pbm");
+    /** Class folders listed at once: object stores answer each listing in tens of milliseconds. */
+    private static final int LISTING_THREADS = 16;
 
     private final String root;
+    private final HadoopConf conf;
     private final List<String> classNames;
+    /** Each example's path relative to the root: {@code [<part>/]<label>/<file>}. */
     private final String[] files;
     private final int[] labels;
+    /** Each example's part when split folders say it ({@link Split#TRAIN}, ...), else null. */
+    private final byte[] parts;
     private final InputContract contract;
 
-    private FolderPool(String root, List<String> classNames, String[] files, int[] labels, InputContract contract) {
+    private FolderPool(String root, HadoopConf conf, List<String> classNames, String[] files, int[] labels, byte[] parts, InputContract contract) {
         this.root = root;
+        this.conf = conf;
         this.classNames = classNames;
         this.files = files;
         this.labels = labels;
+        this.parts = parts;
         this.contract = contract;
     }
 
-    public static FolderPool open(Path dir) {
-        if (!Files.isDirectory(dir)) throw new LiveTrainException(dir + ": no such folder (folder: expects DIR/<label>/<image files>)");
-        List<String> classes = new ArrayList<>();
-        List<String> files = new ArrayList<>();
-        List<Integer> labels = new ArrayList<>();
-        try (Stream<Path> subs = Files.list(dir)) {
-            for (Path sub : subs.filter(Files::isDirectory).sorted().toList()) {
-                List<Path> images;
-                try (Stream<Path> s = Files.list(sub)) {
-                    images = s.filter(Files::isRegularFile).filter(FolderPool::isImageName).sorted().toList();
-                }
-                if (images.isEmpty()) continue;
-                int label = classes.size();
-                classes.add(sub.getFileName().toString());
-                for (Path p : images) {
-                    files.add(p.toAbsolutePath().toString());
-                    labels.add(label);
+    /** Folder names that say the part their images belong to. */
+    private static final Map<String, Byte> PART_FOLDERS = Map.of("train", Split.TRAIN, "dev", Split.DEV, "val", Split.DEV,
+            "validation", Split.DEV, "test", Split.TEST);
+
+    /** The folder at {@code location}: a local path or any Hadoop URI. */
+    public static FolderPool open(String location, Configuration conf) {
+        Path root = Storage.path(location);
+        try {
+            FileSystem fs = Storage.fs(root, conf);
+            FileStatus top;
+            try {
+                top = fs.getFileStatus(root);
+            } catch (FileNotFoundException e) {
+                throw new LiveTrainException(root + ": no such folder (folder: expects DIR/<label>/<image files>)");
+            }
+            if (!top.isDirectory()) throw new LiveTrainException(root + ": not a folder (folder: expects DIR/<label>/<image files>)");
+            List<FileStatus> subs = folders(fs, root);
+            boolean split = subs.stream().anyMatch(s -> s.getPath().getName().equals("train"))
+                    && subs.stream().filter(s -> PART_FOLDERS.containsKey(s.getPath().getName())).count() > 1;
+            Listing listing = split ? listParts(fs, subs) : new Listing(subs, null);
+            String qualified = fs.makeQualified(root).toString().replaceAll("/+$", ""); // file:/d/ and file:/d are one folder
+            return listing.pool(qualified, new HadoopConf(conf), listInParallel(fs, listing.classDirs()));
+        } catch (IOException e) {
+            throw Storage.problem(root + ": cannot list folder", e);
+        }
+    }
+
+    private static List<FileStatus> folders(FileSystem fs, Path dir) throws IOException {
+        return Arrays.stream(fs.listStatus(dir)).filter(FileStatus::isDirectory).sorted(Comparator.comparing(s -> s.getPath().getName())).toList();
+    }
+
+    /** The class folders to list, and for split folders the part of each ({@code null} without). */
+    private record Listing(List<FileStatus> classDirs, byte[] partOfDir) {
+        /** The pool of what was listed: classes in name order (the union over the parts), files in name order. */
+        FolderPool pool(String root, HadoopConf conf, List<List<String>> listed) {
+            boolean split = partOfDir != null;
+            List<String> classes = new ArrayList<>(new TreeSet<>(classDirs.stream().filter(d -> !listed.get(classDirs.indexOf(d)).isEmpty())
+                    .map(d -> d.getPath().getName()).toList()));
+            if (classes.size() < 2) {
+                throw new LiveTrainException(root + ": needs at least two sub-folders (one per label) holding images, found " + classes.size());
+            }
+            List<String> files = new ArrayList<>();
+            List<Integer> labels = new ArrayList<>();
+            List<Byte> parts = new ArrayList<>();
+            for (int d = 0; d < classDirs.size(); d++) {
+                Path dir = classDirs.get(d).getPath();
+                String prefix = (split ? dir.getParent().getName() + "/" : "") + dir.getName() + "/";
+                for (String f : listed.get(d)) {
+                    files.add(prefix + f);
+                    labels.add(classes.indexOf(dir.getName()));
+                    if (split) parts.add(partOfDir[d]);
                 }
             }
-        } catch (IOException e) {
-            throw new LiveTrainException(dir + ": cannot list folder (" + e.getMessage() + ")", e);
+            byte[] p = null;
+            if (split) {
+                p = new byte[parts.size()];
+                for (int i = 0; i < p.length; i++) p[i] = parts.get(i);
+            }
+            return new FolderPool(root, conf, List.copyOf(classes), files.toArray(String[]::new), labels.stream().mapToInt(Integer::intValue).toArray(), p, null);
         }
-        if (classes.size() < 2) {
-            throw new LiveTrainException(dir + ": needs at least two sub-folders (one per label) holding images, found " + classes.size());
+    }
+
+    /** The class folders inside each part folder ({@code train/}, {@code dev/}, ...). */
+    private static Listing listParts(FileSystem fs, List<FileStatus> subs) throws IOException {
+        List<FileStatus> dirs = new ArrayList<>();
+        List<Byte> parts = new ArrayList<>();
+        for (FileStatus s : subs) {
+            Byte part = PART_FOLDERS.get(s.getPath().getName());
+            if (part == null) continue;
+            for (FileStatus c : folders(fs, s.getPath())) {
+                dirs.add(c);
+                parts.add(part);
+            }
         }
-        return new FolderPool(dir.toString(), List.copyOf(classes), files.toArray(String[]::new),
-                labels.stream().mapToInt(Integer::intValue).toArray(), null);
+        byte[] p = new byte[parts.size()];
+        for (int i = 0; i < p.length; i++) p[i] = parts.get(i);
+        return new Listing(dirs, p);
+    }
+
+    /** The image files of each folder, by name, in name order; the folders listed at once. */
+    private static List<List<String>> listInParallel(FileSystem fs, List<FileStatus> dirs) throws IOException {
+        ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Math.min(LISTING_THREADS, dirs.size())), r -> {
+            Thread t = new Thread(r, "livetrain-listing");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<List<String>>> futures = new ArrayList<>();
+            for (FileStatus d : dirs) {
+                futures.add(pool.submit(() -> Arrays.stream(fs.listStatus(d.getPath())).filter(FileStatus::isFile)
+                        .map(s -> s.getPath().getName()).filter(FolderPool::isImageName).sorted().toList()));
+            }
+            List<List<String>> out = new ArrayList<>();
+            for (Future<List<String>> f : futures) out.add(f.get());
+            return out;
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) throw io;
+            throw new IllegalStateException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while listing", e);
+        } finally {
+            pool.shutdownNow();
+        }
     }
 
     /** The same files, prepared by {@code c} (on the executors, through the one {@link ImagePreprocessor}). */
     @Override
     public FolderPool withContract(InputContract c) {
-        return new FolderPool(root, classNames, files, labels, c);
+        return new FolderPool(root, conf, classNames, files, labels, parts, c);
     }
 
     /** Whether at least a fifth of a sample of the images are in colour (their channels differ visibly). */
     boolean looksColour(int sample) {
         ImagePreprocessor decoder = new ImagePreprocessor();
         int colour = 0, seen = 0;
+        FileSystem fs = fileSystem();
         for (int i : spread(sample)) {
             float spread;
             try {
-                spread = ImagePreprocessor.colourSpread(decoder.decode(Path.of(files[i])));
+                spread = ImagePreprocessor.colourSpread(decoder.decode(bytes(fs, i), location(i)));
             } catch (LiveTrainException e) {
                 continue; // training skips it too, with a warning
             }
@@ -120,19 +222,32 @@ public final class FolderPool implements Pool {
         return c.withNormalisation(mean, std);
     }
 
-    public static boolean isImageName(Path p) {
-        String n = p.getFileName().toString();
-        int dot = n.lastIndexOf('.');
-        return dot > 0 && EXTENSIONS.contains(n.substring(dot + 1).toLowerCase(Locale.ROOT));
+    public static boolean isImageName(String name) {
+        int dot = name.lastIndexOf('.');
+        return dot > 0 && EXTENSIONS.contains(name.substring(dot + 1).toLowerCase(Locale.ROOT));
     }
 
     public List<String> classNames() {
         return classNames;
     }
 
-    /** The file of an example. */
+    /**
+     * Train / dev / test: by the split folders when the data has them (a part without its own folder drawn
+     * from the others by the hash of each file's path), otherwise by that hash alone ({@link Split#byName}).
+     */
+    public Split split(long seed) {
+        if (parts == null) return Split.byName(files, seed);
+        return Split.byParts(parts, files, seed, "by the folders train/, dev/ and test/ (seed " + seed + " for a part without a folder)");
+    }
+
+    /** An example's path relative to the folder: {@code <label>/<file>}. */
     public String file(int index) {
         return files[index];
+    }
+
+    /** An example's full location (a URI). */
+    public String location(int index) {
+        return root + "/" + files[index];
     }
 
     @Override
@@ -150,9 +265,67 @@ public final class FolderPool implements Pool {
         return labels;
     }
 
+    private FileSystem fileSystem() {
+        try {
+            return Storage.fs(new Path(root), conf.get());
+        } catch (IOException e) {
+            throw Storage.problem(root + ": cannot reach its file system", e);
+        }
+    }
+
+    /** An example's bytes, read whole through the FileSystem, at most {@link ImageFiles#DEFAULT_MAX_BYTES}. */
+    private byte[] bytes(FileSystem fs, int index) {
+        try {
+            return Storage.readAll(fs, new Path(location(index)), ImageFiles.DEFAULT_MAX_BYTES);
+        } catch (IOException e) {
+            throw Storage.problem(location(index) + ": cannot read", e);
+        }
+    }
+
+    @Override
+    public boolean examplesCanFail() {
+        return true;
+    }
+
+    @Override
+    public List<Refused> refused(int[] sortedIndices) {
+        ImagePreprocessor pre = new ImagePreprocessor(contract, ImagePreprocessor.DEFAULT_MAX_PIXELS);
+        FileSystem fs = fileSystem();
+        List<Refused> out = new ArrayList<>();
+        for (int i : sortedIndices) {
+            try {
+                pre.bytes(bytes(fs, i), location(i));
+            } catch (LiveTrainException e) {
+                out.add(new Refused(i, e.getMessage()));
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public FolderPool without(int[] sortedIndices) {
+        if (sortedIndices.length == 0) return this;
+        int kept = files.length - sortedIndices.length;
+        String[] f = new String[kept];
+        int[] l = new int[kept];
+        byte[] p = parts == null ? null : new byte[kept];
+        for (int i = 0, k = 0, j = 0; i < files.length; i++) {
+            if (j < sortedIndices.length && sortedIndices[j] == i) {
+                j++;
+                continue;
+            }
+            f[k] = files[i];
+            l[k] = labels[i];
+            if (p != null) p[k] = parts[i];
+            k++;
+        }
+        return new FolderPool(root, conf, classNames, f, l, p, contract);
+    }
+
     @Override
     public Iterator<LabeledImage> read(int[] sortedIndices) {
         ImagePreprocessor pre = new ImagePreprocessor(contract, ImagePreprocessor.DEFAULT_MAX_PIXELS);
+        FileSystem fs = fileSystem();
         return new Iterator<>() {
             private int next;
             private LabeledImage ready;
@@ -162,7 +335,7 @@ public final class FolderPool implements Pool {
                 while (ready == null && next < sortedIndices.length) {
                     int i = sortedIndices[next++];
                     try {
-                        ready = new LabeledImage(i, labels[i], pre.file(Path.of(files[i])));
+                        ready = new LabeledImage(i, labels[i], pre.bytes(bytes(fs, i), location(i)));
                     } catch (LiveTrainException e) {
                         LOG.warn("skipping training image: {}", e.getMessage());
                     }

@@ -4,6 +4,7 @@ import java.io.Serializable;
 import org.livetrain.image.InputContract;
 
 import java.util.Iterator;
+import java.util.List;
 
 /**
  * A numbered collection of labelled images that lives on storage. The driver only ever asks for the
@@ -26,6 +27,30 @@ public interface Pool extends Serializable {
 
     /** The same examples, prepared and normalised by {@code contract}. */
     Pool withContract(InputContract contract);
+
+    /** An example that cannot be trained on, and why, in a line that names it. */
+    record Refused(int index, String why) implements Serializable {
+    }
+
+    /** Whether single examples may be unusable (files read one by one), so that the data must be checked before a run. */
+    default boolean examplesCanFail() {
+        return false;
+    }
+
+    /**
+     * Of the examples at the given (increasing) indices, those that cannot be trained on: read, decoded and
+     * prepared as training will, on an executor. A pool whose examples cannot fail one by one (IDX files are
+     * checked whole when opened) refuses none.
+     */
+    default List<Refused> refused(int[] sortedIndices) {
+        return List.of();
+    }
+
+    /** The same pool without the examples at these (increasing) indices; the others are numbered anew, in order. */
+    default Pool without(int[] sortedIndices) {
+        if (sortedIndices.length == 0) return this;
+        throw new UnsupportedOperationException(describe() + ": examples cannot be left out of it");
+    }
 
     /** Up to {@code n} indices spread evenly over the pool, increasing: what a driver samples to decide something. */
     default int[] spread(int n) {

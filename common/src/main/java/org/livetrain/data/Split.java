@@ -1,5 +1,9 @@
 package org.livetrain.data;
 
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -10,15 +14,23 @@ import java.util.Random;
  * The one definition of how a data set is divided into train / dev / test, and how the training part
  * is dealt to workers. Deterministic for a seed; stratified, so each class keeps its share in each part.
  *
- * <p>A pool without a separate test set (the bundled digits) is split 80 / 10 / 10 (10,000 digits give
- * exactly 8,000 / 1,000 / 1,000). A pool with its own test set (MNIST, Fashion-MNIST) gives 10% of its
- * training pool to dev, and the whole test set to test.
+ * <p>Three rules, one per kind of data, each said in {@link #rule} (the run's first lines and run.json):
+ * <ul>
+ * <li>{@link #of}, for pools whose order is fixed (the bundled digits, IDX files): stratified at random for a
+ *     seed; a pool without a separate test set is split 80 / 10 / 10 (10,000 digits give exactly 8,000 / 1,000
+ *     / 1,000), one with its own test set (MNIST, Fashion-MNIST) gives 10% of its training pool to dev;</li>
+ * <li>{@link #byName}, for files and rows that may be added to: each example by a stable hash of its name
+ *     (a file's path under its folder), about 80 / 10 / 10, so that adding examples never moves one that
+ *     was in dev or test into training;</li>
+ * <li>{@link #byParts}, when the data says it itself (sub-folders {@code train/}, {@code dev/}, {@code test/}).</li>
+ * </ul>
  *
  * @param train indices into the training pool
  * @param dev indices into the training pool
  * @param test indices into the test pool if there is one, else into the training pool
+ * @param rule how it was made, in words
  */
-public record Split(int[] train, int[] dev, int[] test, boolean separateTest) {
+public record Split(int[] train, int[] dev, int[] test, boolean separateTest, String rule) {
     public static final long DEFAULT_SEED = 20261125L;
     public static final double DEV_FRACTION = 0.1;
     public static final double TEST_FRACTION = 0.1;
@@ -43,7 +55,54 @@ public record Split(int[] train, int[] dev, int[] test, boolean separateTest) {
             train.addAll(l.subList(devQuota[c] + testQuota[c], l.size()));
         }
         int[] testIdx = separate ? range(testPoolSize) : sorted(test);
-        return new Split(sorted(train), sorted(dev), testIdx, separate);
+        return new Split(sorted(train), sorted(dev), testIdx, separate, separate
+                ? "stratified at random (seed " + seed + "): 10% of the training pool to dev, the test files to test"
+                : "stratified at random (seed " + seed + "): 80/10/10");
+    }
+
+    /** Which part an example belongs to, when the data says it: {@link #TRAIN}, {@link #DEV} or {@link #TEST}, or {@link #UNSAID}. */
+    public static final byte TRAIN = 0, DEV = 1, TEST = 2, UNSAID = -1;
+
+    /**
+     * By a stable hash of each example's name (with the seed): about {@value #DEV_FRACTION} to dev and
+     * {@value #TEST_FRACTION} to test, whatever else the pool holds or in which order it was listed.
+     */
+    public static Split byName(String[] names, long seed) {
+        byte[] parts = new byte[names.length];
+        Arrays.fill(parts, UNSAID);
+        return byParts(parts, names, seed, "by a hash of each file's path (seed " + seed + "): about 80/10/10, stable as files are added");
+    }
+
+    /**
+     * By the part each example's data says ({@link #TRAIN}, {@link #DEV}, {@link #TEST}); an example whose part is
+     * not said ({@link #UNSAID}) goes by the hash of its name, as {@link #byName}, and so does a training example
+     * whose hash falls in dev or test when the data says no example is in that part.
+     */
+    public static Split byParts(byte[] parts, String[] names, long seed, String rule) {
+        boolean[] said = new boolean[3];
+        for (byte part : parts) if (part != UNSAID) said[part] = true;
+        List<Integer> train = new ArrayList<>(), dev = new ArrayList<>(), test = new ArrayList<>();
+        for (int i = 0; i < parts.length; i++) {
+            byte part = parts[i];
+            if (part == UNSAID || part == TRAIN) {
+                byte hashed = hashedPart(names[i], seed);
+                if (part == UNSAID || !said[hashed]) part = hashed;
+            }
+            (part == DEV ? dev : part == TEST ? test : train).add(i);
+        }
+        return new Split(sorted(train), sorted(dev), sorted(test), false, rule);
+    }
+
+    /** The part a name falls in: its hash with the seed, as a fraction in [0, 1). */
+    static byte hashedPart(String name, long seed) {
+        byte[] h;
+        try {
+            h = MessageDigest.getInstance("SHA-256").digest((seed + "\n" + name).getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        double u = (ByteBuffer.wrap(h).getLong() >>> 11) * 0x1.0p-53;
+        return u < DEV_FRACTION ? DEV : u < DEV_FRACTION + TEST_FRACTION ? TEST : TRAIN;
     }
 
     /**

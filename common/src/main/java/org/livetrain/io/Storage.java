@@ -52,7 +52,7 @@ public final class Storage {
             "org.apache.hadoop.security.AccessControlException", "org.apache.hadoop.fs.ClusterStorageCapacityExceededException",
             "org.apache.hadoop.hdfs.protocol.QuotaExceededException", "org.apache.hadoop.fs.ParentNotDirectoryException",
             "org.apache.hadoop.fs.FileAlreadyExistsException", "org.apache.hadoop.fs.PathIsNotDirectoryException",
-            "org.apache.hadoop.fs.PathAccessDeniedException", "org.apache.hadoop.fs.PathPermissionException", "org.livetrain.io.Storage$TooLarge");
+            "org.apache.hadoop.fs.PathAccessDeniedException", "org.apache.hadoop.fs.PathPermissionException", "org.apache.hadoop.fs.UnsupportedFileSystemException", "org.livetrain.io.Storage$TooLarge");
 
     private static final Pattern HAS_SCHEME = Pattern.compile("^[a-zA-Z][a-zA-Z0-9+.-]+:");
 

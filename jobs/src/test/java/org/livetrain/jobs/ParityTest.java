@@ -36,6 +36,7 @@ import org.livetrain.store.Checkpoint;
 import org.livetrain.store.CheckpointStore;
 import org.nd4j.linalg.api.ndarray.INDArray;
 
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -188,7 +189,7 @@ class ParityTest {
     static void export(Dataset dataset, LabeledImage e, Path file) {
         Mat m;
         if (dataset.spec().startsWith("folder:")) {
-            m = imread(((FolderPool) dataset.pool()).file(e.index()), IMREAD_UNCHANGED);
+            m = imread(Path.of(URI.create(((FolderPool) dataset.pool()).location(e.index()))).toString(), IMREAD_UNCHANGED);
         } else {
             int rows = dataset.shape().height(), cols = dataset.shape().width();
             m = new Mat(rows, cols, CV_8UC1);

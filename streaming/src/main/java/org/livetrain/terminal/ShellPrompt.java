@@ -121,7 +121,7 @@ public final class ShellPrompt implements PromptIO {
         @Override
         protected boolean accept(Path path) {
             try {
-                return !Files.isHidden(path) && (Files.isDirectory(path) || FolderPool.isImageName(path));
+                return !Files.isHidden(path) && (Files.isDirectory(path) || FolderPool.isImageName(path.getFileName().toString()));
             } catch (IOException e) {
                 return false;
             }

@@ -139,7 +139,7 @@ public final class TerminalReader {
         if (Files.isDirectory(path)) {
             List<Path> images;
             try (Stream<Path> s = Files.list(path)) {
-                images = s.filter(Files::isRegularFile).filter(FolderPool::isImageName).sorted().toList();
+                images = s.filter(Files::isRegularFile).filter(p -> FolderPool.isImageName(p.getFileName().toString())).sorted().toList();
             } catch (IOException e) {
                 print(refused(ScoreRecord.error(nextId(), path.toString(), path + ": cannot list directory (" + e.getMessage() + ")")), false);
                 return;
