@@ -138,7 +138,7 @@ public class TrainerComparison {
     }
 
     static Row spark(Setup s, String trainer, TrainConfig.BytePS bp, Path ckpt) {
-        TrainConfig cfg = new TrainConfig(new TrainConfig.Data(s.data(), null, 0), new TrainConfig.Model(s.model(), null, null, 0),
+        TrainConfig cfg = new TrainConfig(new TrainConfig.Data(s.data(), null, 0, TrainConfig.Data.DEFAULT_BAD_DATA_LIMIT), new TrainConfig.Model(s.model(), null, null, 0),
                 new TrainConfig.Schedule(WORKERS, s.epochs(), BATCH, LR, SEED), TrainerKind.parse(trainer), bp, 5, new TrainConfig.Output(ckpt.toString(), 3), Map.of());
         TrainingJob.run(cfg, TrainingJob.RunRequest.NEW, new Progress(System.out::println));
         List<HistoryEntry> h = CheckpointStore.open(ckpt.toString(), new Configuration()).newestRun().orElseThrow().history();

@@ -42,7 +42,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--delete", description = "With --fresh: delete the earlier runs instead of moving them aside.")
     boolean delete;
 
-    @Option(names = "--data", paramLabel = "SPEC", description = "digits (bundled), fashion (Debian dataset-fashion-mnist), idx:DIR or folder:DIR.")
+    @Option(names = "--data", paramLabel = "SPEC", description = "digits (bundled), fashion (Debian dataset-fashion-mnist), idx:DIR or folder:URI (a local path or any Hadoop URI, e.g. hdfs://nn:8020/images).")
     String data;
 
     @Option(names = "--input-profile", paramLabel = "NAME", description = "How an image file becomes an input, in training (folder: data) and"
@@ -51,6 +51,10 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--channels", paramLabel = "1|3", description = "folder: data: 1 (grey) or 3 (colour) (default: colour when the images are).")
     int channels;
+
+    @Option(names = "--bad-data-limit", paramLabel = "FRACTION", description = "folder: data: the share of images that may be unreadable"
+            + " and left out (each named in the log) before the run refuses the data at its start.")
+    double badDataLimit;
 
     @Option(names = "--workers", paramLabel = "N", description = "Worker tasks (Spark partitions).")
     int workers;
@@ -112,7 +116,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         common.apply();
-        TrainConfig cfg = new TrainConfig(new TrainConfig.Data(data, inputProfile, channels), new TrainConfig.Model(model, modelConfig, initFrom, freeze),
+        TrainConfig cfg = new TrainConfig(new TrainConfig.Data(data, inputProfile, channels, badDataLimit), new TrainConfig.Model(model, modelConfig, initFrom, freeze),
                 new TrainConfig.Schedule(workers, epochs, batch, learningRate, seed), TrainerKind.parse(trainer),
                 byteps.settings(), averagingFrequency, new TrainConfig.Output(checkpoints.uri(), keep), common.conf());
         // the options typed on this command line: a resumed run applies them over its own settings

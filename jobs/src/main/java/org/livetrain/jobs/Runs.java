@@ -2,17 +2,19 @@ package org.livetrain.jobs;
 
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Dataset;
-import org.livetrain.data.Split;
 import org.livetrain.jobs.training.Progress;
 import org.livetrain.jobs.training.TrainConfig;
+import org.livetrain.jobs.training.TrainingRun;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.Pointer;
 import org.livetrain.store.RunInfo;
 import org.livetrain.store.RunLock;
 import org.livetrain.store.RunStore;
 
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -47,13 +49,14 @@ final class Runs {
 
     /** Under the lock: starts over if asked, moves an earlier layout into a run, then starts or resumes the run. */
     static Started start(CheckpointStore store, RunLock lock, TrainingJob.RunRequest request, Resumption resumption, TrainConfig config,
-                         Dataset data, Split split, Progress progress) {
+                         TrainingRun.Inputs inputs, Progress progress) {
+        Dataset data = inputs.data();
         if (request.fresh()) store.startOver(request.delete()).ifPresent(what -> progress.line("%s: --fresh: %s", store.location(), what));
         Optional<String> migrated = store.migrate();
         migrated.ifPresent(id -> progress.line("%s: moved the checkpoints of its earlier layout into run %s", store.location(), id));
         if (resumption != null) {
             String id = resumption.id() != null ? resumption.id() : migrated.orElseThrow();
-            return resume(store, lock, store.run(id), config, split, progress);
+            return resume(store, lock, store.run(id), config, inputs, progress);
         }
         List<RunStore> earlier = store.runs();
         for (RunStore r : earlier) {
@@ -67,23 +70,31 @@ final class Runs {
             throw new LiveTrainException("--run-name " + request.runName() + ": " + store.location() + " already has a run of that name (--resume "
                     + request.runName() + " continues it)");
         }
-        RunStore run = store.newRun(request.runName(), config.settings(), data.contract(), config.keep(), lock);
+        RunStore run = store.newRun(request.runName(), recorded(config, inputs), data.contract(), config.keep(), lock);
         progress.line(earlier.isEmpty() ? "run %s, the first in %s" : "%2$s has %3$s (best: %4$s); this is run %5$d, %1$s",
                 run.id(), store.location(), count(earlier.size()), bestOf(store), earlier.size() + 1);
         return new Started(run, Optional.empty());
     }
 
-    private static Started resume(CheckpointStore store, RunLock lock, RunStore run, TrainConfig config, Split split, Progress progress) {
+    private static Started resume(CheckpointStore store, RunLock lock, RunStore run, TrainConfig config, TrainingRun.Inputs inputs, Progress progress) {
         Optional<Pointer> from = run.latest();
-        long total = (long) config.stepsPerEpoch(split) * config.epochs();
+        long total = (long) config.stepsPerEpoch(inputs.split()) * config.epochs();
         if (from.isPresent() && from.get().step() >= total) {
             throw new LiveTrainException("--resume " + run.id() + ": the run already finished its " + config.epochs() + " epoch(s) at step "
                     + from.get().step() + "; give a larger --epochs to train it further");
         }
-        RunStore writer = store.resumeRun(run, config.settings(), config.keep(), lock);
+        RunStore writer = store.resumeRun(run, recorded(config, inputs), config.keep(), lock);
         progress.line("resuming run %s %s", run.id(), from.map(p -> String.format(Locale.ROOT, "from step %d of %d (%s, dev accuracy %.4f)",
                 p.step(), total, p.path(), p.devAccuracy())).orElse("from the start: it has no checkpoint yet"));
         return new Started(writer, from);
+    }
+
+    /** What run.json keeps of a run's settings: the options that define it, how its data were split and what was left out of them. */
+    private static Map<String, Object> recorded(TrainConfig config, TrainingRun.Inputs inputs) {
+        Map<String, Object> settings = new LinkedHashMap<>(config.settings());
+        settings.put("split", inputs.split().rule());
+        if (inputs.check().checked() > 0) settings.put("data_check", inputs.check().record());
+        return settings;
     }
 
     private static String bestOf(CheckpointStore store) {

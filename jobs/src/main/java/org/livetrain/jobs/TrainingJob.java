@@ -12,6 +12,7 @@ import org.livetrain.data.Split;
 import org.livetrain.io.Storage;
 import org.livetrain.jobs.byteps.BytePSTrainer;
 import org.livetrain.jobs.dl4j.Dl4jTrainer;
+import org.livetrain.jobs.training.DataCheck;
 import org.livetrain.jobs.training.DataRdds;
 import org.livetrain.jobs.training.Progress;
 import org.livetrain.jobs.training.SparkNetwork;
@@ -87,6 +88,8 @@ public final class TrainingJob {
         if (!(c.learningRate() > 0) || Double.isInfinite(c.learningRate())) throw new LiveTrainException("--learning-rate " + c.learningRate() + ": must be a positive number");
         if (c.averagingFrequency() < 1) throw new LiveTrainException("--averaging-frequency " + c.averagingFrequency() + ": must be at least 1");
         if (c.keep() < 1) throw new LiveTrainException("--keep " + c.keep() + ": must keep at least one checkpoint besides the best");
+        double limit = c.data().badDataLimit();
+        if (!(limit >= 0 && limit <= 1)) throw new LiveTrainException("--bad-data-limit " + limit + ": must be a fraction between 0 and 1");
         int channels = c.data().channels();
         if (channels != 0 && channels != 1 && channels != 3) throw new LiveTrainException("--channels " + channels + ": use 1 (grey) or 3 (colour)");
         if (c.model().configFile() == null) about("--model", () -> Models.Kind.parse(c.model().name()));
@@ -131,7 +134,9 @@ public final class TrainingJob {
             TrainConfig.Data d = config.data();
             Dataset opened = about("--data", () -> Dataset.open(d.spec(), hconf));
             String asked = d.channels() != 0 ? "--channels " + d.channels() + ":" : "--input-profile " + d.inputProfile() + ":";
-            Dataset data = about(asked, () -> opened.prepared(d.profile(), d.channels()));
+            Dataset prepared = about(asked, () -> opened.prepared(d.profile(), d.channels()));
+            DataCheck check = DataCheck.run(JavaSparkContext.fromSparkContext(spark.sparkContext()), prepared, trainer.slots(config), d.badDataLimit(), progress);
+            Dataset data = check.data();
             Split split = data.split(config.seed());
             if (split.train().length < config.workers()) {
                 throw new LiveTrainException("--workers " + config.workers() + ": more workers than training examples (" + split.train().length + ")");
@@ -140,9 +145,10 @@ public final class TrainingJob {
             CheckpointStore store = about("--checkpoint-dir", () -> new CheckpointLocation(config.checkpointDir(), hconf).create());
             lock = about("--checkpoint-dir", () -> RunLock.acquire(store, progress::line));
             lock.onLost(() -> spark.sparkContext().cancelAllJobs()); // another run took the directory over: stop writing
-            Runs.Started started = Runs.start(store, lock, request, resumption, config, data, split, progress);
+            TrainingRun.Inputs inputs = new TrainingRun.Inputs(data, split, model, check);
+            Runs.Started started = Runs.start(store, lock, request, resumption, config, inputs, progress);
             TrainingRun.Start start = new TrainingRun.Start(started.from(), started.from().map(p -> store.meta(p).elapsedSeconds()).orElse(0.0));
-            return new TrainingRun(config, spark, new TrainingRun.Inputs(data, split, model), started.run(), lock, progress, start,
+            return new TrainingRun(config, spark, inputs, started.run(), lock, progress, start,
                     new TaskFailures(spark.sparkContext()));
         } catch (RuntimeException e) {
             if (lock != null) lock.close();
@@ -195,8 +201,9 @@ public final class TrainingJob {
         try {
             TrainConfig config = ctx.config();
             Progress progress = ctx.progress();
-            progress.line("data %s: %s images, %d classes; %d train / %d dev / %d test; input %s", ctx.data().spec(), ctx.data().shape(), ctx.data().numClasses(),
-                    ctx.split().train().length, ctx.split().dev().length, ctx.split().test().length, ctx.data().contract().describe());
+            progress.line("data %s: %s images, %d classes; %d train / %d dev / %d test, split %s; input %s", ctx.data().spec(), ctx.data().shape(),
+                    ctx.data().numClasses(), ctx.split().train().length, ctx.split().dev().length, ctx.split().test().length, ctx.split().rule(),
+                    ctx.data().contract().describe());
             progress.line("training %s with the %s trainer on %d workers (%s), %d epoch(s) of batch %d per worker; checkpoints in %s",
                     ctx.model().name(), config.trainer(), config.workers(), ctx.spark().sparkContext().master(), config.epochs(),
                     config.batch(), run.base());

@@ -3,6 +3,7 @@ package org.livetrain.jobs;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.hdfs.MiniDFSCluster;
 import org.apache.hadoop.hdfs.protocol.HdfsConstants;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -28,6 +29,7 @@ import org.livetrain.spark.SparkSessions;
 import org.livetrain.store.Checkpoint;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.RunInfo;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -247,6 +249,35 @@ class HdfsStorageTest {
             }
         });
         assertTrue(r.err().contains("livetrain train: " + quota + ": cannot ") && r.err().contains("quota"), r.err());
+    }
+
+    /**
+     * Training data as a folder of PNG files on HDFS ({@code folder:hdfs://...}): listed by the driver, read by
+     * the executors; one file that is not an image is named and left out before the split; the split is by
+     * the hash of each file's path and said; the trained model answers the demo seven at the prompt.
+     */
+    @Test
+    @Order(6)
+    void trainingReadsAnImageFolderOnHdfs() throws Exception {
+        String base = "hdfs://127.0.0.1:" + hdfs.getNameNodePort() + "/images";
+        org.apache.hadoop.fs.Path digits = new org.apache.hadoop.fs.Path(base + "/digits");
+        FileSystem fs = FileSystem.newInstance(digits.toUri(), DigitFiles.quickClose());
+        int n = DigitFiles.write(fs, digits, 3000);
+        try (var out = fs.create(new org.apache.hadoop.fs.Path(digits, "4/broken.png"))) {
+            out.write("an upload that stopped half way".getBytes(StandardCharsets.UTF_8));
+        }
+        String folderCkpt = base + "/checkpoints";
+        Cli r = Cli.run("train", "--data", "folder:" + digits, "--epochs", "2", "--eval-every", "30", "--checkpoint-dir", folderCkpt);
+        assertEquals(0, r.exitCode(), () -> r.out() + r.err());
+        assertTrue(r.out().contains("data check: 1 of " + (n + 1) + " examples cannot be used and are left out: " + digits + "/4/broken.png"), r.out());
+        assertTrue(r.out().contains("split by a hash of each file's path"), r.out());
+        RunInfo info = CheckpointStore.open(folderCkpt, new Configuration()).newestRun().orElseThrow().info().orElseThrow();
+        assertTrue(String.valueOf(info.settings().get("split")).startsWith("by a hash"), info.settings().toString());
+        assertEquals(1, ((Map<?, ?>) info.settings().get("data_check")).get("left_out"), info.settings().toString());
+
+        Cli prompt = Cli.withInput(SEVEN + "\nq\n", "terminal", "--checkpoint-dir", folderCkpt);
+        assertEquals(0, prompt.exitCode(), prompt.err());
+        assertTrue(prompt.out().contains("Prediction: 7"), prompt.out());
     }
 
     static JsonNode await(KafkaConsumer<String, String> c, ObjectMapper json, String key) throws Exception {

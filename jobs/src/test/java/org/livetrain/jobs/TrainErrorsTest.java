@@ -7,12 +7,20 @@ import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.data.IdxFile;
 import org.livetrain.store.CheckpointStore;
 
+import org.bytedeco.opencv.opencv_core.Mat;
+import org.bytedeco.opencv.opencv_core.Point;
+import org.bytedeco.opencv.opencv_core.Scalar;
+
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
 
+import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
+import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
+import static org.bytedeco.opencv.global.opencv_imgproc.FILLED;
+import static org.bytedeco.opencv.global.opencv_imgproc.rectangle;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -64,6 +72,28 @@ class TrainErrorsTest {
         byte[] gz = Files.readAllBytes(idx.resolve("train-images-idx3-ubyte.gz"));
         Files.write(idx.resolve("train-images-idx3-ubyte.gz"), Arrays.copyOf(gz, gz.length / 2));
         expectOneLineError("train-images-idx3-ubyte.gz: truncated", "train", "--data", "idx:" + idx, "--checkpoint-dir", ckpt.toString());
+        assertFalse(Files.exists(ckpt), "nothing written");
+    }
+
+    /** More unreadable images than --bad-data-limit allows end the run at its start, naming them; fewer are left out. */
+    @Test
+    void aFolderWithTooManyUnreadableImagesIsRefused() throws Exception {
+        Path ckpt = dir.resolve("ckpt"), folder = dir.resolve("images");
+        for (String label : new String[]{"a", "b"}) {
+            Path d = Files.createDirectories(folder.resolve(label));
+            for (int i = 0; i < 10; i++) {
+                Mat m = new Mat(28, 28, CV_8UC1, new Scalar(0));
+                int w = label.equals("a") ? 3 : 12;
+                rectangle(m, new Point(14 - w, 4 + i), new Point(14 + w, 20), new Scalar(255), FILLED, 8, 0);
+                assertTrue(imwrite(d.resolve(i + ".png").toString(), m));
+            }
+        }
+        Files.writeString(folder.resolve("a/empty.png"), "");
+        Files.writeString(folder.resolve("b/html.jpg"), "<html>an error page saved as an image</html>");
+        Cli r = expectOneLineError("2 of 22 examples cannot be used and are left out: ", "train", "--data", "folder:" + folder, "--checkpoint-dir", ckpt.toString());
+        assertTrue(r.err().contains("a/empty.png") && r.err().contains("b/html.jpg") && r.err().contains("more than --bad-data-limit 0.01 allows"), r.err());
+        expectOneLineError("--bad-data-limit 1.5: must be a fraction between 0 and 1", "train", "--data", "folder:" + folder, "--bad-data-limit", "1.5");
+        expectOneLineError("No FileSystem for scheme", "train", "--data", "folder:nosuch://host/images", "--checkpoint-dir", ckpt.toString());
         assertFalse(Files.exists(ckpt), "nothing written");
     }
 

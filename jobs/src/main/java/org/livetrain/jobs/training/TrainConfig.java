@@ -22,8 +22,13 @@ import java.util.Set;
 public record TrainConfig(Data data, Model model, Schedule schedule, TrainerKind trainer, BytePS byteps, int averagingFrequency, Output output,
                           Map<String, String> conf) implements Serializable {
 
-    /** {@code --data}, and how its images become inputs ({@code --input-profile}, {@code --channels}: 0 for the data's own). */
-    public record Data(String spec, String inputProfile, int channels) implements Serializable {
+    /**
+     * {@code --data}, how its images become inputs ({@code --input-profile}, {@code --channels}: 0 for the data's own), and the
+     * fraction of its examples that may be unusable and left out ({@code --bad-data-limit}) before the run refuses the data.
+     */
+    public record Data(String spec, String inputProfile, int channels, double badDataLimit) implements Serializable {
+        public static final double DEFAULT_BAD_DATA_LIMIT = 0.01;
+
         /** {@code --input-profile} as a profile, or null for the data set's own choice. */
         public Profile profile() {
             return inputProfile == null || inputProfile.isBlank() ? null : Profile.parse(inputProfile);
@@ -109,6 +114,7 @@ public record TrainConfig(Data data, Model model, Schedule schedule, TrainerKind
         m.put("data", data.spec());
         if (data.inputProfile() != null) m.put("input-profile", data.inputProfile());
         if (data.channels() != 0) m.put("channels", data.channels());
+        m.put("bad-data-limit", data.badDataLimit());
         // what the runs table shows
         m.put("model", model.configFile() != null ? ModelSpec.configName(model.configFile())
                 : model.initFrom() != null ? ModelSpec.initName(model.initFrom()) : model.name());
@@ -145,7 +151,7 @@ public record TrainConfig(Data data, Model model, Schedule schedule, TrainerKind
             if (explicit.contains(e.getKey())) {
                 if (differs && DEFINING.contains(e.getKey())) {
                     throw new LiveTrainException("--" + e.getKey() + " " + e.getValue() + ": run " + run + " was trained with --" + e.getKey() + " " + was
-                            + "; a resumed run keeps the settings it started with (--epochs, --eval-every, --keep, --servers and --partition-bytes may change)");
+                            + "; a resumed run keeps the settings it started with (--epochs, --eval-every, --keep, --servers, --partition-bytes and --bad-data-limit may change)");
                 }
             } else {
                 merged.put(e.getKey(), was);
@@ -155,7 +161,8 @@ public record TrainConfig(Data data, Model model, Schedule schedule, TrainerKind
     }
 
     private TrainConfig fromSettings(Map<String, Object> s) {
-        Data d = new Data(str(s, "data"), optional(s, "input-profile"), s.get("channels") == null ? 0 : num(s, "channels").intValue());
+        Data d = new Data(str(s, "data"), optional(s, "input-profile"), s.get("channels") == null ? 0 : num(s, "channels").intValue(),
+                s.get("bad-data-limit") == null ? Data.DEFAULT_BAD_DATA_LIMIT : num(s, "bad-data-limit").doubleValue());
         Model m = new Model(str(s, "model"), optional(s, "model-config"), optional(s, "init-from"), s.get("freeze") == null ? 0 : num(s, "freeze").intValue());
         Schedule sc = new Schedule(num(s, "workers").intValue(), num(s, "epochs").intValue(), num(s, "batch").intValue(),
                 num(s, "learning-rate").doubleValue(), num(s, "seed").longValue());

@@ -20,7 +20,7 @@ import java.util.Optional;
 public record TrainingRun(TrainConfig config, SparkSession spark, Inputs inputs, RunStore run, RunLock lock, Progress progress, Start start,
                           TaskFailures failures) {
     /** What the run trains on and with: the data set (its contract decided), its split, the network. */
-    public record Inputs(Dataset data, Split split, ModelSpec model) {
+    public record Inputs(Dataset data, Split split, ModelSpec model, DataCheck check) {
     }
 
     /** Where a run starts: a resumed run's checkpoint (empty for a new run) and its training time before this process. */
