@@ -70,6 +70,7 @@ Environment:
   SPARK_HOME              run through $SPARK_HOME/bin/spark-submit (a real cluster) instead of local mode
   LIVETRAIN_SUBMIT_ARGS   extra spark-submit arguments, e.g. "--master yarn --deploy-mode client"
   LIVETRAIN_JAVA_OPTS     JVM options in local mode (default -Xmx6g)
+  LIVETRAIN_CLASSPATH     extra jars in local mode, e.g. Hadoop's S3A connector (hadoop-aws and its AWS SDK)
   LIVETRAIN_CONF          a defaults file to use instead of conf/livetrain.properties
 Commands of submit.sh itself:
   test [--fast]           run the full test suite (JUnit 5, real Spark, Kafka, HDFS, real files); --fast: only
@@ -127,4 +128,4 @@ if [ "$cmd" = "--help" ] || [ "$cmd" = "-h" ] || [ -z "$cmd" ]; then
 fi
 # shellcheck disable=SC2086
 exec java ${LIVETRAIN_JAVA_OPTS:--Xmx6g} -XX:+ExplicitGCInvokesConcurrent $JAVA17_FLAGS -Dlog4j2.configurationFile="$log_conf" -Dlivetrain.conf="$conf_file" \
-  -cp "$jar:$(cat "$LOCAL_CP")" "$MAIN" "$@"
+  -cp "$jar:$(cat "$LOCAL_CP")${LIVETRAIN_CLASSPATH:+:$LIVETRAIN_CLASSPATH}" "$MAIN" "$@"

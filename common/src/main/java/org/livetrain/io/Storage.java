@@ -6,7 +6,9 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocalFileSystem;
 import org.apache.hadoop.fs.Options;
 import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.UnsupportedFileSystemException;
 import org.apache.hadoop.ipc.RemoteException;
+import org.apache.hadoop.util.VersionInfo;
 import org.livetrain.LiveTrainException;
 
 import java.io.BufferedInputStream;
@@ -19,6 +21,8 @@ import java.nio.file.Files;
 import java.nio.file.Paths;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.regex.Pattern;
@@ -73,9 +77,33 @@ public final class Storage {
      * appear next to checkpoints.
      */
     public static FileSystem fs(Path path, Configuration conf) throws IOException {
-        FileSystem fs = path.getFileSystem(conf);
+        FileSystem fs;
+        try {
+            fs = path.getFileSystem(conf);
+        } catch (UnsupportedFileSystemException e) {
+            throw new UnsupportedFileSystemException(noConnector(path));
+        } catch (RuntimeException e) {
+            if (!(e.getCause() instanceof ClassNotFoundException)) throw e; // Hadoop's "Class ...FileSystem not found"
+            throw new UnsupportedFileSystemException(noConnector(path));
+        }
         if (fs instanceof LocalFileSystem local) return local.getRaw();
         return fs;
+    }
+
+    /** The Hadoop connectors that serve the usual cloud schemes, by scheme. */
+    private static final Map<String, String> CONNECTORS = Map.of(
+            "s3a", "org.apache.hadoop:hadoop-aws:%s with its AWS SDK",
+            "abfs", "org.apache.hadoop:hadoop-azure:%s", "abfss", "org.apache.hadoop:hadoop-azure:%s", "wasb", "org.apache.hadoop:hadoop-azure:%s",
+            "gs", "com.google.cloud.bigdataoss:gcs-connector for Hadoop 3",
+            "oss", "org.apache.hadoop:hadoop-aliyun:%s");
+
+    /** Why {@code path}'s scheme cannot be read here, and which connector brings it, as for any Spark job. */
+    private static String noConnector(Path path) {
+        String scheme = path.toUri().getScheme();
+        String connector = CONNECTORS.get(scheme);
+        String how = connector == null ? "its Hadoop connector" : String.format(Locale.ROOT, connector, VersionInfo.getVersion());
+        return "no file system for " + scheme + ":// on the class path; add " + how
+                + " as for any Spark job (spark-submit --packages, or LIVETRAIN_CLASSPATH in local mode)";
     }
 
     /**

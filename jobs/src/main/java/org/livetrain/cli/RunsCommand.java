@@ -71,7 +71,7 @@ public final class RunsCommand implements Callable<Integer> {
                 .map(p -> String.format(Locale.ROOT, "; serving %s, dev accuracy %.4f (*)", p.describe(), p.devAccuracy())).orElse(""));
         List<List<String>> rows = new ArrayList<>();
         rows.add(COLUMNS.stream().map(Column::heading).toList());
-        for (RunSummary r : runs) rows.add(COLUMNS.stream().map(c -> c.cell().apply(r)).toList());
+        for (RunSummary r : runs) rows.add(COLUMNS.stream().map(c -> text(c.cell().apply(r))).toList()); // a run.json written by hand may lack any field
         int[] width = new int[COLUMNS.size()];
         for (List<String> row : rows) for (int i = 0; i < width.length; i++) width[i] = Math.max(width[i], row.get(i).length());
         for (List<String> row : rows) {

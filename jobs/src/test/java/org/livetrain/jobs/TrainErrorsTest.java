@@ -93,7 +93,10 @@ class TrainErrorsTest {
         Cli r = expectOneLineError("2 of 22 examples cannot be used and are left out: ", "train", "--data", "folder:" + folder, "--checkpoint-dir", ckpt.toString());
         assertTrue(r.err().contains("a/empty.png") && r.err().contains("b/html.jpg") && r.err().contains("more than --bad-data-limit 0.01 allows"), r.err());
         expectOneLineError("--bad-data-limit 1.5: must be a fraction between 0 and 1", "train", "--data", "folder:" + folder, "--bad-data-limit", "1.5");
-        expectOneLineError("No FileSystem for scheme", "train", "--data", "folder:nosuch://host/images", "--checkpoint-dir", ckpt.toString());
+        expectOneLineError("--data nosuch://host/images: cannot list folder (no file system for nosuch:// on the class path; add its Hadoop connector",
+                "train", "--data", "folder:nosuch://host/images", "--checkpoint-dir", ckpt.toString());
+        expectOneLineError("no file system for gs:// on the class path; add com.google.cloud.bigdataoss:gcs-connector for Hadoop 3 as for any Spark job",
+                "train", "--data", "folder:gs://bucket/images", "--checkpoint-dir", ckpt.toString());
         assertFalse(Files.exists(ckpt), "nothing written");
     }
 
