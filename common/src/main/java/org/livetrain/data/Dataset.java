@@ -71,12 +71,12 @@ public record Dataset(String spec, InputContract contract, Pool pool, Pool testP
 
     /** Train / dev / test: by name (or by split folders) for a folder of files, which may grow; stratified for the others. */
     public Split split(long seed) {
-        if (pool instanceof FolderPool folder) return folder.split(seed);
+        if (pool instanceof EncodedPool files) return files.split(seed);
         return Split.of(pool.labels(), testPool == null ? 0 : testPool.size(), seed);
     }
 
     public static Dataset open(String spec, Configuration conf) {
-        if (spec == null || spec.isBlank()) throw new LiveTrainException("\"\": no data set named (use digits, fashion, idx:DIR or folder:DIR)");
+        if (spec == null || spec.isBlank()) throw new LiveTrainException("\"\": no data set named (use digits, fashion, idx:DIR, folder:URI or parquet:URI)");
         if (spec.equals(DIGITS)) {
             IdxPool pool = IdxPool.open(DIGITS_RESOURCE + "digits-images-idx3-ubyte.gz", DIGITS_RESOURCE + "digits-labels-idx1-ubyte.gz", conf);
             return bound(spec, InputContract.of(pool.shape(), Profile.DIGIT, numbered(pool.labels(), null)), pool, null);
@@ -90,12 +90,9 @@ public record Dataset(String spec, InputContract contract, Pool pool, Pool testP
             return bound(spec, InputContract.of(d.shape(), Profile.OBJECT, FASHION_CLASSES), d.pool(), d.testPool());
         }
         if (spec.startsWith("idx:")) return idx(spec.substring(4), spec, conf);
-        if (spec.startsWith("folder:")) {
-            FolderPool pool = FolderPool.open(spec.substring(7), conf);
-            int channels = pool.looksColour(SAMPLE) ? 3 : 1;
-            return folder(spec, pool, channels, channels == 3 ? Profile.RGB : Profile.DIGIT);
-        }
-        throw new LiveTrainException(spec + ": unknown data spec (use digits, fashion, idx:DIR or folder:DIR)");
+        if (spec.startsWith("folder:")) return encoded(spec, FolderPool.open(spec.substring(7), conf));
+        if (spec.startsWith("parquet:")) return encoded(spec, ParquetPool.open(spec.substring(8), conf));
+        throw new LiveTrainException(spec + ": unknown data spec (use digits, fashion, idx:DIR, folder:URI or parquet:URI)");
     }
 
     /**
@@ -146,18 +143,24 @@ public record Dataset(String spec, InputContract contract, Pool pool, Pool testP
     public Dataset prepared(Profile p, int channels) {
         if (channels != 0 && channels != 1 && channels != 3) throw new IllegalArgumentException("channels " + channels + ": 1 or 3");
         int ch = channels != 0 ? channels : p != null && p.channels() != 0 ? p.channels() : contract.channels();
-        if (pool instanceof FolderPool folder) {
+        if (pool instanceof EncodedPool files) {
             Profile chosen = p != null ? p : ch == contract.channels() ? contract.profile() : ch == 3 ? Profile.RGB : Profile.DIGIT;
             if (chosen.channels() != ch) throw new LiveTrainException("input profile " + chosen.id() + " prepares " + chosen.channels()
                     + " channel(s), not the " + ch + " asked for");
-            return chosen == contract.profile() && ch == contract.channels() ? this : folder(spec, folder, ch, chosen);
+            return chosen == contract.profile() && ch == contract.channels() ? this : encoded(spec, files, ch, chosen);
         }
-        if (ch != contract.channels()) throw new LiveTrainException(spec + " holds " + contract.shape() + " grey images in IDX files; colour needs images in files (folder:DIR)");
+        if (ch != contract.channels()) throw new LiveTrainException(spec + " holds " + contract.shape() + " grey images in IDX files; colour needs encoded images (folder:URI, parquet:URI)");
         return p == null || p == contract.profile() ? this : bound(spec, contract.withProfile(p), pool, testPool);
     }
 
-    /** A folder's data set: the input's size, the channels and profile given, normalised per channel when in colour. */
-    private static Dataset folder(String spec, FolderPool pool, int channels, Profile profile) {
+    /** Encoded images: rgb when a sample of them looks in colour, digit otherwise. */
+    private static Dataset encoded(String spec, EncodedPool pool) {
+        int channels = pool.looksColour(SAMPLE) ? 3 : 1;
+        return encoded(spec, pool, channels, channels == 3 ? Profile.RGB : Profile.DIGIT);
+    }
+
+    /** Encoded images' data set: the input's size, the channels and profile given, normalised per channel when in colour. */
+    private static Dataset encoded(String spec, EncodedPool pool, int channels, Profile profile) {
         InputContract c = InputContract.of(new Shape(ImagePreprocessor.SIZE, ImagePreprocessor.SIZE, channels), profile, pool.classNames());
         if (channels == 3) c = pool.withContract(c).normalisation(c, SAMPLE);
         return bound(spec, c, pool, null);

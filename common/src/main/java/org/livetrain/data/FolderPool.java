@@ -9,9 +9,8 @@ import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.image.InputContract;
 import org.livetrain.io.HadoopConf;
 import org.livetrain.io.ImageFiles;
+import org.livetrain.io.ReadAhead;
 import org.livetrain.io.Storage;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import java.io.FileNotFoundException;
 import java.io.IOException;
@@ -22,7 +21,6 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.NoSuchElementException;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ExecutionException;
@@ -40,12 +38,13 @@ import java.util.concurrent.Future;
  * {@link ImagePreprocessor}, driven by the data set's {@link InputContract}, as serving prepares a file.
  * Settings and credentials come from the Hadoop configuration ({@code --conf spark.hadoop.*}).
  */
-public final class FolderPool implements Pool {
+public final class FolderPool extends EncodedPool {
     private static final long serialVersionUID = 2L;
-    private static final Logger LOG = LoggerFactory.getLogger(FolderPool.class);
     public static final Set<String> EXTENSIONS = Set.of("png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp", "pgm", "ppm", "pbm");
     /** Class folders listed at once: object stores answer each listing in tens of milliseconds. */
     private static final int LISTING_THREADS = 16;
+    /** Files read at once on an executor, ahead of decoding. */
+    private static final int READERS = 8;
 
     private final String root;
     private final HadoopConf conf;
@@ -179,54 +178,12 @@ public final class FolderPool implements Pool {
         return new FolderPool(root, conf, classNames, files, labels, parts, c);
     }
 
-    /** Whether at least a fifth of a sample of the images are in colour (their channels differ visibly). */
-    boolean looksColour(int sample) {
-        ImagePreprocessor decoder = new ImagePreprocessor();
-        int colour = 0, seen = 0;
-        FileSystem fs = fileSystem();
-        for (int i : spread(sample)) {
-            float spread;
-            try {
-                spread = ImagePreprocessor.colourSpread(decoder.decode(bytes(fs, i), location(i)));
-            } catch (LiveTrainException e) {
-                continue; // training skips it too, with a warning
-            }
-            seen++;
-            if (spread > 0.04f) colour++;
-        }
-        return seen > 0 && colour * 5 >= seen;
-    }
-
-    /** {@code c} with the per-channel mean and deviation of a sample of the images, as {@code c} prepares them. */
-    InputContract normalisation(InputContract c, int sample) {
-        int channels = c.channels(), plane = c.height() * c.width();
-        double[] sum = new double[channels], sq = new double[channels];
-        long n = 0;
-        Iterator<LabeledImage> it = withContract(c).read(spread(sample));
-        while (it.hasNext()) {
-            float[] px = it.next().pixels();
-            for (int ch = 0; ch < channels; ch++) {
-                for (int i = ch * plane; i < (ch + 1) * plane; i++) {
-                    sum[ch] += px[i];
-                    sq[ch] += px[i] * px[i];
-                }
-            }
-            n += plane;
-        }
-        if (n == 0) throw new LiveTrainException(root + ": none of " + Math.min(sample, size()) + " sampled images could be read");
-        float[] mean = new float[channels], std = new float[channels];
-        for (int ch = 0; ch < channels; ch++) {
-            mean[ch] = (float) (sum[ch] / n);
-            std[ch] = (float) Math.max(1e-3, Math.sqrt(Math.max(0, sq[ch] / n - mean[ch] * mean[ch])));
-        }
-        return c.withNormalisation(mean, std);
-    }
-
     public static boolean isImageName(String name) {
         int dot = name.lastIndexOf('.');
         return dot > 0 && EXTENSIONS.contains(name.substring(dot + 1).toLowerCase(Locale.ROOT));
     }
 
+    @Override
     public List<String> classNames() {
         return classNames;
     }
@@ -235,6 +192,7 @@ public final class FolderPool implements Pool {
      * Train / dev / test: by the split folders when the data has them (a part without its own folder drawn
      * from the others by the hash of each file's path), otherwise by that hash alone ({@link Split#byName}).
      */
+    @Override
     public Split split(long seed) {
         if (parts == null) return Split.byName(files, seed);
         return Split.byParts(parts, files, seed, "by the folders train/, dev/ and test/ (seed " + seed + " for a part without a folder)");
@@ -273,35 +231,6 @@ public final class FolderPool implements Pool {
         }
     }
 
-    /** An example's bytes, read whole through the FileSystem, at most {@link ImageFiles#DEFAULT_MAX_BYTES}. */
-    private byte[] bytes(FileSystem fs, int index) {
-        try {
-            return Storage.readAll(fs, new Path(location(index)), ImageFiles.DEFAULT_MAX_BYTES);
-        } catch (IOException e) {
-            throw Storage.problem(location(index) + ": cannot read", e);
-        }
-    }
-
-    @Override
-    public boolean examplesCanFail() {
-        return true;
-    }
-
-    @Override
-    public List<Refused> refused(int[] sortedIndices) {
-        ImagePreprocessor pre = new ImagePreprocessor(contract, ImagePreprocessor.DEFAULT_MAX_PIXELS);
-        FileSystem fs = fileSystem();
-        List<Refused> out = new ArrayList<>();
-        for (int i : sortedIndices) {
-            try {
-                pre.bytes(bytes(fs, i), location(i));
-            } catch (LiveTrainException e) {
-                out.add(new Refused(i, e.getMessage()));
-            }
-        }
-        return out;
-    }
-
     @Override
     public FolderPool without(int[] sortedIndices) {
         if (sortedIndices.length == 0) return this;
@@ -323,33 +252,20 @@ public final class FolderPool implements Pool {
     }
 
     @Override
-    public Iterator<LabeledImage> read(int[] sortedIndices) {
-        ImagePreprocessor pre = new ImagePreprocessor(contract, ImagePreprocessor.DEFAULT_MAX_PIXELS);
+    InputContract contract() {
+        return contract;
+    }
+
+    /** The files' bytes, read whole through the FileSystem ({@link #READERS} at a time), at most {@link ImageFiles#DEFAULT_MAX_BYTES} each. */
+    @Override
+    Iterator<Encoded> encoded(int[] sortedIndices) {
         FileSystem fs = fileSystem();
-        return new Iterator<>() {
-            private int next;
-            private LabeledImage ready;
-
-            @Override
-            public boolean hasNext() {
-                while (ready == null && next < sortedIndices.length) {
-                    int i = sortedIndices[next++];
-                    try {
-                        ready = new LabeledImage(i, labels[i], pre.bytes(bytes(fs, i), location(i)));
-                    } catch (LiveTrainException e) {
-                        LOG.warn("skipping training image: {}", e.getMessage());
-                    }
-                }
-                return ready != null;
+        return new ReadAhead<>(sortedIndices, i -> {
+            try {
+                return new Encoded(i, Storage.readAll(fs, new Path(location(i)), ImageFiles.DEFAULT_MAX_BYTES), location(i), null);
+            } catch (IOException e) {
+                return Encoded.failed(i, location(i), Storage.problem(location(i) + ": cannot read", e).getMessage());
             }
-
-            @Override
-            public LabeledImage next() {
-                if (!hasNext()) throw new NoSuchElementException();
-                LabeledImage r = ready;
-                ready = null;
-                return r;
-            }
-        };
+        }, READERS, 4 * READERS);
     }
 }

@@ -42,17 +42,18 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--delete", description = "With --fresh: delete the earlier runs instead of moving them aside.")
     boolean delete;
 
-    @Option(names = "--data", paramLabel = "SPEC", description = "digits (bundled), fashion (Debian dataset-fashion-mnist), idx:DIR or folder:URI (a local path or any Hadoop URI, e.g. hdfs://nn:8020/images).")
+    @Option(names = "--data", paramLabel = "SPEC", description = "digits (bundled), fashion (Debian dataset-fashion-mnist), idx:DIR, folder:URI (a folder per class; a local path or any Hadoop URI, e.g. hdfs://nn:8020/images)"
+            + " or parquet:URI (a table with content or path, and label columns, as Spark's binaryFile source writes).")
     String data;
 
-    @Option(names = "--input-profile", paramLabel = "NAME", description = "How an image file becomes an input, in training (folder: data) and"
+    @Option(names = "--input-profile", paramLabel = "NAME", description = "How an image file becomes an input, in training (folder: and parquet: data) and"
             + " serving: digit, object or rgb (default: the data set's own choice, see docs/TRAINING.md, Input contract).")
     String inputProfile;
 
-    @Option(names = "--channels", paramLabel = "1|3", description = "folder: data: 1 (grey) or 3 (colour) (default: colour when the images are).")
+    @Option(names = "--channels", paramLabel = "1|3", description = "folder: and parquet: data: 1 (grey) or 3 (colour) (default: colour when the images are).")
     int channels;
 
-    @Option(names = "--bad-data-limit", paramLabel = "FRACTION", description = "folder: data: the share of images that may be unreadable"
+    @Option(names = "--bad-data-limit", paramLabel = "FRACTION", description = "folder: and parquet: data: the share of images that may be unreadable"
             + " and left out (each named in the log) before the run refuses the data at its start.")
     double badDataLimit;
 

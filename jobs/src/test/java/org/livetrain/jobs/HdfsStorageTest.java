@@ -12,6 +12,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
 import org.apache.spark.sql.streaming.StreamingQuery;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -276,6 +277,42 @@ class HdfsStorageTest {
         assertEquals(1, ((Map<?, ?>) info.settings().get("data_check")).get("left_out"), info.settings().toString());
 
         Cli prompt = Cli.withInput(SEVEN + "\nq\n", "terminal", "--checkpoint-dir", folderCkpt);
+        assertEquals(0, prompt.exitCode(), prompt.err());
+        assertTrue(prompt.out().contains("Prediction: 7"), prompt.out());
+    }
+
+    /** A table as Spark users make one: the binaryFile source over a folder of images, a label column from the path, Parquet (snappy) on HDFS. */
+    @Test
+    @Order(7)
+    void trainingReadsAParquetTableOnHdfs() throws Exception {
+        String base = "hdfs://127.0.0.1:" + hdfs.getNameNodePort() + "/tables";
+        org.apache.hadoop.fs.Path images = new org.apache.hadoop.fs.Path(base + "/images");
+        FileSystem fs = FileSystem.newInstance(images.toUri(), DigitFiles.quickClose());
+        int n = DigitFiles.write(fs, images, 2000);
+        try (var out = fs.create(new org.apache.hadoop.fs.Path(images, "3/broken.png"))) {
+            out.write("not a picture".getBytes(StandardCharsets.UTF_8));
+        }
+        String table = base + "/digits.parquet";
+        SparkSession spark = SparkSessions.create("write-table", 2, Map.of("spark.ui.enabled", "false"));
+        try {
+            spark.read().format("binaryFile").option("recursiveFileLookup", "true").load(images.toString())
+                    .withColumn("label", functions.regexp_extract(functions.col("path"), "/(\\d)/[^/]+$", 1))
+                    .write().parquet(table);
+        } finally {
+            spark.stop();
+        }
+        assertTrue(Arrays.stream(fs.listStatus(new org.apache.hadoop.fs.Path(table))).anyMatch(st -> st.getPath().getName().endsWith(".snappy.parquet")),
+                "Spark's default codec");
+        String tableCkpt = base + "/checkpoints";
+        Cli r = Cli.run("train", "--data", "parquet:" + table, "--epochs", "2", "--eval-every", "30", "--checkpoint-dir", tableCkpt);
+        assertEquals(0, r.exitCode(), () -> r.out() + r.err());
+        assertTrue(r.out().contains("data check: 1 of " + (n + 1) + " examples cannot be used and are left out: " + images + "/3/broken.png"), r.out());
+        assertTrue(r.out().contains("split by a hash of each row's path"), r.out());
+        Checkpoint best = CheckpointStore.open(tableCkpt, new Configuration()).load(CheckpointStore.open(tableCkpt, new Configuration()).best().orElseThrow(), false);
+        assertTrue(best.meta().devAccuracy() > 0.7, "learns: dev accuracy " + best.meta().devAccuracy());
+        assertEquals(List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"), best.input().classes());
+
+        Cli prompt = Cli.withInput(SEVEN + "\nq\n", "terminal", "--checkpoint-dir", tableCkpt);
         assertEquals(0, prompt.exitCode(), prompt.err());
         assertTrue(prompt.out().contains("Prediction: 7"), prompt.out());
     }

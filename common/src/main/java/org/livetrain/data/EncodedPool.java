@@ -1,0 +1,145 @@
+package org.livetrain.data;
+
+import org.livetrain.LiveTrainException;
+import org.livetrain.image.ImagePreprocessor;
+import org.livetrain.image.InputContract;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+
+/**
+ * Images kept encoded (PNG, JPEG, ... in files or in table cells), each read on an executor and decoded there
+ * from memory by the one {@link ImagePreprocessor}, driven by the data set's {@link InputContract}, as serving
+ * prepares a file. A subclass says where an example's bytes come from ({@link #encoded}); decoding, refusing,
+ * sampling and normalising are the same for every source.
+ */
+abstract class EncodedPool implements Pool {
+    private static final long serialVersionUID = 1L;
+    private static final Logger LOG = LoggerFactory.getLogger(EncodedPool.class);
+
+    /** An example's bytes and its name for messages, or why they could not be read (then {@code bytes} is null). */
+    record Encoded(int index, byte[] bytes, String name, String problem) {
+        static Encoded failed(int index, String name, String problem) {
+            return new Encoded(index, null, name, problem);
+        }
+    }
+
+    /** The contract examples are prepared by; null until the data set binds one. */
+    abstract InputContract contract();
+
+    /** The bytes of the examples at these increasing indices, in that order, one per index. */
+    abstract Iterator<Encoded> encoded(int[] sortedIndices);
+
+    @Override
+    public boolean examplesCanFail() {
+        return true;
+    }
+
+    @Override
+    public Iterator<LabeledImage> read(int[] sortedIndices) {
+        Iterator<Encoded> in = encoded(sortedIndices);
+        ImagePreprocessor pre = new ImagePreprocessor(contract(), ImagePreprocessor.DEFAULT_MAX_PIXELS);
+        return new Iterator<>() {
+            private LabeledImage ready;
+
+            @Override
+            public boolean hasNext() {
+                while (ready == null && in.hasNext()) {
+                    Encoded e = in.next();
+                    try {
+                        ready = new LabeledImage(e.index(), labels()[e.index()], prepared(pre, e));
+                    } catch (LiveTrainException bad) {
+                        LOG.warn("skipping training image: {}", bad.getMessage());
+                    }
+                }
+                return ready != null;
+            }
+
+            @Override
+            public LabeledImage next() {
+                if (!hasNext()) throw new NoSuchElementException();
+                LabeledImage r = ready;
+                ready = null;
+                return r;
+            }
+        };
+    }
+
+    private float[] prepared(ImagePreprocessor pre, Encoded e) {
+        if (e.bytes() == null) throw new LiveTrainException(e.problem());
+        if (labels()[e.index()] < 0) throw new LiveTrainException(e.name() + ": no label");
+        return pre.bytes(e.bytes(), e.name());
+    }
+
+    @Override
+    public List<Refused> refused(int[] sortedIndices) {
+        ImagePreprocessor pre = new ImagePreprocessor(contract(), ImagePreprocessor.DEFAULT_MAX_PIXELS);
+        List<Refused> out = new ArrayList<>();
+        for (Iterator<Encoded> it = encoded(sortedIndices); it.hasNext(); ) {
+            Encoded e = it.next();
+            try {
+                prepared(pre, e);
+            } catch (LiveTrainException bad) {
+                out.add(new Refused(e.index(), bad.getMessage()));
+            }
+        }
+        return out;
+    }
+
+    /** Whether at least a fifth of a sample of the images are in colour (their channels differ visibly). */
+    boolean looksColour(int sample) {
+        ImagePreprocessor decoder = new ImagePreprocessor();
+        int colour = 0, seen = 0;
+        for (Iterator<Encoded> it = encoded(spread(sample)); it.hasNext(); ) {
+            Encoded e = it.next();
+            if (e.bytes() == null) continue; // the data check names it
+            float spread;
+            try {
+                spread = ImagePreprocessor.colourSpread(decoder.decode(e.bytes(), e.name()));
+            } catch (LiveTrainException bad) {
+                continue;
+            }
+            seen++;
+            if (spread > 0.04f) colour++;
+        }
+        return seen > 0 && colour * 5 >= seen;
+    }
+
+    /** {@code c} with the per-channel mean and deviation of a sample of the images, as {@code c} prepares them. */
+    InputContract normalisation(InputContract c, int sample) {
+        int channels = c.channels(), plane = c.height() * c.width();
+        double[] sum = new double[channels], sq = new double[channels];
+        long n = 0;
+        Iterator<LabeledImage> it = withContract(c).read(spread(sample));
+        while (it.hasNext()) {
+            float[] px = it.next().pixels();
+            for (int ch = 0; ch < channels; ch++) {
+                for (int i = ch * plane; i < (ch + 1) * plane; i++) {
+                    sum[ch] += px[i];
+                    sq[ch] += px[i] * px[i];
+                }
+            }
+            n += plane;
+        }
+        if (n == 0) throw new LiveTrainException(describe() + ": none of " + Math.min(sample, size()) + " sampled images could be read");
+        float[] mean = new float[channels], std = new float[channels];
+        for (int ch = 0; ch < channels; ch++) {
+            mean[ch] = (float) (sum[ch] / n);
+            std[ch] = (float) Math.max(1e-3, Math.sqrt(Math.max(0, sq[ch] / n - mean[ch] * mean[ch])));
+        }
+        return c.withNormalisation(mean, std);
+    }
+
+    /** The class names, label {@code i} naming class {@code i}. */
+    public abstract List<String> classNames();
+
+    @Override
+    public abstract EncodedPool withContract(InputContract c);
+
+    /** Train / dev / test as this source says them. */
+    public abstract Split split(long seed);
+}

@@ -1,0 +1,352 @@
+package org.livetrain.data;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocatedFileStatus;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.RemoteIterator;
+import org.apache.parquet.column.page.PageReadStore;
+import org.apache.parquet.example.data.Group;
+import org.apache.parquet.example.data.simple.convert.GroupRecordConverter;
+import org.apache.parquet.hadoop.ParquetFileReader;
+import org.apache.parquet.hadoop.metadata.BlockMetaData;
+import org.apache.parquet.hadoop.util.HadoopInputFile;
+import org.apache.parquet.io.ColumnIOFactory;
+import org.apache.parquet.io.RecordReader;
+import org.apache.parquet.schema.MessageType;
+import org.apache.parquet.schema.PrimitiveType;
+import org.apache.parquet.schema.Type;
+import org.livetrain.LiveTrainException;
+import org.livetrain.image.InputContract;
+import org.livetrain.io.HadoopConf;
+import org.livetrain.io.ImageFiles;
+import org.livetrain.io.ReadAhead;
+import org.livetrain.io.Storage;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.Serializable;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import java.util.TreeSet;
+
+/**
+ * Labelled images in a Parquet table on any Hadoop file system: the folder Spark writes ({@code part-*.parquet},
+ * partition sub-folders too) or one file. Columns, as Spark's own sources write them:
+ * <pre>
+ * column     type                         meaning
+ * content    binary                       the encoded image (PNG, JPEG, ...), as the binaryFile source writes it
+ * path       string                       where the image came from (binaryFile writes it); without content, the
+ *                                         image is read from there through the FileSystem
+ * label      string, int or long          the class; class names are the distinct values in order
+ * split      string (optional)            train, dev (or val, validation) or test: decides the row's part
+ * </pre>
+ * Rows without a split column are split by a hash of their path (or, without a path, of file and row). The
+ * driver reads the footers and the small columns (label, path, split); executors read the content column of
+ * the row groups that hold their rows and decode the images from memory ({@link EncodedPool}).
+ */
+public final class ParquetPool extends EncodedPool {
+    private static final long serialVersionUID = 1L;
+    static final String CONTENT = "content", PATH = "path", LABEL = "label", SPLIT = "split";
+    private static final Map<String, Byte> PARTS = Map.of("train", Split.TRAIN, "dev", Split.DEV, "val", Split.DEV,
+            "validation", Split.DEV, "test", Split.TEST);
+
+    private final String root;
+    private final HadoopConf conf;
+    private final Table table;
+    private final List<String> classNames;
+    /** Each example's row in the table (files in name order, rows in file order). */
+    private final long[] rows;
+    private final int[] labels;
+    /** Each example's path column, or {@code file#row} without one: its name in messages and for the hash split. */
+    private final String[] keys;
+    private final byte[] parts;
+    private final InputContract contract;
+
+    /** The table's files, the first row of each (and the total last), and whether images are in it or behind a path. */
+    private record Table(String[] files, long[] firstRow, boolean hasContent) implements Serializable {
+        int fileOf(long row) {
+            int f = Arrays.binarySearch(firstRow, row);
+            return f >= 0 ? f : -f - 2;
+        }
+    }
+
+    private ParquetPool(String root, HadoopConf conf, Table table, List<String> classNames, long[] rows, int[] labels, String[] keys,
+                        byte[] parts, InputContract contract) {
+        this.root = root;
+        this.conf = conf;
+        this.table = table;
+        this.classNames = classNames;
+        this.rows = rows;
+        this.labels = labels;
+        this.keys = keys;
+        this.parts = parts;
+        this.contract = contract;
+    }
+
+    /** The table at {@code location}: a folder of Parquet files or one file, on any Hadoop file system. */
+    public static ParquetPool open(String location, Configuration conf) {
+        Path root = new Path(Storage.path(location).toString().replaceAll("(?<=.)/+$", ""));
+        try {
+            FileSystem fs = Storage.fs(root, conf);
+            List<Path> files = files(fs, root);
+            if (files.isEmpty()) throw new LiveTrainException(root + ": no Parquet files (parquet: expects a table folder or a .parquet file)");
+            MessageType schema;
+            try (ParquetFileReader first = ParquetFileReader.open(HadoopInputFile.fromPath(files.get(0), conf))) {
+                schema = first.getFooter().getFileMetaData().getSchema();
+            }
+            boolean content = column(schema, CONTENT, root) != null;
+            if (!content && column(schema, PATH, root) == null) {
+                throw new LiveTrainException(root + ": no image column: needs " + CONTENT + " (binary, as Spark's binaryFile source writes) or " + PATH + " (string)");
+            }
+            if (column(schema, LABEL, root) == null) throw new LiveTrainException(root + ": no " + LABEL + " column (string or integer)");
+            return scan(root, fs, files, schema, content, new HadoopConf(conf));
+        } catch (IOException e) {
+            throw Storage.problem(root + ": cannot read table", e);
+        }
+    }
+
+    /** The Parquet files under {@code root} in name order (Spark's {@code _SUCCESS} and hidden files left out), or root itself. */
+    private static List<Path> files(FileSystem fs, Path root) throws IOException {
+        FileStatus top;
+        try {
+            top = fs.getFileStatus(root);
+        } catch (FileNotFoundException e) {
+            throw new LiveTrainException(root + ": no such table (parquet: expects a table folder or a .parquet file)");
+        }
+        if (top.isFile()) return List.of(top.getPath());
+        List<Path> out = new ArrayList<>();
+        for (RemoteIterator<LocatedFileStatus> it = fs.listFiles(root, true); it.hasNext(); ) {
+            Path p = it.next().getPath();
+            String name = p.getName();
+            if (name.endsWith(".parquet") && !name.startsWith("_") && !name.startsWith(".")) out.add(p);
+        }
+        Collections.sort(out);
+        return out;
+    }
+
+    /** The top-level column {@code name}, if the table has it; refused if it is not a plain value. */
+    private static PrimitiveType column(MessageType schema, String name, Path root) {
+        if (!schema.containsField(name)) return null;
+        Type t = schema.getType(name);
+        if (!t.isPrimitive() || t.isRepetition(Type.Repetition.REPEATED)) throw new LiveTrainException(root + ": column " + name + " is " + t + ", not a single value");
+        return t.asPrimitiveType();
+    }
+
+    /** Reads the label, path and split columns of every row on the driver (the images stay where they are). */
+    private static ParquetPool scan(Path root, FileSystem fs, List<Path> files, MessageType schema, boolean content, HadoopConf conf) throws IOException {
+        boolean hasPath = schema.containsField(PATH), hasSplit = schema.containsField(SPLIT);
+        boolean textLabels = column(schema, LABEL, root).getPrimitiveTypeName() == PrimitiveType.PrimitiveTypeName.BINARY;
+        List<String> rawLabels = new ArrayList<>(), keys = new ArrayList<>();
+        List<Byte> parts = new ArrayList<>();
+        long[] firstRow = new long[files.size() + 1];
+        for (int f = 0; f < files.size(); f++) {
+            firstRow[f] = rawLabels.size();
+            String name = files.get(f).getName();
+            rows(files.get(f), conf.get(), null, (row, g) -> {
+                rawLabels.add(g.getFieldRepetitionCount(LABEL) == 0 ? null : textLabels ? g.getString(LABEL, 0) : g.getValueToString(g.getType().getFieldIndex(LABEL), 0));
+                keys.add(hasPath && g.getFieldRepetitionCount(PATH) > 0 ? g.getString(PATH, 0) : name + "#" + row);
+                parts.add(hasSplit && g.getFieldRepetitionCount(SPLIT) > 0 ? PARTS.getOrDefault(g.getString(SPLIT, 0).toLowerCase(Locale.ROOT), Split.UNSAID) : Split.UNSAID);
+            }, LABEL, hasPath ? PATH : null, hasSplit ? SPLIT : null);
+        }
+        firstRow[files.size()] = rawLabels.size();
+        List<String> classes = classes(rawLabels, textLabels);
+        if (classes.size() < 2) throw new LiveTrainException(root + ": needs at least two distinct labels, found " + classes);
+        int n = rawLabels.size();
+        long[] rows = new long[n];
+        int[] labels = new int[n];
+        byte[] p = new byte[n];
+        for (int i = 0; i < n; i++) {
+            rows[i] = i;
+            labels[i] = rawLabels.get(i) == null ? -1 : classes.indexOf(rawLabels.get(i));
+            p[i] = parts.get(i);
+        }
+        Table table = new Table(files.stream().map(Path::toString).toArray(String[]::new), firstRow, content);
+        String qualified = fs.makeQualified(root).toString().replaceAll("/+$", "");
+        boolean said = parts.stream().anyMatch(b -> b != Split.UNSAID); // a split column without values says nothing
+        return new ParquetPool(qualified, conf, table, List.copyOf(classes), rows, labels, keys.toArray(String[]::new), said ? p : null, null);
+    }
+
+    /** Distinct labels: text in name order, numbers in numeric order. */
+    private static List<String> classes(List<String> raw, boolean text) {
+        TreeSet<String> set = text ? new TreeSet<>() : new TreeSet<>((a, b) -> Long.compare(Long.parseLong(a), Long.parseLong(b)));
+        for (String s : raw) if (s != null) set.add(s);
+        return new ArrayList<>(set);
+    }
+
+    private static MessageType project(MessageType schema, String... names) {
+        List<Type> fields = new ArrayList<>();
+        for (String n : names) if (n != null) fields.add(schema.getType(n));
+        return new MessageType("projection", fields);
+    }
+
+    /**
+     * Hands each row of one file, projected to {@code names} (null ones left out), to {@code row} with its row number
+     * in the file, while its row group is in memory (a cell's bytes may live in the group's buffers). With
+     * {@code wanted} (sorted row numbers), only the row groups that hold one of them are read, and only those rows handed.
+     */
+    private static void rows(Path file, Configuration conf, long[] wanted, RowHandler row, String... names) throws IOException {
+        try (ParquetFileReader r = ParquetFileReader.open(HadoopInputFile.fromPath(file, conf))) {
+            MessageType columns = project(r.getFooter().getFileMetaData().getSchema(), names);
+            r.setRequestedSchema(columns);
+            long start = 0;
+            int w = 0;
+            for (BlockMetaData block : r.getRowGroups()) {
+                long end = start + block.getRowCount();
+                if (wanted != null && (w >= wanted.length || wanted[w] >= end)) {
+                    r.skipNextRowGroup();
+                } else {
+                    PageReadStore pages = r.readNextRowGroup();
+                    RecordReader<Group> records = new ColumnIOFactory().getColumnIO(columns).getRecordReader(pages, new GroupRecordConverter(columns));
+                    for (long n = start; n < end; n++) {
+                        Group g = records.read();
+                        if (wanted == null) row.handle(n, g);
+                        else if (w < wanted.length && wanted[w] == n) row.handle(wanted[w++], g);
+                    }
+                }
+                start = end;
+            }
+        }
+    }
+
+    private interface RowHandler {
+        void handle(long row, Group g);
+    }
+
+    @Override
+    InputContract contract() {
+        return contract;
+    }
+
+    /** Content cells: the row groups holding these rows, one file at a time; paths: the files, read ahead. */
+    @Override
+    Iterator<Encoded> encoded(int[] sortedIndices) {
+        if (!table.hasContent()) {
+            FileSystem fs = fileSystem();
+            return new ReadAhead<>(sortedIndices, i -> {
+                try {
+                    return new Encoded(i, Storage.readAll(fs, Storage.path(keys[i]), ImageFiles.DEFAULT_MAX_BYTES), keys[i], null);
+                } catch (IOException e) {
+                    return Encoded.failed(i, keys[i], Storage.problem(keys[i] + ": cannot read", e).getMessage());
+                }
+            }, 8, 32);
+        }
+        return new Iterator<>() {
+            private int next;
+            private Iterator<Encoded> file = Collections.emptyIterator();
+
+            @Override
+            public boolean hasNext() {
+                while (!file.hasNext() && next < sortedIndices.length) file = nextFile();
+                return file.hasNext();
+            }
+
+            @Override
+            public Encoded next() {
+                if (!hasNext()) throw new NoSuchElementException();
+                return file.next();
+            }
+
+            /** The wanted rows of the file that holds the next index. */
+            private Iterator<Encoded> nextFile() {
+                int f = table.fileOf(rows[sortedIndices[next]]);
+                int from = next;
+                while (next < sortedIndices.length && table.fileOf(rows[sortedIndices[next]]) == f) next++;
+                return contentOf(f, Arrays.copyOfRange(sortedIndices, from, next)).iterator();
+            }
+        };
+    }
+
+    private List<Encoded> contentOf(int f, int[] indices) {
+        long[] wanted = new long[indices.length];
+        for (int k = 0; k < indices.length; k++) wanted[k] = rows[indices[k]] - table.firstRow()[f];
+        List<Encoded> out = new ArrayList<>(indices.length);
+        try {
+            rows(new Path(table.files()[f]), conf.get(), wanted, (row, g) -> {
+                int i = indices[out.size()];
+                if (g.getFieldRepetitionCount(CONTENT) == 0) out.add(Encoded.failed(i, keys[i], keys[i] + ": no image (content is null)"));
+                else if (g.getBinary(CONTENT, 0).length() > ImageFiles.DEFAULT_MAX_BYTES) out.add(Encoded.failed(i, keys[i], keys[i] + ": larger than " + ImageFiles.DEFAULT_MAX_BYTES + " bytes"));
+                else out.add(new Encoded(i, g.getBinary(CONTENT, 0).getBytes(), keys[i], null));
+            }, CONTENT);
+        } catch (IOException | RuntimeException e) { // a truncated or corrupt file: its rows cannot be used
+            String why = table.files()[f] + ": cannot read (" + e.getMessage() + ")";
+            for (int k = out.size(); k < indices.length; k++) out.add(Encoded.failed(indices[k], keys[indices[k]], why));
+        }
+        return out;
+    }
+
+    private FileSystem fileSystem() {
+        try {
+            return Storage.fs(new Path(root), conf.get());
+        } catch (IOException e) {
+            throw Storage.problem(root + ": cannot reach its file system", e);
+        }
+    }
+
+    @Override
+    public ParquetPool withContract(InputContract c) {
+        return new ParquetPool(root, conf, table, classNames, rows, labels, keys, parts, c);
+    }
+
+    @Override
+    public ParquetPool without(int[] sortedIndices) {
+        if (sortedIndices.length == 0) return this;
+        int kept = rows.length - sortedIndices.length;
+        long[] r = new long[kept];
+        int[] l = new int[kept];
+        String[] k = new String[kept];
+        byte[] p = parts == null ? null : new byte[kept];
+        for (int i = 0, n = 0, j = 0; i < rows.length; i++) {
+            if (j < sortedIndices.length && sortedIndices[j] == i) {
+                j++;
+                continue;
+            }
+            r[n] = rows[i];
+            l[n] = labels[i];
+            k[n] = keys[i];
+            if (p != null) p[n] = parts[i];
+            n++;
+        }
+        return new ParquetPool(root, conf, table, classNames, r, l, k, p, contract);
+    }
+
+    @Override
+    public List<String> classNames() {
+        return classNames;
+    }
+
+    /** By the split column when the table has one (a row without a value, or a part no row names, by the hash), else by the hash of each row's path. */
+    @Override
+    public Split split(long seed) {
+        if (parts == null) return Split.byParts(unsaid(), keys, seed, "by a hash of each row's path (seed " + seed + "): about 80/10/10, stable as rows are added");
+        return Split.byParts(parts, keys, seed, "by the table's split column (seed " + seed + " for a part no row names)");
+    }
+
+    private byte[] unsaid() {
+        byte[] p = new byte[keys.length];
+        Arrays.fill(p, Split.UNSAID);
+        return p;
+    }
+
+    @Override
+    public String describe() {
+        return root;
+    }
+
+    @Override
+    public int size() {
+        return rows.length;
+    }
+
+    @Override
+    public int[] labels() {
+        return labels;
+    }
+}

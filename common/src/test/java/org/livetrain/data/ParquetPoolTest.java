@@ -1,0 +1,141 @@
+package org.livetrain.data;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.parquet.example.data.Group;
+import org.apache.parquet.example.data.simple.SimpleGroupFactory;
+import org.apache.parquet.hadoop.ParquetWriter;
+import org.apache.parquet.hadoop.example.ExampleParquetWriter;
+import org.apache.parquet.hadoop.metadata.CompressionCodecName;
+import org.apache.parquet.schema.MessageType;
+import org.apache.parquet.schema.MessageTypeParser;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.indexer.UByteIndexer;
+import org.bytedeco.opencv.opencv_core.Mat;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.LiveTrainException;
+import org.livetrain.image.ImagePreprocessor;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+
+import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
+import static org.bytedeco.opencv.global.opencv_imgcodecs.imencode;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Tables of images written with Parquet's own writer, in the layouts Spark users make (content or path; text or integer labels; a split column). */
+@Tag("fast")
+class ParquetPoolTest {
+    @TempDir
+    Path dir;
+
+    static final MessageType CONTENT = MessageTypeParser.parseMessageType(
+            "message spark { optional binary path (STRING); optional binary content; optional int32 label; optional binary split (STRING); }");
+
+    /** The first {@code n} bundled digits as PNG bytes, with their labels. */
+    static List<LabeledImage> digits(int n) {
+        Dataset digits = Dataset.open(Dataset.DIGITS, new Configuration());
+        int[] idx = new int[n];
+        for (int i = 0; i < n; i++) idx[i] = i;
+        List<LabeledImage> out = new ArrayList<>();
+        digits.pool().read(idx).forEachRemaining(out::add);
+        return out;
+    }
+
+    static byte[] png(float[] pixels) {
+        Mat m = new Mat(28, 28, CV_8UC1);
+        try (UByteIndexer ix = m.createIndexer()) {
+            for (int p = 0; p < 784; p++) ix.put(p / 28, p % 28, Math.round(pixels[p] * 255));
+        }
+        try (BytePointer buf = new BytePointer()) {
+            imencode(".png", m, buf);
+            byte[] b = new byte[(int) buf.limit()];
+            buf.get(b);
+            return b;
+        }
+    }
+
+    /** Writes rows into {@code file} in row groups of about 8 KB, so that reading some rows skips whole groups. */
+    static void write(Path file, MessageType schema, List<Group> rows) throws Exception {
+        try (ParquetWriter<Group> w = ExampleParquetWriter.builder(new org.apache.hadoop.fs.Path(file.toUri())).withType(schema)
+                .withCompressionCodec(CompressionCodecName.SNAPPY).withRowGroupSize(8 * 1024L).withPageSize(4 * 1024).build()) {
+            for (Group g : rows) w.write(g);
+        }
+    }
+
+    @Test
+    void aTableOfContentAndIntegerLabelsReadsBackWhatWasWritten() throws Exception {
+        List<LabeledImage> originals = digits(300);
+        SimpleGroupFactory f = new SimpleGroupFactory(CONTENT);
+        List<Group> part0 = new ArrayList<>(), part1 = new ArrayList<>();
+        for (LabeledImage e : originals) {
+            Group g = f.newGroup().append("path", "file:/images/" + e.label() + "/" + e.index() + ".png").append("label", e.label());
+            if (e.index() != 17) g.append("content", org.apache.parquet.io.api.Binary.fromConstantByteArray(png(e.pixels())));
+            (e.index() < 150 ? part0 : part1).add(g);
+        }
+        Path table = Files.createDirectories(dir.resolve("t.parquet"));
+        write(table.resolve("part-00000.snappy.parquet"), CONTENT, part0);
+        write(table.resolve("part-00001.snappy.parquet"), CONTENT, part1);
+        Files.writeString(table.resolve("_SUCCESS"), "");
+
+        Dataset d = Dataset.open("parquet:" + table, new Configuration());
+        assertEquals(300, d.pool().size());
+        assertEquals(List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"), d.classNames());
+        int[] some = {3, 17, 149, 150, 151, 299};
+        List<Pool.Refused> refused = d.pool().refused(some);
+        assertEquals(1, refused.size());
+        assertEquals(17, refused.get(0).index());
+        assertTrue(refused.get(0).why().startsWith("file:/images/" + originals.get(17).label() + "/17.png: no image"), refused.get(0).why());
+        ImagePreprocessor direct = new ImagePreprocessor(d.contract(), ImagePreprocessor.DEFAULT_MAX_PIXELS);
+        Iterator<LabeledImage> it = d.pool().read(some);
+        for (int i : new int[]{3, 149, 150, 151, 299}) {
+            LabeledImage e = it.next();
+            assertEquals(i, e.index());
+            assertEquals(originals.get(i).label(), e.label());
+            assertArrayEquals(direct.bytes(png(originals.get(i).pixels()), "x"), e.pixels(), "row " + i + " is the image written there, prepared as serving prepares it");
+        }
+        assertTrue(!it.hasNext());
+        Split split = d.split(7);
+        assertTrue(split.rule().startsWith("by a hash of each row's path"), split.rule());
+        assertEquals(300, split.train().length + split.dev().length + split.test().length);
+    }
+
+    @Test
+    void aSplitColumnDecidesTheParts() throws Exception {
+        SimpleGroupFactory f = new SimpleGroupFactory(CONTENT);
+        List<Group> rows = new ArrayList<>();
+        for (LabeledImage e : digits(60)) {
+            rows.add(f.newGroup().append("path", "p" + e.index()).append("label", e.label())
+                    .append("content", org.apache.parquet.io.api.Binary.fromConstantByteArray(png(e.pixels())))
+                    .append("split", e.index() < 40 ? "train" : e.index() < 50 ? "validation" : "test"));
+        }
+        Path file = dir.resolve("one.parquet");
+        write(file, CONTENT, rows);
+        Split s = Dataset.open("parquet:" + file, new Configuration()).split(1);
+        assertEquals(40, s.train().length);
+        assertEquals(40, s.dev()[0]);
+        assertEquals(50, s.test()[0]);
+    }
+
+    @Test
+    void aTableWithoutItsColumnsIsRefusedInOneLine() throws Exception {
+        MessageType noLabel = MessageTypeParser.parseMessageType("message m { optional binary content; optional binary name (STRING); }");
+        SimpleGroupFactory f = new SimpleGroupFactory(noLabel);
+        Path file = dir.resolve("nolabel.parquet");
+        write(file, noLabel, List.of(f.newGroup().append("name", "x")));
+        LiveTrainException e = assertThrows(LiveTrainException.class, () -> Dataset.open("parquet:" + file, new Configuration()));
+        assertEquals(file.toUri().toString().replace("file:///", "file:/") + ": no label column (string or integer)", e.getMessage());
+        e = assertThrows(LiveTrainException.class, () -> Dataset.open("parquet:" + dir.resolve("missing"), new Configuration()));
+        assertTrue(e.getMessage().endsWith("missing: no such table (parquet: expects a table folder or a .parquet file)"), e.getMessage());
+        Files.createDirectories(dir.resolve("empty"));
+        e = assertThrows(LiveTrainException.class, () -> Dataset.open("parquet:" + dir.resolve("empty"), new Configuration()));
+        assertTrue(e.getMessage().endsWith("empty: no Parquet files (parquet: expects a table folder or a .parquet file)"), e.getMessage());
+    }
+}
