@@ -127,6 +127,15 @@ public record Split(int[] train, int[] dev, int[] test, boolean separateTest, St
         return shards;
     }
 
+    /**
+     * Deals the training indices once for a whole run: each worker keeps its shard every epoch (so it reads and
+     * decodes it once and shuffles it within itself each epoch), as Horovod's and tf.data's sharded readers do.
+     * The few indices left over by an uneven deal (fewer than {@code workers}) are not trained on.
+     */
+    public static int[][] fixedShards(int[] train, int workers, long seed) {
+        return shards(train, workers, seed, 0);
+    }
+
     /** Contiguous slices of a sorted index array, for evaluation spread over {@code parts} tasks. */
     public static int[][] slices(int[] indices, int parts) {
         int[][] out = new int[parts][];

@@ -82,6 +82,9 @@ class SplitTest {
             for (int i : sh) assertTrue(seen.add(i));
         }
         assertFalse(Arrays.equals(Split.shards(s.train(), 3, 1, 1)[0], Split.shards(s.train(), 3, 1, 2)[0]), "each epoch deals anew");
+        int[][] fixed = Split.fixedShards(s.train(), 3, 1);
+        assertArrayEquals(fixed[1], Split.fixedShards(s.train(), 3, 1)[1], "a run deals once: each worker keeps its shard");
+        assertEquals(s.train().length / 3 * 3, Arrays.stream(fixed).flatMapToInt(Arrays::stream).distinct().count(), "disjoint");
     }
 
     private static int[] count(int[] labels, int[] idx) {

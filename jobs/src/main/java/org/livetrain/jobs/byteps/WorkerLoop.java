@@ -61,6 +61,8 @@ final class WorkerLoop {
     private long step;
     private Window window;
     private long positionStep, positionNanos;
+    /** This worker's training examples, prepared: read in the first epoch, kept for the others. */
+    private List<LabeledImage> shard;
 
     WorkerLoop(BytePSTrainer.Plan plan, BarrierTaskContext task, int index, List<InetSocketAddress> servers, Optional<Pointer> resumeFrom,
                Placement placement, SummationServer shard, BarrierTask.Resources open) {
@@ -191,11 +193,17 @@ final class WorkerLoop {
         return stats;
     }
 
-    /** This worker's mini-batches of one epoch: its shard, shuffled, changed (--augment), cut into batches of --batch. */
+    /**
+     * This worker's mini-batches of one epoch: its shard (the same every epoch, read and prepared in the first),
+     * shuffled, changed (--augment), cut into batches of --batch.
+     */
     private List<DataSet> epochBatches(int epoch) {
-        int[] shard = Split.shards(plan.inputs().train(), config.workers(), config.seed(), epoch)[index];
-        List<LabeledImage> examples = new ArrayList<>(shard.length);
-        plan.data().pool().read(shard).forEachRemaining(examples::add);
+        if (shard == null) {
+            int[] mine = Split.fixedShards(plan.inputs().train(), config.workers(), config.seed())[index];
+            shard = new ArrayList<>(mine.length);
+            plan.data().pool().read(mine).forEachRemaining(shard::add);
+        }
+        List<LabeledImage> examples = new ArrayList<>(shard);
         Random rnd = new Random(config.seed() * 1_000_003L + epoch * 131L + index);
         Collections.shuffle(examples, rnd);
         if (config.byteps().augment()) {
