@@ -76,6 +76,11 @@ public record Dataset(String spec, InputContract contract, Pool pool, Pool testP
     }
 
     public static Dataset open(String spec, Configuration conf) {
+        return open(spec, ParquetPool.Columns.DEFAULT, conf);
+    }
+
+    /** The data set {@code spec} names; a table's images and labels in {@code columns}. */
+    public static Dataset open(String spec, ParquetPool.Columns columns, Configuration conf) {
         if (spec == null || spec.isBlank()) throw new LiveTrainException("\"\": no data set named (use digits, fashion, idx:DIR, folder:URI or parquet:URI)");
         if (spec.equals(DIGITS)) {
             IdxPool pool = IdxPool.open(DIGITS_RESOURCE + "digits-images-idx3-ubyte.gz", DIGITS_RESOURCE + "digits-labels-idx1-ubyte.gz", conf);
@@ -91,7 +96,7 @@ public record Dataset(String spec, InputContract contract, Pool pool, Pool testP
         }
         if (spec.startsWith("idx:")) return idx(spec.substring(4), spec, conf);
         if (spec.startsWith("folder:")) return encoded(spec, FolderPool.open(spec.substring(7), conf));
-        if (spec.startsWith("parquet:")) return encoded(spec, ParquetPool.open(spec.substring(8), conf));
+        if (spec.startsWith("parquet:")) return encoded(spec, ParquetPool.open(spec.substring(8), columns, conf));
         throw new LiveTrainException(spec + ": unknown data spec (use digits, fashion, idx:DIR, folder:URI or parquet:URI)");
     }
 

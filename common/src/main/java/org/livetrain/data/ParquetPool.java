@@ -14,6 +14,7 @@ import org.apache.parquet.hadoop.metadata.BlockMetaData;
 import org.apache.parquet.hadoop.util.HadoopInputFile;
 import org.apache.parquet.io.ColumnIOFactory;
 import org.apache.parquet.io.RecordReader;
+import org.apache.parquet.schema.LogicalTypeAnnotation;
 import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.PrimitiveType;
 import org.apache.parquet.schema.Type;
@@ -39,7 +40,8 @@ import java.util.TreeSet;
 
 /**
  * Labelled images in a Parquet table on any Hadoop file system: the folder Spark writes ({@code part-*.parquet},
- * partition sub-folders too) or one file. Columns, as Spark's own sources write them:
+ * partition sub-folders too) or one file. Columns, as Spark's own sources write them (the image and label
+ * columns may have other names: {@link Columns}):
  * <pre>
  * column     type                         meaning
  * content    binary                       the encoded image (PNG, JPEG, ...), as the binaryFile source writes it
@@ -58,6 +60,14 @@ public final class ParquetPool extends EncodedPool {
     private static final Map<String, Byte> PARTS = Map.of("train", Split.TRAIN, "dev", Split.DEV, "val", Split.DEV,
             "validation", Split.DEV, "test", Split.TEST);
 
+    /**
+     * The columns to read: {@code image} (null: {@code content} when the table has it, else {@code path}) holds
+     * encoded bytes (binary) or a path (string); {@code label} holds the class.
+     */
+    public record Columns(String image, String label) implements Serializable {
+        public static final Columns DEFAULT = new Columns(null, LABEL);
+    }
+
     private final String root;
     private final HadoopConf conf;
     private final Table table;
@@ -71,7 +81,11 @@ public final class ParquetPool extends EncodedPool {
     private final InputContract contract;
 
     /** The table's files, the first row of each (and the total last), and whether images are in it or behind a path. */
-    private record Table(String[] files, long[] firstRow, boolean hasContent) implements Serializable {
+    private record Table(String[] files, long[] firstRow, String content, String path, String label) implements Serializable {
+        boolean hasContent() {
+            return content != null;
+        }
+
         int fileOf(long row) {
             int f = Arrays.binarySearch(firstRow, row);
             return f >= 0 ? f : -f - 2;
@@ -92,7 +106,7 @@ public final class ParquetPool extends EncodedPool {
     }
 
     /** The table at {@code location}: a folder of Parquet files or one file, on any Hadoop file system. */
-    public static ParquetPool open(String location, Configuration conf) {
+    public static ParquetPool open(String location, Columns columns, Configuration conf) {
         Path root = new Path(Storage.path(location).toString().replaceAll("(?<=.)/+$", ""));
         try {
             FileSystem fs = Storage.fs(root, conf);
@@ -102,15 +116,27 @@ public final class ParquetPool extends EncodedPool {
             try (ParquetFileReader first = ParquetFileReader.open(HadoopInputFile.fromPath(files.get(0), conf))) {
                 schema = first.getFooter().getFileMetaData().getSchema();
             }
-            boolean content = column(schema, CONTENT, root) != null;
-            if (!content && column(schema, PATH, root) == null) {
-                throw new LiveTrainException(root + ": no image column: needs " + CONTENT + " (binary, as Spark's binaryFile source writes) or " + PATH + " (string)");
-            }
-            if (column(schema, LABEL, root) == null) throw new LiveTrainException(root + ": no " + LABEL + " column (string or integer)");
-            return scan(root, fs, files, schema, content, new HadoopConf(conf));
+            Table table = table(root, files, schema, columns);
+            return scan(root, fs, table, schema, new HadoopConf(conf));
         } catch (IOException e) {
             throw Storage.problem(root + ": cannot read table", e);
         }
+    }
+
+    /** Which columns hold the image (its bytes, or a path to them), the path and the label; refused in one line when missing. */
+    private static Table table(Path root, List<Path> files, MessageType schema, Columns c) {
+        String image = c.image() != null ? c.image() : schema.containsField(CONTENT) ? CONTENT : PATH;
+        PrimitiveType imageType = column(schema, image, root);
+        if (imageType == null) {
+            throw new LiveTrainException(root + (c.image() != null ? ": no column " + image + " (--image-column)"
+                    : ": no image column: needs " + CONTENT + " (binary, as Spark's binaryFile source writes) or " + PATH + " (string), or --image-column NAME"));
+        }
+        if (imageType.getPrimitiveTypeName() != PrimitiveType.PrimitiveTypeName.BINARY) throw new LiveTrainException(root + ": column " + image + " is " + imageType + ", not binary content or a string path");
+        boolean isPath = imageType.getLogicalTypeAnnotation() instanceof LogicalTypeAnnotation.StringLogicalTypeAnnotation;
+        PrimitiveType label = column(schema, c.label(), root);
+        if (label == null) throw new LiveTrainException(root + ": no " + c.label() + " column (string or integer)" + (c.label().equals(LABEL) ? ", or --label-column NAME" : " (--label-column)"));
+        String path = isPath ? image : schema.containsField(PATH) && column(schema, PATH, root).getLogicalTypeAnnotation() instanceof LogicalTypeAnnotation.StringLogicalTypeAnnotation ? PATH : null;
+        return new Table(files.stream().map(Path::toString).toArray(String[]::new), new long[files.size() + 1], isPath ? null : image, path, c.label());
     }
 
     /** The Parquet files under {@code root} in name order (Spark's {@code _SUCCESS} and hidden files left out), or root itself. */
@@ -141,20 +167,22 @@ public final class ParquetPool extends EncodedPool {
     }
 
     /** Reads the label, path and split columns of every row on the driver (the images stay where they are). */
-    private static ParquetPool scan(Path root, FileSystem fs, List<Path> files, MessageType schema, boolean content, HadoopConf conf) throws IOException {
-        boolean hasPath = schema.containsField(PATH), hasSplit = schema.containsField(SPLIT);
-        boolean textLabels = column(schema, LABEL, root).getPrimitiveTypeName() == PrimitiveType.PrimitiveTypeName.BINARY;
+    private static ParquetPool scan(Path root, FileSystem fs, Table table, MessageType schema, HadoopConf conf) throws IOException {
+        boolean hasPath = table.path() != null, hasSplit = schema.containsField(SPLIT);
+        String label = table.label(), path = table.path();
+        List<Path> files = Arrays.stream(table.files()).map(Path::new).toList();
+        boolean textLabels = column(schema, label, root).getPrimitiveTypeName() == PrimitiveType.PrimitiveTypeName.BINARY;
         List<String> rawLabels = new ArrayList<>(), keys = new ArrayList<>();
         List<Byte> parts = new ArrayList<>();
-        long[] firstRow = new long[files.size() + 1];
+        long[] firstRow = table.firstRow();
         for (int f = 0; f < files.size(); f++) {
             firstRow[f] = rawLabels.size();
             String name = files.get(f).getName();
             rows(files.get(f), conf.get(), null, (row, g) -> {
-                rawLabels.add(g.getFieldRepetitionCount(LABEL) == 0 ? null : textLabels ? g.getString(LABEL, 0) : g.getValueToString(g.getType().getFieldIndex(LABEL), 0));
-                keys.add(hasPath && g.getFieldRepetitionCount(PATH) > 0 ? g.getString(PATH, 0) : name + "#" + row);
+                rawLabels.add(g.getFieldRepetitionCount(label) == 0 ? null : textLabels ? g.getString(label, 0) : g.getValueToString(g.getType().getFieldIndex(label), 0));
+                keys.add(hasPath && g.getFieldRepetitionCount(path) > 0 ? g.getString(path, 0) : name + "#" + row);
                 parts.add(hasSplit && g.getFieldRepetitionCount(SPLIT) > 0 ? PARTS.getOrDefault(g.getString(SPLIT, 0).toLowerCase(Locale.ROOT), Split.UNSAID) : Split.UNSAID);
-            }, LABEL, hasPath ? PATH : null, hasSplit ? SPLIT : null);
+            }, label, path, hasSplit ? SPLIT : null);
         }
         firstRow[files.size()] = rawLabels.size();
         List<String> classes = classes(rawLabels, textLabels);
@@ -168,7 +196,6 @@ public final class ParquetPool extends EncodedPool {
             labels[i] = rawLabels.get(i) == null ? -1 : classes.indexOf(rawLabels.get(i));
             p[i] = parts.get(i);
         }
-        Table table = new Table(files.stream().map(Path::toString).toArray(String[]::new), firstRow, content);
         String qualified = fs.makeQualified(root).toString().replaceAll("/+$", "");
         boolean said = parts.stream().anyMatch(b -> b != Split.UNSAID); // a split column without values says nothing
         return new ParquetPool(qualified, conf, table, List.copyOf(classes), rows, labels, keys.toArray(String[]::new), said ? p : null, null);
@@ -271,10 +298,11 @@ public final class ParquetPool extends EncodedPool {
         try {
             rows(new Path(table.files()[f]), conf.get(), wanted, (row, g) -> {
                 int i = indices[out.size()];
-                if (g.getFieldRepetitionCount(CONTENT) == 0) out.add(Encoded.failed(i, keys[i], keys[i] + ": no image (content is null)"));
-                else if (g.getBinary(CONTENT, 0).length() > ImageFiles.DEFAULT_MAX_BYTES) out.add(Encoded.failed(i, keys[i], keys[i] + ": larger than " + ImageFiles.DEFAULT_MAX_BYTES + " bytes"));
-                else out.add(new Encoded(i, g.getBinary(CONTENT, 0).getBytes(), keys[i], null));
-            }, CONTENT);
+                String col = table.content();
+                if (g.getFieldRepetitionCount(col) == 0) out.add(Encoded.failed(i, keys[i], keys[i] + ": no image (" + col + " is null)"));
+                else if (g.getBinary(col, 0).length() > ImageFiles.DEFAULT_MAX_BYTES) out.add(Encoded.failed(i, keys[i], keys[i] + ": larger than " + ImageFiles.DEFAULT_MAX_BYTES + " bytes"));
+                else out.add(new Encoded(i, g.getBinary(col, 0).getBytes(), keys[i], null));
+            }, table.content());
         } catch (IOException | RuntimeException e) { // a truncated or corrupt file: its rows cannot be used
             String why = table.files()[f] + ": cannot read (" + e.getMessage() + ")";
             for (int k = out.size(); k < indices.length; k++) out.add(Encoded.failed(indices[k], keys[indices[k]], why));

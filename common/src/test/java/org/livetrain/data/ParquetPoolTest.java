@@ -125,13 +125,32 @@ class ParquetPoolTest {
     }
 
     @Test
+    void columnsOfOtherNamesAreReadWhenNamed() throws Exception {
+        MessageType schema = MessageTypeParser.parseMessageType("message m { optional binary img; optional binary cls (STRING); }");
+        SimpleGroupFactory f = new SimpleGroupFactory(schema);
+        List<Group> rows = new ArrayList<>();
+        for (LabeledImage e : digits(40)) {
+            rows.add(f.newGroup().append("img", org.apache.parquet.io.api.Binary.fromConstantByteArray(png(e.pixels()))).append("cls", e.label() % 2 == 0 ? "even" : "odd"));
+        }
+        Path file = dir.resolve("named.parquet");
+        write(file, schema, rows);
+        LiveTrainException e = assertThrows(LiveTrainException.class, () -> Dataset.open("parquet:" + file, new Configuration()));
+        assertTrue(e.getMessage().endsWith(": no image column: needs content (binary, as Spark's binaryFile source writes) or path (string), or --image-column NAME"), e.getMessage());
+        Dataset d = Dataset.open("parquet:" + file, new ParquetPool.Columns("img", "cls"), new Configuration());
+        assertEquals(List.of("even", "odd"), d.classNames());
+        assertEquals(40, d.pool().size());
+        assertTrue(d.pool().refused(new int[]{0, 1, 39}).isEmpty());
+        assertTrue(d.split(3).rule().startsWith("by a hash of each row's path"), "rows without a path go by file and row");
+    }
+
+    @Test
     void aTableWithoutItsColumnsIsRefusedInOneLine() throws Exception {
         MessageType noLabel = MessageTypeParser.parseMessageType("message m { optional binary content; optional binary name (STRING); }");
         SimpleGroupFactory f = new SimpleGroupFactory(noLabel);
         Path file = dir.resolve("nolabel.parquet");
         write(file, noLabel, List.of(f.newGroup().append("name", "x")));
         LiveTrainException e = assertThrows(LiveTrainException.class, () -> Dataset.open("parquet:" + file, new Configuration()));
-        assertEquals(file.toUri().toString().replace("file:///", "file:/") + ": no label column (string or integer)", e.getMessage());
+        assertEquals(file.toUri().toString().replace("file:///", "file:/") + ": no label column (string or integer), or --label-column NAME", e.getMessage());
         e = assertThrows(LiveTrainException.class, () -> Dataset.open("parquet:" + dir.resolve("missing"), new Configuration()));
         assertTrue(e.getMessage().endsWith("missing: no such table (parquet: expects a table folder or a .parquet file)"), e.getMessage());
         Files.createDirectories(dir.resolve("empty"));

@@ -1,5 +1,6 @@
 package org.livetrain.cli;
 
+import org.livetrain.data.ParquetPool;
 import org.livetrain.jobs.TrainingJob;
 import org.livetrain.jobs.training.Progress;
 import org.livetrain.jobs.training.TrainConfig;
@@ -52,6 +53,13 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--channels", paramLabel = "1|3", description = "folder: and parquet: data: 1 (grey) or 3 (colour) (default: colour when the images are).")
     int channels;
+
+    @Option(names = "--image-column", paramLabel = "NAME", description = "parquet: data: the column holding each image, its encoded bytes (binary)"
+            + " or its path (string) (default: content, else path).")
+    String imageColumn;
+
+    @Option(names = "--label-column", paramLabel = "NAME", description = "parquet: data: the column holding each image's class, text or integer.")
+    String labelColumn = "label";
 
     @Option(names = "--bad-data-limit", paramLabel = "FRACTION", description = "folder: and parquet: data: the share of images that may be unreadable"
             + " and left out (each named in the log) before the run refuses the data at its start.")
@@ -117,7 +125,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         common.apply();
-        TrainConfig cfg = new TrainConfig(new TrainConfig.Data(data, inputProfile, channels, badDataLimit), new TrainConfig.Model(model, modelConfig, initFrom, freeze),
+        TrainConfig cfg = new TrainConfig(new TrainConfig.Data(data, inputProfile, channels, badDataLimit, new ParquetPool.Columns(imageColumn, labelColumn)), new TrainConfig.Model(model, modelConfig, initFrom, freeze),
                 new TrainConfig.Schedule(workers, epochs, batch, learningRate, seed), TrainerKind.parse(trainer),
                 byteps.settings(), averagingFrequency, new TrainConfig.Output(checkpoints.uri(), keep), common.conf());
         // the options typed on this command line: a resumed run applies them over its own settings

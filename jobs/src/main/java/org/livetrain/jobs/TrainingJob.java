@@ -132,7 +132,7 @@ public final class TrainingJob {
             TrainConfig config = resumption == null ? given : resumption.config();
             validate(config);
             TrainConfig.Data d = config.data();
-            Dataset opened = about("--data", () -> Dataset.open(d.spec(), hconf));
+            Dataset opened = about("--data", () -> Dataset.open(d.spec(), d.columns(), hconf));
             String asked = d.channels() != 0 ? "--channels " + d.channels() + ":" : "--input-profile " + d.inputProfile() + ":";
             Dataset prepared = about(asked, () -> opened.prepared(d.profile(), d.channels()));
             DataCheck check = DataCheck.run(JavaSparkContext.fromSparkContext(spark.sparkContext()), prepared, trainer.slots(config), d.badDataLimit(), progress);

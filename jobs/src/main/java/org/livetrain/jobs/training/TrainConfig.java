@@ -1,6 +1,7 @@
 package org.livetrain.jobs.training;
 
 import org.livetrain.LiveTrainException;
+import org.livetrain.data.ParquetPool;
 import org.livetrain.data.Split;
 import org.livetrain.image.Profile;
 import org.livetrain.model.ModelSpec;
@@ -26,8 +27,13 @@ public record TrainConfig(Data data, Model model, Schedule schedule, TrainerKind
      * {@code --data}, how its images become inputs ({@code --input-profile}, {@code --channels}: 0 for the data's own), and the
      * fraction of its examples that may be unusable and left out ({@code --bad-data-limit}) before the run refuses the data.
      */
-    public record Data(String spec, String inputProfile, int channels, double badDataLimit) implements Serializable {
+    public record Data(String spec, String inputProfile, int channels, double badDataLimit, ParquetPool.Columns columns) implements Serializable {
         public static final double DEFAULT_BAD_DATA_LIMIT = 0.01;
+
+        /** Data with the default table columns. */
+        public Data(String spec, String inputProfile, int channels, double badDataLimit) {
+            this(spec, inputProfile, channels, badDataLimit, ParquetPool.Columns.DEFAULT);
+        }
 
         /** {@code --input-profile} as a profile, or null for the data set's own choice. */
         public Profile profile() {
@@ -82,7 +88,7 @@ public record TrainConfig(Data data, Model model, Schedule schedule, TrainerKind
     }
 
     /** Settings that decide what a run computes: a resumed run keeps them (only {@code epochs} may grow). */
-    static final List<String> DEFINING = List.of("data", "input-profile", "channels", "model", "model-config", "init-from", "freeze", "trainer", "workers", "batch", "learning-rate", "seed", "compress",
+    static final List<String> DEFINING = List.of("data", "input-profile", "channels", "image-column", "label-column", "model", "model-config", "init-from", "freeze", "trainer", "workers", "batch", "learning-rate", "seed", "compress",
             "async", "augment", "averaging-frequency");
 
     /**
@@ -115,6 +121,8 @@ public record TrainConfig(Data data, Model model, Schedule schedule, TrainerKind
         if (data.inputProfile() != null) m.put("input-profile", data.inputProfile());
         if (data.channels() != 0) m.put("channels", data.channels());
         m.put("bad-data-limit", data.badDataLimit());
+        if (data.columns().image() != null) m.put("image-column", data.columns().image());
+        if (!data.columns().label().equals(ParquetPool.Columns.DEFAULT.label())) m.put("label-column", data.columns().label());
         // what the runs table shows
         m.put("model", model.configFile() != null ? ModelSpec.configName(model.configFile())
                 : model.initFrom() != null ? ModelSpec.initName(model.initFrom()) : model.name());
@@ -162,7 +170,8 @@ public record TrainConfig(Data data, Model model, Schedule schedule, TrainerKind
 
     private TrainConfig fromSettings(Map<String, Object> s) {
         Data d = new Data(str(s, "data"), optional(s, "input-profile"), s.get("channels") == null ? 0 : num(s, "channels").intValue(),
-                s.get("bad-data-limit") == null ? Data.DEFAULT_BAD_DATA_LIMIT : num(s, "bad-data-limit").doubleValue());
+                s.get("bad-data-limit") == null ? Data.DEFAULT_BAD_DATA_LIMIT : num(s, "bad-data-limit").doubleValue(),
+                new ParquetPool.Columns(optional(s, "image-column"), s.get("label-column") == null ? ParquetPool.Columns.DEFAULT.label() : str(s, "label-column")));
         Model m = new Model(str(s, "model"), optional(s, "model-config"), optional(s, "init-from"), s.get("freeze") == null ? 0 : num(s, "freeze").intValue());
         Schedule sc = new Schedule(num(s, "workers").intValue(), num(s, "epochs").intValue(), num(s, "batch").intValue(),
                 num(s, "learning-rate").doubleValue(), num(s, "seed").longValue());
