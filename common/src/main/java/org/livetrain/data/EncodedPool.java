@@ -1,5 +1,6 @@
 package org.livetrain.data;
 
+import org.bytedeco.opencv.opencv_core.Mat;
 import org.livetrain.LiveTrainException;
 import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.image.InputContract;
@@ -11,6 +12,8 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
 
+import static org.bytedeco.opencv.global.opencv_core.CV_8UC;
+
 /**
  * Images kept encoded (PNG, JPEG, ... in files or in table cells), each read on an executor and decoded there
  * from memory by the one {@link ImagePreprocessor}, driven by the data set's {@link InputContract}, as serving
@@ -21,10 +24,31 @@ abstract class EncodedPool implements Pool {
     private static final long serialVersionUID = 1L;
     private static final Logger LOG = LoggerFactory.getLogger(EncodedPool.class);
 
-    /** An example's bytes and its name for messages, or why they could not be read (then {@code bytes} is null). */
-    record Encoded(int index, byte[] bytes, String name, String problem) {
+    /**
+     * An example's bytes and its name for messages, or why they could not be read (then {@code bytes} is null).
+     * With {@code raw} (height, width, channels) the bytes are pixels as OpenCV keeps them (BGR, row by row),
+     * as Spark's image source stores them; otherwise an encoded file.
+     */
+    record Encoded(int index, byte[] bytes, String name, String problem, int[] raw) {
+        Encoded(int index, byte[] bytes, String name) {
+            this(index, bytes, name, null, null);
+        }
+
         static Encoded failed(int index, String name, String problem) {
-            return new Encoded(index, null, name, problem);
+            return new Encoded(index, null, name, problem, null);
+        }
+
+        /** The image as OpenCV holds it: decoded from its file format, or wrapped from raw pixels after checking their size. */
+        Mat image(ImagePreprocessor pre) {
+            if (bytes == null) throw new LiveTrainException(problem);
+            if (raw == null) return pre.decode(bytes, name);
+            int h = raw[0], w = raw[1], ch = raw[2];
+            if (h <= 0 || w <= 0 || (ch != 1 && ch != 3 && ch != 4) || (long) h * w * ch != bytes.length) {
+                throw new LiveTrainException(name + ": image of " + w + "x" + h + "x" + ch + " does not match its " + bytes.length + " bytes of pixels");
+            }
+            Mat m = new Mat(h, w, CV_8UC(ch));
+            m.data().put(bytes);
+            return m;
         }
     }
 
@@ -70,9 +94,8 @@ abstract class EncodedPool implements Pool {
     }
 
     private float[] prepared(ImagePreprocessor pre, Encoded e) {
-        if (e.bytes() == null) throw new LiveTrainException(e.problem());
-        if (labels()[e.index()] < 0) throw new LiveTrainException(e.name() + ": no label");
-        return pre.bytes(e.bytes(), e.name());
+        if (e.bytes() != null && labels()[e.index()] < 0) throw new LiveTrainException(e.name() + ": no label");
+        return pre.decoded(e.image(pre), e.name());
     }
 
     @Override
@@ -96,10 +119,9 @@ abstract class EncodedPool implements Pool {
         int colour = 0, seen = 0;
         for (Iterator<Encoded> it = encoded(spread(sample)); it.hasNext(); ) {
             Encoded e = it.next();
-            if (e.bytes() == null) continue; // the data check names it
             float spread;
             try {
-                spread = ImagePreprocessor.colourSpread(decoder.decode(e.bytes(), e.name()));
+                spread = ImagePreprocessor.colourSpread(e.image(decoder)); // an unreadable one is named by the data check
             } catch (LiveTrainException bad) {
                 continue;
             }

@@ -262,7 +262,7 @@ public final class FolderPool extends EncodedPool {
         FileSystem fs = fileSystem();
         return new ReadAhead<>(sortedIndices, i -> {
             try {
-                return new Encoded(i, Storage.readAll(fs, new Path(location(i)), ImageFiles.DEFAULT_MAX_BYTES), location(i), null);
+                return new Encoded(i, Storage.readAll(fs, new Path(location(i)), ImageFiles.DEFAULT_MAX_BYTES), location(i));
             } catch (IOException e) {
                 return Encoded.failed(i, location(i), Storage.problem(location(i) + ": cannot read", e).getMessage());
             }

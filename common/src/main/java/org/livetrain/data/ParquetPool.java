@@ -14,6 +14,8 @@ import org.apache.parquet.hadoop.metadata.BlockMetaData;
 import org.apache.parquet.hadoop.util.HadoopInputFile;
 import org.apache.parquet.io.ColumnIOFactory;
 import org.apache.parquet.io.RecordReader;
+import org.apache.parquet.io.api.Binary;
+import org.apache.parquet.schema.GroupType;
 import org.apache.parquet.schema.LogicalTypeAnnotation;
 import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.PrimitiveType;
@@ -31,6 +33,7 @@ import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
@@ -45,8 +48,10 @@ import java.util.TreeSet;
  * <pre>
  * column     type                         meaning
  * content    binary                       the encoded image (PNG, JPEG, ...), as the binaryFile source writes it
- * path       string                       where the image came from (binaryFile writes it); without content, the
- *                                         image is read from there through the FileSystem
+ * image      struct (origin, height, width, Spark's image source: the pixels (BGR, row by row) and their size;
+ *            nChannels, mode, data)       origin is the row's path
+ * path       string                       where the image came from (binaryFile writes it); without content or
+ *                                         image, the image is read from there through the FileSystem
  * label      string, int or long          the class; class names are the distinct values in order
  * split      string (optional)            train, dev (or val, validation) or test: decides the row's part
  * </pre>
@@ -56,7 +61,9 @@ import java.util.TreeSet;
  */
 public final class ParquetPool extends EncodedPool {
     private static final long serialVersionUID = 1L;
-    static final String CONTENT = "content", PATH = "path", LABEL = "label", SPLIT = "split";
+    static final String CONTENT = "content", IMAGE = "image", PATH = "path", LABEL = "label", SPLIT = "split";
+    /** The fields of Spark's image struct that are read (origin too, when present, as the row's path). */
+    private static final List<String> IMAGE_FIELDS = List.of("height", "width", "nChannels", "data");
     private static final Map<String, Byte> PARTS = Map.of("train", Split.TRAIN, "dev", Split.DEV, "val", Split.DEV,
             "validation", Split.DEV, "test", Split.TEST);
 
@@ -67,6 +74,9 @@ public final class ParquetPool extends EncodedPool {
     public record Columns(String image, String label) implements Serializable {
         public static final Columns DEFAULT = new Columns(null, LABEL);
     }
+
+    /** An encoded file is capped as a requested file is; raw pixels of Spark's image struct are larger (a 12-megapixel photo is 36 MB). */
+    private static final long MAX_CELL_BYTES = 64L << 20;
 
     private final String root;
     private final HadoopConf conf;
@@ -81,7 +91,8 @@ public final class ParquetPool extends EncodedPool {
     private final InputContract contract;
 
     /** The table's files, the first row of each (and the total last), and whether images are in it or behind a path. */
-    private record Table(String[] files, long[] firstRow, String content, String path, String label) implements Serializable {
+    /** {@code content}: the column of encoded bytes, or with {@code struct} Spark's image struct; null when images are behind {@code path}. */
+    private record Table(String[] files, long[] firstRow, String content, boolean struct, String path, String label) implements Serializable {
         boolean hasContent() {
             return content != null;
         }
@@ -123,20 +134,47 @@ public final class ParquetPool extends EncodedPool {
         }
     }
 
-    /** Which columns hold the image (its bytes, or a path to them), the path and the label; refused in one line when missing. */
+    /** Which columns hold the image (its bytes, Spark's image struct, or a path to them), the path and the label; refused in one line when missing. */
     private static Table table(Path root, List<Path> files, MessageType schema, Columns c) {
-        String image = c.image() != null ? c.image() : schema.containsField(CONTENT) ? CONTENT : PATH;
+        String image = c.image() != null ? c.image() : schema.containsField(CONTENT) ? CONTENT : schema.containsField(IMAGE) ? IMAGE : PATH;
+        String[] names = files.stream().map(Path::toString).toArray(String[]::new);
+        long[] firstRow = new long[files.size() + 1];
+        if (schema.containsField(image) && !schema.getType(image).isPrimitive()) {
+            GroupType g = schema.getType(image).asGroupType();
+            if (!IMAGE_FIELDS.stream().allMatch(g::containsField)) {
+                throw new LiveTrainException(root + ": column " + image + " is not Spark's image struct (origin, height, width, nChannels, mode, data)");
+            }
+            return new Table(names, firstRow, image, true, g.containsField("origin") ? image + ".origin" : null, label(root, schema, c));
+        }
         PrimitiveType imageType = column(schema, image, root);
         if (imageType == null) {
             throw new LiveTrainException(root + (c.image() != null ? ": no column " + image + " (--image-column)"
-                    : ": no image column: needs " + CONTENT + " (binary, as Spark's binaryFile source writes) or " + PATH + " (string), or --image-column NAME"));
+                    : ": no image column: needs " + CONTENT + " (binary, as Spark's binaryFile source writes), " + IMAGE + " (Spark's image struct) or "
+                    + PATH + " (string), or --image-column NAME"));
         }
         if (imageType.getPrimitiveTypeName() != PrimitiveType.PrimitiveTypeName.BINARY) throw new LiveTrainException(root + ": column " + image + " is " + imageType + ", not binary content or a string path");
-        boolean isPath = imageType.getLogicalTypeAnnotation() instanceof LogicalTypeAnnotation.StringLogicalTypeAnnotation;
-        PrimitiveType label = column(schema, c.label(), root);
-        if (label == null) throw new LiveTrainException(root + ": no " + c.label() + " column (string or integer)" + (c.label().equals(LABEL) ? ", or --label-column NAME" : " (--label-column)"));
-        String path = isPath ? image : schema.containsField(PATH) && column(schema, PATH, root).getLogicalTypeAnnotation() instanceof LogicalTypeAnnotation.StringLogicalTypeAnnotation ? PATH : null;
-        return new Table(files.stream().map(Path::toString).toArray(String[]::new), new long[files.size() + 1], isPath ? null : image, path, c.label());
+        boolean isPath = isText(imageType);
+        String path = isPath ? image : schema.containsField(PATH) && isText(column(schema, PATH, root)) ? PATH : null;
+        return new Table(names, firstRow, isPath ? null : image, false, path, label(root, schema, c));
+    }
+
+    private static String label(Path root, MessageType schema, Columns c) {
+        if (column(schema, c.label(), root) == null) {
+            throw new LiveTrainException(root + ": no " + c.label() + " column (string or integer)" + (c.label().equals(LABEL) ? ", or --label-column NAME" : " (--label-column)"));
+        }
+        return c.label();
+    }
+
+    private static boolean isText(PrimitiveType t) {
+        return t.getLogicalTypeAnnotation() instanceof LogicalTypeAnnotation.StringLogicalTypeAnnotation;
+    }
+
+    /** A text cell, {@code column} or {@code struct.field}; null when empty. */
+    private static String text(Group g, String column) {
+        int dot = column.indexOf('.');
+        if (dot < 0) return g.getFieldRepetitionCount(column) == 0 ? null : g.getString(column, 0);
+        String top = column.substring(0, dot);
+        return g.getFieldRepetitionCount(top) == 0 ? null : text(g.getGroup(top, 0), column.substring(dot + 1));
     }
 
     /** The Parquet files under {@code root} in name order (Spark's {@code _SUCCESS} and hidden files left out), or root itself. */
@@ -180,20 +218,23 @@ public final class ParquetPool extends EncodedPool {
             String name = files.get(f).getName();
             rows(files.get(f), conf.get(), null, (row, g) -> {
                 rawLabels.add(g.getFieldRepetitionCount(label) == 0 ? null : textLabels ? g.getString(label, 0) : g.getValueToString(g.getType().getFieldIndex(label), 0));
-                keys.add(hasPath && g.getFieldRepetitionCount(path) > 0 ? g.getString(path, 0) : name + "#" + row);
+                String key = hasPath ? text(g, path) : null;
+                keys.add(key != null ? key : name + "#" + row);
                 parts.add(hasSplit && g.getFieldRepetitionCount(SPLIT) > 0 ? PARTS.getOrDefault(g.getString(SPLIT, 0).toLowerCase(Locale.ROOT), Split.UNSAID) : Split.UNSAID);
             }, label, path, hasSplit ? SPLIT : null);
         }
         firstRow[files.size()] = rawLabels.size();
         List<String> classes = classes(rawLabels, textLabels);
         if (classes.size() < 2) throw new LiveTrainException(root + ": needs at least two distinct labels, found " + classes);
+        Map<String, Integer> number = new HashMap<>();
+        for (String c : classes) number.put(c, number.size());
         int n = rawLabels.size();
         long[] rows = new long[n];
         int[] labels = new int[n];
         byte[] p = new byte[n];
         for (int i = 0; i < n; i++) {
             rows[i] = i;
-            labels[i] = rawLabels.get(i) == null ? -1 : classes.indexOf(rawLabels.get(i));
+            labels[i] = rawLabels.get(i) == null ? -1 : number.get(rawLabels.get(i));
             p[i] = parts.get(i);
         }
         String qualified = fs.makeQualified(root).toString().replaceAll("/+$", "");
@@ -208,9 +249,18 @@ public final class ParquetPool extends EncodedPool {
         return new ArrayList<>(set);
     }
 
+    /** The columns named ({@code column}, or {@code struct.field} for one field of a struct), null ones left out. */
     private static MessageType project(MessageType schema, String... names) {
         List<Type> fields = new ArrayList<>();
-        for (String n : names) if (n != null) fields.add(schema.getType(n));
+        for (String n : names) {
+            if (n == null) continue;
+            int dot = n.indexOf('.');
+            if (dot < 0) fields.add(schema.getType(n));
+            else {
+                GroupType g = schema.getType(n.substring(0, dot)).asGroupType();
+                fields.add(g.withNewFields(g.getType(n.substring(dot + 1))));
+            }
+        }
         return new MessageType("projection", fields);
     }
 
@@ -259,7 +309,7 @@ public final class ParquetPool extends EncodedPool {
             FileSystem fs = fileSystem();
             return new ReadAhead<>(sortedIndices, i -> {
                 try {
-                    return new Encoded(i, Storage.readAll(fs, Storage.path(keys[i]), ImageFiles.DEFAULT_MAX_BYTES), keys[i], null);
+                    return new Encoded(i, Storage.readAll(fs, Storage.path(keys[i]), ImageFiles.DEFAULT_MAX_BYTES), keys[i]);
                 } catch (IOException e) {
                     return Encoded.failed(i, keys[i], Storage.problem(keys[i] + ": cannot read", e).getMessage());
                 }
@@ -296,18 +346,26 @@ public final class ParquetPool extends EncodedPool {
         for (int k = 0; k < indices.length; k++) wanted[k] = rows[indices[k]] - table.firstRow()[f];
         List<Encoded> out = new ArrayList<>(indices.length);
         try {
-            rows(new Path(table.files()[f]), conf.get(), wanted, (row, g) -> {
-                int i = indices[out.size()];
-                String col = table.content();
-                if (g.getFieldRepetitionCount(col) == 0) out.add(Encoded.failed(i, keys[i], keys[i] + ": no image (" + col + " is null)"));
-                else if (g.getBinary(col, 0).length() > ImageFiles.DEFAULT_MAX_BYTES) out.add(Encoded.failed(i, keys[i], keys[i] + ": larger than " + ImageFiles.DEFAULT_MAX_BYTES + " bytes"));
-                else out.add(new Encoded(i, g.getBinary(col, 0).getBytes(), keys[i], null));
-            }, table.content());
+            rows(new Path(table.files()[f]), conf.get(), wanted, (row, g) -> out.add(cell(indices[out.size()], g)), table.content());
         } catch (IOException | RuntimeException e) { // a truncated or corrupt file: its rows cannot be used
             String why = table.files()[f] + ": cannot read (" + e.getMessage() + ")";
             for (int k = out.size(); k < indices.length; k++) out.add(Encoded.failed(indices[k], keys[indices[k]], why));
         }
         return out;
+    }
+
+    /** The image of one row: its encoded bytes, or the pixels of Spark's image struct; why not, when empty or too large. */
+    private Encoded cell(int i, Group g) {
+        String col = table.content();
+        if (g.getFieldRepetitionCount(col) == 0) return Encoded.failed(i, keys[i], keys[i] + ": no image (" + col + " is null)");
+        Group img = table.struct() ? g.getGroup(col, 0) : null;
+        if (img != null && !IMAGE_FIELDS.stream().allMatch(f -> img.getFieldRepetitionCount(f) > 0)) {
+            return Encoded.failed(i, keys[i], keys[i] + ": no image (a field of " + col + " is null)");
+        }
+        Binary bytes = img != null ? img.getBinary("data", 0) : g.getBinary(col, 0);
+        if (bytes.length() > MAX_CELL_BYTES) return Encoded.failed(i, keys[i], keys[i] + ": larger than " + MAX_CELL_BYTES + " bytes");
+        int[] raw = img == null ? null : new int[]{img.getInteger("height", 0), img.getInteger("width", 0), img.getInteger("nChannels", 0)};
+        return new Encoded(i, bytes.getBytes(), keys[i], null, raw);
     }
 
     private FileSystem fileSystem() {

@@ -124,6 +124,36 @@ class ParquetPoolTest {
         assertEquals(50, s.test()[0]);
     }
 
+    /** Spark's image source keeps pixels, not files: {@code image: struct<origin, height, width, nChannels, mode, data>}. */
+    @Test
+    void sparksImageStructIsReadAsItsPixels() throws Exception {
+        MessageType schema = MessageTypeParser.parseMessageType("message spark_schema { optional group image { optional binary origin (STRING);"
+                + " optional int32 height; optional int32 width; optional int32 nChannels; optional int32 mode; optional binary data; } optional binary label (STRING); }");
+        SimpleGroupFactory f = new SimpleGroupFactory(schema);
+        List<LabeledImage> originals = digits(30);
+        List<Group> rows = new ArrayList<>();
+        for (LabeledImage e : originals) {
+            byte[] px = new byte[784];
+            for (int p = 0; p < 784; p++) px[p] = (byte) Math.round(e.pixels()[p] * 255);
+            Group g = f.newGroup();
+            Group img = g.addGroup("image").append("origin", "hdfs://nn/images/" + e.index() + ".png").append("height", 28).append("width", 28)
+                    .append("nChannels", 1).append("mode", 0);
+            img.append("data", org.apache.parquet.io.api.Binary.fromConstantByteArray(e.index() == 5 ? new byte[100] : px));
+            g.append("label", "d" + e.label());
+            rows.add(g);
+        }
+        Path file = dir.resolve("images.parquet");
+        write(file, schema, rows);
+        Dataset d = Dataset.open("parquet:" + file, new Configuration());
+        List<Pool.Refused> refused = d.pool().refused(new int[]{4, 5, 6});
+        assertEquals(1, refused.size());
+        assertEquals("hdfs://nn/images/5.png: image of 28x28x1 does not match its 100 bytes of pixels", refused.get(0).why());
+        ImagePreprocessor direct = new ImagePreprocessor(d.contract(), ImagePreprocessor.DEFAULT_MAX_PIXELS);
+        LabeledImage e = d.pool().read(new int[]{7}).next();
+        assertArrayEquals(direct.bytes(png(originals.get(7).pixels()), "x"), e.pixels(), "the pixels, prepared as the same image in a PNG file");
+        assertEquals("d" + originals.get(7).label(), d.classNames().get(e.label()));
+    }
+
     @Test
     void columnsOfOtherNamesAreReadWhenNamed() throws Exception {
         MessageType schema = MessageTypeParser.parseMessageType("message m { optional binary img; optional binary cls (STRING); }");
@@ -135,7 +165,8 @@ class ParquetPoolTest {
         Path file = dir.resolve("named.parquet");
         write(file, schema, rows);
         LiveTrainException e = assertThrows(LiveTrainException.class, () -> Dataset.open("parquet:" + file, new Configuration()));
-        assertTrue(e.getMessage().endsWith(": no image column: needs content (binary, as Spark's binaryFile source writes) or path (string), or --image-column NAME"), e.getMessage());
+        assertTrue(e.getMessage().endsWith(": no image column: needs content (binary, as Spark's binaryFile source writes), image (Spark's image struct)"
+                + " or path (string), or --image-column NAME"), e.getMessage());
         Dataset d = Dataset.open("parquet:" + file, new ParquetPool.Columns("img", "cls"), new Configuration());
         assertEquals(List.of("even", "odd"), d.classNames());
         assertEquals(40, d.pool().size());

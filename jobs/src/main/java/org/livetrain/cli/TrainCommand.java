@@ -54,8 +54,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--channels", paramLabel = "1|3", description = "folder: and parquet: data: 1 (grey) or 3 (colour) (default: colour when the images are).")
     int channels;
 
-    @Option(names = "--image-column", paramLabel = "NAME", description = "parquet: data: the column holding each image, its encoded bytes (binary)"
-            + " or its path (string) (default: content, else path).")
+    @Option(names = "--image-column", paramLabel = "NAME", description = "parquet: data: the column holding each image: its encoded bytes (binary),"
+            + " Spark's image struct, or its path (string) (default: content, else image, else path).")
     String imageColumn;
 
     @Option(names = "--label-column", paramLabel = "NAME", description = "parquet: data: the column holding each image's class, text or integer.")

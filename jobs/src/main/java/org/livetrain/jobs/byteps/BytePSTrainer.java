@@ -1,6 +1,7 @@
 package org.livetrain.jobs.byteps;
 
 import org.apache.spark.api.java.JavaRDD;
+import org.apache.spark.broadcast.Broadcast;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Dataset;
 import org.livetrain.io.Storage;
@@ -43,7 +44,7 @@ public final class BytePSTrainer implements Trainer {
     static final String LOCAL_REDUCTION = "spark.livetrain.localReduction";
 
     /** What every task is handed (serialised into the stage's closure): the run's settings, what it trains, how, its hooks, and which attempt. */
-    record Plan(TrainConfig config, Inputs inputs, Job job, Hooks hooks, int attempt) implements Serializable {
+    record Plan(TrainConfig config, Broadcast<Inputs> shared, Job job, Hooks hooks, int attempt) implements Serializable {
         /** What is trained: the data, the example indices of the train and dev splits, the network and its parameter count. */
         record Inputs(Dataset data, int[] train, int[] dev, ModelSpec model, long params) implements Serializable {
         }
@@ -58,15 +59,20 @@ public final class BytePSTrainer implements Trainer {
         }
 
         Plan attempt(int n) {
-            return new Plan(config, inputs, job, hooks, n);
+            return new Plan(config, shared, job, hooks, n);
+        }
+
+        /** The data and its index arrays reach each executor once, as a broadcast, not in every task's closure. */
+        Inputs inputs() {
+            return shared.value();
         }
 
         Dataset data() {
-            return inputs.data();
+            return inputs().data();
         }
 
         ModelSpec model() {
-            return inputs.model();
+            return inputs().model();
         }
 
         SummationSecurity security() {
@@ -79,7 +85,7 @@ public final class BytePSTrainer implements Trainer {
 
         /** The keys a shard accepts, each with its length. */
         KeySpace keySpace() {
-            return DataParallelWorker.keySpace(inputs.params(), config.byteps().partitionBytes(), config.workers(), config.byteps().async());
+            return DataParallelWorker.keySpace(inputs().params(), config.byteps().partitionBytes(), config.workers(), config.byteps().async());
         }
 
         /** The run's checkpoints, as worker 0 writes them and every worker resumes from them. */
@@ -131,13 +137,16 @@ public final class BytePSTrainer implements Trainer {
                     ctx.model().create(ctx.data().shape(), ctx.data().numClasses(), c.learningRate(), c.seed()).numParams());
             Plan.Job job = new Plan.Job(ctx.store().asLocation(), SummationSecurity.from(conf),
                     conf.getBoolean(LOCAL_REDUCTION, true) && !b.async(), ctx.run().id(), startedMillis, stepsPerEpoch, ctx.resumeFrom().isPresent());
-            Plan plan = new Plan(c, inputs, job, Hooks.from(c.conf()), 0);
+            Broadcast<Plan.Inputs> shared = ctx.jsc().broadcast(inputs);
+            Plan plan = new Plan(c, shared, job, Hooks.from(c.conf()), 0);
             ctx.progress().line("byteps: %d workers, %s, %d steps per epoch of global batch %d, evaluation every %d steps, partitions of %d bytes%s%s; %s",
                     c.workers(), b.servers() == 0 ? c.workers() + " colocated summation servers" : b.servers() + " dedicated summation server(s)",
                     stepsPerEpoch, c.batch() * c.workers(), b.evalEvery(), b.partitionBytes(), b.compress() == Compression.FP16 ? ", fp16 on the wire" : "",
                     b.async() ? ", asynchronous (servers hold the weights)" : "", plan.security().describe());
             try (HistoryWatcher watcher = new HistoryWatcher(ctx)) {
                 runAttempts(plan);
+            } finally {
+                shared.unpersist();
             }
         }
 

@@ -1,6 +1,7 @@
 package org.livetrain.jobs.training;
 
 import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.broadcast.Broadcast;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.Pool;
@@ -41,8 +42,14 @@ public record DataCheck(Dataset data, int checked, List<Pool.Refused> refused, d
         int[] all = new int[pool.size()];
         for (int i = 0; i < all.length; i++) all[i] = i;
         List<int[]> slices = new ArrayList<>(List.of(Split.slices(all, Math.max(1, tasks))));
-        List<Pool.Refused> refused = new ArrayList<>(jsc.parallelize(slices, slices.size()).flatMap(s -> pool.refused(s).iterator()).collect());
-        jsc.setJobDescription(null);
+        Broadcast<Pool> shared = jsc.broadcast(pool); // the listing reaches each executor once, not in every task
+        List<Pool.Refused> refused;
+        try {
+            refused = new ArrayList<>(jsc.parallelize(slices, slices.size()).flatMap(s -> shared.value().refused(s).iterator()).collect());
+        } finally {
+            shared.unpersist();
+            jsc.setJobDescription(null);
+        }
         refused.sort(Comparator.comparingInt(Pool.Refused::index));
         DataCheck check = new DataCheck(data.without(refused.stream().mapToInt(Pool.Refused::index).toArray()), all.length, refused,
                 (System.nanoTime() - started) / 1e9);
