@@ -1,12 +1,17 @@
 package org.livetrain.data;
 
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
 import org.bytedeco.opencv.opencv_core.Mat;
 import org.livetrain.LiveTrainException;
 import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.image.InputContract;
+import org.livetrain.io.HadoopConf;
+import org.livetrain.io.Storage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -49,6 +54,33 @@ abstract class EncodedPool implements Pool {
             Mat m = new Mat(h, w, CV_8UC(ch));
             m.data().put(bytes);
             return m;
+        }
+    }
+
+    /** The positions of {@code size} examples that are not among {@code sortedLeftOut}, in order: what {@link #without} keeps. */
+    static int[] kept(int size, int[] sortedLeftOut) {
+        int[] kept = new int[size - sortedLeftOut.length];
+        for (int i = 0, k = 0, j = 0; i < size; i++) {
+            if (j < sortedLeftOut.length && sortedLeftOut[j] == i) j++;
+            else kept[k++] = i;
+        }
+        return kept;
+    }
+
+    /** The entries of {@code a} at {@code positions}; null stays null. */
+    static byte[] pick(byte[] a, int[] positions) {
+        if (a == null) return null;
+        byte[] out = new byte[positions.length];
+        for (int k = 0; k < positions.length; k++) out[k] = a[positions[k]];
+        return out;
+    }
+
+    /** The file system of {@code root}, reached with the data set's Hadoop configuration. */
+    static FileSystem fileSystem(String root, HadoopConf conf) {
+        try {
+            return Storage.fs(new Path(root), conf.get());
+        } catch (IOException e) {
+            throw Storage.problem(root + ": cannot reach its file system", e);
         }
     }
 

@@ -223,32 +223,12 @@ public final class FolderPool extends EncodedPool {
         return labels;
     }
 
-    private FileSystem fileSystem() {
-        try {
-            return Storage.fs(new Path(root), conf.get());
-        } catch (IOException e) {
-            throw Storage.problem(root + ": cannot reach its file system", e);
-        }
-    }
-
     @Override
     public FolderPool without(int[] sortedIndices) {
         if (sortedIndices.length == 0) return this;
-        int kept = files.length - sortedIndices.length;
-        String[] f = new String[kept];
-        int[] l = new int[kept];
-        byte[] p = parts == null ? null : new byte[kept];
-        for (int i = 0, k = 0, j = 0; i < files.length; i++) {
-            if (j < sortedIndices.length && sortedIndices[j] == i) {
-                j++;
-                continue;
-            }
-            f[k] = files[i];
-            l[k] = labels[i];
-            if (p != null) p[k] = parts[i];
-            k++;
-        }
-        return new FolderPool(root, conf, classNames, f, l, p, contract);
+        int[] kept = kept(files.length, sortedIndices);
+        return new FolderPool(root, conf, classNames, Arrays.stream(kept).mapToObj(i -> files[i]).toArray(String[]::new),
+                Arrays.stream(kept).map(i -> labels[i]).toArray(), pick(parts, kept), contract);
     }
 
     @Override
@@ -259,7 +239,7 @@ public final class FolderPool extends EncodedPool {
     /** The files' bytes, read whole through the FileSystem ({@link #READERS} at a time), at most {@link ImageFiles#DEFAULT_MAX_BYTES} each. */
     @Override
     Iterator<Encoded> encoded(int[] sortedIndices) {
-        FileSystem fs = fileSystem();
+        FileSystem fs = fileSystem(root, conf);
         return new ReadAhead<>(sortedIndices, i -> {
             try {
                 return new Encoded(i, Storage.readAll(fs, new Path(location(i)), ImageFiles.DEFAULT_MAX_BYTES), location(i));

@@ -306,7 +306,7 @@ public final class ParquetPool extends EncodedPool {
     @Override
     Iterator<Encoded> encoded(int[] sortedIndices) {
         if (!table.hasContent()) {
-            FileSystem fs = fileSystem();
+            FileSystem fs = fileSystem(root, conf);
             return new ReadAhead<>(sortedIndices, i -> {
                 try {
                     return new Encoded(i, Storage.readAll(fs, Storage.path(keys[i]), ImageFiles.DEFAULT_MAX_BYTES), keys[i]);
@@ -368,14 +368,6 @@ public final class ParquetPool extends EncodedPool {
         return new Encoded(i, bytes.getBytes(), keys[i], null, raw);
     }
 
-    private FileSystem fileSystem() {
-        try {
-            return Storage.fs(new Path(root), conf.get());
-        } catch (IOException e) {
-            throw Storage.problem(root + ": cannot reach its file system", e);
-        }
-    }
-
     @Override
     public ParquetPool withContract(InputContract c) {
         return new ParquetPool(root, conf, table, classNames, rows, labels, keys, parts, c);
@@ -384,23 +376,9 @@ public final class ParquetPool extends EncodedPool {
     @Override
     public ParquetPool without(int[] sortedIndices) {
         if (sortedIndices.length == 0) return this;
-        int kept = rows.length - sortedIndices.length;
-        long[] r = new long[kept];
-        int[] l = new int[kept];
-        String[] k = new String[kept];
-        byte[] p = parts == null ? null : new byte[kept];
-        for (int i = 0, n = 0, j = 0; i < rows.length; i++) {
-            if (j < sortedIndices.length && sortedIndices[j] == i) {
-                j++;
-                continue;
-            }
-            r[n] = rows[i];
-            l[n] = labels[i];
-            k[n] = keys[i];
-            if (p != null) p[n] = parts[i];
-            n++;
-        }
-        return new ParquetPool(root, conf, table, classNames, r, l, k, p, contract);
+        int[] kept = kept(rows.length, sortedIndices);
+        return new ParquetPool(root, conf, table, classNames, Arrays.stream(kept).mapToLong(i -> rows[i]).toArray(), Arrays.stream(kept).map(i -> labels[i]).toArray(),
+                Arrays.stream(kept).mapToObj(i -> keys[i]).toArray(String[]::new), pick(parts, kept), contract);
     }
 
     @Override

@@ -10,6 +10,7 @@ import org.bytedeco.opencv.opencv_core.Mat;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.LabeledImage;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -50,6 +51,17 @@ final class DigitFiles {
             return written.size();
         } finally {
             writers.shutdownNow();
+        }
+    }
+
+    /** The first {@code n} digits under {@code root} on HDFS, and at {@code broken} a file that is not an image; returns {@code n}. */
+    static int writeWithABrokenOne(Path root, int n, String broken) throws Exception {
+        try (FileSystem fs = FileSystem.newInstance(root.toUri(), quickClose())) {
+            int written = write(fs, root, n);
+            try (FSDataOutputStream out = fs.create(new Path(root, broken))) {
+                out.write("an upload that stopped half way".getBytes(StandardCharsets.UTF_8));
+            }
+            return written;
         }
     }
 

@@ -262,11 +262,7 @@ class HdfsStorageTest {
     void trainingReadsAnImageFolderOnHdfs() throws Exception {
         String base = "hdfs://127.0.0.1:" + hdfs.getNameNodePort() + "/images";
         org.apache.hadoop.fs.Path digits = new org.apache.hadoop.fs.Path(base + "/digits");
-        FileSystem fs = FileSystem.newInstance(digits.toUri(), DigitFiles.quickClose());
-        int n = DigitFiles.write(fs, digits, 3000);
-        try (var out = fs.create(new org.apache.hadoop.fs.Path(digits, "4/broken.png"))) {
-            out.write("an upload that stopped half way".getBytes(StandardCharsets.UTF_8));
-        }
+        int n = DigitFiles.writeWithABrokenOne(digits, 3000, "4/broken.png");
         String folderCkpt = base + "/checkpoints";
         Cli r = Cli.run("train", "--data", "folder:" + digits, "--epochs", "2", "--eval-every", "30", "--checkpoint-dir", folderCkpt);
         assertEquals(0, r.exitCode(), () -> r.out() + r.err());
@@ -287,11 +283,8 @@ class HdfsStorageTest {
     void trainingReadsAParquetTableOnHdfs() throws Exception {
         String base = "hdfs://127.0.0.1:" + hdfs.getNameNodePort() + "/tables";
         org.apache.hadoop.fs.Path images = new org.apache.hadoop.fs.Path(base + "/images");
+        int n = DigitFiles.writeWithABrokenOne(images, 2000, "3/broken.png");
         FileSystem fs = FileSystem.newInstance(images.toUri(), DigitFiles.quickClose());
-        int n = DigitFiles.write(fs, images, 2000);
-        try (var out = fs.create(new org.apache.hadoop.fs.Path(images, "3/broken.png"))) {
-            out.write("not a picture".getBytes(StandardCharsets.UTF_8));
-        }
         String table = base + "/digits.parquet";
         SparkSession spark = SparkSessions.create("write-table", 2, Map.of("spark.ui.enabled", "false"));
         try {
