@@ -76,6 +76,19 @@ final class Runs {
         return new Started(run, Optional.empty());
     }
 
+    /**
+     * Whether a resumed run's data holds another number of examples than when it started (files added to a folder,
+     * rows to a table): said, since the workers' shards are then dealt anew; earlier examples keep their part.
+     */
+    private static Optional<String> dataChangedSince(RunStore run, TrainingRun.Inputs inputs) {
+        Object then = run.info().map(i -> i.settings().get("data_check")).orElse(null);
+        if (!(then instanceof Map<?, ?> check) || !(check.get("checked") instanceof Number before) || inputs.check().checked() == 0) return Optional.empty();
+        int now = inputs.check().checked();
+        if (before.intValue() == now) return Optional.empty();
+        return Optional.of(String.format(Locale.ROOT, "--data %s: %d examples now, %d when run %s started: each earlier example keeps its train, dev or test part,"
+                + " but the workers' shards are dealt anew", inputs.data().spec(), now, before.intValue(), run.id()));
+    }
+
     private static Started resume(CheckpointStore store, RunLock lock, RunStore run, TrainConfig config, TrainingRun.Inputs inputs, Progress progress) {
         Optional<Pointer> from = run.latest();
         long total = (long) config.stepsPerEpoch(inputs.split()) * config.epochs();
@@ -83,6 +96,7 @@ final class Runs {
             throw new LiveTrainException("--resume " + run.id() + ": the run already finished its " + config.epochs() + " epoch(s) at step "
                     + from.get().step() + "; give a larger --epochs to train it further");
         }
+        dataChangedSince(run, inputs).ifPresent(progress::line);
         RunStore writer = store.resumeRun(run, recorded(config, inputs), config.keep(), lock);
         progress.line("resuming run %s %s", run.id(), from.map(p -> String.format(Locale.ROOT, "from step %d of %d (%s, dev accuracy %.4f)",
                 p.step(), total, p.path(), p.devAccuracy())).orElse("from the start: it has no checkpoint yet"));

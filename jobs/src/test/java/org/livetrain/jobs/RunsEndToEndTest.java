@@ -253,4 +253,23 @@ class RunsEndToEndTest {
         assertTrue(info.error().contains("best.json: not a valid checkpoint pointer"), info.error());
         assertFalse(Files.exists(ckpt.resolve("lock.json")), "the lock is released");
     }
+
+    /** Files added to a folder between a run's start and its resumption: said, and the earlier files keep their parts. */
+    @Test
+    void aResumedRunSaysWhenItsFolderGrew() throws Exception {
+        org.apache.hadoop.fs.FileSystem local = org.apache.hadoop.fs.FileSystem.getLocal(new Configuration()).getRaw();
+        org.apache.hadoop.fs.Path images = new org.apache.hadoop.fs.Path(dir.resolve("images").toUri());
+        DigitFiles.write(local, images, 600);
+        String ckpt = dir.resolve("grown").toString();
+        Cli first = Cli.run("train", "--data", "folder:" + images, "--epochs", "1", "--run-name", "r1", "--checkpoint-dir", ckpt);
+        assertEquals(0, first.exitCode(), () -> first.out() + first.err());
+        RunInfo before = CheckpointStore.open(ckpt, new Configuration()).run("r1").info().orElseThrow();
+        for (int i = 0; i < 3; i++) Files.copy(Path.of(System.getProperty("livetrain.repo", "..")).resolve("data/demo/seven.png"), dir.resolve("images/7/added-" + i + ".png"));
+        Cli resumed = Cli.run("train", "--data", "folder:" + images, "--epochs", "2", "--resume", "r1", "--checkpoint-dir", ckpt);
+        assertEquals(0, resumed.exitCode(), () -> resumed.out() + resumed.err());
+        assertTrue(resumed.out().contains("--data folder:" + images + ": 603 examples now, 600 when run r1 started: each earlier example keeps its train, dev or test part"),
+                resumed.out());
+        RunInfo after = CheckpointStore.open(ckpt, new Configuration()).run("r1").info().orElseThrow();
+        assertEquals(before.settings().get("split"), after.settings().get("split"), "the same rule, so the same part for every earlier file");
+    }
 }
