@@ -45,8 +45,22 @@ public class DataPlane {
     record Row(String source, String dataCheck, List<Integer> rates, List<String> devAcc, double wallSeconds) {
     }
 
-    /** {@code DataPlane WORK EPOCHS}: writes the sources under WORK, trains from each, prints the table. */
-    public static void main(String[] args) throws Exception {
+    /**
+     * {@code DataPlane WORK EPOCHS}: writes the sources under WORK, trains from each, prints the table. Ends the JVM
+     * itself: Spark's barrier tasks leave a non-daemon timer thread behind in local mode.
+     */
+    public static void main(String[] args) {
+        int code = 0;
+        try {
+            run(args);
+        } catch (Throwable t) {
+            t.printStackTrace();
+            code = 1;
+        }
+        System.exit(code);
+    }
+
+    static void run(String[] args) throws Exception {
         Path work = Path.of(args[0]);
         int epochs = Integer.parseInt(args[1]);
         String idx = Dataset.FASHION_DIR;
