@@ -1,12 +1,14 @@
 package org.livetrain.data;
 
-import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
 import org.bytedeco.opencv.opencv_core.Mat;
 import org.livetrain.LiveTrainException;
 import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.image.InputContract;
 import org.livetrain.io.HadoopConf;
+import org.livetrain.io.ImageFiles;
+import org.livetrain.io.ReadAhead;
 import org.livetrain.io.Storage;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -16,6 +18,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
+import java.util.function.IntFunction;
 
 import static org.bytedeco.opencv.global.opencv_core.CV_8UC;
 
@@ -75,13 +78,24 @@ abstract class EncodedPool implements Pool {
         return out;
     }
 
-    /** The file system of {@code root}, reached with the data set's Hadoop configuration. */
-    static FileSystem fileSystem(String root, HadoopConf conf) {
-        try {
-            return Storage.fs(new Path(root), conf.get());
-        } catch (IOException e) {
-            throw Storage.problem(root + ": cannot reach its file system", e);
-        }
+    /** Files read at once on an executor, ahead of decoding. */
+    private static final int READERS = 8;
+
+    /**
+     * The files at these examples' locations (any Hadoop URI, each through its own file system), read whole,
+     * {@link #READERS} at a time ahead of decoding, at most {@link ImageFiles#DEFAULT_MAX_BYTES} each.
+     */
+    static Iterator<Encoded> files(int[] sortedIndices, IntFunction<String> location, HadoopConf conf) {
+        Configuration c = conf.get();
+        return new ReadAhead<>(sortedIndices, i -> {
+            String where = location.apply(i);
+            try {
+                Path p = Storage.path(where);
+                return new Encoded(i, Storage.readAll(Storage.fs(p, c), p, ImageFiles.DEFAULT_MAX_BYTES), where);
+            } catch (IOException e) {
+                return Encoded.failed(i, where, Storage.problem(where + ": cannot read", e).getMessage());
+            }
+        }, READERS, 4 * READERS);
     }
 
     /** The contract examples are prepared by; null until the data set binds one. */

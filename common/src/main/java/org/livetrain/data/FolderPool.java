@@ -8,8 +8,6 @@ import org.livetrain.LiveTrainException;
 import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.image.InputContract;
 import org.livetrain.io.HadoopConf;
-import org.livetrain.io.ImageFiles;
-import org.livetrain.io.ReadAhead;
 import org.livetrain.io.Storage;
 
 import java.io.FileNotFoundException;
@@ -43,8 +41,6 @@ public final class FolderPool extends EncodedPool {
     public static final Set<String> EXTENSIONS = Set.of("png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp", "pgm", "ppm", "pbm");
     /** Class folders listed at once: object stores answer each listing in tens of milliseconds. */
     private static final int LISTING_THREADS = 16;
-    /** Files read at once on an executor, ahead of decoding. */
-    private static final int READERS = 8;
 
     private final String root;
     private final HadoopConf conf;
@@ -102,8 +98,9 @@ public final class FolderPool extends EncodedPool {
         /** The pool of what was listed: classes in name order (the union over the parts), files in name order. */
         FolderPool pool(String root, HadoopConf conf, List<List<String>> listed) {
             boolean split = partOfDir != null;
-            List<String> classes = new ArrayList<>(new TreeSet<>(classDirs.stream().filter(d -> !listed.get(classDirs.indexOf(d)).isEmpty())
-                    .map(d -> d.getPath().getName()).toList()));
+            TreeSet<String> named = new TreeSet<>();
+            for (int d = 0; d < classDirs.size(); d++) if (!listed.get(d).isEmpty()) named.add(classDirs.get(d).getPath().getName());
+            List<String> classes = new ArrayList<>(named);
             if (classes.size() < 2) {
                 throw new LiveTrainException(root + ": needs at least two sub-folders (one per label) holding images, found " + classes.size());
             }
@@ -113,9 +110,10 @@ public final class FolderPool extends EncodedPool {
             for (int d = 0; d < classDirs.size(); d++) {
                 Path dir = classDirs.get(d).getPath();
                 String prefix = (split ? dir.getParent().getName() + "/" : "") + dir.getName() + "/";
+                int label = classes.indexOf(dir.getName()); // once per folder: a folder may hold 100,000 files
                 for (String f : listed.get(d)) {
                     files.add(prefix + f);
-                    labels.add(classes.indexOf(dir.getName()));
+                    labels.add(label);
                     if (split) parts.add(partOfDir[d]);
                 }
             }
@@ -236,16 +234,9 @@ public final class FolderPool extends EncodedPool {
         return contract;
     }
 
-    /** The files' bytes, read whole through the FileSystem ({@link #READERS} at a time), at most {@link ImageFiles#DEFAULT_MAX_BYTES} each. */
+    /** The files' bytes, read ahead of decoding. */
     @Override
     Iterator<Encoded> encoded(int[] sortedIndices) {
-        FileSystem fs = fileSystem(root, conf);
-        return new ReadAhead<>(sortedIndices, i -> {
-            try {
-                return new Encoded(i, Storage.readAll(fs, new Path(location(i)), ImageFiles.DEFAULT_MAX_BYTES), location(i));
-            } catch (IOException e) {
-                return Encoded.failed(i, location(i), Storage.problem(location(i) + ": cannot read", e).getMessage());
-            }
-        }, READERS, 4 * READERS);
+        return files(sortedIndices, this::location, conf);
     }
 }

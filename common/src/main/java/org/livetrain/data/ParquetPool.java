@@ -23,8 +23,6 @@ import org.apache.parquet.schema.Type;
 import org.livetrain.LiveTrainException;
 import org.livetrain.image.InputContract;
 import org.livetrain.io.HadoopConf;
-import org.livetrain.io.ImageFiles;
-import org.livetrain.io.ReadAhead;
 import org.livetrain.io.Storage;
 
 import java.io.FileNotFoundException;
@@ -305,16 +303,7 @@ public final class ParquetPool extends EncodedPool {
     /** Content cells: the row groups holding these rows, one file at a time; paths: the files, read ahead. */
     @Override
     Iterator<Encoded> encoded(int[] sortedIndices) {
-        if (!table.hasContent()) {
-            FileSystem fs = fileSystem(root, conf);
-            return new ReadAhead<>(sortedIndices, i -> {
-                try {
-                    return new Encoded(i, Storage.readAll(fs, Storage.path(keys[i]), ImageFiles.DEFAULT_MAX_BYTES), keys[i]);
-                } catch (IOException e) {
-                    return Encoded.failed(i, keys[i], Storage.problem(keys[i] + ": cannot read", e).getMessage());
-                }
-            }, 8, 32);
-        }
+        if (!table.hasContent()) return files(sortedIndices, i -> keys[i], conf); // paths may lie on another file system than the table
         return new Iterator<>() {
             private int next;
             private Iterator<Encoded> file = Collections.emptyIterator();

@@ -154,6 +154,27 @@ class ParquetPoolTest {
         assertEquals("d" + originals.get(7).label(), d.classNames().get(e.label()));
     }
 
+    /** A table of paths and labels: each image is read from where its path says, through that path's own file system. */
+    @Test
+    void aTableOfPathsReadsEachFileFromItsPath() throws Exception {
+        MessageType schema = MessageTypeParser.parseMessageType("message m { optional binary path (STRING); optional int64 label; }");
+        SimpleGroupFactory f = new SimpleGroupFactory(schema);
+        List<LabeledImage> originals = digits(20);
+        List<Group> rows = new ArrayList<>();
+        for (LabeledImage e : originals) {
+            Path png = Files.write(Files.createDirectories(dir.resolve("elsewhere")).resolve(e.index() + ".png"), png(e.pixels()));
+            rows.add(f.newGroup().append("path", e.index() == 3 ? dir.resolve("missing.png").toUri().toString() : png.toUri().toString()).append("label", (long) e.label()));
+        }
+        Path file = dir.resolve("paths.parquet");
+        write(file, schema, rows);
+        Dataset d = Dataset.open("parquet:" + file, new Configuration());
+        List<Pool.Refused> refused = d.pool().refused(new int[]{2, 3, 4});
+        assertEquals(1, refused.size());
+        assertTrue(refused.get(0).why().startsWith(dir.resolve("missing.png").toUri() + ": cannot read"), refused.get(0).why());
+        ImagePreprocessor direct = new ImagePreprocessor(d.contract(), ImagePreprocessor.DEFAULT_MAX_PIXELS);
+        assertArrayEquals(direct.bytes(png(originals.get(4).pixels()), "x"), d.pool().read(new int[]{4}).next().pixels());
+    }
+
     @Test
     void columnsOfOtherNamesAreReadWhenNamed() throws Exception {
         MessageType schema = MessageTypeParser.parseMessageType("message m { optional binary img; optional binary cls (STRING); }");
