@@ -101,6 +101,9 @@ abstract class EncodedPool implements Pool {
     /** The contract examples are prepared by; null until the data set binds one. */
     abstract InputContract contract();
 
+    /** An example's key, the same in every listing of the same data: what a run's {@link Manifest} freezes. */
+    abstract String key(int index);
+
     /** The bytes of the examples at these increasing indices, in that order, one per index. */
     abstract Iterator<Encoded> encoded(int[] sortedIndices);
 

@@ -201,6 +201,11 @@ public final class FolderPool extends EncodedPool {
         return files[index];
     }
 
+    @Override
+    String key(int index) {
+        return files[index];
+    }
+
     /** An example's full location (a URI). */
     public String location(int index) {
         return root + "/" + files[index];

@@ -389,6 +389,11 @@ public final class ParquetPool extends EncodedPool {
     }
 
     @Override
+    String key(int index) {
+        return keys[index];
+    }
+
+    @Override
     public String describe() {
         return root;
     }

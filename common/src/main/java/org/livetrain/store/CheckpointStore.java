@@ -10,6 +10,7 @@ import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.FileUtil;
 import org.apache.hadoop.fs.Path;
 import org.livetrain.LiveTrainException;
+import org.livetrain.data.Manifest;
 import org.livetrain.image.InputContract;
 import org.livetrain.io.Storage;
 import org.livetrain.model.Network;
@@ -46,6 +47,7 @@ import java.util.regex.Pattern;
  * DIR/runs/RUN/best.json, latest.json       the run's own best and newest checkpoint (retries and --resume start from latest)
  * DIR/runs/RUN/history.jsonl                one line per evaluation of the run
  * DIR/runs/RUN/progress.json                the run's position between evaluations
+ * DIR/runs/RUN/manifest.json                {@link Manifest}: a folder's or table's examples when the run started (--resume keeps them)
  * DIR/attic/TIME/                           runs and pointers that --fresh moved aside
  * DIR/scorer-query/, DIR/serving-stats.jsonl  the Kafka scorer's offsets and figures
  * </pre>

@@ -4,6 +4,7 @@ import org.apache.hadoop.fs.FileStatus;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 import org.livetrain.LiveTrainException;
+import org.livetrain.data.Manifest;
 import org.livetrain.image.InputContract;
 import org.livetrain.io.Storage;
 import org.livetrain.model.Network;
@@ -28,6 +29,7 @@ import java.util.regex.Pattern;
  */
 public final class RunStore {
     private static final Pattern STEP_DIR = Pattern.compile("step-(\\d+)");
+    static final String MANIFEST = "manifest.json";
 
     private final CheckpointStore dir;
     private final String id;
@@ -232,6 +234,27 @@ public final class RunStore {
             return -1;
         } catch (IOException e) {
             throw Storage.problem(file("writer.json") + ": unreadable", e);
+        }
+    }
+
+    /** Writes the run's frozen listing ({@code manifest.json}), once, when the run starts. */
+    public void writeManifest(Manifest manifest) {
+        try {
+            Storage.writeAtomically(fs(), file(MANIFEST), manifest.json(), dir.conf());
+        } catch (IOException e) {
+            throw Storage.problem(file(MANIFEST) + ": cannot write", e);
+        }
+    }
+
+    /** The run's frozen listing; empty for a run on data that cannot change in place, or one started before manifests. */
+    public Optional<Manifest> manifest() {
+        Path f = file(MANIFEST);
+        try {
+            return Optional.of(Manifest.parse(Storage.readAll(fs(), f, Manifest.MAX_BYTES), f.toString()));
+        } catch (FileNotFoundException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw Storage.problem(f + ": cannot read", e);
         }
     }
 

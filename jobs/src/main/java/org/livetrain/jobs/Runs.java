@@ -2,6 +2,7 @@ package org.livetrain.jobs;
 
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Dataset;
+import org.livetrain.data.Manifest;
 import org.livetrain.jobs.training.Progress;
 import org.livetrain.jobs.training.TrainConfig;
 import org.livetrain.jobs.training.TrainingRun;
@@ -23,8 +24,18 @@ import java.util.Optional;
  * coherent: its runs train on the same data, because its {@code best.json} serves the best of them.
  */
 final class Runs {
-    /** A run to resume, found before anything is written: its settings decide the data to open. */
-    record Resumption(String id, TrainConfig config) {
+    /** A run to resume, found before anything is written: its settings decide the data to open, its manifest which examples. */
+    record Resumption(String id, TrainConfig config, Optional<Manifest> manifest) {
+        /** The data as the run listed it when it started: examples added since are left out (and said), examples gone refuse the resumption. */
+        Dataset frozen(Dataset now, Progress progress) {
+            if (manifest.isEmpty()) return now;
+            Manifest.Frozen f = manifest.get().restrict(now, id);
+            if (f.added() > 0) {
+                progress.line("--data %s: %d examples added since run %s started are left out: a resumed run trains on the examples it listed (its manifest.json)",
+                        now.spec(), f.added(), id);
+            }
+            return f.data();
+        }
     }
 
     /** The run this job trains and, when resumed, the checkpoint it continues from. */
@@ -44,7 +55,7 @@ final class Runs {
                 .orElseThrow(() -> new LiveTrainException("--resume " + request.resume() + ": " + store.location() + " has no such run (it has "
                         + String.join(", ", runs.stream().map(RunStore::name).toList()) + "; ./submit.sh runs lists them)"));
         RunInfo info = run.info().orElseThrow(() -> new LiveTrainException(run.base() + "/run.json: missing; this run cannot be resumed"));
-        return new Resumption(run.id(), given.resumed(run.name(), info.settings(), request.explicit()));
+        return new Resumption(run.id(), given.resumed(run.name(), info.settings(), request.explicit()), run.manifest());
     }
 
     /** Under the lock: starts over if asked, moves an earlier layout into a run, then starts or resumes the run. */
@@ -71,6 +82,7 @@ final class Runs {
                     + request.runName() + " continues it)");
         }
         RunStore run = store.newRun(request.runName(), recorded(config, inputs), data.contract(), config.keep(), lock);
+        inputs.listing().ifPresent(run::writeManifest);
         progress.line(earlier.isEmpty() ? "run %s, the first in %s" : "%2$s has %3$s (best: %4$s); this is run %5$d, %1$s",
                 run.id(), store.location(), count(earlier.size()), bestOf(store), earlier.size() + 1);
         return new Started(run, Optional.empty());
@@ -98,6 +110,7 @@ final class Runs {
         }
         dataChangedSince(run, inputs).ifPresent(progress::line);
         RunStore writer = store.resumeRun(run, recorded(config, inputs), config.keep(), lock);
+        if (run.manifest().isEmpty()) inputs.listing().ifPresent(writer::writeManifest); // a run from before manifests: frozen from now on
         progress.line("resuming run %s %s", run.id(), from.map(p -> String.format(Locale.ROOT, "from step %d of %d (%s, dev accuracy %.4f)",
                 p.step(), total, p.path(), p.devAccuracy())).orElse("from the start: it has no checkpoint yet"));
         return new Started(writer, from);

@@ -8,6 +8,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Dataset;
+import org.livetrain.data.Manifest;
 import org.livetrain.data.Split;
 import org.livetrain.io.Storage;
 import org.livetrain.jobs.byteps.BytePSTrainer;
@@ -132,7 +133,8 @@ public final class TrainingJob {
             TrainConfig config = resumption == null ? given : resumption.config();
             validate(config);
             TrainConfig.Data d = config.data();
-            Dataset opened = about("--data", () -> Dataset.open(d.spec(), d.columns(), hconf));
+            Dataset listed = about("--data", () -> Dataset.open(d.spec(), d.columns(), hconf));
+            Dataset opened = resumption == null ? listed : resumption.frozen(listed, progress);
             String asked = d.channels() != 0 ? "--channels " + d.channels() + ":" : "--input-profile " + d.inputProfile() + ":";
             Dataset prepared = about(asked, () -> opened.prepared(d.profile(), d.channels()));
             DataCheck check = DataCheck.run(JavaSparkContext.fromSparkContext(spark.sparkContext()), prepared, trainer.slots(config), d.badDataLimit(), progress);
@@ -145,7 +147,7 @@ public final class TrainingJob {
             CheckpointStore store = about("--checkpoint-dir", () -> new CheckpointLocation(config.checkpointDir(), hconf).create());
             lock = about("--checkpoint-dir", () -> RunLock.acquire(store, progress::line));
             lock.onLost(() -> spark.sparkContext().cancelAllJobs()); // another run took the directory over: stop writing
-            TrainingRun.Inputs inputs = new TrainingRun.Inputs(data, split, model, check);
+            TrainingRun.Inputs inputs = new TrainingRun.Inputs(data, split, model, check, Manifest.of(opened));
             Runs.Started started = Runs.start(store, lock, request, resumption, config, inputs, progress);
             TrainingRun.Start start = new TrainingRun.Start(started.from(), started.from().map(p -> store.meta(p).elapsedSeconds()).orElse(0.0));
             return new TrainingRun(config, spark, inputs, started.run(), lock, progress, start,

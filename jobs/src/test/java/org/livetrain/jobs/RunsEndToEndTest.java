@@ -3,6 +3,7 @@ package org.livetrain.jobs;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -22,6 +23,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Pattern;
@@ -254,22 +256,36 @@ class RunsEndToEndTest {
         assertFalse(Files.exists(ckpt.resolve("lock.json")), "the lock is released");
     }
 
-    /** Files added to a folder between a run's start and its resumption: said, and the earlier files keep their parts. */
+    /**
+     * Files added to a folder between a run's start and its resumption are left out (the run's manifest froze its
+     * listing), and said; a listed file gone refuses the resumption in one line.
+     */
     @Test
-    void aResumedRunSaysWhenItsFolderGrew() throws Exception {
-        org.apache.hadoop.fs.FileSystem local = org.apache.hadoop.fs.FileSystem.getLocal(new Configuration()).getRaw();
+    void aResumedRunKeepsTheExamplesItListed() throws Exception {
+        FileSystem local = FileSystem.getLocal(new Configuration()).getRaw();
         org.apache.hadoop.fs.Path images = new org.apache.hadoop.fs.Path(dir.resolve("images").toUri());
         DigitFiles.write(local, images, 600);
         String ckpt = dir.resolve("grown").toString();
         Cli first = Cli.run("train", "--data", "folder:" + images, "--epochs", "1", "--run-name", "r1", "--checkpoint-dir", ckpt);
         assertEquals(0, first.exitCode(), () -> first.out() + first.err());
-        RunInfo before = CheckpointStore.open(ckpt, new Configuration()).run("r1").info().orElseThrow();
+        RunStore r1 = CheckpointStore.open(ckpt, new Configuration()).run("r1");
+        assertEquals(600, r1.manifest().orElseThrow().keys().size(), "the run froze its listing");
+        RunInfo before = r1.info().orElseThrow();
         for (int i = 0; i < 3; i++) Files.copy(Path.of(System.getProperty("livetrain.repo", "..")).resolve("data/demo/seven.png"), dir.resolve("images/7/added-" + i + ".png"));
         Cli resumed = Cli.run("train", "--data", "folder:" + images, "--epochs", "2", "--resume", "r1", "--checkpoint-dir", ckpt);
         assertEquals(0, resumed.exitCode(), () -> resumed.out() + resumed.err());
-        assertTrue(resumed.out().contains("--data folder:" + images + ": 603 examples now, 600 when run r1 started: each earlier example keeps its train, dev or test part"),
+        assertTrue(resumed.out().contains("--data folder:" + images + ": 3 examples added since run r1 started are left out: a resumed run trains on the examples it listed"),
                 resumed.out());
-        RunInfo after = CheckpointStore.open(ckpt, new Configuration()).run("r1").info().orElseThrow();
-        assertEquals(before.settings().get("split"), after.settings().get("split"), "the same rule, so the same part for every earlier file");
+        RunInfo after = r1.info().orElseThrow();
+        assertEquals(before.settings().get("split"), after.settings().get("split"));
+        assertEquals(((Map<?, ?>) before.settings().get("data_check")).get("checked"), ((Map<?, ?>) after.settings().get("data_check")).get("checked"),
+                "the same examples were checked and trained on");
+
+        String gone = r1.manifest().orElseThrow().keys().get(0);
+        Files.delete(dir.resolve("images").resolve(gone));
+        Cli refused = Cli.run("train", "--data", "folder:" + images, "--epochs", "3", "--resume", "r1", "--checkpoint-dir", ckpt);
+        assertEquals(2, refused.exitCode(), () -> refused.out() + refused.err());
+        assertEquals("livetrain train: --resume r1: 1 of the 600 examples it listed are gone from folder:" + images + " (" + gone + "); it cannot go on with the same"
+                + " examples: start a new run (--init-from its best model keeps what it learned)", refused.err().strip());
     }
 }

@@ -3,6 +3,7 @@ package org.livetrain.jobs.training;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.livetrain.data.Dataset;
+import org.livetrain.data.Manifest;
 import org.livetrain.data.Split;
 import org.livetrain.model.ModelSpec;
 import org.livetrain.store.CheckpointStore;
@@ -19,8 +20,11 @@ import java.util.Optional;
  */
 public record TrainingRun(TrainConfig config, SparkSession spark, Inputs inputs, RunStore run, RunLock lock, Progress progress, Start start,
                           TaskFailures failures) {
-    /** What the run trains on and with: the data set (its contract decided), its split, the network. */
-    public record Inputs(Dataset data, Split split, ModelSpec model, DataCheck check) {
+    /**
+     * What the run trains on and with: the data set (its contract decided, bad examples left out), its split, the
+     * network, the data check, and the listing the run freezes (a folder's or table's, before the check).
+     */
+    public record Inputs(Dataset data, Split split, ModelSpec model, DataCheck check, Optional<Manifest> listing) {
     }
 
     /** Where a run starts: a resumed run's checkpoint (empty for a new run) and its training time before this process. */
