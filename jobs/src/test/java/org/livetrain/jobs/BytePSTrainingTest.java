@@ -36,10 +36,10 @@ class BytePSTrainingTest {
 
     @Test
     @Order(1)
-    void aFailedWorkerMakesTheStageRetryAndResumeFromLatest() {
+    void aFailedWorkerMakesTheStageRetryAndResumeFromLatest() { // from shards on local disk: each retried worker reads its shard again and skips to the step
         Path ckpt = dir.resolve("ckpt");
         Cli r = Cli.run("train", "--trainer", "byteps", "--epochs", "1", "--eval-every", "20", "--checkpoint-dir", ckpt.toString(),
-                "--conf", Faults.enable(), "--conf", Faults.FAIL_AT_STEP + "=45");
+                "--conf", Faults.enable(), "--conf", Faults.FAIL_AT_STEP + "=45", "--conf", "spark.livetrain.shardMemory=8m");
         assertEquals(0, r.exitCode(), () -> r.out() + r.err());
         assertTrue(r.out().contains("byteps: 2 workers, 2 colocated summation servers, 63 steps per epoch of global batch 128"), r.out());
         CheckpointStore store = CheckpointStore.open(ckpt.toString(), new Configuration());
@@ -61,6 +61,7 @@ class BytePSTrainingTest {
         var stats = best.meta().stats();
         assertEquals(2, ((Number) stats.get("servers")).intValue());
         assertEquals(262144, ((Number) stats.get("partition_bytes")).intValue());
+        assertEquals(Boolean.TRUE, stats.get("shard_on_disk"), "a shard larger than spark.livetrain.shardMemory trains from local disk");
         long pushed = ((Number) stats.get("bytes_pushed_per_step")).longValue();
         assertTrue(pushed > 431_080 * 4 && pushed < 431_080 * 4 * 1.05, "one LeNet gradient per step, framed: " + pushed);
         double share = ((Number) stats.get("push_pull_share")).doubleValue();

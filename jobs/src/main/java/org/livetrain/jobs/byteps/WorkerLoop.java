@@ -1,8 +1,11 @@
 package org.livetrain.jobs.byteps;
 
 import org.apache.spark.BarrierTaskContext;
+import org.apache.spark.SparkEnv;
+import org.apache.spark.SparkFiles;
 import org.livetrain.data.Batches;
 import org.livetrain.data.LabeledImage;
+import org.livetrain.data.ShardCache;
 import org.livetrain.data.Split;
 import org.livetrain.image.Augmenter;
 import org.livetrain.jobs.training.SparkNetwork;
@@ -21,12 +24,16 @@ import org.livetrain.store.Position;
 import org.livetrain.store.RunStore;
 import org.nd4j.linalg.dataset.DataSet;
 import org.nd4j.linalg.factory.Nd4j;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -42,6 +49,9 @@ import java.util.Random;
  */
 final class WorkerLoop {
     static final long POSITION_EVERY_SECONDS = 2;
+    /** Heap a worker may keep its prepared shard in before the rest goes to local disk. */
+    static final String SHARD_MEMORY = "spark.livetrain.shardMemory";
+    private static final Logger LOG = LoggerFactory.getLogger(WorkerLoop.class);
     private final BytePSTrainer.Plan plan;
     private final TrainConfig config;
     private final BarrierTaskContext task;
@@ -61,8 +71,8 @@ final class WorkerLoop {
     private long step;
     private Window window;
     private long positionStep, positionNanos;
-    /** This worker's training examples, prepared: read in the first epoch, kept for the others. */
-    private List<LabeledImage> shard;
+    /** This worker's training examples, prepared: read before the first step, kept for every epoch. */
+    private ShardCache shard;
 
     WorkerLoop(BytePSTrainer.Plan plan, BarrierTaskContext task, int index, List<InetSocketAddress> servers, Optional<Pointer> resumeFrom,
                Placement placement, SummationServer shard, BarrierTask.Resources open) {
@@ -84,13 +94,15 @@ final class WorkerLoop {
         restoreOrCreate();
         List<DataSet> dev = devSlice();
         connect();
+        int perEpoch = plan.stepsPerEpoch();
         while (step < totalSteps) {
-            int epoch = (int) (step / plan.stepsPerEpoch()) + 1;
-            List<DataSet> batches = epochBatches(epoch);
-            for (int b = (int) (step % plan.stepsPerEpoch()); b < batches.size(); b++) {
-                step(batches.get(b));
+            int epoch = (int) (step / perEpoch) + 1;
+            Iterator<DataSet> batches = epochBatches(epoch, (int) (step % perEpoch));
+            for (int b = (int) (step % perEpoch); b < perEpoch; b++) {
+                if (!batches.hasNext()) throw new IllegalStateException("worker " + index + ": its shard ran out at batch " + b + " of " + perEpoch);
+                step(batches.next());
                 if (index == 0) writePosition(epoch);
-                if (step % config.byteps().evalEvery() == 0 || b == batches.size() - 1) evaluateAndPublish(epoch, dev);
+                if (step % config.byteps().evalEvery() == 0 || b == perEpoch - 1) evaluateAndPublish(epoch, dev);
             }
         }
         publisher.drain();
@@ -189,31 +201,60 @@ final class WorkerLoop {
         stats.put("nd4j_threads", Nd4j.getEnvironment().maxThreads());
         stats.put("native_kernels", NativeKernels.enabled());
         stats.put("attempt", plan.attempt()); // above 0: the barrier stage was started again
+        stats.put("shard_on_disk", shard != null && shard.spilled()); // larger than spark.livetrain.shardMemory
         stats.putAll(window.costs(step, worker));
         return stats;
     }
 
     /**
-     * This worker's mini-batches of one epoch: its shard (the same every epoch, read and prepared in the first),
-     * shuffled, changed (--augment), cut into batches of --batch.
+     * This worker's mini-batches of one epoch, from {@code from} on: its shard (the same every epoch, read and
+     * prepared once, kept in memory or on local disk), shuffled, changed (--augment), cut into batches of --batch.
      */
-    private List<DataSet> epochBatches(int epoch) {
-        if (shard == null) {
-            int[] mine = Split.fixedShards(plan.inputs().train(), config.workers(), config.seed())[index];
-            shard = new ArrayList<>(mine.length);
-            plan.data().pool().read(mine).forEachRemaining(shard::add);
-        }
-        List<LabeledImage> examples = new ArrayList<>(shard);
+    private Iterator<DataSet> epochBatches(int epoch, int from) throws IOException {
+        if (shard == null) shard = open.add(readShard());
         Random rnd = new Random(config.seed() * 1_000_003L + epoch * 131L + index);
-        Collections.shuffle(examples, rnd);
-        if (config.byteps().augment()) {
-            var contract = plan.data().contract();
-            var profile = contract.profile();
-            examples.replaceAll(e -> new LabeledImage(e.index(), e.label(), Augmenter.augment(e.pixels(), contract, profile, rnd)));
-        }
-        List<DataSet> batches = new ArrayList<>();
-        Batches.batches(examples.iterator(), config.batch(), plan.data().numClasses()).forEachRemaining(batches::add);
-        return batches;
+        Iterator<LabeledImage> examples = shard.epoch(rnd);
+        for (long k = (long) from * config.batch(); k > 0 && examples.hasNext(); k--) examples.next();
+        if (config.byteps().augment()) examples = augmented(examples, rnd);
+        return Batches.batches(examples, config.batch(), plan.data().numClasses());
+    }
+
+    /**
+     * The first pass: this worker's shard (dealt once per run) read, prepared and kept, within
+     * {@link #shardMemory} bytes of heap, the rest spilled to the executor's local directory.
+     */
+    private ShardCache readShard() throws IOException {
+        int[] mine = Split.fixedShards(plan.inputs().train(), config.workers(), config.seed())[index];
+        long budget = shardMemory();
+        ShardCache kept = ShardCache.of(plan.data().pool().read(mine), mine.length, budget, Path.of(SparkFiles.getRootDirectory()), config.seed() + index);
+        if (kept.spilled()) LOG.info("worker {}: its shard of {} examples is larger than {} MB: kept on local disk", index, kept.size(), budget >> 20);
+        return kept;
+    }
+
+    /**
+     * The heap a worker may keep its shard in: {@code spark.livetrain.shardMemory} (bytes, as Spark writes sizes:
+     * {@code 2g}), else a quarter of the executor's heap shared by the worker tasks in it.
+     */
+    private long shardMemory() {
+        long share = Runtime.getRuntime().maxMemory() / 4 / Math.max(1, placement.local());
+        return SparkEnv.get().conf().getSizeAsBytes(SHARD_MEMORY, String.valueOf(share));
+    }
+
+    private Iterator<LabeledImage> augmented(Iterator<LabeledImage> examples, Random rnd) {
+        var contract = plan.data().contract();
+        var profile = contract.profile();
+        return new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                return examples.hasNext();
+            }
+
+            @Override
+            public LabeledImage next() {
+                LabeledImage e = examples.next();
+                return new LabeledImage(e.index(), e.label(), Augmenter.augment(e.pixels(), contract, profile, rnd));
+            }
+        };
     }
 
     /** Replicas must stay identical: compare parameter checksums at every evaluation. */
