@@ -7,6 +7,7 @@ import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.image.InputContract;
 import org.livetrain.image.Profile;
 import org.livetrain.io.Storage;
+import org.livetrain.spark.SparkTables;
 
 import java.io.File;
 import java.io.IOException;
@@ -81,7 +82,7 @@ public record Dataset(String spec, InputContract contract, Pool pool, Pool testP
 
     /** The data set {@code spec} names; a table's images and labels in {@code columns}. */
     public static Dataset open(String spec, ParquetPool.Columns columns, Configuration conf) {
-        if (spec == null || spec.isBlank()) throw new LiveTrainException("\"\": no data set named (use digits, fashion, idx:DIR, folder:URI or parquet:URI)");
+        if (spec == null || spec.isBlank()) throw new LiveTrainException("\"\": no data set named (use digits, fashion, idx:DIR, folder:URI, parquet:URI or table:NAME)");
         if (spec.equals(DIGITS)) {
             IdxPool pool = IdxPool.open(DIGITS_RESOURCE + "digits-images-idx3-ubyte.gz", DIGITS_RESOURCE + "digits-labels-idx1-ubyte.gz", conf);
             return bound(spec, InputContract.of(pool.shape(), Profile.DIGIT, numbered(pool.labels(), null)), pool, null);
@@ -97,7 +98,8 @@ public record Dataset(String spec, InputContract contract, Pool pool, Pool testP
         if (spec.startsWith("idx:")) return idx(spec.substring(4), spec, conf);
         if (spec.startsWith("folder:")) return encoded(spec, FolderPool.open(spec.substring(7), conf));
         if (spec.startsWith("parquet:")) return encoded(spec, ParquetPool.open(spec.substring(8), columns, conf));
-        throw new LiveTrainException(spec + ": unknown data spec (use digits, fashion, idx:DIR, folder:URI or parquet:URI)");
+        if (spec.startsWith("table:")) return encoded(spec, ParquetPool.ofFiles(spec, SparkTables.files(spec.substring(6)), columns, conf));
+        throw new LiveTrainException(spec + ": unknown data spec (use digits, fashion, idx:DIR, folder:URI, parquet:URI or table:NAME)");
     }
 
     /**

@@ -121,19 +121,39 @@ public final class ParquetPool extends EncodedPool {
             FileSystem fs = Storage.fs(root, conf);
             List<Path> files = files(fs, root);
             if (files.isEmpty()) throw new LiveTrainException(root + ": no Parquet files (parquet: expects a table folder or a .parquet file)");
-            MessageType schema;
-            try (ParquetFileReader first = ParquetFileReader.open(HadoopInputFile.fromPath(files.get(0), conf))) {
-                schema = first.getFooter().getFileMetaData().getSchema();
-            }
-            Table table = table(root, files, schema, columns);
-            return scan(root, fs, table, schema, new HadoopConf(conf));
+            return of(root.toString(), fs.makeQualified(root).toString().replaceAll("/+$", ""), files, columns, conf);
         } catch (IOException e) {
             throw Storage.problem(root + ": cannot read table", e);
         }
     }
 
+    /**
+     * The table whose Parquet files a Spark catalog names ({@code table:NAME}): {@code name} in messages, the files
+     * as the catalog lists them (any Hadoop URI, any file name).
+     */
+    public static ParquetPool ofFiles(String name, List<String> files, Columns columns, Configuration conf) {
+        if (files.isEmpty()) throw new LiveTrainException(name + ": the table has no files");
+        List<Path> paths = files.stream().map(Path::new).sorted().toList();
+        try {
+            return of(name, name, paths, columns, conf);
+        } catch (IOException e) {
+            throw Storage.problem(name + ": cannot read table", e);
+        }
+    }
+
+    private static ParquetPool of(String where, String describe, List<Path> files, Columns columns, Configuration conf) throws IOException {
+        MessageType schema;
+        try (ParquetFileReader first = ParquetFileReader.open(HadoopInputFile.fromPath(files.get(0), conf))) {
+            schema = first.getFooter().getFileMetaData().getSchema();
+        } catch (RuntimeException e) { // parquet-mr says "not a Parquet file" with an unchecked exception
+            throw new LiveTrainException(where + ": " + files.get(0) + " is not a Parquet file (" + Storage.firstLine(e) + ")");
+        }
+        Table table = table(where, files, schema, columns);
+        return scan(where, describe, table, schema, new HadoopConf(conf));
+    }
+
     /** Which columns hold the image (its bytes, Spark's image struct, or a path to them), the path and the label; refused in one line when missing. */
-    private static Table table(Path root, List<Path> files, MessageType schema, Columns c) {
+    private static Table table(String root, List<Path> files, MessageType schema, Columns c) {
         String image = c.image() != null ? c.image() : schema.containsField(CONTENT) ? CONTENT : schema.containsField(IMAGE) ? IMAGE : PATH;
         String[] names = files.stream().map(Path::toString).toArray(String[]::new);
         long[] firstRow = new long[files.size() + 1];
@@ -156,7 +176,7 @@ public final class ParquetPool extends EncodedPool {
         return new Table(names, firstRow, isPath ? null : image, false, path, label(root, schema, c));
     }
 
-    private static String label(Path root, MessageType schema, Columns c) {
+    private static String label(String root, MessageType schema, Columns c) {
         if (column(schema, c.label(), root) == null) {
             throw new LiveTrainException(root + ": no " + c.label() + " column (string or integer)" + (c.label().equals(LABEL) ? ", or --label-column NAME" : " (--label-column)"));
         }
@@ -195,7 +215,7 @@ public final class ParquetPool extends EncodedPool {
     }
 
     /** The top-level column {@code name}, if the table has it; refused if it is not a plain value. */
-    private static PrimitiveType column(MessageType schema, String name, Path root) {
+    private static PrimitiveType column(MessageType schema, String name, String root) {
         if (!schema.containsField(name)) return null;
         Type t = schema.getType(name);
         if (!t.isPrimitive() || t.isRepetition(Type.Repetition.REPEATED)) throw new LiveTrainException(root + ": column " + name + " is " + t + ", not a single value");
@@ -203,7 +223,7 @@ public final class ParquetPool extends EncodedPool {
     }
 
     /** Reads the label, path and split columns of every row on the driver (the images stay where they are). */
-    private static ParquetPool scan(Path root, FileSystem fs, Table table, MessageType schema, HadoopConf conf) throws IOException {
+    private static ParquetPool scan(String root, String qualified, Table table, MessageType schema, HadoopConf conf) throws IOException {
         boolean hasPath = table.path() != null, hasSplit = schema.containsField(SPLIT);
         String label = table.label(), path = table.path();
         List<Path> files = Arrays.stream(table.files()).map(Path::new).toList();
@@ -235,7 +255,6 @@ public final class ParquetPool extends EncodedPool {
             labels[i] = rawLabels.get(i) == null ? -1 : number.get(rawLabels.get(i));
             p[i] = parts.get(i);
         }
-        String qualified = fs.makeQualified(root).toString().replaceAll("/+$", "");
         boolean said = parts.stream().anyMatch(b -> b != Split.UNSAID); // a split column without values says nothing
         return new ParquetPool(qualified, conf, table, List.copyOf(classes), rows, labels, keys.toArray(String[]::new), said ? p : null, null);
     }

@@ -1,0 +1,60 @@
+package org.livetrain.jobs;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.spark.SparkSessions;
+import org.livetrain.store.Checkpoint;
+import org.livetrain.store.CheckpointStore;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code --data table:NAME}: a table of the Spark catalog the job's session has, resolved to the files Spark
+ * reads for it. Spark's in-memory catalog lives as long as its context, so the table is made in the session
+ * the training job then runs in (a cluster's metastore outlives both; the code path is the same).
+ */
+@Tag("slow")
+class TableDataTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void trainingReadsATableOfTheSparkCatalogAndRefusesAMissingOneInOneLine() throws Exception {
+        org.apache.hadoop.fs.Path images = new org.apache.hadoop.fs.Path(dir.resolve("images").toUri());
+        DigitFiles.write(FileSystem.getLocal(new Configuration()).getRaw(), images, 1500);
+        SparkSession spark = SparkSessions.create("LiveTrain train", 2, Map.of("spark.ui.enabled", "false"));
+        try {
+            Cli missing = Cli.run("train", "--data", "table:nosuch", "--epochs", "1", "--checkpoint-dir", dir.resolve("none").toString());
+            assertEquals(2, missing.exitCode(), () -> missing.out() + missing.err());
+            assertTrue(missing.err().strip().startsWith("livetrain train: --data table:nosuch: no such table in the Spark catalog (in-memory)"), missing.err());
+            assertEquals(1, missing.err().strip().lines().count(), missing.err());
+        } finally {
+            spark.stop();
+        }
+        spark = SparkSessions.create("LiveTrain train", 2, Map.of("spark.ui.enabled", "false"));
+        spark.read().format("binaryFile").option("recursiveFileLookup", "true").load(images.toString())
+                .withColumn("label", functions.regexp_extract(functions.col("path"), "/(\\d)/[^/]+$", 1))
+                .write().option("path", dir.resolve("warehouse/digits").toString()).saveAsTable("digits");
+        String ckpt = dir.resolve("ckpt").toString();
+        Cli r = Cli.run("train", "--data", "table:digits", "--epochs", "2", "--eval-every", "20", "--checkpoint-dir", ckpt); // stops the session at its end
+        assertEquals(0, r.exitCode(), () -> r.out() + r.err());
+        assertTrue(r.out().contains("data check: all 1500 examples can be used"), r.out());
+        assertTrue(r.out().contains("split by a hash of each row's path"), r.out());
+        CheckpointStore store = CheckpointStore.open(ckpt, new Configuration());
+        Checkpoint best = store.load(store.best().orElseThrow(), false);
+        assertTrue(best.meta().devAccuracy() > 0.6, "learns: dev accuracy " + best.meta().devAccuracy());
+        assertEquals(List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"), best.input().classes());
+        assertEquals("table:digits", best.meta().origin().data());
+        assertEquals(1500, store.newestRun().orElseThrow().manifest().orElseThrow().keys().size(), "the run froze the table's rows");
+    }
+}
