@@ -112,22 +112,19 @@ abstract class EncodedPool implements Pool {
         return true;
     }
 
+    /** The examples that can be used, prepared; the others are skipped with a warning that names them. */
     @Override
     public Iterator<LabeledImage> read(int[] sortedIndices) {
-        Iterator<Encoded> in = encoded(sortedIndices);
-        ImagePreprocessor pre = new ImagePreprocessor(contract(), ImagePreprocessor.DEFAULT_MAX_PIXELS);
+        Iterator<Checked> in = checked(sortedIndices, true);
         return new Iterator<>() {
             private LabeledImage ready;
 
             @Override
             public boolean hasNext() {
                 while (ready == null && in.hasNext()) {
-                    Encoded e = in.next();
-                    try {
-                        ready = new LabeledImage(e.index(), labels()[e.index()], prepared(pre, e));
-                    } catch (LiveTrainException bad) {
-                        LOG.warn("skipping training image: {}", bad.getMessage());
-                    }
+                    Checked c = in.next();
+                    if (c.refused() != null) LOG.warn("skipping training image: {}", c.refused().why());
+                    ready = c.example();
                 }
                 return ready != null;
             }
@@ -142,24 +139,41 @@ abstract class EncodedPool implements Pool {
         };
     }
 
+    /** Each example read, decoded and prepared by the contract; with {@code keep} false only the refusals are yielded. */
+    @Override
+    public Iterator<Checked> checked(int[] sortedIndices, boolean keep) {
+        Iterator<Encoded> in = encoded(sortedIndices);
+        ImagePreprocessor pre = new ImagePreprocessor(contract(), ImagePreprocessor.DEFAULT_MAX_PIXELS);
+        return new Iterator<>() {
+            private Checked ready;
+
+            @Override
+            public boolean hasNext() {
+                while (ready == null && in.hasNext()) {
+                    Encoded e = in.next();
+                    try {
+                        float[] pixels = prepared(pre, e);
+                        if (keep) ready = new Checked(new LabeledImage(e.index(), labels()[e.index()], pixels), null);
+                    } catch (LiveTrainException bad) {
+                        ready = new Checked(null, new Refused(e.index(), bad.getMessage()));
+                    }
+                }
+                return ready != null;
+            }
+
+            @Override
+            public Checked next() {
+                if (!hasNext()) throw new NoSuchElementException();
+                Checked r = ready;
+                ready = null;
+                return r;
+            }
+        };
+    }
+
     private float[] prepared(ImagePreprocessor pre, Encoded e) {
         if (e.bytes() != null && labels()[e.index()] < 0) throw new LiveTrainException(e.name() + ": no label");
         return pre.decoded(e.image(pre), e.name());
-    }
-
-    @Override
-    public List<Refused> refused(int[] sortedIndices) {
-        ImagePreprocessor pre = new ImagePreprocessor(contract(), ImagePreprocessor.DEFAULT_MAX_PIXELS);
-        List<Refused> out = new ArrayList<>();
-        for (Iterator<Encoded> it = encoded(sortedIndices); it.hasNext(); ) {
-            Encoded e = it.next();
-            try {
-                prepared(pre, e);
-            } catch (LiveTrainException bad) {
-                out.add(new Refused(e.index(), bad.getMessage()));
-            }
-        }
-        return out;
     }
 
     /** Whether at least a fifth of a sample of the images are in colour (their channels differ visibly). */

@@ -3,6 +3,8 @@ package org.livetrain.data;
 import java.io.Serializable;
 import org.livetrain.image.InputContract;
 
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
 
@@ -37,13 +39,36 @@ public interface Pool extends Serializable {
         return false;
     }
 
+    /** An example read and prepared as training feeds it, or why it cannot be trained on: exactly one is set. */
+    record Checked(LabeledImage example, Refused refused) implements Serializable {
+    }
+
     /**
-     * Of the examples at the given (increasing) indices, those that cannot be trained on: read, decoded and
-     * prepared as training will, on an executor. A pool whose examples cannot fail one by one (IDX files are
-     * checked whole when opened) refuses none.
+     * The examples at the given (increasing) indices read, decoded and prepared as training will, on an executor,
+     * each with its outcome; with {@code keep} false only the refusals. A pool whose examples cannot fail one by
+     * one (IDX files are checked whole when opened) refuses none.
      */
+    default Iterator<Checked> checked(int[] sortedIndices, boolean keep) {
+        if (!keep) return Collections.emptyIterator();
+        Iterator<LabeledImage> in = read(sortedIndices);
+        return new Iterator<>() {
+            @Override
+            public boolean hasNext() {
+                return in.hasNext();
+            }
+
+            @Override
+            public Checked next() {
+                return new Checked(in.next(), null);
+            }
+        };
+    }
+
+    /** Of the examples at the given (increasing) indices, those that cannot be trained on, and why. */
     default List<Refused> refused(int[] sortedIndices) {
-        return List.of();
+        List<Refused> out = new ArrayList<>();
+        checked(sortedIndices, false).forEachRemaining(c -> out.add(c.refused()));
+        return out;
     }
 
     /** The same pool without the examples at these (increasing) indices; the others are numbered anew, in order. */

@@ -103,7 +103,7 @@ final class Runs {
 
     private static Started resume(CheckpointStore store, RunLock lock, RunStore run, TrainConfig config, TrainingRun.Inputs inputs, Progress progress) {
         Optional<Pointer> from = run.latest();
-        long total = (long) config.stepsPerEpoch(inputs.split()) * config.epochs();
+        long total = (long) inputs.stepsPerEpoch(config) * config.epochs();
         if (from.isPresent() && from.get().step() >= total) {
             throw new LiveTrainException("--resume " + run.id() + ": the run already finished its " + config.epochs() + " epoch(s) at step "
                     + from.get().step() + "; give a larger --epochs to train it further");

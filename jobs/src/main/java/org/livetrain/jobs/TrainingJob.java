@@ -137,7 +137,8 @@ public final class TrainingJob {
             Dataset opened = resumption == null ? listed : resumption.frozen(listed, progress);
             String asked = d.channels() != 0 ? "--channels " + d.channels() + ":" : "--input-profile " + d.inputProfile() + ":";
             Dataset prepared = about(asked, () -> opened.prepared(d.profile(), d.channels()));
-            DataCheck check = DataCheck.run(JavaSparkContext.fromSparkContext(spark.sparkContext()), prepared, trainer.slots(config), d.badDataLimit(), progress);
+            DataCheck check = DataCheck.run(JavaSparkContext.fromSparkContext(spark.sparkContext()), prepared, trainer.shards(config, prepared.split(config.seed())),
+                    trainer.slots(config), d.badDataLimit(), progress);
             Dataset data = check.data();
             Split split = data.split(config.seed());
             if (split.train().length < config.workers()) {

@@ -14,6 +14,8 @@ import org.livetrain.store.CheckpointStore;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -56,5 +58,27 @@ class TableDataTest {
         assertEquals(List.of("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"), best.input().classes());
         assertEquals("table:digits", best.meta().origin().data());
         assertEquals(1500, store.newestRun().orElseThrow().manifest().orElseThrow().keys().size(), "the run froze the table's rows");
+    }
+
+    /**
+     * The BytePS workers train from the data check's first pass: a training image is read from storage once
+     * (each request to an object store costs), not once to check it and again to train on it.
+     */
+    @Test
+    void aBytePSRunReadsEachTrainingImageOnce() throws Exception {
+        Path images = dir.resolve("counted");
+        DigitFiles.write(FileSystem.getLocal(new Configuration()).getRaw(), new org.apache.hadoop.fs.Path(images.toUri()), 1200);
+        CountingFileSystem.OPENS.clear();
+        Cli r = Cli.run("train", "--data", "folder:counting://" + images, "--epochs", "2", "--checkpoint-dir", dir.resolve("counted-ckpt").toString(),
+                "--conf", "spark.hadoop.fs.counting.impl=" + CountingFileSystem.class.getName());
+        assertEquals(0, r.exitCode(), () -> r.out() + r.err());
+        Map<String, Integer> opens = new TreeMap<>();
+        CountingFileSystem.OPENS.forEach((f, n) -> { if (f.startsWith(images.toString())) opens.put(f, n.get()); });
+        assertEquals(1200, opens.size(), "every image was read");
+        int reads = opens.values().stream().mapToInt(Integer::intValue).sum();
+        // each image once by the first pass; dev and test images (a fifth) again to evaluate; up to 500 again on the driver to choose the contract
+        // (reading twice, as a check apart from training does, would be 2,400 and more)
+        assertTrue(reads <= 1200 + 0.25 * 1200 + 500, reads + " reads of 1200 images: " + opens.values().stream().collect(Collectors.groupingBy(n -> n, Collectors.counting())));
+        assertTrue(opens.values().stream().allMatch(n -> n <= 3), "none read more than three times");
     }
 }

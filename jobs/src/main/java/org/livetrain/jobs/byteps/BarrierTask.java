@@ -3,6 +3,7 @@ package org.livetrain.jobs.byteps;
 import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.SparkEnv;
 import org.livetrain.LiveTrainException;
+import org.livetrain.data.Pool;
 import org.livetrain.ps.SummationServer;
 import org.livetrain.store.Pointer;
 import org.slf4j.Logger;
@@ -28,7 +29,7 @@ import java.util.Optional;
  * then each starts its shard on the executor's own address and they exchange endpoints; a worker runs the
  * {@link WorkerLoop}, and every task waits at the barrier until every worker is done.
  */
-final class BarrierTask extends AbstractFunction1<Iterator<Integer>, Iterator<String>> implements Serializable {
+final class BarrierTask extends AbstractFunction1<Iterator<Pool.Checked>, Iterator<String>> implements Serializable {
     /** How long a task that met an error no retry can fix keeps its connections open after failing. */
     static final Duration FATAL_LINGER = Duration.ofSeconds(5);
     private static final Logger LOG = LoggerFactory.getLogger(BarrierTask.class);
@@ -39,7 +40,7 @@ final class BarrierTask extends AbstractFunction1<Iterator<Integer>, Iterator<St
     }
 
     @Override
-    public Iterator<String> apply(Iterator<Integer> ignored) {
+    public Iterator<String> apply(Iterator<Pool.Checked> shard) {
         BarrierTaskContext task = BarrierTaskContext.get();
         int id = task.partitionId();
         String summary;
@@ -49,7 +50,7 @@ final class BarrierTask extends AbstractFunction1<Iterator<Integer>, Iterator<St
             Placement placement = plan.placement(executors(said), id);
             SummationServer server = plan.hostsServer(id) ? open.add(startServer(task, id, placement.groups())) : null;
             List<InetSocketAddress> servers = endpoints(task.allGather(server == null ? "" : server.address().getHostString() + ":" + server.address().getPort()));
-            summary = id < plan.config().workers() ? new WorkerLoop(plan, task, id, servers, agreedResume(said), placement, server, open).run() : "server " + id;
+            summary = id < plan.config().workers() ? new WorkerLoop(plan, task, id, servers, agreedResume(said), placement, server, open).run(JavaConverters.asJavaIterator(shard)) : "server " + id;
             task.barrier(); // every worker is done before any server goes away
         } catch (Exception e) {
             Optional<LiveTrainException> fatal = LiveTrainException.in(e);

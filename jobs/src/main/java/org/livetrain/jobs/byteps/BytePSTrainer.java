@@ -4,7 +4,10 @@ import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.broadcast.Broadcast;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Dataset;
+import org.livetrain.data.Pool;
+import org.livetrain.data.Split;
 import org.livetrain.io.Storage;
+import org.livetrain.jobs.training.DataCheck;
 import org.livetrain.jobs.training.TrainConfig;
 import org.livetrain.jobs.training.Trainer;
 import org.livetrain.jobs.training.TrainingRun;
@@ -20,9 +23,9 @@ import scala.reflect.ClassTag$;
 
 import java.io.Serializable;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
-import java.util.stream.IntStream;
 
 /**
  * The BytePS trainer: ONE barrier stage whose tasks are the workers (and, colocated, the summation
@@ -51,11 +54,12 @@ public final class BytePSTrainer implements Trainer {
 
         /**
          * How the job runs: its checkpoint directory, the summation service's security, whether a JVM's workers
-         * reduce locally, the run's id, when its training time started, steps per epoch, and whether the run was
-         * resumed.
+         * reduce locally, the run's id, when its training time started, steps per epoch, the examples each worker
+         * trains on in an epoch (the same for all: DL4J's updater divides by the batch size), whether the run was
+         * resumed, and whether each worker's shard arrives from the data check's first pass (else it reads it).
          */
         record Job(CheckpointLocation checkpoints, SummationSecurity security, boolean localReduction, String run, long startedMillis, int stepsPerEpoch,
-                   boolean resume) implements Serializable {
+                   int examplesPerEpoch, boolean resume, boolean firstPass) implements Serializable {
         }
 
         Plan attempt(int n) {
@@ -113,6 +117,14 @@ public final class BytePSTrainer implements Trainer {
         return config.byteps().tasks(config.workers());
     }
 
+    /** Each worker keeps a fixed shard for the whole run; dedicated server tasks keep none. */
+    @Override
+    public int[][] shards(TrainConfig config, Split split) {
+        int[][] shards = Arrays.copyOf(Split.fixedShards(split.train(), config.workers(), config.seed()), config.byteps().tasks(config.workers()));
+        Arrays.fill(shards, config.workers(), shards.length, new int[0]);
+        return shards;
+    }
+
     @Override
     public void train(TrainingRun run) {
         new Attempts(run).train();
@@ -129,24 +141,29 @@ public final class BytePSTrainer implements Trainer {
         void train() {
             TrainConfig c = ctx.config();
             TrainConfig.BytePS b = c.byteps();
-            int stepsPerEpoch = c.stepsPerEpoch(ctx.split());
+            int stepsPerEpoch = ctx.inputs().stepsPerEpoch(c);
+            Optional<DataCheck.FirstPass> firstPass = ctx.inputs().check().firstPass();
             // elapsed_seconds counts the run's training time: a resumed run goes on from where it stopped
             long startedMillis = System.currentTimeMillis() - Math.round(ctx.elapsedSeconds() * 1000);
             var conf = ctx.spark().sparkContext().getConf();
             Plan.Inputs inputs = new Plan.Inputs(ctx.data(), ctx.split().train(), ctx.split().dev(), ctx.model(),
                     ctx.model().create(ctx.data().shape(), ctx.data().numClasses(), c.learningRate(), c.seed()).numParams());
             Plan.Job job = new Plan.Job(ctx.store().asLocation(), SummationSecurity.from(conf),
-                    conf.getBoolean(LOCAL_REDUCTION, true) && !b.async(), ctx.run().id(), startedMillis, stepsPerEpoch, ctx.resumeFrom().isPresent());
+                    conf.getBoolean(LOCAL_REDUCTION, true) && !b.async(), ctx.run().id(), startedMillis, stepsPerEpoch,
+                    firstPass.map(DataCheck.FirstPass::smallest).orElse(ctx.split().train().length / c.workers()), ctx.resumeFrom().isPresent(),
+                    firstPass.isPresent());
             Broadcast<Plan.Inputs> shared = ctx.jsc().broadcast(inputs);
             Plan plan = new Plan(c, shared, job, Hooks.from(c.conf()), 0);
             ctx.progress().line("byteps: %d workers, %s, %d steps per epoch of global batch %d, evaluation every %d steps, partitions of %d bytes%s%s; %s",
                     c.workers(), b.servers() == 0 ? c.workers() + " colocated summation servers" : b.servers() + " dedicated summation server(s)",
                     stepsPerEpoch, c.batch() * c.workers(), b.evalEvery(), b.partitionBytes(), b.compress() == Compression.FP16 ? ", fp16 on the wire" : "",
                     b.async() ? ", asynchronous (servers hold the weights)" : "", plan.security().describe());
+            JavaRDD<Pool.Checked> shards = firstPass.map(DataCheck.FirstPass::examples).orElseGet(() -> ctx.jsc().parallelize(List.of(), plan.tasks()));
             try (HistoryWatcher watcher = new HistoryWatcher(ctx)) {
-                runAttempts(plan);
+                runAttempts(plan, shards);
             } finally {
                 shared.unpersist();
+                firstPass.ifPresent(DataCheck.FirstPass::close);
             }
         }
 
@@ -156,12 +173,12 @@ public final class BytePSTrainer implements Trainer {
          * doubles (2 s, 4 s, ... 30 s) while attempts fail without progress; {@code spark.stage.maxConsecutiveAttempts}
          * (default 4) such attempts in a row end the run. Any other failure ends it at once.
          */
-        private void runAttempts(Plan plan) {
+        private void runAttempts(Plan plan, JavaRDD<Pool.Checked> shards) {
             int limit = ctx.spark().sparkContext().getConf().getInt("spark.stage.maxConsecutiveAttempts", 4);
             int failed = 0; // consecutive attempts that failed without publishing a later checkpoint
             for (int attempt = 0; ; attempt++) {
                 long before = latestStep();
-                Optional<String> why = runAttempt(plan.attempt(attempt));
+                Optional<String> why = runAttempt(plan.attempt(attempt), shards);
                 if (why.isEmpty()) return;
                 failed = latestStep() > before ? 1 : failed + 1;
                 if (failed >= limit) {
@@ -193,12 +210,12 @@ public final class BytePSTrainer implements Trainer {
          * failed when a retry may get past that; throws when nothing should be tried again: an error no retry can
          * fix, Spark stopped, the lock taken by another run, or a stage cancelled (every task killed, none failed).
          */
-        private Optional<String> runAttempt(Plan plan) {
+        private Optional<String> runAttempt(Plan plan, JavaRDD<Pool.Checked> shards) {
             ctx.failures().clear();
             try {
-                List<Integer> tasks = IntStream.range(0, plan.tasks()).boxed().toList();
-                JavaRDD<Integer> rdd = ctx.jsc().parallelize(tasks, plan.tasks());
-                JavaRDD<String> trained = JavaRDD.fromRDD(rdd.rdd().barrier().mapPartitions(new BarrierTask(plan), false, ClassTag$.MODULE$.apply(String.class)),
+                if (shards.getNumPartitions() != plan.tasks()) throw new IllegalStateException(shards.getNumPartitions() + " shards for " + plan.tasks() + " tasks");
+                ctx.jsc().setJobDescription("LiveTrain: run " + ctx.run().id() + ", attempt " + (plan.attempt() + 1) + " of the BytePS stage");
+                JavaRDD<String> trained = JavaRDD.fromRDD(shards.rdd().barrier().mapPartitions(new BarrierTask(plan), false, ClassTag$.MODULE$.apply(String.class)),
                         ClassTag$.MODULE$.apply(String.class));
                 List<String> summaries = trained.collect();
                 if (summaries.size() != plan.tasks()) throw new IllegalStateException("barrier stage returned " + summaries);
@@ -211,6 +228,8 @@ public final class BytePSTrainer implements Trainer {
                 if (!ctx.lock().held()) throw ctx.lock().lost();
                 if (!ctx.failures().anyFailed()) throw new IllegalStateException("the training stage was cancelled: " + Storage.firstLine(e), e);
                 return Optional.of(ctx.failures().firstFailure(e));
+            } finally {
+                ctx.jsc().setJobDescription(null);
             }
         }
     }

@@ -5,6 +5,7 @@ import org.apache.spark.SparkEnv;
 import org.apache.spark.SparkFiles;
 import org.livetrain.data.Batches;
 import org.livetrain.data.LabeledImage;
+import org.livetrain.data.Pool;
 import org.livetrain.data.ShardCache;
 import org.livetrain.data.Split;
 import org.livetrain.image.Augmenter;
@@ -38,6 +39,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.NoSuchElementException;
 import java.util.Optional;
 import java.util.Random;
 
@@ -73,6 +75,7 @@ final class WorkerLoop {
     private long positionStep, positionNanos;
     /** This worker's training examples, prepared: read before the first step, kept for every epoch. */
     private ShardCache shard;
+    private Iterator<Pool.Checked> firstPass;
 
     WorkerLoop(BytePSTrainer.Plan plan, BarrierTaskContext task, int index, List<InetSocketAddress> servers, Optional<Pointer> resumeFrom,
                Placement placement, SummationServer shard, BarrierTask.Resources open) {
@@ -89,8 +92,12 @@ final class WorkerLoop {
         this.totalSteps = (long) plan.stepsPerEpoch() * config.epochs();
     }
 
-    /** Trains to the last step of the last epoch; returns what this worker did, in words. */
-    String run() throws Exception {
+    /**
+     * Trains to the last step of the last epoch; returns what this worker did, in words. {@code firstPass}: this
+     * task's partition of the data check's first pass (its shard, read and prepared), empty when it reads its shard itself.
+     */
+    String run(Iterator<Pool.Checked> firstPass) throws Exception {
+        this.firstPass = firstPass;
         restoreOrCreate();
         List<DataSet> dev = devSlice();
         connect();
@@ -213,20 +220,22 @@ final class WorkerLoop {
     private Iterator<DataSet> epochBatches(int epoch, int from) throws IOException {
         if (shard == null) shard = open.add(readShard());
         Random rnd = new Random(config.seed() * 1_000_003L + epoch * 131L + index);
-        Iterator<LabeledImage> examples = shard.epoch(rnd);
+        Iterator<LabeledImage> examples = limit(shard.epoch(rnd), plan.job().examplesPerEpoch()); // a shard that lost bad examples is the shortest
         for (long k = (long) from * config.batch(); k > 0 && examples.hasNext(); k--) examples.next();
         if (config.byteps().augment()) examples = augmented(examples, rnd);
         return Batches.batches(examples, config.batch(), plan.data().numClasses());
     }
 
     /**
-     * The first pass: this worker's shard (dealt once per run) read, prepared and kept, within
-     * {@link #shardMemory} bytes of heap, the rest spilled to the executor's local directory.
+     * This worker's shard (dealt once per run), prepared and kept within {@link #shardMemory} bytes of heap, the rest
+     * spilled to the executor's local directory: as the data check's first pass left it, or read here from the data
+     * (IDX files, which need no check).
      */
     private ShardCache readShard() throws IOException {
         int[] mine = Split.fixedShards(plan.inputs().train(), config.workers(), config.seed())[index];
+        Iterator<LabeledImage> examples = plan.job().firstPass() ? examples(firstPass) : plan.data().pool().read(mine);
         long budget = shardMemory();
-        ShardCache kept = ShardCache.of(plan.data().pool().read(mine), mine.length, budget, Path.of(SparkFiles.getRootDirectory()), config.seed() + index);
+        ShardCache kept = ShardCache.of(examples, mine.length, budget, Path.of(SparkFiles.getRootDirectory()), config.seed() + index);
         if (kept.spilled()) LOG.info("worker {}: its shard of {} examples is larger than {} MB: kept on local disk", index, kept.size(), budget >> 20);
         return kept;
     }
@@ -238,6 +247,46 @@ final class WorkerLoop {
     private long shardMemory() {
         long share = Runtime.getRuntime().maxMemory() / 4 / Math.max(1, placement.local());
         return SparkEnv.get().conf().getSizeAsBytes(SHARD_MEMORY, String.valueOf(share));
+    }
+
+    /** The first {@code n} examples: every worker steps through the same number, in batches of the same sizes. */
+    private static Iterator<LabeledImage> limit(Iterator<LabeledImage> examples, int n) {
+        return new Iterator<>() {
+            private int left = n;
+
+            @Override
+            public boolean hasNext() {
+                return left > 0 && examples.hasNext();
+            }
+
+            @Override
+            public LabeledImage next() {
+                if (!hasNext()) throw new NoSuchElementException();
+                left--;
+                return examples.next();
+            }
+        };
+    }
+
+    /** The kept examples of the first pass's partition; its refusals were counted by the data check. */
+    private static Iterator<LabeledImage> examples(Iterator<Pool.Checked> outcomes) {
+        return new Iterator<>() {
+            private LabeledImage ready;
+
+            @Override
+            public boolean hasNext() {
+                while (ready == null && outcomes.hasNext()) ready = outcomes.next().example();
+                return ready != null;
+            }
+
+            @Override
+            public LabeledImage next() {
+                if (!hasNext()) throw new NoSuchElementException();
+                LabeledImage e = ready;
+                ready = null;
+                return e;
+            }
+        };
     }
 
     private Iterator<LabeledImage> augmented(Iterator<LabeledImage> examples, Random rnd) {

@@ -1,6 +1,7 @@
 package org.livetrain.jobs.training;
 
 import org.apache.spark.api.java.JavaSparkContext;
+import org.livetrain.data.Split;
 
 /**
  * A way to train, as the training job calls it ({@code org.livetrain.jobs.TrainingJob}): before anything is
@@ -16,6 +17,15 @@ public interface Trainer {
 
     /** Refuses, in one line, a cluster this trainer cannot run on; Spark is up, nothing is written yet. */
     default void check(JavaSparkContext jsc, TrainConfig config) {
+    }
+
+    /**
+     * The training examples each of the trainer's tasks keeps for the whole run (partition {@code p} of its
+     * stage keeps {@code shards[p]}), read by the data check's first pass so that the stage need not read them
+     * again; none for a trainer that deals anew every epoch.
+     */
+    default int[][] shards(TrainConfig config, Split split) {
+        return new int[0][];
     }
 
     /** Trains the run to its last epoch, continuing from {@link TrainingRun#resumeFrom} when it is resumed. */

@@ -25,6 +25,10 @@ public record TrainingRun(TrainConfig config, SparkSession spark, Inputs inputs,
      * network, the data check, and the listing the run freezes (a folder's or table's, before the check).
      */
     public record Inputs(Dataset data, Split split, ModelSpec model, DataCheck check, Optional<Manifest> listing) {
+        /** Steps in one epoch: the smallest kept shard when the first pass kept them (a few may have lost bad examples), in batches of --batch. */
+        public int stepsPerEpoch(TrainConfig c) {
+            return check.firstPass().map(f -> (f.smallest() + c.batch() - 1) / c.batch()).orElseGet(() -> c.stepsPerEpoch(split));
+        }
     }
 
     /** Where a run starts: a resumed run's checkpoint (empty for a new run) and its training time before this process. */
