@@ -23,6 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -61,7 +62,7 @@ public class TerminalLatency {
         };
         PrintStream out = new PrintStream(lines, true, StandardCharsets.UTF_8);
         try (TerminalSession s = new TerminalSession(new CheckpointLocation(ckpt, new Configuration()),
-                new ReaderSettings(Duration.ofSeconds(1), ImageLimits.DEFAULT, false, null, false), () -> "no model", new PipedPrompt(in, out, System.err, false))) {
+                new ReaderSettings(Duration.ofSeconds(1), ImageLimits.DEFAULT, List.of(), false, null, false), () -> "no model", new PipedPrompt(in, out, System.err, false))) {
             Thread reader = new Thread(() -> { try { s.run(); } catch (Exception x) { throw new RuntimeException(x); } });
             reader.start();
             System.out.printf("model: step %d, dev accuracy %.4f; %d warm-up and %d timed requests per image%n",

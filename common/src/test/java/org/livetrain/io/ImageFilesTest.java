@@ -98,4 +98,19 @@ class ImageFilesTest {
         assertEquals(a, b);
         assertEquals(a, c);
     }
+
+    /** A remote root admits only URIs below it: same scheme and authority, no . or .. (decided before any file system is asked). */
+    @Test
+    void aUriRootAdmitsOnlyWhatLiesBelowIt() throws Exception {
+        Path local = Files.createDirectories(dir.resolve("root"));
+        Files.writeString(local.resolve("x.png"), "inside");
+        ImageFiles files = ImageFiles.within(List.of("hdfs://nn.example:8020/images/", local.toString()), 1 << 20);
+        for (String uri : List.of("hdfs://nn.example:8020/images/../secret.png", "hdfs://nn.example:8020/images/./a/../../b.png", "hdfs://nn.example:8020/imagesX/a.png",
+                "hdfs://other:8020/images/a.png", "s3a://nn.example:8020/images/a.png", "hdfs://nn.example:8020/images", "hdfs://nn.example:8020/other/a.png")) {
+            assertEquals(uri + ": no such file in the allowed roots", assertThrows(LiveTrainException.class, () -> files.read(uri, uri)).getMessage());
+        }
+        assertArrayEquals("inside".getBytes(StandardCharsets.UTF_8), files.read("f", "file:" + local.resolve("x.png")), "a file: URI is a local path");
+        assertArrayEquals("inside".getBytes(StandardCharsets.UTF_8), files.read("f", "file://" + local.resolve("x.png")));
+        assertEquals("f: no such file in the allowed roots", assertThrows(LiveTrainException.class, () -> files.read("f", "file:" + dir.resolve("secret.txt"))).getMessage());
+    }
 }

@@ -23,7 +23,7 @@ import java.util.Properties;
         mixinStandardHelpOptions = true,
         versionProvider = LiveTrain.Version.class,
         description = {"Train an image classifier on Spark with BytePS-style workers, and serve live predictions from the best model so far."},
-        subcommands = {TrainCommand.class, ModelCommand.class, RunsCommand.class, TerminalCommand.class, StreamCommand.class, PushCommand.class, KafkaCommand.class, ReportCommand.class, CommandLine.HelpCommand.class},
+        subcommands = {TrainCommand.class, ModelCommand.class, RunsCommand.class, TerminalCommand.class, StreamCommand.class, ScoreCommand.class, PushCommand.class, KafkaCommand.class, ReportCommand.class, CommandLine.HelpCommand.class},
         synopsisSubcommandLabel = "COMMAND")
 public final class LiveTrain implements Runnable {
     public static final String DEFAULTS_RESOURCE = "livetrain/livetrain.properties";

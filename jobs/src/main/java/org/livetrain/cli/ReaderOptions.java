@@ -31,7 +31,7 @@ public final class ReaderOptions {
 
     /** The prompt's settings, for a person at a terminal or not. */
     ReaderSettings settings(boolean interactive) {
-        return new ReaderSettings(poll(), limits.limits(), json, saveInputs, interactive);
+        return new ReaderSettings(poll(), limits.limits(), limits.allowedRoots, json, saveInputs, interactive);
     }
 
     /** A person's terminal when there is one (and no --json): line editing, history, completion; else the piped streams as they are. */

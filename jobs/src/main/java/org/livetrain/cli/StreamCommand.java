@@ -52,9 +52,6 @@ public final class StreamCommand implements Callable<Integer> {
             description = "Requests per micro-batch at most (Spark's maxOffsetsPerTrigger): a backlog after downtime is answered in several batches, not one giant one.")
     long maxOffsetsPerTrigger;
 
-    @Option(names = "--allowed-roots", paramLabel = "DIR", split = ",", description = "Only files under these directories are read (symlinks resolved first). Default: the directory the scorer was started in.")
-    List<String> allowedRoots = new ArrayList<>();
-
     @Mixin
     ImageLimitOptions limits;
 
@@ -86,7 +83,7 @@ public final class StreamCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         common.apply();
-        KafkaScorer.Reading reading = new KafkaScorer.Reading(allowedRoots.isEmpty() ? List.of("") : allowedRoots, limits.limits());
+        KafkaScorer.Reading reading = new KafkaScorer.Reading(limits.allowedRoots.isEmpty() ? List.of("") : limits.allowedRoots, limits.limits());
         KafkaScorer.Query query = new KafkaScorer.Query(queryCheckpoint != null ? queryCheckpoint : checkpoints.uri().replaceAll("/+$", "") + "/scorer-query",
                 trigger, checkPositive("--max-offsets-per-trigger", maxOffsetsPerTrigger));
         SparkSession spark = SparkSessions.create("LiveTrain stream", checkServingCores(servingCores), common.conf());

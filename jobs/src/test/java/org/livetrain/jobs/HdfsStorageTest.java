@@ -11,6 +11,7 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
 import org.apache.spark.sql.streaming.StreamingQuery;
@@ -24,6 +25,8 @@ import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.cli.LiveTrain;
 import org.livetrain.kafka.KafkaScorer;
+import org.livetrain.serving.ServingStats;
+import org.livetrain.serving.ImageLimits;
 import org.livetrain.kafka.LocalKafkaBroker;
 import org.livetrain.kafka.RequestScorer;
 import org.livetrain.spark.SparkSessions;
@@ -44,6 +47,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -308,6 +313,106 @@ class HdfsStorageTest {
         Cli prompt = Cli.withInput(SEVEN + "\nq\n", "terminal", "--checkpoint-dir", tableCkpt);
         assertEquals(0, prompt.exitCode(), prompt.err());
         assertTrue(prompt.out().contains("Prediction: 7"), prompt.out());
+    }
+
+    /**
+     * Images where Spark users keep them, at the prompt and on Kafka: an {@code hdfs://} URI and a {@code file:}
+     * URI are answered like a local path; with {@code --allowed-roots hdfs://.../demo} a URI outside the root, one
+     * climbing out with {@code ..}, and a missing one inside get the same answer.
+     */
+    @Test
+    @Order(8)
+    void thePromptAndTheKafkaScorerAnswerHdfsUrisAndKeepToUriRoots() throws Exception {
+        String nn = "hdfs://127.0.0.1:" + hdfs.getNameNodePort();
+        try (FileSystem fs = FileSystem.newInstance(new java.net.URI(nn), new Configuration())) {
+            fs.copyFromLocalFile(new org.apache.hadoop.fs.Path(SEVEN.toUri()), new org.apache.hadoop.fs.Path(nn + "/demo/seven.png"));
+            fs.copyFromLocalFile(new org.apache.hadoop.fs.Path(SEVEN.toUri()), new org.apache.hadoop.fs.Path(nn + "/other/seven.png"));
+        }
+        String inside = nn + "/demo/seven.png", outside = nn + "/other/seven.png", climbing = nn + "/demo/../other/seven.png", missing = nn + "/demo/nine.png";
+        Cli anywhere = Cli.withInput(inside + "\nfile:" + SEVEN + "\n" + nn + "/demo\nq\n", "terminal", "--checkpoint-dir", ckpt);
+        assertEquals(0, anywhere.exitCode(), anywhere.err());
+        assertEquals(3, anywhere.out().split("Prediction: 7", -1).length - 1, "the URI, the file: URI and the folder's one image: " + anywhere.out());
+
+        Cli confined = Cli.withInput(String.join("\n", inside, outside, climbing, missing, "q") + "\n", "terminal", "--checkpoint-dir", ckpt,
+                "--allowed-roots", nn + "/demo", "--json");
+        assertEquals(0, confined.exitCode(), confined.err());
+        List<JsonNode> answers = new ArrayList<>();
+        ObjectMapper json = new ObjectMapper();
+        for (String line : confined.out().strip().split("\n")) answers.add(json.readTree(line));
+        assertEquals("7", answers.get(0).get("prediction").asText(), confined.out());
+        for (int i = 1; i < 4; i++) {
+            String shown = answers.get(i).get("path").asText();
+            assertEquals(shown + ": no such file in the allowed roots", answers.get(i).get("error").asText(), "outside, climbing out and missing answer alike");
+        }
+
+        LocalKafkaBroker broker = SharedBroker.get();
+        SparkSession spark = SparkSessions.create("hdfs-uris", 2, Map.of("spark.ui.enabled", "false"));
+        KafkaScorer.Settings base = Scorers.settings(broker.bootstrapServers(), "uri-in", "uri-out", ckpt, ckpt + "/uri-query", "0 seconds", SEVEN.getParent());
+        KafkaScorer.Settings settings = new KafkaScorer.Settings(base.topics(), base.models(), base.query(),
+                new KafkaScorer.Reading(List.of(SEVEN.getParent().toString(), nn + "/demo"), ImageLimits.DEFAULT));
+        StreamingQuery q = KafkaScorer.start(spark, settings, new ServingStats());
+        try (KafkaProducer<String, String> p = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()), new StringSerializer(), new StringSerializer());
+             KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", broker.bootstrapServers(), "group.id", "uris",
+                     "auto.offset.reset", "earliest"), new StringDeserializer(), new StringDeserializer())) {
+            c.subscribe(List.of("uri-out"));
+            Map<String, String> requests = Map.of("hdfs", inside, "file", "file:" + SEVEN, "outside", outside, "climbing", climbing, "missing", missing);
+            requests.forEach((k, v) -> p.send(new ProducerRecord<>("uri-in", k, v)));
+            p.flush();
+            Map<String, JsonNode> got = new HashMap<>();
+            long end = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+            while (got.size() < requests.size() && System.nanoTime() < end) {
+                for (var r : c.poll(Duration.ofMillis(200))) got.put(r.key(), json.readTree(r.value()));
+            }
+            assertEquals("7", got.get("hdfs").get("prediction").asText(), got.toString());
+            assertEquals("7", got.get("file").get("prediction").asText(), got.toString());
+            for (String k : List.of("outside", "climbing", "missing")) {
+                assertEquals(requests.get(k) + ": no such file in the allowed roots", got.get(k).get("error").asText());
+            }
+        } finally {
+            q.stop();
+            RequestScorer.closeAll();
+            spark.stop();
+        }
+    }
+
+    /**
+     * {@code score}: the digits folder on HDFS (with its broken file) scored in a Spark batch job into Parquet on
+     * HDFS, one row per file, the broken one with its error; a glob into CSV; an existing output refused in one line.
+     */
+    @Test
+    @Order(9)
+    void scoreWritesParquetFromAFolderOnHdfsWithBadFilesInTheErrorColumn() throws Exception {
+        String base = "hdfs://127.0.0.1:" + hdfs.getNameNodePort() + "/images";
+        String out = base + "/scored";
+        Cli r = Cli.run("score", "--checkpoint-dir", base + "/checkpoints", "--input", "folder:" + base + "/digits", "--output", out);
+        assertEquals(0, r.exitCode(), () -> r.out() + r.err());
+        assertTrue(r.out().contains("scored 3001 images (1 errors) of folder:" + base + "/digits"), r.out());
+        SparkSession spark = SparkSessions.create("read-scores", 2, Map.of("spark.ui.enabled", "false"));
+        try {
+            List<Row> rows = spark.read().parquet(out).collectAsList();
+            assertEquals(3001, rows.size());
+            Row broken = rows.stream().filter(x -> x.getString(0).endsWith("/4/broken.png")).findFirst().orElseThrow();
+            assertTrue(broken.isNullAt(1) && broken.getString(7).contains("not an image"), broken.toString());
+            long right = rows.stream().filter(x -> !x.isNullAt(1) && x.getString(0).matches(".*/" + x.getString(1) + "/[^/]+\\.png")).count();
+            assertTrue(right > 0.8 * 3000, right + " of 3000 predictions match the folder's label");
+            assertEquals(3, rows.get(0).getList(3).size(), "the top 3 classes");
+        } finally {
+            spark.stop();
+        }
+        Cli again = Cli.run("score", "--checkpoint-dir", base + "/checkpoints", "--input", "folder:" + base + "/digits", "--output", out);
+        assertEquals(2, again.exitCode(), again.err());
+        assertEquals("livetrain score: --output " + out + ": already exists; give --overwrite to replace it (nothing is ever appended)", again.err().strip());
+
+        Path csv = dir.resolve("sevens-csv");
+        Cli glob = Cli.run("score", "--checkpoint-dir", base + "/checkpoints", "--input", base + "/digits/7/*.png", "--output", csv.toString(), "--format", "csv", "--top", "2");
+        assertEquals(0, glob.exitCode(), () -> glob.out() + glob.err());
+        List<String> lines = new ArrayList<>();
+        try (var files = Files.list(csv)) {
+            for (Path f : files.filter(f -> f.getFileName().toString().endsWith(".csv")).toList()) lines.addAll(Files.readAllLines(f).subList(1, Files.readAllLines(f).size()));
+        }
+        assertTrue(lines.size() > 250, lines.size() + " sevens");
+        assertTrue(lines.stream().filter(l -> l.contains(",7,")).count() > 0.8 * lines.size(), "mostly sevens");
+        assertTrue(lines.get(0).contains("label") && lines.get(0).contains("[{"), "the top classes as a JSON string: " + lines.get(0));
     }
 
     static JsonNode await(KafkaConsumer<String, String> c, ObjectMapper json, String key) throws Exception {

@@ -230,7 +230,7 @@ class TrainEndToEndTest {
             terminal.setAttributes(ttyDefaults());
             terminal.setSize(new Size(200, 40));
             session = new TerminalSession(new CheckpointLocation(ckpt.toString(), new Configuration()),
-                    new ReaderSettings(Duration.ofSeconds(1), ImageLimits.DEFAULT, false, null, true), () -> "no model",
+                    new ReaderSettings(Duration.ofSeconds(1), ImageLimits.DEFAULT, List.of(), false, null, true), () -> "no model",
                     new ShellPrompt(terminal, home));
             Thread reader = new Thread(() -> {
                 try {

@@ -13,6 +13,7 @@ import org.apache.spark.sql.streaming.DataStreamWriter;
 import org.apache.spark.sql.streaming.StreamingQuery;
 import org.apache.spark.sql.streaming.Trigger;
 import org.livetrain.LiveTrainException;
+import org.livetrain.io.ImageFiles;
 import org.livetrain.serving.ImageLimits;
 import org.livetrain.serving.Scorer;
 import org.livetrain.serving.ServingStats;
@@ -20,7 +21,6 @@ import org.livetrain.store.CheckpointLocation;
 
 import java.io.Serializable;
 import java.net.URI;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -55,11 +55,11 @@ public final class KafkaScorer {
         }
     }
 
-    /** What requests may read: files under these roots only, within these limits. */
+    /** What requests may read: files under these roots only (directories or URIs), within these limits. */
     public record Reading(List<String> allowedRoots, ImageLimits limits) implements Serializable {
-        /** @param allowedRoots made absolute here, on the driver, not on each executor's working directory */
+        /** @param allowedRoots local ones made absolute here, on the driver, not on each executor's working directory */
         public Reading {
-            allowedRoots = allowedRoots.stream().map(r -> Path.of(r).toAbsolutePath().normalize().toString()).toList();
+            allowedRoots = allowedRoots.stream().map(r -> ImageFiles.remote(r).isPresent() ? r : ImageFiles.local(r).toAbsolutePath().normalize().toString()).toList();
         }
     }
 

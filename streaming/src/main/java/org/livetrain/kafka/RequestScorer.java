@@ -17,7 +17,6 @@ import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.sql.Timestamp;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -61,7 +60,7 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
         CheckpointLocation location = models.value();
         BestModelService best = MODELS.computeIfAbsent(location.uri(), d -> new BestModelService(location.open(), BestModelService.DEFAULT_POLL));
         best.poll(); // a micro-batch sees the best model as of its start
-        Scorer scorer = new Scorer(best, ImageFiles.within(reading.allowedRoots(), reading.limits().maxBytes()), reading.limits().maxPixels(),
+        Scorer scorer = new Scorer(best, ImageFiles.within(reading.allowedRoots(), reading.limits().maxBytes(), location.conf()), reading.limits().maxPixels(),
                 () -> "no checkpoint has been published in " + location.uri() + " yet");
         // lazily, up to `batch` rows at a time: a continuous-processing partition never ends, so there
         // the batch is 1 and a request is answered as soon as it arrives
@@ -147,14 +146,12 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
             return Checked.refuse(id, null, "the record value is not UTF-8 text (" + value.length + " bytes)");
         }
         if (text.isEmpty()) return Checked.refuse(id, text, "empty request: the record value must be an image path");
-        Path path;
         try {
-            path = Path.of(text);
+            if (ImageFiles.remote(text).isEmpty() && !ImageFiles.local(text).isAbsolute()) return Checked.refuse(id, text, text + ": not an absolute path");
         } catch (RuntimeException e) {
-            return Checked.refuse(id, text, text + ": not a valid path");
+            return Checked.refuse(id, text, text + ": not a valid path or URI");
         }
-        if (!path.isAbsolute()) return Checked.refuse(id, text, text + ": not an absolute path");
-        return new Checked(new Scorer.Request(id, text, path), null); // the file is opened and checked once, when it is read
+        return new Checked(new Scorer.Request(id, text, text), null); // the file is opened and checked once, when it is read
     }
 
     /** For tests and a clean shutdown: forget the cached services of this JVM. */

@@ -108,11 +108,16 @@ public final class LoadedModel {
         }
     }
 
-    /** The answer for one image from its class probabilities. */
+    /** The answer for one image from its class probabilities, with the {@value #TOP} most likely classes. */
     public ScoreRecord answer(String requestId, String path, float[] p) {
+        return answer(requestId, path, p, TOP);
+    }
+
+    /** The answer for one image from its class probabilities, with the {@code k} most likely classes. */
+    public ScoreRecord answer(String requestId, String path, float[] p, int k) {
         List<Integer> order = new ArrayList<>(IntStream.range(0, p.length).boxed().toList());
         order.sort(Comparator.comparingDouble((Integer i) -> p[i]).reversed());
-        List<ScoreRecord.Candidate> top = order.subList(0, Math.min(TOP, p.length)).stream()
+        List<ScoreRecord.Candidate> top = order.subList(0, Math.min(k, p.length)).stream()
                 .map(i -> new ScoreRecord.Candidate(classes.get(i), p[i])).toList();
         int best = order.get(0);
         return new ScoreRecord(requestId, path, new ScoreRecord.Prediction(classes.get(best), (double) p[best], top),

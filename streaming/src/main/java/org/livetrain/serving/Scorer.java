@@ -15,8 +15,8 @@ import java.util.function.Supplier;
  * that cannot be scored gets an error record and the others are still answered.
  */
 public final class Scorer {
-    /** One request: its id, the path as the user gave it (shown in the answer), and the file to read. */
-    public record Request(String id, String shown, Path file) {
+    /** One request: its id, the path as the user gave it (shown in the answer), and the file to read: a local path or a Hadoop URI. */
+    public record Request(String id, String shown, String location) {
     }
 
     /** Requests scored together at most: a forward pass of 64 costs about 0.1 ms per image, of 1 about 2 ms. */
@@ -39,6 +39,11 @@ public final class Scorer {
         this.notReady = notReady;
     }
 
+    /** Where requested files are read from, and how large they may be. */
+    public ImageFiles files() {
+        return files;
+    }
+
     public BestModelService models() {
         return models;
     }
@@ -48,7 +53,7 @@ public final class Scorer {
     }
 
     public ScoreRecord score(String requestId, Path file) {
-        return scoreAll(List.of(new Request(requestId, file.toString(), file))).get(0);
+        return scoreAll(List.of(new Request(requestId, file.toString(), file.toString()))).get(0);
     }
 
     public List<ScoreRecord> scoreAll(List<Request> requests) {
@@ -80,7 +85,7 @@ public final class Scorer {
         for (int i = 0; i < out.length; i++) {
             Request r = requests.get(i);
             try {
-                images.add(inputs[i] = preprocessor.bytes(files.read(r.shown(), r.file()), r.shown()));
+                images.add(inputs[i] = preprocessor.bytes(files.read(r.shown(), r.location()), r.shown()));
                 ready.add(i);
             } catch (LiveTrainException e) {
                 out[i] = ScoreRecord.error(r.id(), r.shown(), e.getMessage());

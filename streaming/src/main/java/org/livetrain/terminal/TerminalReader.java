@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.FolderPool;
 import org.livetrain.image.ImagePreprocessor;
+import org.livetrain.io.ImageFiles;
+import org.livetrain.io.Storage;
 import org.livetrain.serving.ScoreRecord;
 import org.livetrain.serving.Scorer;
 import org.livetrain.store.CheckpointStore;
@@ -20,7 +22,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
-import java.util.stream.Stream;
 
 import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
 
@@ -85,7 +86,7 @@ public final class TerminalReader {
         while (true) {
             String line = io.readLine();
             if (line == null) return 0;
-            Path file = singleFile(line);
+            String file = singleFile(line);
             if (file != null) {
                 answerFiles(file);
                 continue;
@@ -99,20 +100,20 @@ public final class TerminalReader {
                 continue;
             }
             if (lower.startsWith("show ")) { // a file named "show x": "./show x"
-                show(expand(unquote(request.substring(5).strip())));
+                show(location(unquote(request.substring(5).strip())));
                 continue;
             }
-            answer(expand(request));
+            answer(location(request));
         }
     }
 
     /** The file a line asks about when it is a request for one file (not empty, a command or a directory); else null. */
-    private static Path singleFile(String line) {
+    private String singleFile(String line) {
         String request = unquote(line.strip());
         String lower = request.toLowerCase(Locale.ROOT);
         if (request.isEmpty() || QUIT.contains(lower) || lower.equals("status") || lower.startsWith("show ")) return null;
-        Path path = expand(request);
-        return Files.isDirectory(path) ? null : path;
+        String location = location(request);
+        return scorer.files().isDirectory(location) ? null : location;
     }
 
     /**
@@ -120,14 +121,14 @@ public final class TerminalReader {
      * than they are answered): one forward pass for them all, then each answer after the prompt it would have
      * had on its own.
      */
-    private void answerFiles(Path first) throws IOException {
-        List<Path> files = new ArrayList<>(List.of(first));
+    private void answerFiles(String first) throws IOException {
+        List<String> files = new ArrayList<>(List.of(first));
         for (String next : io.waiting(Scorer.BATCH - 1)) {
-            Path p = singleFile(next);
+            String p = singleFile(next);
             if (p == null) break;
             files.add(p);
         }
-        List<Scorer.Scored> answers = scorer.scoreWithInputs(files.stream().map(p -> new Scorer.Request(nextId(), p.toString(), p)).toList());
+        List<Scorer.Scored> answers = scorer.scoreWithInputs(files.stream().map(p -> new Scorer.Request(nextId(), p, p)).toList());
         print(answers.get(0), false);
         for (Scorer.Scored a : answers.subList(1, answers.size())) {
             io.readLine(); // the line scored above: its prompt, then its answer
@@ -135,33 +136,33 @@ public final class TerminalReader {
         }
     }
 
-    private void answer(Path path) {
-        if (Files.isDirectory(path)) {
-            List<Path> images;
-            try (Stream<Path> s = Files.list(path)) {
-                images = s.filter(Files::isRegularFile).filter(p -> FolderPool.isImageName(p.getFileName().toString())).sorted().toList();
+    private void answer(String path) {
+        if (scorer.files().isDirectory(path)) {
+            List<String> images;
+            try {
+                images = scorer.files().list(path, FolderPool::isImageName);
             } catch (IOException e) {
-                print(refused(ScoreRecord.error(nextId(), path.toString(), path + ": cannot list directory (" + e.getMessage() + ")")), false);
+                print(refused(ScoreRecord.error(nextId(), path, path + ": cannot list directory (" + Storage.firstLine(e) + ")")), false);
                 return;
             }
             if (images.isEmpty()) {
-                print(refused(ScoreRecord.error(nextId(), path.toString(), path + ": directory holds no image files")), false);
+                print(refused(ScoreRecord.error(nextId(), path, path + ": directory holds no image files")), false);
                 return;
             }
             // in chunks: one forward pass per chunk, and the first answers show up early
             for (int from = 0; from < images.size(); from += Scorer.BATCH) {
                 List<Scorer.Request> chunk = images.subList(from, Math.min(images.size(), from + Scorer.BATCH)).stream()
-                        .map(p -> new Scorer.Request(nextId(), p.toString(), p)).toList();
+                        .map(p -> new Scorer.Request(nextId(), p, p)).toList();
                 scorer.scoreWithInputs(chunk).forEach(r -> print(r, true));
             }
             return;
         }
-        print(scorer.scoreWithInputs(List.of(new Scorer.Request(nextId(), path.toString(), path))).get(0), false);
+        print(scorer.scoreWithInputs(List.of(new Scorer.Request(nextId(), path, path))).get(0), false);
     }
 
     /** The input the network is given for a file, drawn, with its top classes. */
-    private void show(Path path) {
-        Scorer.Scored s = scorer.scoreWithInputs(List.of(new Scorer.Request(nextId(), path.toString(), path))).get(0);
+    private void show(String path) {
+        Scorer.Scored s = scorer.scoreWithInputs(List.of(new Scorer.Request(nextId(), path, path))).get(0);
         ScoreRecord r = s.record();
         if (!r.ok()) {
             io.println("Error: " + r.error());
@@ -277,6 +278,12 @@ public final class TerminalReader {
             return s.substring(1, s.length() - 1);
         }
         return s;
+    }
+
+    /** What a typed request names: a URI as it is, a {@code file:} URI or a path (~ expanded) as a local path. */
+    static String location(String request) {
+        if (ImageFiles.remote(request).isPresent()) return request;
+        return request.regionMatches(true, 0, "file:", 0, 5) ? ImageFiles.local(request).toString() : expand(request).toString();
     }
 
     static Path expand(String s) {

@@ -22,15 +22,21 @@ public final class TerminalSession implements AutoCloseable {
         try {
             CheckpointStore store = location.open();
             this.models = new BestModelService(store, settings.poll());
-            this.reader = open(store, settings, notReady);
+            this.reader = open(store, settings, notReady, files(settings, location));
         } catch (RuntimeException e) {
             io.close();
             throw e;
         }
     }
 
-    private TerminalReader open(CheckpointStore store, ReaderSettings settings, Supplier<String> notReady) {
-        Scorer scorer = new Scorer(models, ImageFiles.anywhere(settings.limits().maxBytes()), settings.limits().maxPixels(), notReady);
+    /** What the prompt may read: anything the user can, or only under --allowed-roots; remote URIs through the checkpoints' Hadoop configuration. */
+    private static ImageFiles files(ReaderSettings settings, CheckpointLocation location) {
+        long max = settings.limits().maxBytes();
+        return settings.allowedRoots().isEmpty() ? ImageFiles.anywhere(max, location.conf()) : ImageFiles.within(settings.allowedRoots(), max, location.conf());
+    }
+
+    private TerminalReader open(CheckpointStore store, ReaderSettings settings, Supplier<String> notReady, ImageFiles files) {
+        Scorer scorer = new Scorer(models, files, settings.limits().maxPixels(), notReady);
         TerminalReader reader = new TerminalReader(scorer, io, settings);
         models.onEvent(reader::printAbove);
         LoadedModel m = models.current().orElse(null);

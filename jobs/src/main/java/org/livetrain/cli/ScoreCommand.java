@@ -1,0 +1,127 @@
+package org.livetrain.cli;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaSparkContext;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.SaveMode;
+import org.apache.spark.sql.SparkSession;
+import org.livetrain.LiveTrainException;
+import org.livetrain.batch.BatchScorer;
+import org.livetrain.batch.ScoreInput;
+import org.livetrain.io.Storage;
+import org.livetrain.spark.SparkSessions;
+import org.livetrain.store.CheckpointLocation;
+import org.livetrain.store.CheckpointStore;
+import org.livetrain.store.Pointer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+import java.io.IOException;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.Callable;
+
+import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.to_json;
+
+/**
+ * {@code livetrain score}: a Spark batch job that scores every image of a folder, a table or a glob with the
+ * best checkpoint of a directory (or a run's best), source -> score -> sink: {@link ScoreInput}, then
+ * {@link BatchScorer} per partition, then Parquet, JSON or CSV at {@code --output}.
+ */
+@Command(name = "score", mixinStandardHelpOptions = true, sortOptions = false, showDefaultValues = true,
+        description = {"Score every image of a folder, a table or a glob of files (any Hadoop URI) with the best model of a checkpoint directory,",
+                "in a Spark batch job; one output row per image: path, prediction, confidence, top classes, the model, and an error for images",
+                "that could not be scored (a bad file never fails the job)."})
+public final class ScoreCommand implements Callable<Integer> {
+    private static final Set<String> FORMATS = Set.of("parquet", "json", "csv");
+
+    @Mixin
+    CheckpointDirOption checkpoints;
+
+    @Option(names = "--run", paramLabel = "RUN", description = "Score with this run's best checkpoint instead of the directory's best.")
+    String run;
+
+    @Option(names = "--input", required = true, paramLabel = "SPEC",
+            description = "folder:URI (every image file below), parquet:URI or table:NAME (a content or path column), or a URI or glob of image files.")
+    String input;
+
+    @Option(names = "--image-column", paramLabel = "NAME", description = "parquet: and table: input: the column holding each image's bytes (binary) or path (string). Default: content, else path.")
+    String imageColumn;
+
+    @Option(names = "--output", required = true, paramLabel = "URI", description = "Where the rows are written (a folder, as Spark writes).")
+    String output;
+
+    @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "parquet", description = "parquet, json or csv (in CSV the top classes are a JSON string).")
+    String format;
+
+    @Option(names = "--top", paramLabel = "K", defaultValue = "3", description = "The most likely classes written per image.")
+    int top;
+
+    @Option(names = "--overwrite", description = "Replace --output when it exists (without it, an existing output is refused).")
+    boolean overwrite;
+
+    @Mixin
+    ImageLimitOptions limits;
+
+    @Mixin
+    CommonOptions common;
+
+    @ParentCommand
+    LiveTrain parent;
+
+    @Override
+    public Integer call() throws Exception {
+        common.apply();
+        if (!FORMATS.contains(format)) throw new LiveTrainException("--format " + format + ": use parquet, json or csv");
+        if (top < 1) throw new LiveTrainException("--top " + top + ": must be at least 1");
+        SparkSession spark = SparkSessions.create("LiveTrain score", Runtime.getRuntime().availableProcessors(), common.conf());
+        try {
+            Configuration hconf = spark.sparkContext().hadoopConfiguration();
+            refuseExistingOutput(hconf);
+            CheckpointLocation location = checkpoints.location(hconf);
+            Pointer model = model(checkpoints.open(hconf));
+            Dataset<Row> images = LiveTrainException.about("--input", () -> ScoreInput.read(spark, input, imageColumn));
+            long started = System.nanoTime();
+            JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+            jsc.setJobDescription("LiveTrain: score " + input + " with step " + model.step() + " of run " + model.run());
+            Dataset<Row> scored = images.mapPartitions(new BatchScorer(jsc.broadcast(location), model, limits.limits(), top), Encoders.row(BatchScorer.SCHEMA));
+            if (format.equals("csv")) scored = scored.withColumn("top", to_json(col("top")));
+            scored.write().mode(overwrite ? SaveMode.Overwrite : SaveMode.ErrorIfExists).option("header", "true").format(format).save(output);
+            double seconds = (System.nanoTime() - started) / 1e9;
+            Dataset<Row> written = spark.read().option("header", "true").format(format).load(output);
+            long rows = written.count(), errors = written.filter(col("error").isNotNull()).count();
+            parent.out.printf(Locale.ROOT, "scored %d images (%d errors) of %s with step %d of run %s in %.1f s (%.0f images/s) -> %s (%s)%n",
+                    rows, errors, input, model.step(), model.run(), seconds, rows / Math.max(seconds, 1e-9), output, format);
+            return 0;
+        } finally {
+            spark.stop();
+        }
+    }
+
+    /** The checkpoint every executor scores with: the directory's best, or {@code --run}'s best. */
+    private Pointer model(CheckpointStore store) {
+        if (run == null) {
+            return store.best().orElseThrow(() -> new LiveTrainException("--checkpoint-dir " + store.location() + ": no checkpoint yet (it has no best.json)"));
+        }
+        return store.runs().stream().filter(r -> run.equals(r.id())).findFirst()
+                .orElseThrow(() -> new LiveTrainException("--run " + run + ": " + store.location() + " has no such run (./submit.sh runs lists them)"))
+                .best().orElseThrow(() -> new LiveTrainException("--run " + run + ": no checkpoint yet"));
+    }
+
+    private void refuseExistingOutput(Configuration hconf) {
+        Path out = Storage.path(output);
+        try {
+            if (!overwrite && Storage.fs(out, hconf).exists(out)) {
+                throw new LiveTrainException("--output " + output + ": already exists; give --overwrite to replace it (nothing is ever appended)");
+            }
+        } catch (IOException e) {
+            throw Storage.problem("--output " + output + ": cannot check it", e);
+        }
+    }
+}

@@ -1,0 +1,124 @@
+package org.livetrain.batch;
+
+import org.apache.spark.api.java.function.MapPartitionsFunction;
+import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.livetrain.LiveTrainException;
+import org.livetrain.image.ImagePreprocessor;
+import org.livetrain.io.ImageFiles;
+import org.livetrain.serving.ImageLimits;
+import org.livetrain.serving.LoadedModel;
+import org.livetrain.serving.ScoreRecord;
+import org.livetrain.serving.Scorer;
+import org.livetrain.store.CheckpointLocation;
+import org.livetrain.store.Pointer;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Scores a partition of {@link ScoreInput}'s rows with one checkpoint (pinned by its pointer, so every
+ * executor answers with the same model), read once per executor JVM: rows are prepared by the model's input
+ * contract and go through the network {@value Scorer#BATCH} at a time. A row that cannot be scored gets its
+ * {@code error} and the others go on: a bad file never fails the job. Output columns ({@link #SCHEMA}):
+ * <pre>
+ * path          string   the input's key: its path, or a table row's file and id
+ * prediction    string   the most likely class (null with an error)
+ * confidence    double   its probability
+ * top           array of struct (label string, p double): the K most likely classes
+ * model_run     string   the answering checkpoint's run, step and model.zip sha256
+ * model_step    long
+ * model_sha256  string
+ * error         string   why the row could not be scored, else null
+ * </pre>
+ */
+public final class BatchScorer implements MapPartitionsFunction<Row, Row> {
+    public static final StructType SCHEMA = new StructType()
+            .add("path", DataTypes.StringType)
+            .add("prediction", DataTypes.StringType)
+            .add("confidence", DataTypes.DoubleType)
+            .add("top", DataTypes.createArrayType(new StructType().add("label", DataTypes.StringType).add("p", DataTypes.DoubleType)))
+            .add("model_run", DataTypes.StringType)
+            .add("model_step", DataTypes.LongType)
+            .add("model_sha256", DataTypes.StringType)
+            .add("error", DataTypes.StringType);
+    /** Models of this JVM, by the sha256 of their model.zip: read once per executor. */
+    private static final Map<String, LoadedModel> MODELS = new ConcurrentHashMap<>();
+
+    private final Broadcast<CheckpointLocation> checkpoints;
+    /** The checkpoint, as its pointer's JSON (the pointer travels to the executors as text). */
+    private final String pointer;
+    private final ImageLimits limits;
+    private final int top;
+
+    /** Scores with the checkpoint {@code pointer} names in {@code checkpoints}, answering the {@code top} most likely classes. */
+    public BatchScorer(Broadcast<CheckpointLocation> checkpoints, Pointer pointer, ImageLimits limits, int top) {
+        this.checkpoints = checkpoints;
+        this.pointer = pointer.toJson();
+        this.limits = limits;
+        this.top = top;
+    }
+
+    @Override
+    public Iterator<Row> call(Iterator<Row> rows) {
+        CheckpointLocation location = checkpoints.value();
+        Pointer p = Pointer.fromJson(pointer);
+        LoadedModel model = MODELS.computeIfAbsent(p.sha256(), sha -> new LoadedModel(location.open().load(p, false)));
+        ImagePreprocessor preprocessor = new ImagePreprocessor(model.input(), limits.maxPixels());
+        ImageFiles files = ImageFiles.anywhere(limits.maxBytes(), location.conf());
+        return new Iterator<>() {
+            private Iterator<Row> ready = List.<Row>of().iterator();
+
+            @Override
+            public boolean hasNext() {
+                if (!ready.hasNext() && rows.hasNext()) ready = batch(model, preprocessor, files, rows).iterator();
+                return ready.hasNext();
+            }
+
+            @Override
+            public Row next() {
+                hasNext();
+                return ready.next();
+            }
+        };
+    }
+
+    /** Up to one batch of rows: prepared one by one, through the network together. */
+    private List<Row> batch(LoadedModel model, ImagePreprocessor preprocessor, ImageFiles files, Iterator<Row> rows) {
+        List<String> keys = new ArrayList<>(Scorer.BATCH);
+        List<String> errors = new ArrayList<>(Scorer.BATCH);
+        List<float[]> images = new ArrayList<>(Scorer.BATCH);
+        List<Integer> ready = new ArrayList<>(Scorer.BATCH);
+        while (keys.size() < Scorer.BATCH && rows.hasNext()) {
+            Row r = rows.next();
+            String key = r.getString(0);
+            keys.add(key);
+            try {
+                byte[] bytes = r.isNullAt(1) ? files.read(key, r.getString(2)) : r.<byte[]>getAs(1);
+                images.add(preprocessor.bytes(bytes, key));
+                ready.add(keys.size() - 1);
+                errors.add(null);
+            } catch (LiveTrainException e) {
+                errors.add(e.getMessage());
+            } catch (RuntimeException e) {
+                errors.add(key + ": could not be scored (" + e + ")");
+            }
+        }
+        List<float[]> p = images.isEmpty() ? List.of() : model.probabilities(images);
+        Row[] out = new Row[keys.size()];
+        for (int k = 0; k < ready.size(); k++) out[ready.get(k)] = row(model.answer(keys.get(ready.get(k)), keys.get(ready.get(k)), p.get(k), top), model);
+        for (int i = 0; i < out.length; i++) if (out[i] == null) out[i] = RowFactory.create(keys.get(i), null, null, null, model.run(), model.step(), model.sha256(), errors.get(i));
+        return List.of(out);
+    }
+
+    private static Row row(ScoreRecord r, LoadedModel model) {
+        List<Row> top = r.top().stream().map(c -> RowFactory.create(c.label(), c.p())).toList();
+        return RowFactory.create(r.path(), r.prediction(), r.confidence(), top.toArray(), model.run(), model.step(), model.sha256(), null);
+    }
+}
