@@ -92,9 +92,11 @@ public final class ScoreCommand implements Callable<Integer> {
             jsc.setJobDescription("LiveTrain: score " + input + " with step " + model.step() + " of run " + model.run());
             Dataset<Row> scored = images.mapPartitions(new BatchScorer(jsc.broadcast(location), model, limits.limits(), top), Encoders.row(BatchScorer.SCHEMA));
             if (format.equals("csv")) scored = scored.withColumn("top", to_json(col("top")));
-            scored.write().mode(overwrite ? SaveMode.Overwrite : SaveMode.ErrorIfExists).option("header", "true").format(format).save(output);
+            // every column in every row, also in JSON (whose writer drops null fields by default), as the Kafka scorer's records have
+            scored.write().mode(overwrite ? SaveMode.Overwrite : SaveMode.ErrorIfExists).option("header", "true").option("ignoreNullFields", "false")
+                    .format(format).save(output);
             double seconds = (System.nanoTime() - started) / 1e9;
-            Dataset<Row> written = spark.read().option("header", "true").format(format).load(output);
+            Dataset<Row> written = spark.read().schema(scored.schema()).option("header", "true").format(format).load(output);
             long rows = written.count(), errors = written.filter(col("error").isNotNull()).count();
             parent.out.printf(Locale.ROOT, "scored %d images (%d errors) of %s with step %d of run %s in %.1f s (%.0f images/s) -> %s (%s)%n",
                     rows, errors, input, model.step(), model.run(), seconds, rows / Math.max(seconds, 1e-9), output, format);

@@ -64,8 +64,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * What the model sees is part of the model: the test split of a data set, exported as files (PNG, and
- * JPEG at quality 90), is answered through the terminal reader and through the Kafka scorer as the trainer's
- * own test evaluation answered it: every PNG file of 28x28 data, and at least 99% of the JPEG files.
+ * JPEG at quality 90), is answered through the terminal reader, the Kafka scorer and the batch score job as
+ * the trainer's own test evaluation answered it (every PNG file of 28x28 data, and at least 99% of the JPEG
+ * files), and the three serving paths give the same predictions and confidences.
  */
 @Tag("slow")
 class ParityTest {
@@ -166,16 +167,23 @@ class ParityTest {
                 expected.put(f.toString(), answer);
             }
         }
-        Map<String, String> prompt = viaPrompt(ckpt, files), kafka = viaKafka(ckpt, files, name, expected.keySet());
-        for (var served : List.of(Map.entry("prompt", prompt), Map.entry("Kafka scorer", kafka))) {
+        Map<String, Answer> prompt = viaPrompt(ckpt, files), kafka = viaKafka(ckpt, files, name, expected.keySet()), score = viaScore(ckpt, files, name);
+        for (String f : expected.keySet()) { // the three serving paths give the same answer, to the confidence
+            for (Map<String, Answer> other : List.of(kafka, score)) {
+                assertEquals(prompt.get(f).prediction(), other.get(f).prediction(), f);
+                assertEquals(prompt.get(f).confidence(), other.get(f).confidence(), 1e-6, f);
+            }
+        }
+        for (var served : List.of(Map.entry("prompt", prompt), Map.entry("Kafka scorer", kafka), Map.entry("score job", score))) {
             for (String ext : List.of("png", "jpg")) {
                 int n = 0, same = 0;
                 List<String> differ = new ArrayList<>();
                 for (var e : expected.entrySet()) {
                     if (!e.getKey().endsWith("." + ext)) continue;
                     n++;
-                    if (e.getValue().equals(served.getValue().get(e.getKey()))) same++;
-                    else differ.add(e.getKey() + ": trainer " + e.getValue() + ", served " + served.getValue().get(e.getKey()));
+                    String answer = served.getValue().get(e.getKey()).prediction();
+                    if (e.getValue().equals(answer)) same++;
+                    else differ.add(e.getKey() + ": trainer " + e.getValue() + ", served " + answer);
                 }
                 System.out.printf("[parity] %s %s through the %s: %d of %d answers as the trainer's%n", data, ext, served.getKey(), same, n);
                 if (ext.equals("png")) assertTrue(n - same <= pngMismatches, data + " PNG through the " + served.getKey() + ": " + differ);
@@ -201,26 +209,51 @@ class ParityTest {
         assertTrue(ok, "wrote " + file);
     }
 
-    /** Every file of both folders typed at the prompt in --json mode: path to prediction. */
-    static Map<String, String> viaPrompt(Path ckpt, Path files) throws Exception {
+    /** A served answer. */
+    record Answer(String prediction, double confidence) {
+        static Answer of(JsonNode n) {
+            assertTrue(n.get("error").isNull(), n.toString());
+            return new Answer(n.get("prediction").asText(), n.get("confidence").asDouble());
+        }
+    }
+
+    /** Every file of both folders typed at the prompt in --json mode: path to answer. */
+    static Map<String, Answer> viaPrompt(Path ckpt, Path files) throws Exception {
         Cli r = Cli.withInput(files.resolve("png") + "\n" + files.resolve("jpg") + "\nq\n", "terminal", "--json", "--checkpoint-dir", ckpt.toString());
         assertEquals(0, r.exitCode(), r.err());
         ObjectMapper json = new ObjectMapper();
-        Map<String, String> out = new HashMap<>();
+        Map<String, Answer> out = new HashMap<>();
         for (String line : r.out().lines().filter(l -> l.startsWith("{")).toList()) {
             JsonNode n = json.readTree(line);
-            assertTrue(n.get("error").isNull(), line);
-            out.put(n.get("path").asText(), n.get("prediction").asText());
+            out.put(n.get("path").asText(), Answer.of(n));
+        }
+        return out;
+    }
+
+    /** Both folders scored by the batch job ({@code score}, JSON lines out): path to answer. */
+    static Map<String, Answer> viaScore(Path ckpt, Path files, String name) throws Exception {
+        Path output = dir.resolve("scored-" + name);
+        Cli r = Cli.run("score", "--checkpoint-dir", ckpt.toString(), "--input", "folder:" + files, "--output", output.toString(), "--format", "json");
+        assertEquals(0, r.exitCode(), () -> r.out() + r.err());
+        ObjectMapper json = new ObjectMapper();
+        Map<String, Answer> out = new HashMap<>();
+        try (var parts = Files.list(output)) {
+            for (Path part : parts.filter(f -> f.getFileName().toString().endsWith(".json")).toList()) {
+                for (String line : Files.readAllLines(part)) {
+                    JsonNode n = json.readTree(line);
+                    out.put(URI.create(n.get("path").asText()).getPath(), Answer.of(n));
+                }
+            }
         }
         return out;
     }
 
     /** Every file's path pushed to a topic and answered by the Structured Streaming scorer: path to prediction. */
-    static Map<String, String> viaKafka(Path ckpt, Path files, String name, Collection<String> paths) throws Exception {
+    static Map<String, Answer> viaKafka(Path ckpt, Path files, String name, Collection<String> paths) throws Exception {
         SparkSession spark = SparkSessions.create("parity-" + name, 2, Map.of("spark.ui.enabled", "false"));
         String in = "paths-" + name, outTopic = "answers-" + name;
         StreamingQuery q = KafkaScorer.start(spark, Scorers.settings(broker.bootstrapServers(), in, outTopic, ckpt.toString(), dir.resolve("query-" + name).toString(), "0 seconds", files));
-        Map<String, String> out = new HashMap<>();
+        Map<String, Answer> out = new HashMap<>();
         try (KafkaProducer<String, String> p = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()), new StringSerializer(), new StringSerializer());
              KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", broker.bootstrapServers(), "group.id", "parity-" + name,
                      "auto.offset.reset", "earliest"), new StringDeserializer(), new StringDeserializer())) {
@@ -231,9 +264,7 @@ class ParityTest {
             long end = System.nanoTime() + Duration.ofSeconds(300).toNanos();
             while (out.size() < paths.size() && System.nanoTime() < end) {
                 for (ConsumerRecord<String, String> r : c.poll(Duration.ofMillis(300))) {
-                    JsonNode n = json.readTree(r.value());
-                    assertTrue(n.get("error").isNull(), r.value());
-                    out.put(r.key(), n.get("prediction").asText());
+                    out.put(r.key(), Answer.of(json.readTree(r.value())));
                 }
             }
         } finally {

@@ -59,9 +59,19 @@ class S3StorageTest {
         Checkpoint best = store.load(store.best().orElseThrow(), false);
         assertTrue(best.meta().devAccuracy() > 0.7, "learns: dev accuracy " + best.meta().devAccuracy());
 
-        Cli prompt = Cli.withInput(HdfsStorageTest.SEVEN + "\nq\n", args(s3.secretKey, "terminal", "--checkpoint-dir", ckpt));
+        String seven = s3.uri("demo/seven.png");
+        try (FileSystem fs = FileSystem.newInstance(new Path(digits).toUri(), s3.conf())) {
+            fs.copyFromLocalFile(new Path(HdfsStorageTest.SEVEN.toUri()), new Path(seven));
+        }
+        Cli prompt = Cli.withInput(HdfsStorageTest.SEVEN + "\n" + seven + "\n" + s3.uri("images/secret.png") + "\nq\n", args(s3.secretKey, "terminal",
+                "--checkpoint-dir", ckpt, "--allowed-roots", HdfsStorageTest.SEVEN.getParent() + "," + s3.uri("demo")));
         assertEquals(0, prompt.exitCode(), prompt.err());
-        assertTrue(prompt.out().contains("Prediction: 7"), prompt.out());
+        assertEquals(2, prompt.out().split("Prediction: 7", -1).length - 1, "a local path and an s3a:// URI: " + prompt.out());
+        assertTrue(prompt.out().contains("Error: " + s3.uri("images/secret.png") + ": no such file in the allowed roots"), prompt.out());
+
+        Cli score = Cli.run(args(s3.secretKey, "score", "--checkpoint-dir", ckpt, "--input", "folder:" + digits, "--output", s3.uri("scores"), "--format", "json"));
+        assertEquals(0, score.exitCode(), () -> score.out() + score.err());
+        assertTrue(score.out().contains("scored " + n + " images (0 errors) of folder:" + digits), score.out());
     }
 
     /** Another bucket than the other test's: Hadoop caches a file system per bucket and user, with the settings it was opened with. */
