@@ -40,6 +40,7 @@ import static org.apache.spark.sql.functions.to_json;
                 "that could not be scored (a bad file never fails the job)."})
 public final class ScoreCommand implements Callable<Integer> {
     private static final Set<String> FORMATS = Set.of("parquet", "json", "csv");
+    private static final String OPEN_COST = "spark.sql.files.openCostInBytes";
 
     @Mixin
     CheckpointDirOption checkpoints;
@@ -81,6 +82,9 @@ public final class ScoreCommand implements Callable<Integer> {
         if (!FORMATS.contains(format)) throw new LiveTrainException("--format " + format + ": use parquet, json or csv");
         if (top < 1) throw new LiveTrainException("--top " + top + ": must be at least 1");
         SparkSession spark = SparkSessions.create("LiveTrain score", Runtime.getRuntime().availableProcessors(), common.conf());
+        // Spark counts each file as 4 MB when it packs files into tasks: 32 images a task, each task a Parquet file
+        // of its own; counted at a typical image's size, a task takes thousands (unless --conf says otherwise)
+        if (!common.conf().containsKey(OPEN_COST)) spark.conf().set(OPEN_COST, "65536");
         try {
             Configuration hconf = spark.sparkContext().hadoopConfiguration();
             refuseExistingOutput(hconf);
