@@ -22,7 +22,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
 import java.io.IOException;
+import java.util.HashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 
@@ -81,7 +83,9 @@ public final class ScoreCommand implements Callable<Integer> {
         common.apply();
         if (!FORMATS.contains(format)) throw new LiveTrainException("--format " + format + ": use parquet, json or csv");
         if (top < 1) throw new LiveTrainException("--top " + top + ": must be at least 1");
-        SparkSession spark = SparkSessions.create("LiveTrain score", Runtime.getRuntime().availableProcessors(), common.conf());
+        Map<String, String> conf = new HashMap<>(common.conf());
+        if (System.console() != null) conf.putIfAbsent("spark.ui.showConsoleProgress", "true"); // Spark's own bar, as spark-shell shows it
+        SparkSession spark = SparkSessions.create("LiveTrain score", Runtime.getRuntime().availableProcessors(), conf);
         // Spark counts each file as 4 MB when it packs files into tasks: 32 images a task, each task a Parquet file
         // of its own; counted at a typical image's size, a task takes thousands (unless --conf says otherwise)
         if (!common.conf().containsKey(OPEN_COST)) spark.conf().set(OPEN_COST, "65536");
