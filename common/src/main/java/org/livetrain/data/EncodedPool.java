@@ -20,8 +20,6 @@ import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.function.IntFunction;
 
-import static org.bytedeco.opencv.global.opencv_core.CV_8UC;
-
 /**
  * Images kept encoded (PNG, JPEG, ... in files or in table cells), each read on an executor and decoded there
  * from memory by the one {@link ImagePreprocessor}, driven by the data set's {@link InputContract}, as serving
@@ -49,14 +47,7 @@ abstract class EncodedPool implements Pool {
         /** The image as OpenCV holds it: decoded from its file format, or wrapped from raw pixels after checking their size. */
         Mat image(ImagePreprocessor pre) {
             if (bytes == null) throw new LiveTrainException(problem);
-            if (raw == null) return pre.decode(bytes, name);
-            int h = raw[0], w = raw[1], ch = raw[2];
-            if (h <= 0 || w <= 0 || (ch != 1 && ch != 3 && ch != 4) || (long) h * w * ch != bytes.length) {
-                throw new LiveTrainException(name + ": image of " + w + "x" + h + "x" + ch + " does not match its " + bytes.length + " bytes of pixels");
-            }
-            Mat m = new Mat(h, w, CV_8UC(ch));
-            m.data().put(bytes);
-            return m;
+            return raw == null ? pre.decode(bytes, name) : pre.raw(bytes, raw[0], raw[1], raw[2], name);
         }
     }
 

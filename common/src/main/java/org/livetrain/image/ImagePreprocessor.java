@@ -20,6 +20,7 @@ import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 
+import static org.bytedeco.opencv.global.opencv_core.CV_8UC;
 import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
 import static org.bytedeco.opencv.global.opencv_core.CV_8UC3;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.IMREAD_UNCHANGED;
@@ -92,6 +93,20 @@ public final class ImagePreprocessor {
         }
         if (img == null || img.empty()) throw new LiveTrainException(name + ": not an image, or a corrupt or truncated one");
         return img;
+    }
+
+    /**
+     * Raw pixels as Spark's {@code image} source stores them (OpenCV's order: BGR or BGRA, row by row, 8 bits),
+     * wrapped as an image after their size is checked against the stated height, width and channels.
+     */
+    public Mat raw(byte[] pixels, int height, int width, int channels, String name) {
+        if (height <= 0 || width <= 0 || (channels != 1 && channels != 3 && channels != 4) || (long) height * width * channels != pixels.length) {
+            throw new LiveTrainException(name + ": image of " + width + "x" + height + "x" + channels + " does not match its " + pixels.length + " bytes of pixels");
+        }
+        checkPixels(width, height, name);
+        Mat m = new Mat(height, width, CV_8UC(channels));
+        m.data().put(pixels);
+        return m;
     }
 
     /** Reads only the header so that a decompression bomb is refused before any pixel is decoded. */

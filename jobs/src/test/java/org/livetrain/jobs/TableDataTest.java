@@ -1,17 +1,29 @@
 package org.livetrain.jobs;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.data.Dataset;
+import org.livetrain.data.LabeledImage;
 import org.livetrain.spark.SparkSessions;
 import org.livetrain.store.Checkpoint;
 import org.livetrain.store.CheckpointStore;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -80,5 +92,53 @@ class TableDataTest {
         // (reading twice, as a check apart from training does, would be 2,400 and more)
         assertTrue(reads <= 1200 + 0.25 * 1200 + 500, reads + " reads of 1200 images: " + opens.values().stream().collect(Collectors.groupingBy(n -> n, Collectors.counting())));
         assertTrue(opens.values().stream().allMatch(n -> n <= 3), "none read more than three times");
+    }
+
+    /**
+     * {@code score} over a table of Spark's image struct (as the image source writes it: origin, height, width,
+     * nChannels, mode, data): each row scored from its pixels, a row without an image answered with an error.
+     */
+    @Test
+    void scoreReadsATableOfSparksImageStruct() throws Exception {
+        String ckpt = dir.resolve("struct-ckpt").toString();
+        Cli trained = Cli.run("train", "--epochs", "1", "--checkpoint-dir", ckpt);
+        assertEquals(0, trained.exitCode(), () -> trained.out() + trained.err());
+        Dataset digits = Dataset.open(Dataset.DIGITS, new Configuration());
+        int[] idx = digits.split(7).test();
+        List<Row> rows = new ArrayList<>();
+        for (Iterator<LabeledImage> it = digits.pool().read(Arrays.copyOf(idx, 300)); it.hasNext(); ) {
+            LabeledImage e = it.next();
+            byte[] grey = new byte[784];
+            for (int p = 0; p < 784; p++) grey[p] = (byte) Math.round(e.pixels()[p] * 255);
+            rows.add(RowFactory.create(RowFactory.create("digit-" + e.index() + "-" + e.label(), 28, 28, 1, 0, grey)));
+        }
+        rows.add(RowFactory.create((Object) null));
+        StructType image = new StructType().add("origin", DataTypes.StringType).add("height", DataTypes.IntegerType).add("width", DataTypes.IntegerType)
+                .add("nChannels", DataTypes.IntegerType).add("mode", DataTypes.IntegerType).add("data", DataTypes.BinaryType);
+        String table = dir.resolve("images.parquet").toString(), out = dir.resolve("struct-scores").toString();
+        SparkSession spark = SparkSessions.create("write-images", 2, Map.of("spark.ui.enabled", "false"));
+        try {
+            spark.createDataFrame(rows, new StructType().add("image", image)).write().parquet(table);
+        } finally {
+            spark.stop();
+        }
+        Cli r = Cli.run("score", "--checkpoint-dir", ckpt, "--input", "parquet:" + table, "--output", out, "--format", "json");
+        assertEquals(0, r.exitCode(), () -> r.out() + r.err());
+        assertTrue(r.out().contains("scored 301 images (1 errors)"), r.out());
+        ObjectMapper json = new ObjectMapper();
+        int right = 0;
+        try (var parts = Files.list(Path.of(out))) {
+            for (Path part : parts.filter(f -> f.getFileName().toString().endsWith(".json")).toList()) {
+                for (String line : Files.readAllLines(part)) {
+                    JsonNode n = json.readTree(line);
+                    if (n.get("error").isNull()) {
+                        if (n.get("path").asText().endsWith("-" + n.get("prediction").asText())) right++;
+                    } else {
+                        assertTrue(n.get("error").asText().contains("no image"), line);
+                    }
+                }
+            }
+        }
+        assertTrue(right > 0.9 * 300, right + " of 300 right");
     }
 }

@@ -100,8 +100,7 @@ public final class BatchScorer implements MapPartitionsFunction<Row, Row> {
             String key = r.getString(0);
             keys.add(key);
             try {
-                byte[] bytes = r.isNullAt(1) ? files.read(key, r.getString(2)) : r.<byte[]>getAs(1);
-                images.add(preprocessor.bytes(bytes, key));
+                images.add(prepared(r, key, preprocessor, files));
                 ready.add(keys.size() - 1);
                 errors.add(null);
             } catch (LiveTrainException e) {
@@ -115,6 +114,18 @@ public final class BatchScorer implements MapPartitionsFunction<Row, Row> {
         for (int k = 0; k < ready.size(); k++) out[ready.get(k)] = row(model.answer(keys.get(ready.get(k)), keys.get(ready.get(k)), p.get(k), top), model);
         for (int i = 0; i < out.length; i++) if (out[i] == null) out[i] = RowFactory.create(keys.get(i), null, null, null, model.run(), model.step(), model.sha256(), errors.get(i));
         return List.of(out);
+    }
+
+    /** A row's image as the model's input: Spark's image struct, encoded bytes, or the file its path names (read once). */
+    private static float[] prepared(Row r, String key, ImagePreprocessor preprocessor, ImageFiles files) {
+        if (!r.isNullAt(3)) {
+            Row raw = r.getStruct(3);
+            if (raw.anyNull()) throw new LiveTrainException(key + ": no image (a field of the image struct is null)");
+            return preprocessor.decoded(preprocessor.raw(raw.getAs(3), raw.getInt(0), raw.getInt(1), raw.getInt(2), key), key);
+        }
+        if (!r.isNullAt(1)) return preprocessor.bytes(r.getAs(1), key);
+        if (!r.isNullAt(2)) return preprocessor.bytes(files.read(key, r.getString(2)), key);
+        throw new LiveTrainException(key + ": no image (the image column is null)");
     }
 
     private static Row row(ScoreRecord r, LoadedModel model) {
