@@ -106,28 +106,7 @@ abstract class EncodedPool implements Pool {
     /** The examples that can be used, prepared; the others are skipped with a warning that names them. */
     @Override
     public Iterator<LabeledImage> read(int[] sortedIndices) {
-        Iterator<Checked> in = checked(sortedIndices, true);
-        return new Iterator<>() {
-            private LabeledImage ready;
-
-            @Override
-            public boolean hasNext() {
-                while (ready == null && in.hasNext()) {
-                    Checked c = in.next();
-                    if (c.refused() != null) LOG.warn("skipping training image: {}", c.refused().why());
-                    ready = c.example();
-                }
-                return ready != null;
-            }
-
-            @Override
-            public LabeledImage next() {
-                if (!hasNext()) throw new NoSuchElementException();
-                LabeledImage r = ready;
-                ready = null;
-                return r;
-            }
-        };
+        return Pool.examples(checked(sortedIndices, true), r -> LOG.warn("skipping training image: {}", r.why()));
     }
 
     /** Each example read, decoded and prepared by the contract; with {@code keep} false only the refusals are yielded. */

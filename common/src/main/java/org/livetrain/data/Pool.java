@@ -7,6 +7,8 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
+import java.util.NoSuchElementException;
+import java.util.function.Consumer;
 
 /**
  * A numbered collection of labelled images that lives on storage. The driver only ever asks for the
@@ -60,6 +62,31 @@ public interface Pool extends Serializable {
             @Override
             public Checked next() {
                 return new Checked(in.next(), null);
+            }
+        };
+    }
+
+    /** The examples among checked outcomes, in order; each refusal is handed to {@code refused} (to log it, say) and skipped. */
+    static Iterator<LabeledImage> examples(Iterator<Checked> outcomes, Consumer<Refused> refused) {
+        return new Iterator<>() {
+            private LabeledImage ready;
+
+            @Override
+            public boolean hasNext() {
+                while (ready == null && outcomes.hasNext()) {
+                    Checked c = outcomes.next();
+                    if (c.refused() != null) refused.accept(c.refused());
+                    ready = c.example();
+                }
+                return ready != null;
+            }
+
+            @Override
+            public LabeledImage next() {
+                if (!hasNext()) throw new NoSuchElementException();
+                LabeledImage e = ready;
+                ready = null;
+                return e;
             }
         };
     }

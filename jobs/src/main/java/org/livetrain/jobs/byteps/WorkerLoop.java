@@ -233,7 +233,7 @@ final class WorkerLoop {
      */
     private ShardCache readShard() throws IOException {
         int[] mine = Split.fixedShards(plan.inputs().train(), config.workers(), config.seed())[index];
-        Iterator<LabeledImage> examples = plan.job().firstPass() ? examples(firstPass) : plan.data().pool().read(mine);
+        Iterator<LabeledImage> examples = plan.job().firstPass() ? Pool.examples(firstPass, counted -> { }) : plan.data().pool().read(mine); // refusals: counted by the check
         long budget = shardMemory();
         ShardCache kept = ShardCache.of(examples, mine.length, budget, Path.of(SparkFiles.getRootDirectory()), config.seed() + index);
         if (kept.spilled()) LOG.info("worker {}: its shard of {} examples is larger than {} MB: kept on local disk", index, kept.size(), budget >> 20);
@@ -264,27 +264,6 @@ final class WorkerLoop {
                 if (!hasNext()) throw new NoSuchElementException();
                 left--;
                 return examples.next();
-            }
-        };
-    }
-
-    /** The kept examples of the first pass's partition; its refusals were counted by the data check. */
-    private static Iterator<LabeledImage> examples(Iterator<Pool.Checked> outcomes) {
-        return new Iterator<>() {
-            private LabeledImage ready;
-
-            @Override
-            public boolean hasNext() {
-                while (ready == null && outcomes.hasNext()) ready = outcomes.next().example();
-                return ready != null;
-            }
-
-            @Override
-            public LabeledImage next() {
-                if (!hasNext()) throw new NoSuchElementException();
-                LabeledImage e = ready;
-                ready = null;
-                return e;
             }
         };
     }
