@@ -29,6 +29,8 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 
 import static org.apache.spark.sql.functions.col;
+import static org.apache.spark.sql.functions.count;
+import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.to_json;
 
 /**
@@ -54,7 +56,7 @@ public final class ScoreCommand implements Callable<Integer> {
             description = "folder:URI (every image file below), parquet:URI or table:NAME (a content or path column), or a URI or glob of image files.")
     String input;
 
-    @Option(names = "--image-column", paramLabel = "NAME", description = "parquet: and table: input: the column holding each image's bytes (binary) or path (string). Default: content, else path.")
+    @Option(names = "--image-column", paramLabel = "NAME", description = "parquet: and table: input: the column holding each image's bytes (binary), Spark's image struct, or its path (string). Default: content, else image, else path.")
     String imageColumn;
 
     @Option(names = "--output", required = true, paramLabel = "URI", description = "Where the rows are written (a folder, as Spark writes).")
@@ -105,7 +107,8 @@ public final class ScoreCommand implements Callable<Integer> {
                     .format(format).save(output);
             double seconds = (System.nanoTime() - started) / 1e9;
             Dataset<Row> written = spark.read().schema(scored.schema()).option("header", "true").format(format).load(output);
-            long rows = written.count(), errors = written.filter(col("error").isNotNull()).count();
+            Row counted = written.agg(count(lit(1)), count(col("error"))).first(); // one pass over what was written
+            long rows = counted.getLong(0), errors = counted.getLong(1);
             parent.out.printf(Locale.ROOT, "scored %d images (%d errors) of %s with step %d of run %s in %.1f s (%.0f images/s) -> %s (%s)%n",
                     rows, errors, input, model.step(), model.run(), seconds, rows / Math.max(seconds, 1e-9), output, format);
             return 0;

@@ -89,31 +89,15 @@ public final class BatchScorer implements MapPartitionsFunction<Row, Row> {
         };
     }
 
-    /** Up to one batch of rows: prepared one by one, through the network together. */
+    /** Up to one batch of rows, answered as every serving path answers ({@link Scorer#answer}). */
     private List<Row> batch(LoadedModel model, ImagePreprocessor preprocessor, ImageFiles files, Iterator<Row> rows) {
-        List<String> keys = new ArrayList<>(Scorer.BATCH);
-        List<String> errors = new ArrayList<>(Scorer.BATCH);
-        List<float[]> images = new ArrayList<>(Scorer.BATCH);
-        List<Integer> ready = new ArrayList<>(Scorer.BATCH);
-        while (keys.size() < Scorer.BATCH && rows.hasNext()) {
+        List<Scorer.Item> items = new ArrayList<>(Scorer.BATCH);
+        while (items.size() < Scorer.BATCH && rows.hasNext()) {
             Row r = rows.next();
             String key = r.getString(0);
-            keys.add(key);
-            try {
-                images.add(prepared(r, key, preprocessor, files));
-                ready.add(keys.size() - 1);
-                errors.add(null);
-            } catch (LiveTrainException e) {
-                errors.add(e.getMessage());
-            } catch (RuntimeException e) {
-                errors.add(key + ": could not be scored (" + e + ")");
-            }
+            items.add(new Scorer.Item(key, key, () -> prepared(r, key, preprocessor, files)));
         }
-        List<float[]> p = images.isEmpty() ? List.of() : model.probabilities(images);
-        Row[] out = new Row[keys.size()];
-        for (int k = 0; k < ready.size(); k++) out[ready.get(k)] = row(model.answer(keys.get(ready.get(k)), keys.get(ready.get(k)), p.get(k), top), model);
-        for (int i = 0; i < out.length; i++) if (out[i] == null) out[i] = RowFactory.create(keys.get(i), null, null, null, model.run(), model.step(), model.sha256(), errors.get(i));
-        return List.of(out);
+        return Scorer.answer(model, items, top).stream().map(s -> row(s.record(), model)).toList();
     }
 
     /** A row's image as the model's input: Spark's image struct, encoded bytes, or the file its path names (read once). */
@@ -128,8 +112,9 @@ public final class BatchScorer implements MapPartitionsFunction<Row, Row> {
         throw new LiveTrainException(key + ": no image (the image column is null)");
     }
 
+    /** An answer as a row of {@link #SCHEMA}; an error row names the model too, as the one that was asked. */
     private static Row row(ScoreRecord r, LoadedModel model) {
-        List<Row> top = r.top().stream().map(c -> RowFactory.create(c.label(), c.p())).toList();
-        return RowFactory.create(r.path(), r.prediction(), r.confidence(), top.toArray(), model.run(), model.step(), model.sha256(), null);
+        Object[] top = r.top() == null ? null : r.top().stream().map(c -> RowFactory.create(c.label(), c.p())).toArray();
+        return RowFactory.create(r.path(), r.prediction(), r.confidence(), top, model.run(), model.step(), model.sha256(), r.error());
     }
 }

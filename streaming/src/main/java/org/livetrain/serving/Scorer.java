@@ -80,30 +80,46 @@ public final class Scorer {
         }
         // a file is prepared as the answering model's training data were: its checkpoint's input contract
         ImagePreprocessor preprocessor = new ImagePreprocessor(model.input(), maxPixels);
+        return answer(model, requests.stream().map(r -> new Item(r.id(), r.shown(), () -> preprocessor.bytes(files.read(r.shown(), r.location()), r.shown()))).toList(),
+                LoadedModel.TOP);
+    }
+
+    /** One thing to answer: its id, the path its answer shows, and how its input is read and prepared (a {@link LiveTrainException} refuses it). */
+    public record Item(String id, String shown, Supplier<float[]> input) {
+    }
+
+    /**
+     * Every serving path's answer: the items in order, each prepared on its own (a refusal answers that item
+     * alone), then those that were prepared through {@code model} in one forward pass, with the {@code top} most
+     * likely classes. Never throws for an item: a failure becomes that item's error.
+     */
+    public static List<Scored> answer(LoadedModel model, List<Item> items, int top) {
+        ScoreRecord[] out = new ScoreRecord[items.size()];
+        float[][] inputs = new float[items.size()][];
         List<Integer> ready = new ArrayList<>();
         List<float[]> images = new ArrayList<>();
         for (int i = 0; i < out.length; i++) {
-            Request r = requests.get(i);
+            Item it = items.get(i);
             try {
-                images.add(inputs[i] = preprocessor.bytes(files.read(r.shown(), r.location()), r.shown()));
+                images.add(inputs[i] = it.input().get());
                 ready.add(i);
             } catch (LiveTrainException e) {
-                out[i] = ScoreRecord.error(r.id(), r.shown(), e.getMessage());
+                out[i] = ScoreRecord.error(it.id(), it.shown(), e.getMessage());
             } catch (RuntimeException e) {
-                out[i] = ScoreRecord.error(r.id(), r.shown(), r.shown() + ": could not be scored (" + e + ")");
+                out[i] = ScoreRecord.error(it.id(), it.shown(), it.shown() + ": could not be scored (" + e + ")");
             }
         }
         if (!images.isEmpty()) {
             try {
                 List<float[]> p = model.probabilities(images);
                 for (int k = 0; k < ready.size(); k++) {
-                    Request r = requests.get(ready.get(k));
-                    out[ready.get(k)] = model.answer(r.id(), r.shown(), p.get(k));
+                    Item it = items.get(ready.get(k));
+                    out[ready.get(k)] = model.answer(it.id(), it.shown(), p.get(k), top);
                 }
             } catch (RuntimeException e) {
                 for (int i : ready) {
-                    Request r = requests.get(i);
-                    out[i] = ScoreRecord.error(r.id(), r.shown(), r.shown() + ": could not be scored (" + e + ")");
+                    Item it = items.get(i);
+                    out[i] = ScoreRecord.error(it.id(), it.shown(), it.shown() + ": could not be scored (" + e + ")");
                 }
             }
         }
