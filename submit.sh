@@ -75,6 +75,8 @@ Environment:
 Commands of submit.sh itself:
   test [--fast]           run the full test suite (JUnit 5, real Spark, Kafka, HDFS, real files); --fast: only
                           the tests without Spark, Kafka, HDFS or child JVMs (about a minute once compiled)
+  jar                     build the application jar (Spark left out) and print its path: for spark-submit,
+                          or spark-shell --jars (LiveTrain's Spark ML estimator and model)
 TXT
 }
 
@@ -92,6 +94,12 @@ case "$cmd" in
     done
     mvn_run -B -ntp test ${args[@]+"${args[@]}"}
     exit $?
+    ;;
+  jar)
+    check_tools
+    build_if_needed "$APP_JAR" -Dlivetrain.shade.skip=false
+    echo "$APP_JAR"
+    exit 0
     ;;
 esac
 

@@ -8,7 +8,9 @@ package org.livetrain.model;
  * forward 82 ms without, 10 ms with the helpers (see docs/PERFORMANCE.md).
  *
  * <p>Switched on once as each process starts, before any network is created or restored: by the command
- * line's {@code main}, and in every Spark driver and executor by {@code NativeKernelsPlugin}. The tests and
+ * line's {@code main}, and in every Spark driver and executor by {@code NativeKernelsPlugin}; in a session
+ * without that plugin (a user's spark-shell), by the training job, each BytePS worker task and the batch
+ * scorer before they build or restore a network. The tests and
  * benchmarks set the property on their JVM's command line. A user who sets the property keeps their choice
  * ({@code -Dorg.eclipse.deeplearning4j.helpers.disable=true} brings DL4J's built-in path back).
  */

@@ -3,7 +3,10 @@ package org.livetrain.spark;
 import org.apache.spark.SparkConf;
 import org.apache.spark.sql.SparkSession;
 
+import scala.Option;
+
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * Creates the Spark session of a LiveTrain command. Under {@code spark-submit} the master and everything
@@ -12,6 +15,13 @@ import java.util.Map;
  */
 public final class SparkSessions {
     private SparkSessions() {
+    }
+
+    /** The session already running in this JVM (spark-shell's, an application's own), if any. */
+    public static Optional<SparkSession> existing() {
+        Option<SparkSession> active = SparkSession.getActiveSession();
+        Option<SparkSession> found = active.isDefined() ? active : SparkSession.getDefaultSession();
+        return found.isDefined() && !found.get().sparkContext().isStopped() ? Optional.of(found.get()) : Optional.empty();
     }
 
     /** True when spark-submit (or a user's spark-defaults) chose a master. */

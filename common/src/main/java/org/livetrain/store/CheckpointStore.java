@@ -48,6 +48,7 @@ import java.util.regex.Pattern;
  * DIR/runs/RUN/history.jsonl                one line per evaluation of the run
  * DIR/runs/RUN/progress.json                the run's position between evaluations
  * DIR/runs/RUN/manifest.json                {@link Manifest}: a folder's or table's examples when the run started (--resume keeps them)
+ * DIR/datasets/RUN/                         the rows a Spark ML fit trains run RUN on, as Parquet (LiveTrainClassifier)
  * DIR/attic/TIME/                           runs and pointers that --fresh moved aside
  * DIR/scorer-query/, DIR/serving-stats.jsonl  the Kafka scorer's offsets and figures
  * </pre>
@@ -191,6 +192,11 @@ public final class CheckpointStore {
         return all.isEmpty() ? Optional.empty() : Optional.of(all.get(all.size() - 1));
     }
 
+    /** A run's id by its start time, {@code 20261128-035711} (UTC), as runs without a name get. */
+    public static String timeId(Instant start) {
+        return RUN_ID.format(start);
+    }
+
     /**
      * Starts a run: the next number, the given name or a time-based id ({@code 20261128-035711}), its folder
      * and {@code run.json} in state running. The caller holds the directory's {@link RunLock}.
@@ -204,7 +210,7 @@ public final class CheckpointStore {
                 if (!RUN_NAME.matcher(name).matches()) throw new IllegalArgumentException("not a run name: " + name);
                 if (fs.exists(new Path(runsDir(), name))) throw new LiveTrainException(location + ": already has a run named " + name);
             } else {
-                String base = RUN_ID.format(Instant.now());
+                String base = timeId(Instant.now());
                 id = base;
                 for (int i = 2; fs.exists(new Path(runsDir(), id)); i++) id = base + "-" + i;
             }
@@ -410,32 +416,26 @@ public final class CheckpointStore {
      */
     public Checkpoint load(Pointer p, boolean withUpdater) {
         JsonNode metaNode = metaNode(p);
+        StoredModel m = stored(p, metaNode);
+        return new Checkpoint(m.network(withUpdater), meta(p, metaNode), p, m.input());
+    }
+
+    /** A checkpoint's model as verified bytes, not yet loaded: what a scoring job sends its executors and a Spark ML model saves. */
+    public StoredModel stored(Pointer p) {
+        return stored(p, metaNode(p));
+    }
+
+    private StoredModel stored(Pointer p, JsonNode metaNode) {
         CheckpointMeta meta = meta(p, metaNode);
         Path file = new Path(new Path(root, p.path()), "model.zip");
-        byte[] bytes;
+        byte[] bytes = StoredModel.verified(StoredModel.bytes(fs, file, Storage.MAX_MODEL, "the pointer names a checkpoint that is not there"),
+                p, meta.sha256(), file.toString());
         try {
-            bytes = Storage.readAll(fs, file, Storage.MAX_MODEL);
-        } catch (FileNotFoundException e) {
-            throw new LiveTrainException(file + ": missing (the pointer names a checkpoint that is not there)");
-        } catch (Storage.TooLarge e) {
-            throw new CorruptCheckpointException(e.getMessage() + "; refusing it", e);
-        } catch (IOException e) {
-            throw Storage.problem(file + ": unreadable", e);
-        }
-        String actual = sha256(bytes);
-        if (!actual.equals(p.sha256()) || !actual.equals(meta.sha256())) {
-            throw new CorruptCheckpointException(file + ": checksum mismatch (sha256 " + actual + ", expected " + p.sha256() + "); refusing it", null);
-        }
-        InputContract input;
-        try {
-            input = contract(bytes, metaNode, file.toString()).check(file.toString());
+            return new StoredModel(bytes, p, contract(bytes, metaNode, file.toString()).check(file.toString()), file.toString());
+        } catch (CorruptCheckpointException e) {
+            throw e;
         } catch (LiveTrainException e) {
             throw new CorruptCheckpointException(e.getMessage(), e);
-        }
-        try {
-            return new Checkpoint(Network.read(bytes, withUpdater), meta, p, input);
-        } catch (IOException | RuntimeException e) {
-            throw new CorruptCheckpointException(file + ": not a loadable model (" + Storage.firstLine(e) + ")", e);
         }
     }
 

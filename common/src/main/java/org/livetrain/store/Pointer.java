@@ -5,6 +5,8 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.core.JsonProcessingException;
 
+import java.io.Serializable;
+
 /**
  * The content of {@code best.json} and {@code latest.json} (of the directory and of each run): which
  * checkpoint, of which run, where (relative to the checkpoint directory), its checksum and its dev metrics.
@@ -20,7 +22,7 @@ public record Pointer(
         @JsonProperty("dev_accuracy") double devAccuracy,
         @JsonProperty("dev_loss") double devLoss,
         @JsonProperty("created") String created,
-        @JsonProperty("run") String run) {
+        @JsonProperty("run") String run) implements Serializable {
 
     static Pointer of(CheckpointMeta m, String path) {
         return new Pointer(m.step(), m.epoch(), path, m.sha256(), m.devAccuracy(), m.evaluation().devLoss(), m.timing().created(), m.run());

@@ -276,6 +276,17 @@ public final class RunStore {
         }
     }
 
+    /** The pointer to the run's checkpoint at {@code step}, from its metadata; empty when retention removed it (or it never was). */
+    public Optional<Pointer> checkpoint(long step) {
+        Pointer unread = new Pointer(step, 0, relBase + "checkpoints/step-" + step, null, 0, 0, null, id);
+        try {
+            if (!fs().exists(new Path(base(), "checkpoints/step-" + step + "/meta.json"))) return Optional.empty();
+        } catch (IOException e) {
+            throw Storage.problem(base() + ": cannot list step " + step, e);
+        }
+        return Optional.of(Pointer.of(dir.meta(unread), unread.path()));
+    }
+
     /** Steps of the run's checkpoints present, in increasing order. */
     public List<Long> steps() throws IOException {
         TreeSet<Long> steps = new TreeSet<>();

@@ -96,7 +96,7 @@ public final class LiveTrain implements Runnable {
     }
 
     /** The bundled defaults, overlaid by the file that LIVETRAIN_CONF or -Dlivetrain.conf names. */
-    static Properties defaults() {
+    public static Properties defaults() {
         Properties p = new Properties();
         try (InputStream in = LiveTrain.class.getClassLoader().getResourceAsStream(DEFAULTS_RESOURCE)) {
             if (in != null) p.load(in);

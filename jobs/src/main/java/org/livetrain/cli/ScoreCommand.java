@@ -2,18 +2,15 @@ package org.livetrain.cli;
 
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.Path;
-import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.Dataset;
-import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SaveMode;
 import org.apache.spark.sql.SparkSession;
 import org.livetrain.LiveTrainException;
-import org.livetrain.batch.BatchScorer;
 import org.livetrain.batch.ScoreInput;
 import org.livetrain.io.Storage;
+import org.livetrain.ml.LiveTrainModel;
 import org.livetrain.spark.SparkSessions;
-import org.livetrain.store.CheckpointLocation;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.Pointer;
 import picocli.CommandLine.Command;
@@ -35,8 +32,8 @@ import static org.apache.spark.sql.functions.to_json;
 
 /**
  * {@code livetrain score}: a Spark batch job that scores every image of a folder, a table or a glob with the
- * best checkpoint of a directory (or a run's best), source -> score -> sink: {@link ScoreInput}, then
- * {@link BatchScorer} per partition, then Parquet, JSON or CSV at {@code --output}.
+ * best checkpoint of a directory (or a run's best), source -> score -> sink: {@link ScoreInput}, then the
+ * checkpoint as a {@link LiveTrainModel} (the Spark ML model), then Parquet, JSON or CSV at {@code --output}.
  */
 @Command(name = "score", mixinStandardHelpOptions = true, sortOptions = false, showDefaultValues = true,
         description = {"Score every image of a folder, a table or a glob of files (any Hadoop URI) with the best model of a checkpoint directory,",
@@ -94,13 +91,15 @@ public final class ScoreCommand implements Callable<Integer> {
         try {
             Configuration hconf = spark.sparkContext().hadoopConfiguration();
             refuseExistingOutput(hconf);
-            CheckpointLocation location = checkpoints.location(hconf);
-            Pointer model = model(checkpoints.open(hconf));
+            CheckpointStore store = checkpoints.open(hconf);
+            Pointer best = model(store);
+            LiveTrainModel model = LiveTrainModel.of(store, best).setInputCol("image").setKeyCol("key").setTopK(top)
+                    .setMaxBytes(limits.limits().maxBytes()).setMaxPixels(limits.limits().maxPixels());
             Dataset<Row> images = LiveTrainException.about("--input", () -> ScoreInput.read(spark, input, imageColumn));
             long started = System.nanoTime();
-            JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-            jsc.setJobDescription("LiveTrain: score " + input + " with step " + model.step() + " of run " + model.run());
-            Dataset<Row> scored = images.mapPartitions(new BatchScorer(jsc.broadcast(location), model, limits.limits(), top), Encoders.row(BatchScorer.SCHEMA));
+            spark.sparkContext().setJobDescription("LiveTrain: score " + input + " with step " + best.step() + " of run " + best.run());
+            Dataset<Row> scored = model.transform(images).select(col("key").as("path"), col("prediction"), col("confidence"), col("top"),
+                    col("model.run").as("model_run"), col("model.step").as("model_step"), col("model.sha256").as("model_sha256"), col("error"));
             if (format.equals("csv")) scored = scored.withColumn("top", to_json(col("top")));
             // every column in every row, also in JSON (whose writer drops null fields by default), as the Kafka scorer's records have
             scored.write().mode(overwrite ? SaveMode.Overwrite : SaveMode.ErrorIfExists).option("header", "true").option("ignoreNullFields", "false")
@@ -110,7 +109,7 @@ public final class ScoreCommand implements Callable<Integer> {
             Row counted = written.agg(count(lit(1)), count(col("error"))).first(); // one pass over what was written
             long rows = counted.getLong(0), errors = counted.getLong(1);
             parent.out.printf(Locale.ROOT, "scored %d images (%d errors) of %s with step %d of run %s in %.1f s (%.0f images/s) -> %s (%s)%n",
-                    rows, errors, input, model.step(), model.run(), seconds, rows / Math.max(seconds, 1e-9), output, format);
+                    rows, errors, input, best.step(), best.run(), seconds, rows / Math.max(seconds, 1e-9), output, format);
             return 0;
         } finally {
             spark.stop();

@@ -23,6 +23,8 @@ import org.livetrain.jobs.training.Trainer;
 import org.livetrain.jobs.training.TrainerKind;
 import org.livetrain.jobs.training.TrainingRun;
 import org.livetrain.model.ModelSpec;
+import org.livetrain.model.NativeKernels;
+import org.livetrain.model.NativeMemory;
 import org.livetrain.model.Models;
 import org.livetrain.spark.SparkSessions;
 import org.livetrain.store.Checkpoint;
@@ -98,7 +100,7 @@ public final class TrainingJob {
         c.byteps().validate(c.trainer());
     }
 
-    static void validate(RunRequest r) {
+    public static void validate(RunRequest r) {
         if (r.resuming() && r.fresh()) throw new LiveTrainException("--fresh: cannot start over and --resume at once");
         if (r.resuming() && r.runName() != null) throw new LiveTrainException("--run-name: names a new run; --resume " + r.runName() + " continues one");
         if (r.delete() && !r.fresh()) throw new LiveTrainException("--delete: only with --fresh (deletes the earlier runs instead of moving them aside)");
@@ -123,7 +125,11 @@ public final class TrainingJob {
             throw new LiveTrainException("--averaging-frequency: only the averaging trainer averages (this run's trainer is " + given.trainer() + ")");
         }
         Trainer trainer = trainer(given.trainer());
-        SparkSession spark = SparkSessions.create("LiveTrain train", trainer.slots(given), given.conf());
+        NativeKernels.enable(); // before the driver builds a network, also when no LiveTrain main or plugin ran
+        NativeMemory.guard();
+        // a session of the caller's (spark-shell, a Spark ML fit) is used as it is, and left running at the end
+        Optional<SparkSession> theirs = SparkSessions.existing();
+        SparkSession spark = theirs.orElseGet(() -> SparkSessions.create("LiveTrain train", trainer.slots(given), given.conf()));
         RunLock lock = null;
         try {
             trainer.check(JavaSparkContext.fromSparkContext(spark.sparkContext()), given);
@@ -151,11 +157,11 @@ public final class TrainingJob {
             TrainingRun.Inputs inputs = new TrainingRun.Inputs(data, split, model, check, Manifest.of(opened));
             Runs.Started started = Runs.start(store, lock, request, resumption, config, inputs, progress);
             TrainingRun.Start start = new TrainingRun.Start(started.from(), started.from().map(p -> store.meta(p).elapsedSeconds()).orElse(0.0));
-            return new TrainingRun(config, spark, inputs, started.run(), lock, progress, start,
+            return new TrainingRun(config, spark, theirs.isEmpty(), inputs, started.run(), lock, progress, start,
                     new TaskFailures(spark.sparkContext()));
         } catch (RuntimeException e) {
             if (lock != null) lock.close();
-            spark.stop();
+            if (theirs.isEmpty()) spark.stop();
             throw e;
         }
     }
@@ -193,7 +199,7 @@ public final class TrainingJob {
         }
     }
 
-    /** Trains, then scores the run's best checkpoint on the test split; records the run's end; stops Spark. */
+    /** Trains, then scores the run's best checkpoint on the test split; records the run's end; stops Spark when the job started it. */
     public static Result train(TrainingRun ctx) {
         RunStore run = ctx.run();
         Runnable interrupted = () -> {
@@ -229,17 +235,17 @@ public final class TrainingJob {
             // during shutdown (Ctrl-C) the hook runs by itself, and removing it would throw over the real error
             if (!ShutdownHookManager.get().isShutdownInProgress()) ShutdownHookManager.get().removeShutdownHook(interrupted);
             ctx.lock().close();
-            ctx.spark().stop();
+            if (ctx.ownsSpark()) ctx.spark().stop();
         }
     }
 
-    /** A prepared run that will not train after all (its prompt could not open): recorded as failed, lock released, Spark stopped. */
+    /** A prepared run that will not train after all (its prompt could not open): recorded as failed, lock released, its Spark stopped. */
     public static void abandon(TrainingRun ctx, String why) {
         try {
             endRun(ctx, RunInfo.FAILED, null, why);
         } finally {
             ctx.lock().close();
-            ctx.spark().stop();
+            if (ctx.ownsSpark()) ctx.spark().stop();
         }
     }
 

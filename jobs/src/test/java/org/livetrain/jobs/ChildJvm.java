@@ -1,5 +1,6 @@
 package org.livetrain.jobs;
 
+import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,6 +24,14 @@ final class ChildJvm implements AutoCloseable {
     }
 
     static ChildJvm start(Path logs, String name, List<String> systemProperties, String... args) throws IOException {
+        return main(logs, name, null, systemProperties, "", "org.livetrain.cli.LiveTrain", args);
+    }
+
+    /**
+     * Any main class, in {@code workDir} (null: this one's), with {@code classes} (a path or "") ahead of the
+     * test's class path.
+     */
+    static ChildJvm main(Path logs, String name, Path workDir, List<String> systemProperties, String classes, String mainClass, String... args) throws IOException {
         Files.createDirectories(logs);
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -32,12 +41,13 @@ final class ChildJvm implements AutoCloseable {
         if (log4j != null) cmd.add("-Dlog4j2.configurationFile=" + log4j);
         for (String p : systemProperties) cmd.add("-D" + p);
         cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
-        cmd.add("org.livetrain.cli.LiveTrain");
+        cmd.add((classes.isEmpty() ? "" : classes + File.pathSeparator) + System.getProperty("java.class.path"));
+        cmd.add(mainClass);
         cmd.addAll(List.of(args));
         Path out = logs.resolve(name + ".out"), err = logs.resolve(name + ".err");
-        Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-        return new ChildJvm(p, out, err);
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
+        if (workDir != null) pb.directory(workDir.toFile());
+        return new ChildJvm(pb.start(), out, err);
     }
 
     int waitFor(long seconds) throws InterruptedException {

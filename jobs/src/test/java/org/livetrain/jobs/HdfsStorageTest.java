@@ -24,6 +24,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.cli.LiveTrain;
+import org.livetrain.ml.LiveTrainModel;
 import org.livetrain.kafka.KafkaScorer;
 import org.livetrain.serving.ServingStats;
 import org.livetrain.serving.ImageLimits;
@@ -396,6 +397,20 @@ class HdfsStorageTest {
             long right = rows.stream().filter(x -> !x.isNullAt(1) && x.getString(0).matches(".*/" + x.getString(1) + "/[^/]+\\.png")).count();
             assertTrue(right > 0.8 * 3000, right + " of 3000 predictions match the folder's label");
             assertEquals(3, rows.get(0).getList(3).size(), "the top 3 classes");
+
+            // the Spark ML model: saved to HDFS, loaded from there, reading the same files by their hdfs:// paths
+            LiveTrainModel.fromCheckpoint(base + "/checkpoints").write().save(base + "/model");
+            Map<String, Row> byModel = new HashMap<>();
+            for (Row m : LiveTrainModel.load(base + "/model").setInputCol("path").transform(spark.read().parquet(out).select("path")).collectAsList()) {
+                byModel.put(m.getString(0), m);
+            }
+            assertEquals(3001, byModel.size());
+            for (Row x : rows) {
+                Row m = byModel.get(x.getString(0));
+                assertEquals(x.isNullAt(1) ? null : x.getString(1), m.getAs("prediction"), x.getString(0));
+                if (!x.isNullAt(1)) assertEquals(x.getDouble(2), m.<Double>getAs("confidence"), 1e-9, x.getString(0));
+            }
+            assertTrue(byModel.values().stream().filter(m -> m.getAs("error") != null).allMatch(m -> m.getString(0).endsWith("/4/broken.png")));
         } finally {
             spark.stop();
         }

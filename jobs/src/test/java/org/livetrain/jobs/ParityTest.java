@@ -9,6 +9,8 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.spark.sql.Encoders;
+import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.streaming.StreamingQuery;
 import org.bytedeco.javacpp.IntPointer;
@@ -23,6 +25,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.data.Batches;
 import org.livetrain.data.Dataset;
+import org.livetrain.ml.LiveTrainModel;
 import org.livetrain.data.FolderPool;
 import org.livetrain.data.LabeledImage;
 import org.livetrain.data.Split;
@@ -59,14 +62,15 @@ import static org.bytedeco.opencv.global.opencv_imgproc.FILLED;
 import static org.bytedeco.opencv.global.opencv_imgproc.circle;
 import static org.bytedeco.opencv.global.opencv_imgproc.rectangle;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * What the model sees is part of the model: the test split of a data set, exported as files (PNG, and
- * JPEG at quality 90), is answered through the terminal reader, the Kafka scorer and the batch score job as
- * the trainer's own test evaluation answered it (every PNG file of 28x28 data, and at least 99% of the JPEG
- * files), and the three serving paths give the same predictions and confidences.
+ * JPEG at quality 90), is answered through the terminal reader, the Kafka scorer, the batch score job and the
+ * Spark ML model as the trainer's own test evaluation answered it (every PNG file of 28x28 data, and at least
+ * 99% of the JPEG files), and the four serving paths give the same predictions and confidences.
  */
 @Tag("slow")
 class ParityTest {
@@ -167,14 +171,16 @@ class ParityTest {
                 expected.put(f.toString(), answer);
             }
         }
-        Map<String, Answer> prompt = viaPrompt(ckpt, files), kafka = viaKafka(ckpt, files, name, expected.keySet()), score = viaScore(ckpt, files, name);
-        for (String f : expected.keySet()) { // the three serving paths give the same answer, to the confidence
-            for (Map<String, Answer> other : List.of(kafka, score)) {
+        Map<String, Answer> prompt = viaPrompt(ckpt, files), kafka = viaKafka(ckpt, files, name, expected.keySet()), score = viaScore(ckpt, files, name),
+                model = viaModel(ckpt, name, expected.keySet());
+        for (String f : expected.keySet()) { // the four serving paths give the same answer, to the confidence
+            for (Map<String, Answer> other : List.of(kafka, score, model)) {
                 assertEquals(prompt.get(f).prediction(), other.get(f).prediction(), f);
                 assertEquals(prompt.get(f).confidence(), other.get(f).confidence(), 1e-6, f);
             }
         }
-        for (var served : List.of(Map.entry("prompt", prompt), Map.entry("Kafka scorer", kafka), Map.entry("score job", score))) {
+        for (var served : List.of(Map.entry("prompt", prompt), Map.entry("Kafka scorer", kafka), Map.entry("score job", score),
+                Map.entry("Spark ML model", model))) {
             for (String ext : List.of("png", "jpg")) {
                 int n = 0, same = 0;
                 List<String> differ = new ArrayList<>();
@@ -246,6 +252,28 @@ class ParityTest {
             }
         }
         return out;
+    }
+
+    /**
+     * Every file's path in a DataFrame, answered by the Spark ML model of the best checkpoint, saved and loaded
+     * again (a path column: each executor reads its files): path to answer.
+     */
+    static Map<String, Answer> viaModel(Path ckpt, String name, Collection<String> paths) throws Exception {
+        SparkSession spark = SparkSessions.create("parity-model-" + name, 2, Map.of("spark.ui.enabled", "false"));
+        try {
+            String saved = dir.resolve("model-" + name).toString();
+            LiveTrainModel.fromCheckpoint(ckpt.toString()).write().overwrite().save(saved);
+            Map<String, Answer> out = new HashMap<>();
+            LiveTrainModel model = LiveTrainModel.load(saved).setInputCol("path");
+            for (Row r : model.transform(spark.createDataset(List.copyOf(paths), Encoders.STRING()).toDF("path")).collectAsList()) {
+                assertNull(r.getAs("error"), r.toString());
+                out.put(r.getAs("path"), new Answer(r.getAs("prediction"), r.getAs("confidence")));
+            }
+            assertEquals(paths.size(), out.size(), "every path answered");
+            return out;
+        } finally {
+            spark.stop();
+        }
     }
 
     /** Every file's path pushed to a topic and answered by the Structured Streaming scorer: path to prediction. */

@@ -30,6 +30,7 @@ import java.util.TreeMap;
 import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -60,7 +61,9 @@ class TableDataTest {
                 .withColumn("label", functions.regexp_extract(functions.col("path"), "/(\\d)/[^/]+$", 1))
                 .write().option("path", dir.resolve("warehouse/digits").toString()).saveAsTable("digits");
         String ckpt = dir.resolve("ckpt").toString();
-        Cli r = Cli.run("train", "--data", "table:digits", "--epochs", "2", "--eval-every", "20", "--checkpoint-dir", ckpt); // stops the session at its end
+        Cli r = Cli.run("train", "--data", "table:digits", "--epochs", "2", "--eval-every", "20", "--checkpoint-dir", ckpt);
+        assertFalse(spark.sparkContext().isStopped(), "training in the caller's session leaves it running");
+        spark.stop();
         assertEquals(0, r.exitCode(), () -> r.out() + r.err());
         assertTrue(r.out().contains("data check: all 1500 examples can be used"), r.out());
         assertTrue(r.out().contains("split by a hash of each row's path"), r.out());

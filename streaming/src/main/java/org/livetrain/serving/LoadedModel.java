@@ -5,6 +5,8 @@ import org.livetrain.data.Batches;
 import org.livetrain.image.InputContract;
 import org.livetrain.model.Network;
 import org.livetrain.store.Checkpoint;
+import org.livetrain.store.Pointer;
+import org.livetrain.store.StoredModel;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
@@ -32,21 +34,29 @@ public final class LoadedModel {
     private final String sha256;
 
     public LoadedModel(Checkpoint cp) {
-        this.network = cp.network();
+        this(cp.network(), cp.input(), cp.pointer(), cp.pointer().run() != null ? cp.pointer().run() : cp.meta().run());
+    }
+
+    /** A model that travelled as verified bytes (a scoring job's, a Spark ML model's). */
+    public LoadedModel(StoredModel m) {
+        this(m.network(false), m.input(), m.pointer(), m.pointer().run());
+    }
+
+    private LoadedModel(Network network, InputContract input, Pointer pointer, String run) {
+        this.network = network;
         idle.push(network);
-        this.input = cp.input();
-        int n = outputs(cp);
+        this.input = input;
+        int n = outputs(pointer.path());
         List<String> names = input.classes();
         this.classes = names != null && names.size() == n ? List.copyOf(names) : IntStream.range(0, n).mapToObj(Integer::toString).toList();
-        this.step = cp.meta().step();
-        this.run = cp.pointer().run() != null ? cp.pointer().run() : cp.meta().run();
-        this.devAccuracy = cp.meta().devAccuracy();
-        this.sha256 = cp.pointer().sha256();
+        this.step = pointer.step();
+        this.run = run;
+        this.devAccuracy = pointer.devAccuracy();
+        this.sha256 = pointer.sha256();
     }
 
     /** The network takes the contract's input and gives one output per class, or the checkpoint is refused; its number of outputs. */
-    private int outputs(Checkpoint cp) {
-        String where = cp.pointer().path();
+    private int outputs(String where) {
         long outputs;
         try {
             outputs = network.output(Nd4j.zeros(1, input.shape().pixels())).size(1);

@@ -4,6 +4,8 @@ import org.apache.spark.BarrierTaskContext;
 import org.apache.spark.SparkEnv;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Pool;
+import org.livetrain.model.NativeKernels;
+import org.livetrain.model.NativeMemory;
 import org.livetrain.ps.SummationServer;
 import org.livetrain.store.Pointer;
 import org.slf4j.Logger;
@@ -41,6 +43,8 @@ final class BarrierTask extends AbstractFunction1<Iterator<Pool.Checked>, Iterat
 
     @Override
     public Iterator<String> apply(Iterator<Pool.Checked> shard) {
+        NativeKernels.enable(); // also in a session without LiveTrain's plugin (a Spark ML fit in a user's spark-shell)
+        NativeMemory.guard();
         BarrierTaskContext task = BarrierTaskContext.get();
         int id = task.partitionId();
         String summary;

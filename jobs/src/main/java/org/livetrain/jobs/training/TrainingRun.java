@@ -14,11 +14,12 @@ import org.livetrain.store.RunStore;
 import java.util.Optional;
 
 /**
- * A run prepared by the training job, as a {@link Trainer} is handed it: its settings, Spark, what it
+ * A run prepared by the training job, as a {@link Trainer} is handed it: its settings, Spark (and whether the
+ * job created the session, so stops it at the end, or trains in a session of its caller's), what it
  * trains on and with, where it publishes (the run, under the directory's lock), where its progress goes,
  * where a resumed run starts, and why tasks failed.
  */
-public record TrainingRun(TrainConfig config, SparkSession spark, Inputs inputs, RunStore run, RunLock lock, Progress progress, Start start,
+public record TrainingRun(TrainConfig config, SparkSession spark, boolean ownsSpark, Inputs inputs, RunStore run, RunLock lock, Progress progress, Start start,
                           TaskFailures failures) {
     /**
      * What the run trains on and with: the data set (its contract decided, bad examples left out), its split, the
