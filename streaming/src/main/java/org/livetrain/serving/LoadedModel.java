@@ -3,6 +3,7 @@ package org.livetrain.serving;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Batches;
 import org.livetrain.image.InputContract;
+import org.livetrain.model.NativeThreads;
 import org.livetrain.model.Network;
 import org.livetrain.store.Checkpoint;
 import org.livetrain.store.Pointer;
@@ -106,6 +107,7 @@ public final class LoadedModel {
      * batch of 64).
      */
     public List<float[]> probabilities(List<float[]> images) {
+        NativeThreads.asConfigured(); // the prompt's thread loaded ND4J, which leaves it a team of 4
         Network net = idle.poll();
         if (net == null) net = network.copy();
         try {

@@ -8,6 +8,8 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Requests read line by line from a stream (a pipe, a file, a test), answers printed as plain lines: every
@@ -19,6 +21,12 @@ import java.util.List;
  * holds records only.
  */
 public final class PipedPrompt implements PromptIO {
+    /** Lines closer than this are a stream (300 lines/s are 3.3 ms apart; a person types far slower). */
+    static final long STREAMING_GAP = TimeUnit.MILLISECONDS.toNanos(20);
+    /** How long a line of a stream waits for the next ones. */
+    static final long LINGER = TimeUnit.MILLISECONDS.toNanos(5);
+    private static final long POLL = TimeUnit.MICROSECONDS.toNanos(500);
+
     private final BufferedReader in;
     private final PrintStream out;
     private final PrintStream err;
@@ -26,6 +34,8 @@ public final class PipedPrompt implements PromptIO {
     private final ArrayDeque<String> ahead = new ArrayDeque<>();
     private boolean ended;
     private boolean promptShown;
+    /** When the last line came off the stream, and how long after the one before it. */
+    private long lastRead = System.nanoTime() - STREAMING_GAP, gap = Long.MAX_VALUE;
 
     public PipedPrompt(InputStream in, PrintStream out, PrintStream err, boolean json) {
         this.in = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
@@ -43,7 +53,7 @@ public final class PipedPrompt implements PromptIO {
                 promptShown = true;
             }
         }
-        String line = ahead.isEmpty() && !ended ? in.readLine() : ahead.poll();
+        String line = ahead.isEmpty() && !ended ? read() : ahead.poll();
         synchronized (this) {
             promptShown = false;
             if (line == null && !json) out.println();
@@ -52,14 +62,35 @@ public final class PipedPrompt implements PromptIO {
         return line;
     }
 
+    /**
+     * The lines already here after the one just read, up to {@code max}. While lines stream in (the last one
+     * came within {@link #STREAMING_GAP} of the one before), waits up to {@link #LINGER} for more, so that a
+     * steady stream is scored a few lines per forward pass instead of one: the pass costs about as much for a
+     * few images as for one (docs/PERFORMANCE.md, Serving cost). A single typed line never waits.
+     */
     @Override
     public List<String> waiting(int max) throws IOException {
-        while (ahead.size() < max && !ended && in.ready()) {
-            String line = in.readLine();
-            if (line == null) ended = true;
-            else ahead.add(line);
+        long deadline = System.nanoTime() + (gap < STREAMING_GAP ? LINGER : 0);
+        while (ahead.size() < max && !ended) {
+            if (in.ready()) {
+                String line = read();
+                if (line == null) ended = true;
+                else ahead.add(line);
+            } else if (System.nanoTime() < deadline) {
+                LockSupport.parkNanos(POLL);
+            } else {
+                break;
+            }
         }
         return ahead.stream().limit(max).toList();
+    }
+
+    private String read() throws IOException {
+        String line = in.readLine();
+        long now = System.nanoTime();
+        gap = now - lastRead;
+        lastRead = now;
+        return line;
     }
 
     @Override
