@@ -35,7 +35,8 @@ import java.util.concurrent.TimeoutException;
 /**
  * The Structured Streaming query of {@code submit.sh stream}: image paths from an input topic (at most
  * {@code maxOffsetsPerTrigger} per micro-batch), one JSON prediction record per request to an output topic,
- * keyed by request id ({@link AnswerBatch}; the Kafka sink itself in continuous processing). Its offsets live
+ * keyed by request id ({@link AnswerBatch}: each partition sends its answers with this JVM's producer; Spark's
+ * Kafka sink in continuous processing). Its offsets live
  * in a query checkpoint on shared storage, so a restarted scorer resumes where it stopped; writes are
  * at-least-once, and a replayed request keeps its request id.
  */
@@ -79,20 +80,19 @@ public final class KafkaScorer {
         ensureTopics(s.topics());
         if (isLocal(s.query().checkpoint())) {
             // Spark's default writes the offset and commit logs through Hadoop's FileContext, whose rename on a
-            // local disk runs `readlink` in a child process when Hadoop's native library is absent (as here):
-            // two processes per micro-batch. The FileSystem-based manager renames with java.io.
-            spark.conf().set(CHECKPOINT_FILE_MANAGER, "org.apache.spark.sql.execution.streaming.FileSystemBasedCheckpointFileManager");
+            // local disk runs `readlink` in a child process when Hadoop's native library is absent (as here),
+            // and Hadoop's local file system runs `chmod` for each new file: this one renames and writes with java.io.
+            spark.conf().set(CHECKPOINT_FILE_MANAGER, LocalQueryLog.class.getName());
         }
         Dataset<Row> requests = source(spark, s);
         // the model directory's Hadoop configuration (hundreds of properties) goes to the executors once, not with every micro-batch's tasks
         Broadcast<CheckpointLocation> models = JavaSparkContext.fromSparkContext(spark.sparkContext()).broadcast(s.models());
         RequestScorer scorer = new RequestScorer(models, s.reading(), s.query().continuous() ? 1 : Scorer.BATCH, stats);
-        Map<String, String> sink = new LinkedHashMap<>(kafkaOptions(s.topics()));
-        sink.put("topic", s.topics().output());
         DataStreamWriter<Row> writer = s.query().continuous()
                 // continuous processing has no micro-batches: the map from source to sink is the whole plan
-                ? requests.mapPartitions(scorer, Encoders.row(AnswerBatch.ANSWER)).writeStream().format("kafka").options(sink)
-                : requests.writeStream().foreachBatch(new AnswerBatch(scorer, sink, stats));
+                ? requests.mapPartitions(scorer, Encoders.row(AnswerBatch.ANSWER)).writeStream().format("kafka")
+                        .options(kafkaOptions(s.topics())).option("topic", s.topics().output())
+                : requests.writeStream().foreachBatch(new AnswerBatch(scorer, s.topics().output(), clientSettings(s.topics())));
         try {
             return writer.option("checkpointLocation", s.query().checkpoint()).trigger(trigger(s.query().trigger())).start();
         } catch (TimeoutException e) {
@@ -116,8 +116,15 @@ public final class KafkaScorer {
     /** The Kafka clients' settings, as Spark's Kafka source and sink take them. */
     private static Map<String, String> kafkaOptions(Topics s) {
         Map<String, String> o = new LinkedHashMap<>();
-        o.put("kafka.bootstrap.servers", s.bootstrapServers());
-        s.kafkaProperties().forEach((k, v) -> o.put("kafka." + k, v));
+        clientSettings(s).forEach((k, v) -> o.put("kafka." + k, v));
+        return o;
+    }
+
+    /** The Kafka clients' settings, as a client takes them: the broker and the user's properties. */
+    private static Map<String, String> clientSettings(Topics s) {
+        Map<String, String> o = new LinkedHashMap<>();
+        o.put("bootstrap.servers", s.bootstrapServers());
+        o.putAll(s.kafkaProperties());
         return o;
     }
 

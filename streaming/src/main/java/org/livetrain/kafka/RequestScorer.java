@@ -154,9 +154,10 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
         return new Checked(new Scorer.Request(id, text, text), null); // the file is opened and checked once, when it is read
     }
 
-    /** For tests and a clean shutdown: forget the cached services of this JVM. */
+    /** For tests and a clean shutdown: forget the cached services of this JVM, and close its answer producers. */
     public static void closeAll() {
         MODELS.values().forEach(BestModelService::close);
         MODELS.clear();
+        AnswerSender.closeAll();
     }
 }

@@ -303,10 +303,10 @@ class KafkaScorerTest {
     /**
      * Issue 25, point 3: one record of 90,000 NUL bytes (key and value) once became an answer larger than the
      * producer takes, failed its micro-batch for good and stopped every answer after it. Now it gets a small
-     * error record, and the paths after it are answered by the same query, which never fails. And when a batch
-     * still cannot be written (here an output topic that takes records of at most 2,000 bytes, and a request
-     * whose long path makes its answer larger), its requests are answered with an error record after 3
-     * attempts, said once, and the stream goes on.
+     * error record, and the paths after it are answered by the same query, which never fails. And when an
+     * answer still cannot be written (here an output topic that takes records of at most 2,000 bytes, and a
+     * request whose long path makes its answer larger), its request is answered with an error record naming the
+     * refusal, never retried as it was, this is said once, and the stream goes on.
      */
     @Test
     void poisonRequestsAreAnsweredAndTheQueryNeverStops() throws Exception {
@@ -348,7 +348,7 @@ class KafkaScorerTest {
                         assertTrue(a.get("error").asText().equals("a request of 90000 bytes: an image path is at most 16384 bytes"), a.get("error").asText());
                         assertTrue(a.get("request_id").asText().endsWith("... (cut from 90000 characters)"), "the id is echoed cut");
                     } else {
-                        assertTrue(a.get("error").asText().startsWith("not answered: micro-batch ") && a.get("error").asText().contains("RecordTooLargeException"),
+                        assertTrue(a.get("error").asText().startsWith("not answered: the output topic refused the answer (") && a.get("error").asText().contains("RecordTooLargeException"),
                                 a.get("error").asText());
                         assertEquals("long", a.get("request_id").asText());
                     }
@@ -360,7 +360,7 @@ class KafkaScorerTest {
                 }
             }
             assertEquals(1, said.size(), said.toString());
-            assertTrue(said.get(0).contains("could not be written in 3 attempts (RecordTooLargeException: "), said.get(0));
+            assertTrue(said.get(0).contains("the output topic refused 1 of its 1 answers (RecordTooLargeException: "), said.get(0));
         } finally {
             logger.removeAppender(capture);
             Configurator.setLevel(logger.getName(), was);
