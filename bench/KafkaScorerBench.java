@@ -24,11 +24,13 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
+import static org.bytedeco.opencv.global.opencv_core.CV_8UC3;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
 
 /**
@@ -39,9 +41,10 @@ import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
  *
  *   burst CKPT WORK TRIGGER N RATE SECONDS   warm-up, N paths at once, then RATE paths/s for SECONDS
  *   serve CKPT WORK TRIGGER RATE SECONDS     warm-up, then RATE paths/s for SECONDS (beside a training run)
- *   soak BOOTSTRAP WORK IN OUT RATE COUNT   no broker or scorer of its own: COUNT paths at RATE/s to a running
- *                                            `submit.sh stream`, with latency per minute
+ *   soak BOOTSTRAP WORK IN OUT RATE COUNT [BURST]   no broker or scorer of its own: COUNT paths at RATE/s to a
+ *                                            running `submit.sh stream`, with latency per minute; then BURST paths at once
  *   images WORK                              only writes the 1,000 PNG files and prints their paths
+ * With -Dphotos=true the requests are 100 synthetic 640x480 colour JPEG photos instead of the digits.
  */
 public class KafkaScorerBench {
     static final int IMAGES = 1000;
@@ -49,16 +52,17 @@ public class KafkaScorerBench {
     public static void main(String[] a) throws Exception {
         String mode = a[0];
         if (mode.equals("images")) {
-            images(Path.of(a[1]).resolve("images")).forEach(System.out::println);
+            requests(Path.of(a[1])).forEach(System.out::println);
             return;
         }
         if (mode.equals("soak")) {
-            List<String> paths = images(Files.createDirectories(Path.of(a[2])).resolve("images"));
+            List<String> paths = requests(Files.createDirectories(Path.of(a[2])));
             Load load = new Load(a[1], paths, a[3], a[4]);
             try {
                 int rate = Integer.parseInt(a[5]);
                 load.paced("soak", rate, Integer.parseInt(a[6]));
                 load.perMinute(0, load.next);
+                if (a.length > 7) load.burst(Integer.parseInt(a[7]));
             } finally {
                 load.close();
             }
@@ -67,7 +71,7 @@ public class KafkaScorerBench {
         String ckpt = a[1];
         Path work = Files.createDirectories(Path.of(a[2]));
         String trigger = a[3];
-        List<String> paths = images(work.resolve("images"));
+        List<String> paths = requests(work);
         Path kafkaDir = Files.createTempDirectory(work, "kafka");
         try (LocalKafkaBroker broker = new LocalKafkaBroker(0, kafkaDir)) {
             SparkSession spark = SparkSessions.create("scorer-bench", 2, Map.of("spark.ui.enabled", "false"));
@@ -108,6 +112,43 @@ public class KafkaScorerBench {
         mean.forEach((k, v) -> b.append(String.format(" %s %.1f", k, v)));
         System.out.printf("batches: last %d, %.1f requests each; mean ms:%s%n", recent.length, rows / (double) Math.max(1, recent.length), b);
     }
+
+    /** The requests' files: the digits, or with -Dphotos=true the photos. */
+    static List<String> requests(Path work) throws Exception {
+        return Boolean.getBoolean("photos") ? photos(work.resolve("photos")) : images(work.resolve("images"));
+    }
+
+    /**
+     * PHOTOS synthetic 640x480 colour JPEG files (written once) with what makes a photo cost what it costs to
+     * decode: smooth shading, edges and sensor-like noise (about 175 KB each at OpenCV's default quality 95).
+     */
+    static List<String> photos(Path dir) throws Exception {
+        Files.createDirectories(dir);
+        List<String> out = new ArrayList<>();
+        Random rnd = new Random(29);
+        for (int i = 0; i < PHOTOS; i++) {
+            Path f = dir.resolve("photo-" + i + ".jpg");
+            out.add(f.toAbsolutePath().toString());
+            if (Files.exists(f)) continue;
+            Mat m = new Mat(480, 640, CV_8UC3);
+            double cx = rnd.nextDouble() * 640, cy = rnd.nextDouble() * 480, r = 60 + rnd.nextDouble() * 120;
+            try (UByteIndexer ix = m.createIndexer()) {
+                for (int y = 0; y < 480; y++) {
+                    for (int x = 0; x < 640; x++) {
+                        boolean inside = Math.hypot(x - cx, y - cy) < r;
+                        for (int c = 0; c < 3; c++) {
+                            double shade = 128 + 90 * Math.sin((x * (c + 1) + y * (3 - c) + i * 37) / 97.0) + (inside ? 60 : 0);
+                            ix.put(y, x, c, (int) Math.max(0, Math.min(255, shade + rnd.nextGaussian() * 12)));
+                        }
+                    }
+                }
+            }
+            imwrite(f.toString(), m);
+        }
+        return out;
+    }
+
+    static final int PHOTOS = 100;
 
     /** The first IMAGES test-split digits as 28x28 PNG files (written once). */
     static List<String> images(Path dir) throws Exception {

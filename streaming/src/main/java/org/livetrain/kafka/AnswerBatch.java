@@ -26,14 +26,17 @@ final class AnswerBatch implements VoidFunction2<Dataset<Row>, Long> {
 
     private final AnswerSender sender;
 
-    /** @param kafka the Kafka clients' settings ({@code bootstrap.servers} and the user's properties, without the {@code kafka.} prefix) */
-    AnswerBatch(RequestScorer scorer, String topic, Map<String, String> kafka) {
-        this.sender = new AnswerSender(scorer, topic, kafka);
+    /**
+     * @param requests the columns of the Kafka source's rows
+     * @param kafka the Kafka clients' settings ({@code bootstrap.servers} and the user's properties, without the {@code kafka.} prefix)
+     */
+    AnswerBatch(StructType requests, RequestScorer scorer, String topic, Map<String, String> kafka) {
+        this.sender = new AnswerSender(requests, scorer, topic, kafka);
     }
 
     @Override
     public void call(Dataset<Row> requests, Long batch) {
-        AnswerSender.Sent sent = requests.javaRDD().mapPartitions(sender).fold(AnswerSender.Sent.NONE, AnswerSender.Sent::plus);
+        AnswerSender.Sent sent = requests.queryExecution().toRdd().toJavaRDD().mapPartitions(sender).fold(AnswerSender.Sent.NONE, AnswerSender.Sent::plus);
         if (sent.refused() > 0) {
             LOG.warn("micro-batch {}: the output topic refused {} of its {} answers ({}); each of those requests is answered with an error record instead",
                     batch, sent.refused(), sent.answers(), sent.why());

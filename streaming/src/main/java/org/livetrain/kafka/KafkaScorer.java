@@ -92,7 +92,7 @@ public final class KafkaScorer {
                 // continuous processing has no micro-batches: the map from source to sink is the whole plan
                 ? requests.mapPartitions(scorer, Encoders.row(AnswerBatch.ANSWER)).writeStream().format("kafka")
                         .options(kafkaOptions(s.topics())).option("topic", s.topics().output())
-                : requests.writeStream().foreachBatch(new AnswerBatch(scorer, s.topics().output(), clientSettings(s.topics())));
+                : requests.writeStream().foreachBatch(new AnswerBatch(requests.schema(), scorer, s.topics().output(), clientSettings(s.topics())));
         try {
             return writer.option("checkpointLocation", s.query().checkpoint()).trigger(trigger(s.query().trigger())).start();
         } catch (TimeoutException e) {
