@@ -11,6 +11,7 @@ import org.bytedeco.opencv.opencv_core.Mat;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.LabeledImage;
 import org.livetrain.data.Split;
+import org.livetrain.kafka.Delivery;
 import org.livetrain.kafka.KafkaScorer;
 import org.livetrain.kafka.LocalKafkaBroker;
 import org.livetrain.serving.ImageLimits;
@@ -44,7 +45,8 @@ import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
  *   soak BOOTSTRAP WORK IN OUT RATE COUNT [BURST]   no broker or scorer of its own: COUNT paths at RATE/s to a
  *                                            running `submit.sh stream`, with latency per minute; then BURST paths at once
  *   images WORK                              only writes the 1,000 PNG files and prints their paths
- * With -Dphotos=true the requests are 100 synthetic 640x480 colour JPEG photos instead of the digits.
+ * With -Dphotos=true the requests are 100 synthetic 640x480 colour JPEG photos instead of the digits; with
+ * -Ddelivery=at-least-once|exactly-once the scorer's delivery (default: exactly-once with micro-batches).
  */
 public class KafkaScorerBench {
     static final int IMAGES = 1000;
@@ -77,7 +79,8 @@ public class KafkaScorerBench {
             SparkSession spark = SparkSessions.create("scorer-bench", 2, Map.of("spark.ui.enabled", "false"));
             StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(
                     new KafkaScorer.Topics(broker.bootstrapServers(), "in", "out", Map.of()), new CheckpointLocation(ckpt, new Configuration()),
-                    new KafkaScorer.Query(Files.createTempDirectory(work, "query").toString(), trigger, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER),
+                    new KafkaScorer.Query(Files.createTempDirectory(work, "query").toString(), trigger, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER,
+                            Delivery.parse(System.getProperty("delivery", trigger.equals("continuous") ? "at-least-once" : "exactly-once"))),
                     new KafkaScorer.Reading(List.of(work.toString()), ImageLimits.DEFAULT)));
             Load load = new Load(broker.bootstrapServers(), paths, "in", "out");
             try {
@@ -187,7 +190,7 @@ public class KafkaScorerBench {
             producer = new KafkaProducer<>(Map.of("bootstrap.servers", bootstrap, "linger.ms", "1"), new StringSerializer(), new StringSerializer());
             consumer = new Thread(() -> {
                 try (KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", bootstrap, "group.id", "bench",
-                        "auto.offset.reset", "earliest"), new StringDeserializer(), new StringDeserializer())) {
+                        "auto.offset.reset", "earliest", "isolation.level", "read_committed"), new StringDeserializer(), new StringDeserializer())) {
                     c.subscribe(List.of(out));
                     while (!stop.get()) {
                         c.poll(Duration.ofMillis(20)).forEach(r -> {

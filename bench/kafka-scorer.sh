@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Kafka scorer benchmark, one run: throughput and push-to-answer latency of 10,000 paths pushed at once
-# and of a steady stream, with the default trigger and with --trigger continuous; then the slowdown of
-# a training run that shares the machine with a scorer answering a steady stream.
+# and of a steady stream, with micro-batches delivering exactly once and at least once (side by side,
+# ROUNDS times each, alternating; default 2) and with --trigger continuous; then (TRAIN=1, the default) the
+# slowdown of a training run that shares the machine with a scorer answering a steady stream.
 #   bench/kafka-scorer.sh [N] [RATE] [SECONDS]     (defaults 10000, 300, 20)
 # Trains one epoch first for the model to serve (bench/work/ckpt) when there is none.
 set -euo pipefail
@@ -20,16 +21,23 @@ jar=$(ls "$ROOT"/jobs/target/livetrain-jobs-*.jar | head -n1)
 cp="$jar:$(cat "$ROOT/jobs/target/classpath.txt")"
 JAVA17_FLAGS=$(sed -n 's/^JAVA17_FLAGS="\(.*\)"$/\1/p' "$ROOT/submit.sh")
 export OMP_NUM_THREADS=1 SPARK_LOCAL_IP=127.0.0.1
-bench() {
+bench() { # [-Dname=value...] MODE ARGS...
+  local props=()
+  while [[ "${1:-}" == -D* ]]; do props+=("$1"); shift; done
   # shellcheck disable=SC2086
-  java -Xmx4g $JAVA17_FLAGS -Dorg.eclipse.deeplearning4j.helpers.disable=false -Dlog4j2.configurationFile="$ROOT/conf/log4j2.properties" -cp "$cp" \
-    "$ROOT/bench/KafkaScorerBench.java" "$@" 2> >(grep -v ' WARN ' >&2)
+  java -Xmx4g $JAVA17_FLAGS -Dorg.eclipse.deeplearning4j.helpers.disable=false -Dlog4j2.configurationFile="$ROOT/conf/log4j2.properties" \
+    "${props[@]}" -cp "$cp" "$ROOT/bench/KafkaScorerBench.java" "$@" 2> >(grep -v ' WARN ' >&2)
 }
-echo "== default trigger (micro-batches as fast as they finish)"
-bench burst "$ckpt" "$work" "0 seconds" "$n" "$rate" "$secs"
+for round in $(seq "${ROUNDS:-2}"); do
+  for delivery in at-least-once exactly-once; do
+    echo "== default trigger (micro-batches as fast as they finish), --delivery $delivery, round $round"
+    bench -Ddelivery="$delivery" burst "$ckpt" "$work" "0 seconds" "$n" "$rate" "$secs"
+  done
+done
 echo "== --trigger continuous"
 bench burst "$ckpt" "$work" continuous "$n" "$rate" "$secs"
 
+[ "${TRAIN:-1}" = 1 ] || exit 0
 # the last progress line of a training run ends with its elapsed time (mm:ss)
 train_secs() {
   rm -rf "$1"

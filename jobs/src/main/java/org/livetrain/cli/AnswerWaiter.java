@@ -35,6 +35,8 @@ final class AnswerWaiter implements AutoCloseable {
         Properties p = new Properties();
         p.putAll(client);
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        // committed answers only: with exactly-once delivery, each request's answer once, whatever the scorer went through
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.put(ConsumerConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, String.valueOf(timeout.toMillis()));
         this.topic = topic;
         this.consumer = new KafkaConsumer<>(p, new StringDeserializer(), new StringDeserializer());

@@ -1,9 +1,12 @@
 package org.livetrain.cli;
 
+import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.sql.streaming.StreamingQuery;
 import org.apache.spark.sql.streaming.StreamingQueryException;
 import org.livetrain.LiveTrainException;
+import org.livetrain.jobs.byteps.Hooks;
+import org.livetrain.kafka.Delivery;
 import org.livetrain.kafka.KafkaScorer;
 import org.livetrain.kafka.RequestScorer;
 import org.livetrain.serving.ServingStats;
@@ -26,7 +29,7 @@ import java.util.concurrent.Callable;
 /** {@code livetrain stream}: the Kafka scorer, a Structured Streaming query. */
 @Command(name = "stream", mixinStandardHelpOptions = true, sortOptions = false, showDefaultValues = true,
         description = {"Score image paths read from a Kafka topic with the best model so far, and write one JSON record per request",
-                "({\"request_id\", \"path\", \"prediction\", \"confidence\", \"top\", \"model_step\", \"model_run\", \"model_val_accuracy\", \"error\"})",
+                "({\"request_id\", \"path\", \"prediction\", \"confidence\", \"top\", \"model_step\", \"model_run\", \"model_sha256\", \"model_val_accuracy\", \"error\"})",
                 "to another topic, keyed by request id. Runs until stopped; a restarted scorer resumes from its offsets."})
 public final class StreamCommand implements Callable<Integer> {
     @Mixin
@@ -47,6 +50,11 @@ public final class StreamCommand implements Callable<Integer> {
     @Option(names = "--trigger", paramLabel = "INTERVAL", defaultValue = "250 milliseconds",
             description = "Micro-batch interval ('0 seconds': as soon as the previous one ends, which keeps polling Kafka when idle), or 'continuous'.")
     String trigger;
+
+    @Option(names = "--delivery", paramLabel = "MODE", defaultValue = "exactly-once",
+            description = "exactly-once: each micro-batch's answers in Kafka transactions, so a consumer reading with isolation.level=read_committed sees each request answered once, "
+                    + "also after a crash; at-least-once: a replayed batch answers its requests again (same request ids); the only mode with --trigger continuous.")
+    String delivery;
 
     @Option(names = "--max-offsets-per-trigger", paramLabel = "N", defaultValue = "" + KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER,
             description = "Requests per micro-batch at most (Spark's maxOffsetsPerTrigger): a backlog after downtime is answered in several batches, not one giant one.")
@@ -85,17 +93,18 @@ public final class StreamCommand implements Callable<Integer> {
         common.apply();
         KafkaScorer.Reading reading = new KafkaScorer.Reading(limits.allowedRoots.isEmpty() ? List.of("") : limits.allowedRoots, limits.limits());
         KafkaScorer.Query query = new KafkaScorer.Query(queryCheckpoint != null ? queryCheckpoint : checkpoints.uri().replaceAll("/+$", "") + "/scorer-query",
-                trigger, checkPositive("--max-offsets-per-trigger", maxOffsetsPerTrigger));
+                trigger, checkPositive("--max-offsets-per-trigger", maxOffsetsPerTrigger), Delivery.parse(delivery));
         SparkSession spark = SparkSessions.create("LiveTrain stream", checkServingCores(servingCores), common.conf());
         CheckpointLocation models = checkpoints.location(spark.sparkContext().hadoopConfiguration());
         KafkaScorer.Settings settings = new KafkaScorer.Settings(new KafkaScorer.Topics(kafka.bootstrapServers, inputTopic, outputTopic, kafka.properties),
                 models, query, reading);
         ServingStats stats = new ServingStats();
+        KafkaScorer.Hook hook = Hooks.from(common.conf())::answersWritten;
         Thread reporter = statsEvery > 0 ? new Thread(() -> reportStats(stats, models), "livetrain-serving-stats") : null;
         try {
             // the first start fails fast (a wrong address or topic is a usage error); once running, a
             // failed query (the broker went away, say) is started again from its checkpoint, losing nothing
-            StreamingQuery q = KafkaScorer.start(spark, settings, stats);
+            StreamingQuery q = KafkaScorer.start(spark, settings, stats, hook);
             if (reporter != null) {
                 reporter.setDaemon(true);
                 reporter.start();
@@ -109,10 +118,14 @@ public final class StreamCommand implements Callable<Integer> {
                     q.awaitTermination();
                     return 0; // stopped, not failed
                 } catch (StreamingQueryException e) {
+                    if (fenced(e)) {
+                        top.err.printf("another scorer took over query %s (its Kafka producers fenced this one's); this one stops%n", query.checkpoint());
+                        return 1;
+                    }
                     long delay = Math.min(MAX_RESTART_DELAY_SECONDS, 1L << Math.min(failures++, 5));
                     top.err.printf("the scorer query failed (%s); restarting it from %s in %d s%n", firstLine(e), query.checkpoint(), delay);
                     top.err.flush();
-                    q = restart(spark, settings, stats, delay);
+                    q = restart(spark, settings, stats, hook, delay);
                     failures = 0;
                 }
             }
@@ -169,12 +182,13 @@ public final class StreamCommand implements Callable<Integer> {
     static final long MAX_RESTART_DELAY_SECONDS = 30;
 
     /** Starts the query again after {@code delaySeconds}, retrying (with a growing delay) while it cannot start. */
-    private StreamingQuery restart(SparkSession spark, KafkaScorer.Settings settings, ServingStats stats, long delaySeconds) throws InterruptedException {
+    private StreamingQuery restart(SparkSession spark, KafkaScorer.Settings settings, ServingStats stats, KafkaScorer.Hook hook, long delaySeconds)
+            throws InterruptedException {
         long delay = delaySeconds;
         while (true) {
             Thread.sleep(delay * 1000);
             try {
-                StreamingQuery q = KafkaScorer.start(spark, settings, stats);
+                StreamingQuery q = KafkaScorer.start(spark, settings, stats, hook);
                 top.err.printf("the scorer query is running again%n");
                 top.err.flush();
                 return q;
@@ -185,6 +199,18 @@ public final class StreamCommand implements Callable<Integer> {
                 top.err.flush();
             }
         }
+    }
+
+    /**
+     * Whether the query failed because a newer scorer of the same query fenced this one's transactional
+     * producers: starting again would fence that one in turn, so this one stops. (Spark may carry the
+     * executor's exception as text only.)
+     */
+    static boolean fenced(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof ProducerFencedException || String.valueOf(t.getMessage()).contains(ProducerFencedException.class.getSimpleName())) return true;
+        }
+        return false;
     }
 
     private static String firstLine(Throwable e) {

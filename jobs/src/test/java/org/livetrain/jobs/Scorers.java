@@ -1,6 +1,7 @@
 package org.livetrain.jobs;
 
 import org.apache.hadoop.conf.Configuration;
+import org.livetrain.kafka.Delivery;
 import org.livetrain.kafka.KafkaScorer;
 import org.livetrain.serving.ImageLimits;
 import org.livetrain.store.CheckpointLocation;
@@ -17,7 +18,8 @@ final class Scorers {
     static KafkaScorer.Settings settings(String bootstrapServers, String in, String out, String checkpointDir, String queryCheckpoint, String trigger,
                                          Path allowedRoot) {
         return new KafkaScorer.Settings(new KafkaScorer.Topics(bootstrapServers, in, out, Map.of()), new CheckpointLocation(checkpointDir, new Configuration()),
-                new KafkaScorer.Query(queryCheckpoint, trigger, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER),
+                new KafkaScorer.Query(queryCheckpoint, trigger, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER,
+                        trigger.equals("continuous") ? Delivery.AT_LEAST_ONCE : Delivery.EXACTLY_ONCE),
                 new KafkaScorer.Reading(List.of(allowedRoot.toString()), ImageLimits.DEFAULT));
     }
 }

@@ -133,12 +133,15 @@ class TrainEndToEndTest {
         assertTrue(ok.get("confidence").asDouble() > 0.5);
         assertEquals(3, ok.get("top").size());
         assertTrue(ok.get("model_step").asLong() > 0);
+        Pointer best = CheckpointStore.open(ckpt.toString(), new Configuration()).best().orElseThrow();
+        assertEquals(best.sha256(), ok.get("model_sha256").asText(), "the answer names the served checkpoint exactly");
+        assertEquals(best.step(), ok.get("model_step").asLong());
         assertTrue(ok.get("model_val_accuracy").asDouble() > 0.8);
         assertTrue(ok.get("error").isNull());
         var bad = json.readTree(lines.get(1));
         assertTrue(bad.get("prediction").isNull());
         assertTrue(bad.get("error").asText().contains("no such file"));
-        assertEquals(List.of("request_id", "path", "prediction", "confidence", "top", "model_step", "model_run", "model_val_accuracy", "error"),
+        assertEquals(List.of("request_id", "path", "prediction", "confidence", "top", "model_step", "model_run", "model_sha256", "model_val_accuracy", "error"),
                 Lists.newArrayList(ok.fieldNames()));
     }
 

@@ -52,6 +52,10 @@ class TrainErrorsTest {
         expectOneLineError("Invalid value for option '--epochs'", "train", "--epochs", "three");
         expectOneLineError("--serving-cores 0: must be between 1 and the", "stream", "--bootstrap-servers", "127.0.0.1:1",
                 "--checkpoint-dir", ckpt.toString(), "--serving-cores", "0");
+        expectOneLineError("--trigger continuous: answers exactly once need micro-batches", "stream", "--bootstrap-servers", "127.0.0.1:1",
+                "--checkpoint-dir", ckpt.toString(), "--trigger", "continuous");
+        expectOneLineError("--delivery twice: one of [at-least-once, exactly-once]", "stream", "--bootstrap-servers", "127.0.0.1:1",
+                "--checkpoint-dir", ckpt.toString(), "--delivery", "twice");
         assertFalse(Files.exists(ckpt), "nothing written");
     }
 

@@ -4,19 +4,19 @@ import org.apache.kafka.common.errors.RetriableException;
 import org.apache.spark.api.java.function.VoidFunction2;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.execution.streaming.StreamExecution;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.Map;
 
 /**
- * One micro-batch of requests answered: each partition scored and sent to the output topic on an executor
- * ({@link AnswerSender}), then what the topic refused said once here, on the driver. An answer refused with
- * an error no retry can fix is answered with an error record instead and the stream goes on; a failure a
- * retry may get past (the broker away, a timeout) fails the query, which {@code stream} starts again from
- * its checkpoint, losing nothing.
+ * One micro-batch of requests answered: each partition scored and written to the output topic on an
+ * executor ({@link AnswerSender}, at least or exactly once), then what the topic refused, and what a replay
+ * found answered already, said once here, on the driver. An answer refused with an error no retry can fix is
+ * answered with an error record instead and the stream goes on; a failure a retry may get past (the broker
+ * away, a timeout) fails the query, which {@code stream} starts again from its checkpoint, losing nothing.
  */
 final class AnswerBatch implements VoidFunction2<Dataset<Row>, Long> {
     private static final long serialVersionUID = 1L;
@@ -25,22 +25,31 @@ final class AnswerBatch implements VoidFunction2<Dataset<Row>, Long> {
     static final StructType ANSWER = new StructType().add("key", DataTypes.StringType).add("value", DataTypes.StringType);
 
     private final AnswerSender sender;
+    private final KafkaScorer.Hook hook;
+    /** Whether a batch ran since this query started: the first may be a replay of one answered before a crash. */
+    private boolean started;
 
-    /**
-     * @param requests the columns of the Kafka source's rows
-     * @param kafka the Kafka clients' settings ({@code bootstrap.servers} and the user's properties, without the {@code kafka.} prefix)
-     */
-    AnswerBatch(StructType requests, RequestScorer scorer, String topic, Map<String, String> kafka) {
-        this.sender = new AnswerSender(requests, scorer, topic, kafka);
+    AnswerBatch(AnswerSender sender, KafkaScorer.Hook hook) {
+        this.sender = sender;
+        this.hook = hook;
     }
 
     @Override
     public void call(Dataset<Row> requests, Long batch) {
-        AnswerSender.Sent sent = requests.queryExecution().toRdd().toJavaRDD().mapPartitions(sender).fold(AnswerSender.Sent.NONE, AnswerSender.Sent::plus);
+        String query = requests.sparkSession().sparkContext().getLocalProperty(StreamExecution.QUERY_ID_KEY());
+        AnswerSender.Sent sent = requests.queryExecution().toRdd().toJavaRDD()
+                .mapPartitions(sender.forBatch(new AnswerSender.Batch(query, batch, !started)))
+                .fold(AnswerSender.Sent.NONE, AnswerSender.Sent::plus);
+        started = true;
         if (sent.refused() > 0) {
             LOG.warn("micro-batch {}: the output topic refused {} of its {} answers ({}); each of those requests is answered with an error record instead",
                     batch, sent.refused(), sent.answers(), sent.why());
         }
+        if (sent.replayed() > 0) {
+            LOG.warn("micro-batch {} replayed: {} of its requests were answered (committed) before the scorer stopped, and are not answered again",
+                    batch, sent.replayed());
+        }
+        hook.answersWritten(batch);
     }
 
     /** Whether the failure may pass by itself: Kafka says so of its own errors (a broker away, a timeout). */

@@ -4,12 +4,15 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.catalyst.CatalystTypeConverters;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.types.StructType;
+import org.livetrain.kafka.AnswerTransaction.Answer;
 import org.livetrain.serving.ScoreRecord;
 import scala.Function1;
 
@@ -24,16 +27,19 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 
 /**
- * Scores one partition of a micro-batch on an executor ({@link RequestScorer}) and sends each answer to the
- * output topic through this JVM's producer for that topic's settings (one per JVM, shared by its tasks, as
- * Spark's Kafka sink caches its own), then waits until every answer is acknowledged.
+ * Scores one partition of a micro-batch on an executor ({@link RequestScorer}) and writes its answers to the
+ * output topic, as the query's {@link Delivery} says:
  * <ul>
- * <li>An answer the topic refuses with an error no retry can fix (a record too large, say) is replaced by a
- * small error record naming the refusal, never retried as it was.</li>
- * <li>A failure a retry may get past (the broker away, a timeout, after the producer's own retries), or an
- * error record refused too, fails the task: the micro-batch is not committed and is answered again from its
- * offsets, so nothing is lost (and answers already sent may come twice: at-least-once).</li>
+ * <li>exactly once: all of them in one transaction with a marker of the batch ({@link AnswerTransaction});
+ * a partition whose answers a crash left committed but unrecorded writes nothing when replayed;</li>
+ * <li>at least once: through this JVM's producer for the topic's settings (one per JVM, shared by its tasks,
+ * as Spark's Kafka sink caches its own), then waiting until every answer is acknowledged.</li>
  * </ul>
+ * Either way an answer the topic refuses with an error no retry can fix (a record too large, say) is replaced
+ * by a small error record naming the refusal, never retried as it was; a failure a retry may get past (the
+ * broker away, a timeout, after the producer's own retries), or an error record refused too, fails the task,
+ * so the batch is not recorded and is answered again from its offsets.
+ * <p>
  * It reads the micro-batch's own planned rows (as Spark's Kafka writer does), and sends directly rather than
  * through Spark's Kafka batch writer: either of those would make the driver plan a second query per
  * micro-batch (issue 29's profile at 300 requests/s: 11% of the scorer's CPU for the writer, 6% for the rows
@@ -43,95 +49,165 @@ final class AnswerSender implements FlatMapFunction<Iterator<InternalRow>, Answe
     private static final long serialVersionUID = 1L;
     private static final Map<Map<String, Object>, KafkaProducer<String, String>> PRODUCERS = new ConcurrentHashMap<>();
 
-    /** How a partition's answers went: sent, refused by the topic (and answered with an error record instead), and the first refusal. */
-    record Sent(long answers, long refused, String why) implements Serializable {
-        static final Sent NONE = new Sent(0, 0, null);
+    /**
+     * How a partition's answers went: written, refused by the topic (answered with an error record instead) and
+     * the first refusal, and requests not answered again because a replayed batch had answered them already.
+     */
+    record Sent(long answers, long refused, String why, long replayed) implements Serializable {
+        static final Sent NONE = new Sent(0, 0, null, 0);
 
         Sent plus(Sent o) {
-            return new Sent(answers + o.answers, refused + o.refused, why != null ? why : o.why);
+            return new Sent(answers + o.answers, refused + o.refused, why != null ? why : o.why, replayed + o.replayed);
         }
+    }
+
+    /** The micro-batch: its query's id and number, and whether it may have been answered before (the first after a start). */
+    record Batch(String queryId, long id, boolean mayBeReplay) implements Serializable {
     }
 
     private final StructType requests;
     private final RequestScorer scorer;
     private final String topic;
-    private final HashMap<String, Object> producer;
+    private final HashMap<String, String> kafka;
+    private final Delivery delivery;
+    private final Batch batch;
 
     /**
      * @param requests the columns of the Kafka source's rows
      * @param kafka the Kafka clients' settings, {@code bootstrap.servers} and the user's {@code kafka.*} properties without the prefix
      */
-    AnswerSender(StructType requests, RequestScorer scorer, String topic, Map<String, String> kafka) {
+    AnswerSender(StructType requests, RequestScorer scorer, String topic, Map<String, String> kafka, Delivery delivery, Batch batch) {
         this.requests = requests;
         this.scorer = scorer;
         this.topic = topic;
-        this.producer = new HashMap<>(kafka);
-        producer.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-        producer.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        this.kafka = new HashMap<>(kafka);
+        this.delivery = delivery;
+        this.batch = batch;
+    }
+
+    AnswerSender forBatch(Batch b) {
+        return new AnswerSender(requests, scorer, topic, kafka, delivery, b);
     }
 
     @Override
     public Iterator<Sent> call(Iterator<InternalRow> partition) throws Exception {
-        KafkaProducer<String, String> p = PRODUCERS.computeIfAbsent(producer, KafkaProducer::new);
-        Function1<Object, Object> toRow = CatalystTypeConverters.createToScalaConverter(requests); // copies out of Spark's reused rows
-        Iterator<Row> rows = new Iterator<>() {
-            @Override
-            public boolean hasNext() {
-                return partition.hasNext();
-            }
+        Requests rows = new Requests(partition, requests);
+        return List.of(delivery == Delivery.EXACTLY_ONCE ? exactlyOnce(rows) : atLeastOnce(rows)).iterator();
+    }
 
-            @Override
-            public Row next() {
-                return (Row) toRow.apply(partition.next());
-            }
-        };
-        List<Answer> sent = send(p, scorer.call(rows));
-        List<Answer> refused = new ArrayList<>();
+    private Sent exactlyOnce(Requests rows) throws Exception {
+        if (!rows.hasNext()) return Sent.NONE;
+        TopicPartition input = rows.input();
+        AnswerTransaction tx = new AnswerTransaction(kafka, batch.queryId(), input, batch.id());
+        if ((batch.mayBeReplay() || TaskContext.get().attemptNumber() > 0) && tx.committed()) return new Sent(0, 0, null, rows.skip());
+        List<Answer> answers = new ArrayList<>();
+        for (Iterator<Row> it = scorer.call(rows); it.hasNext(); ) {
+            Row a = it.next();
+            answers.add(new Answer(a.getString(0), a.getString(1)));
+        }
+        if (rows.next.size() != 1) throw new IllegalStateException("a partition of micro-batch " + batch.id() + " held the requests of " + rows.next.keySet());
+        AnswerTransaction.Refused r = tx.write(topic, answers, rows.next.get(input), (a, why) -> refusedAnswer(a.key(), why));
+        return new Sent(answers.size(), r.count(), r.why(), 0);
+    }
+
+    private Sent atLeastOnce(Requests rows) throws Exception {
+        KafkaProducer<String, String> p = PRODUCERS.computeIfAbsent(producerSettings(), KafkaProducer::new);
+        List<Answer> sent = new ArrayList<>();
+        List<Future<RecordMetadata>> acks = new ArrayList<>();
+        for (Iterator<Row> it = scorer.call(rows); it.hasNext(); ) {
+            Row a = it.next();
+            sent.add(new Answer(a.getString(0), a.getString(1)));
+            acks.add(p.send(new ProducerRecord<>(topic, a.getString(0), a.getString(1))));
+        }
+        List<Future<RecordMetadata>> errorAcks = new ArrayList<>();
         String why = null;
-        for (Answer a : sent) {
-            String refusal = refusal(a.ack());
+        for (int i = 0; i < sent.size(); i++) {
+            String refusal = refusal(acks.get(i));
             if (refusal == null) continue;
             if (why == null) why = refusal;
-            refused.add(new Answer(a.key(), p.send(record(a.key(), ScoreRecord.error(a.key(), null, "not answered: the output topic refused the answer ("
-                    + refusal + "); push the request again")))));
+            Answer e = refusedAnswer(sent.get(i).key(), refusal);
+            errorAcks.add(p.send(new ProducerRecord<>(topic, e.key(), e.value())));
         }
-        for (Answer e : refused) {
-            String refusal = refusal(e.ack());
+        for (Future<RecordMetadata> e : errorAcks) {
+            String refusal = refusal(e);
             if (refusal != null) throw new IllegalStateException("the output topic " + topic + " refused an answer and its error record too (" + refusal + ")");
         }
-        return List.of(new Sent(sent.size(), refused.size(), why)).iterator();
+        return new Sent(sent.size(), errorAcks.size(), why, 0);
     }
 
-    /** An answer on its way: its key (the request id) and the broker's acknowledgement to come. */
-    private record Answer(String key, Future<RecordMetadata> ack) {
+    private HashMap<String, Object> producerSettings() {
+        HashMap<String, Object> c = new HashMap<>(kafka);
+        c.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        c.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+        return c;
     }
 
-    private List<Answer> send(KafkaProducer<String, String> p, Iterator<Row> answers) {
-        List<Answer> sent = new ArrayList<>();
-        while (answers.hasNext()) {
-            Row a = answers.next();
-            sent.add(new Answer(a.getString(0), p.send(new ProducerRecord<>(topic, a.getString(0), a.getString(1)))));
-        }
-        return sent;
-    }
-
-    private ProducerRecord<String, String> record(String key, ScoreRecord answer) {
-        Row r = RequestScorer.answer(answer);
-        return new ProducerRecord<>(topic, r.getString(0), r.getString(1));
+    /** The answer to a request whose answer the topic refused: a small error record that says why. */
+    private static Answer refusedAnswer(String requestId, String refusal) {
+        Row r = RequestScorer.answer(ScoreRecord.error(requestId, null, "not answered: the output topic refused the answer (" + refusal + "); push the request again"));
+        return new Answer(r.getString(0), r.getString(1));
     }
 
     /**
      * Null when the answer was written; why not when the topic refused it for good.
      * @throws ExecutionException when a retry may get past the failure (Kafka says so of its own errors)
      */
-    private static String refusal(Future<RecordMetadata> ack) throws ExecutionException, InterruptedException {
+    static String refusal(Future<RecordMetadata> ack) throws ExecutionException, InterruptedException {
         try {
             ack.get();
             return null;
         } catch (ExecutionException e) {
             if (AnswerBatch.retriable(e)) throw e;
-            Throwable c = e.getCause() == null ? e : e.getCause();
-            return ScoreRecord.cut(c.getClass().getSimpleName() + ": " + String.valueOf(c.getMessage()).lines().findFirst().orElse(""), 300);
+            return describe(e.getCause() == null ? e : e.getCause());
+        }
+    }
+
+    /** A refusal in one short line: the error's class and the first line of its message. */
+    static String describe(Throwable refusal) {
+        return ScoreRecord.cut(refusal.getClass().getSimpleName() + ": " + String.valueOf(refusal.getMessage()).lines().findFirst().orElse(""), 300);
+    }
+
+    /** A partition's requests as rows (copied out of Spark's reused ones), and the next offset of each input partition they came from. */
+    private static final class Requests implements Iterator<Row> {
+        private final Iterator<InternalRow> rows;
+        private final Function1<Object, Object> toRow;
+        private Row peeked;
+        final Map<TopicPartition, Long> next = new HashMap<>();
+
+        Requests(Iterator<InternalRow> rows, StructType schema) {
+            this.rows = rows;
+            this.toRow = CatalystTypeConverters.createToScalaConverter(schema);
+        }
+
+        @Override
+        public boolean hasNext() {
+            return peeked != null || rows.hasNext();
+        }
+
+        @Override
+        public Row next() {
+            Row r = peeked != null ? peeked : (Row) toRow.apply(rows.next());
+            peeked = null;
+            next.merge(inputOf(r), r.<Long>getAs("offset") + 1, Math::max);
+            return r;
+        }
+
+        /** The input partition of the next request (there must be one). */
+        TopicPartition input() {
+            if (peeked == null) peeked = (Row) toRow.apply(rows.next());
+            return inputOf(peeked);
+        }
+
+        private static TopicPartition inputOf(Row r) {
+            return new TopicPartition(r.getAs("topic"), r.<Integer>getAs("partition"));
+        }
+
+        /** Passes over the rest, unanswered; how many there were. */
+        long skip() {
+            long n = peeked != null ? 1 : 0;
+            peeked = null;
+            for (; rows.hasNext(); rows.next()) n++;
+            return n;
         }
     }
 
@@ -139,5 +215,6 @@ final class AnswerSender implements FlatMapFunction<Iterator<InternalRow>, Answe
     static void closeAll() {
         PRODUCERS.values().forEach(KafkaProducer::close);
         PRODUCERS.clear();
+        AnswerTransaction.closeAll();
     }
 }

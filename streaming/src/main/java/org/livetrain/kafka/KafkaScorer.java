@@ -9,6 +9,7 @@ import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.streaming.DataStreamReader;
 import org.apache.spark.sql.streaming.DataStreamWriter;
 import org.apache.spark.sql.streaming.StreamingQuery;
 import org.apache.spark.sql.streaming.Trigger;
@@ -35,10 +36,9 @@ import java.util.concurrent.TimeoutException;
 /**
  * The Structured Streaming query of {@code submit.sh stream}: image paths from an input topic (at most
  * {@code maxOffsetsPerTrigger} per micro-batch), one JSON prediction record per request to an output topic,
- * keyed by request id ({@link AnswerBatch}: each partition sends its answers with this JVM's producer; Spark's
- * Kafka sink in continuous processing). Its offsets live
- * in a query checkpoint on shared storage, so a restarted scorer resumes where it stopped; writes are
- * at-least-once, and a replayed request keeps its request id.
+ * keyed by request id ({@link AnswerBatch}: each partition writes its answers, in one Kafka transaction when
+ * exactly once ({@link Delivery}); Spark's Kafka sink in continuous processing, at least once). Its offsets live
+ * in a query checkpoint on shared storage, so a restarted scorer resumes where it stopped; a replayed request keeps its request id.
  */
 public final class KafkaScorer {
     /** The scorer's settings: Kafka, the model directory, the query, and what requests may read. */
@@ -49,11 +49,33 @@ public final class KafkaScorer {
     public record Topics(String bootstrapServers, String input, String output, Map<String, String> kafkaProperties) {
     }
 
-    /** The query: where its offsets live, its trigger (an interval, or {@code continuous}), and requests per micro-batch at most. */
-    public record Query(String checkpoint, String trigger, long maxOffsetsPerTrigger) {
+    /**
+     * The query: where its offsets live, its trigger (an interval, or {@code continuous}), requests per
+     * micro-batch at most, and how often an answer is written when a batch is replayed.
+     */
+    public record Query(String checkpoint, String trigger, long maxOffsetsPerTrigger, Delivery delivery) {
+        public Query {
+            if (trigger.equals("continuous") && delivery == Delivery.EXACTLY_ONCE) {
+                throw new LiveTrainException("--trigger continuous: answers exactly once need micro-batches (Spark's continuous Kafka sink has no transactions); use an interval, or --delivery at-least-once");
+            }
+        }
+
         boolean continuous() {
             return trigger.equals("continuous");
         }
+    }
+
+    /**
+     * Where a test may step into the scorer, and the only place: after a micro-batch's answers are written and
+     * before Spark records the batch as done (the window a crash replays). {@code stream} takes it from its
+     * run's hooks ({@code spark.livetrain.hooks}); without them it does nothing.
+     */
+    @FunctionalInterface
+    public interface Hook extends Serializable {
+        Hook NONE = batch -> {
+        };
+
+        void answersWritten(long batch);
     }
 
     /** What requests may read: files under these roots only (directories or URIs), within these limits. */
@@ -71,11 +93,11 @@ public final class KafkaScorer {
     }
 
     public static StreamingQuery start(SparkSession spark, Settings s) {
-        return start(spark, s, new ServingStats());
+        return start(spark, s, new ServingStats(), Hook.NONE);
     }
 
     /** @param stats summed from the executors as micro-batches finish (registered here on first use) */
-    public static StreamingQuery start(SparkSession spark, Settings s, ServingStats stats) {
+    public static StreamingQuery start(SparkSession spark, Settings s, ServingStats stats, Hook hook) {
         if (!stats.isRegistered()) spark.sparkContext().register(stats, "livetrain-serving");
         ensureTopics(s.topics());
         if (isLocal(s.query().checkpoint())) {
@@ -92,7 +114,8 @@ public final class KafkaScorer {
                 // continuous processing has no micro-batches: the map from source to sink is the whole plan
                 ? requests.mapPartitions(scorer, Encoders.row(AnswerBatch.ANSWER)).writeStream().format("kafka")
                         .options(kafkaOptions(s.topics())).option("topic", s.topics().output())
-                : requests.writeStream().foreachBatch(new AnswerBatch(requests.schema(), scorer, s.topics().output(), clientSettings(s.topics())));
+                : requests.writeStream().foreachBatch(new AnswerBatch(new AnswerSender(requests.schema(), scorer, s.topics().output(),
+                clientSettings(s.topics()), s.query().delivery(), null), hook));
         try {
             return writer.option("checkpointLocation", s.query().checkpoint()).trigger(trigger(s.query().trigger())).start();
         } catch (TimeoutException e) {
@@ -102,15 +125,18 @@ public final class KafkaScorer {
 
     /** The requests: Kafka records of the input topic, from the earliest not yet answered. */
     private static Dataset<Row> source(SparkSession spark, Settings s) {
-        return spark.readStream().format("kafka").options(kafkaOptions(s.topics()))
+        DataStreamReader reader = spark.readStream().format("kafka").options(kafkaOptions(s.topics()))
                 .option("subscribe", s.topics().input())
                 .option("startingOffsets", "earliest")
                 // a backlog (after downtime, a burst) becomes several micro-batches rather than one giant one
                 .option("maxOffsetsPerTrigger", s.query().maxOffsetsPerTrigger())
-                // every core the scorer may use scores, also when the topic has fewer partitions
-                .option("minPartitions", String.valueOf(spark.sparkContext().defaultParallelism()))
-                .option("failOnDataLoss", "false")
-                .load().select("key", "value", "topic", "partition", "offset", "timestamp");
+                .option("failOnDataLoss", "false");
+        if (s.query().delivery() == Delivery.AT_LEAST_ONCE) {
+            // every core the scorer may use scores, also when the topic has fewer partitions; exactly once, a
+            // task answers one input partition (its transaction's id and marker are that partition's)
+            reader = reader.option("minPartitions", String.valueOf(spark.sparkContext().defaultParallelism()));
+        }
+        return reader.load().select("key", "value", "topic", "partition", "offset", "timestamp");
     }
 
     /** The Kafka clients' settings, as Spark's Kafka source and sink take them. */

@@ -133,6 +133,6 @@ public final class LoadedModel {
                 .map(i -> new ScoreRecord.Candidate(classes.get(i), p[i])).toList();
         int best = order.get(0);
         return new ScoreRecord(requestId, path, new ScoreRecord.Prediction(classes.get(best), (double) p[best], top),
-                new ScoreRecord.Answerer(step, run, devAccuracy), null);
+                new ScoreRecord.Answerer(step, run, sha256, devAccuracy), null);
     }
 }

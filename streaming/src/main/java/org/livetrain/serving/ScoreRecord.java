@@ -14,8 +14,8 @@ import java.util.List;
 
 /**
  * The answer to one request, as the terminal reader's {@code --json} mode and the Kafka scorer write it:
- * {@code {"request_id", "path", "prediction", "confidence", "top", "model_step", "model_run", "model_val_accuracy",
- * "error"}}, every field present. Here the prediction's fields and the answering model's come in groups.
+ * {@code {"request_id", "path", "prediction", "confidence", "top", "model_step", "model_run", "model_sha256",
+ * "model_val_accuracy", "error"}}, every field present. Here the prediction's fields and the answering model's come in groups.
  * A refused request has {@code prediction: null} and {@code error} set.
  */
 @JsonInclude(JsonInclude.Include.ALWAYS)
@@ -33,13 +33,16 @@ public record ScoreRecord(@JsonProperty("request_id") String requestId, @JsonPro
         static final Prediction NONE = new Prediction(null, null, null);
     }
 
-    /** The model that answered: its step, its run, its dev accuracy (null when none did). */
+    /**
+     * The model that answered, exactly: its step, its run, the sha256 of its checkpoint's model file (as
+     * best.json and checkpoint.json name it), its dev accuracy (null when none did).
+     */
     @JsonIgnoreProperties(ignoreUnknown = true)
     @JsonInclude(JsonInclude.Include.ALWAYS)
-    @JsonPropertyOrder({"model_step", "model_run", "model_val_accuracy"})
+    @JsonPropertyOrder({"model_step", "model_run", "model_sha256", "model_val_accuracy"})
     public record Answerer(@JsonProperty("model_step") Long step, @JsonProperty("model_run") String run,
-                           @JsonProperty("model_val_accuracy") Double valAccuracy) {
-        static final Answerer NONE = new Answerer(null, null, null);
+                           @JsonProperty("model_sha256") String sha256, @JsonProperty("model_val_accuracy") Double valAccuracy) {
+        static final Answerer NONE = new Answerer(null, null, null, null);
     }
 
     /** One of the most likely classes. */

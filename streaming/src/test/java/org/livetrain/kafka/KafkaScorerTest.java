@@ -57,6 +57,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -118,7 +119,8 @@ class KafkaScorerTest {
     static KafkaScorer.Settings settings(String in, String out, Path checkpoints, String query, String trigger) {
         return new KafkaScorer.Settings(new KafkaScorer.Topics(broker.bootstrapServers(), in, out, Map.of()),
                 new CheckpointLocation(checkpoints.toString(), new Configuration()),
-                new KafkaScorer.Query(query, trigger, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER),
+                new KafkaScorer.Query(query, trigger, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER,
+                        trigger.equals("continuous") ? Delivery.AT_LEAST_ONCE : Delivery.EXACTLY_ONCE),
                 new KafkaScorer.Reading(List.of(images.toString()), ImageLimits.DEFAULT));
     }
 
@@ -253,6 +255,8 @@ class KafkaScorerTest {
         try {
             pushAndRead("in2", "out2", "a", 5, seen);
             assertEquals(best.meta().step(), seen.get("a-1").get("model_step").asLong());
+            String firstSha = dirStore.best().orElseThrow().sha256();
+            assertEquals(firstSha, seen.get("a-1").get("model_sha256").asText(), "each answer names its checkpoint exactly");
 
             // a better checkpoint is published while the query runs: the next micro-batches use it
             long newStep = best.meta().step() + 1000;
@@ -262,6 +266,9 @@ class KafkaScorerTest {
             Thread.sleep(2500);
             pushAndRead("in2", "out2", "b", 5, seen);
             for (int i = 1; i <= 5; i++) assertEquals(newStep, seen.get("b-" + i).get("model_step").asLong(), "b-" + i + " used the new best");
+            String newSha = dirStore.best().orElseThrow().sha256();
+            assertNotEquals(firstSha, newSha);
+            assertEquals(newSha, seen.get("b-1").get("model_sha256").asText());
 
             // the scorer stops; requests pushed meanwhile are answered once it is started again
             q.stop();

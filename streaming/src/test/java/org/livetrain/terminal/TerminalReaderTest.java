@@ -13,7 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 class TerminalReaderTest {
     static ScoreRecord answer(double p1, double p2, double p3) {
         return new ScoreRecord("1", "x.png", new ScoreRecord.Prediction("7", p1, List.of(new ScoreRecord.Candidate("7", p1),
-                new ScoreRecord.Candidate("1", p2), new ScoreRecord.Candidate("9", p3))), new ScoreRecord.Answerer(150L, "r1", 0.979), null);
+                new ScoreRecord.Candidate("1", p2), new ScoreRecord.Candidate("9", p3))), new ScoreRecord.Answerer(150L, "r1", "ab".repeat(32), 0.979), null);
     }
 
     @Test

@@ -10,7 +10,7 @@ import java.util.Map;
 /**
  * Where a test may step into a run of the BytePS trainer, and the only place it can: the exchange a worker
  * uses, a summation-server shard as it starts, and the moment between writing a checkpoint and publishing
- * its pointers. A run names an implementation with {@code --conf spark.livetrain.hooks=CLASS} (a class
+ * its pointers; and into the Kafka scorer between writing a micro-batch's answers and Spark recording it. A run names an implementation with {@code --conf spark.livetrain.hooks=CLASS} (a class
  * with a constructor taking the run's Spark settings, on the executors' class path: the tests' fault
  * injection); without it every hook does nothing.
  */
@@ -31,6 +31,10 @@ public interface Hooks extends Serializable {
 
     /** A checkpoint is written and verified, and no pointer names it yet. */
     default void checkpointWritten(long step) {
+    }
+
+    /** The Kafka scorer ({@code stream}): a micro-batch's answers are written, and Spark has not recorded the batch as done. */
+    default void answersWritten(long batch) {
     }
 
     /** The hooks a run's settings name, or {@link #NONE}. */

@@ -6,20 +6,30 @@ import org.livetrain.ps.SummationServer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 
 /**
  * Fault injection for the tests of recovery, through the trainer's {@link Hooks}: a worker that fails, a
- * server shard that dies, a process killed between writing a checkpoint and publishing it. A test asks for
+ * server shard that dies, a process killed between writing a checkpoint and publishing it, a scorer killed
+ * between writing a micro-batch's answers and Spark recording the batch. A test asks for
  * it with {@link #enable} and one of the settings below.
  */
-public record Faults(long failAtStep, long killServerInRound, long haltBeforePointer) implements Hooks {
+public record Faults(long failAtStep, long killServerInRound, long haltBeforePointer, long haltAfterAnswers, String haltOnce) implements Hooks {
     /** Worker 1 fails once, in the first attempt, when it exchanges the gradient of this step. */
     public static final String FAIL_AT_STEP = "spark.livetrain.test.failAtStep";
     /** The first server shard dies (drops every connection) once a worker pushes this round (= step), in the first attempt. */
     public static final String KILL_SERVER_IN_ROUND = "spark.livetrain.test.killServerInRound";
     /** The process halts, as under kill -9, once the checkpoint of this step is written and before any pointer names it. */
     public static final String HALT_BEFORE_POINTER = "spark.livetrain.test.haltBeforePointer";
+    /** The Kafka scorer halts, as under kill -9, once the answers of this micro-batch are written and before Spark records it. */
+    public static final String HALT_AFTER_ANSWERS = "spark.livetrain.test.haltAfterAnswers";
+    /** A file the halt creates: a process started again with the same settings, finding it, goes on (it replays the batch). */
+    public static final String HALT_ONCE = "spark.livetrain.test.haltOnce";
     private static final Logger LOG = LoggerFactory.getLogger(Faults.class);
 
     /** The {@code --conf} that makes a run take these hooks. */
@@ -29,7 +39,8 @@ public record Faults(long failAtStep, long killServerInRound, long haltBeforePoi
 
     /** As {@link Hooks#from} makes it, from the run's settings. */
     public Faults(Map<String, String> conf) {
-        this(setting(conf, FAIL_AT_STEP), setting(conf, KILL_SERVER_IN_ROUND), setting(conf, HALT_BEFORE_POINTER));
+        this(setting(conf, FAIL_AT_STEP), setting(conf, KILL_SERVER_IN_ROUND), setting(conf, HALT_BEFORE_POINTER), setting(conf, HALT_AFTER_ANSWERS),
+                conf.get(HALT_ONCE));
     }
 
     private static long setting(Map<String, String> conf, String key) {
@@ -88,5 +99,19 @@ public record Faults(long failAtStep, long killServerInRound, long haltBeforePoi
             LOG.warn("test hook {}: halting after writing the checkpoint of step {}", HALT_BEFORE_POINTER, step);
             Runtime.getRuntime().halt(137);
         }
+    }
+
+    @Override
+    public void answersWritten(long batch) {
+        if (batch != haltAfterAnswers) return;
+        try {
+            if (haltOnce != null) Files.createFile(Path.of(haltOnce));
+        } catch (FileAlreadyExistsException e) {
+            return; // halted once already: this is the process started again
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        LOG.warn("test hook {}: halting after writing the answers of micro-batch {}", HALT_AFTER_ANSWERS, batch);
+        Runtime.getRuntime().halt(137);
     }
 }
