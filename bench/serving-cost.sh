@@ -7,8 +7,10 @@
 #   harness  the broker and the load client alone, no scorer: what the stream rows' machine also spends
 # After WARM seconds (default 60: a fresh JVM spends its first minute compiling), the serving JVM's CPU time
 # (utime + stime from /proc/PID/stat) over MEASURE seconds (default 60), divided by the answers in that window.
-# Requests are 28x28 digit PNGs; with PHOTOS=1 (default) also 640x480 colour JPEG photos (this build only),
-# and the scorer with `--trigger '1 second'` (fewer micro-batches). With TRAIN=1 (default) a second table:
+# This build's scorer runs with `--delivery at-least-once` (as REV's wrote) and with its default, exactly once.
+# Requests are 28x28 digit PNGs; with PHOTOS=1 (default) also 640x480 colour JPEG photos at PHOTO_RATE paths/s
+# (default 50; one prompt thread decodes about 250 a second), this build only, and the scorer with
+# `--trigger '1 second'` (fewer micro-batches). With TRAIN=1 (default) a second table:
 # a training run (`train`: byteps, 2 workers, 3 epochs) alone, beside the harness alone, and beside each
 # serving path of this build, serving for WARM seconds before training starts.
 #   bench/serving-cost.sh [REV] [RATE]     (defaults: 080763d, 300; WARM, MEASURE, BURST, PHOTOS, TRAIN in the environment)
@@ -20,6 +22,7 @@ rate="${2:-300}"
 warm="${WARM:-60}"
 measure="${MEASURE:-60}"
 burst="${BURST:-10000}"
+photo_rate="${PHOTO_RATE:-50}"
 port=9194
 work=$(mktemp -d)
 before="$work/before"
@@ -134,12 +137,13 @@ rows=("| serving at $rate paths/s | build | CPU | CPU per answer | latency | bur
 rows+=("| prompt, 28x28 PNG | $rev | $(prompt "$before" digits) |")
 rows+=("| prompt, 28x28 PNG | this | $(prompt "$ROOT" digits) |")
 rows+=("| Kafka scorer, 28x28 PNG | $rev | $(stream "$before" digits) |")
-rows+=("| Kafka scorer, 28x28 PNG | this | $(stream "$ROOT" digits) |")
+rows+=("| Kafka scorer, 28x28 PNG, at least once | this | $(stream "$ROOT" digits "" --delivery at-least-once) |")
+rows+=("| Kafka scorer, 28x28 PNG, exactly once (default) | this | $(stream "$ROOT" digits) |")
 rows+=("| harness alone (broker + load client) | - | $(stream "" digits) |")
 if [ "${PHOTOS:-1}" = 1 ]; then
   rows+=("| Kafka scorer, 28x28 PNG, \`--trigger '1 second'\` | this | $(stream "$ROOT" digits "" --trigger '1 second') |")
-  rows+=("| prompt, 640x480 JPEG | this | $(prompt "$ROOT" photos) |")
-  rows+=("| Kafka scorer, 640x480 JPEG | this | $(stream "$ROOT" photos) |")
+  rows+=("| prompt, 640x480 JPEG at $photo_rate paths/s | this | $(rate=$photo_rate prompt "$ROOT" photos) |")
+  rows+=("| Kafka scorer, 640x480 JPEG at $photo_rate paths/s | this | $(rate=$photo_rate stream "$ROOT" photos) |")
 fi
 printf '%s\n' "${rows[@]}"
 [ "${TRAIN:-1}" = 1 ] || exit 0
@@ -152,5 +156,5 @@ echo "| training (byteps, 2 workers, 3 epochs) beside | seconds | vs alone | vs 
 echo "| --- | --- | --- | --- |"
 echo "| nothing | $alone s | 1.00x | |"
 echo "| the harness alone (broker + load client at $rate paths/s) | $(ratio "$harness" "$alone") | 1.00x |"
-t=$(stream "$ROOT" digits train); echo "| Kafka scorer at $rate paths/s (and the harness) | $(ratio "$t" "$alone") | $(awk -v t="$t" -v h="$harness" 'BEGIN { printf "%.2fx", t / h }') |"
+t=$(stream "$ROOT" digits train); echo "| Kafka scorer (exactly once) at $rate paths/s (and the harness) | $(ratio "$t" "$alone") | $(awk -v t="$t" -v h="$harness" 'BEGIN { printf "%.2fx", t / h }') |"
 t=$(prompt "$ROOT" digits train); echo "| prompt at $rate paths/s | $(ratio "$t" "$alone") | |"
