@@ -30,6 +30,7 @@ pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   pkill -f "KafkaScorerBench.java soak 127.0.0.1:$port" 2>/dev/null || true
+  pkill -f "PacedFeed.java .*$work/" 2>/dev/null || true
   "$ROOT/submit.sh" kafka --stop --data-dir "$work/kafka" >/dev/null 2>&1 || true
   git -C "$ROOT" worktree remove --force "$before" >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -81,7 +82,9 @@ prompt() {
   sleep "$warm"
   if [ "${3:-}" = train ]; then
     train
-    kill "$p" "$feed" 2>/dev/null || true
+    # the feed's JVM is a child of the background function, not $feed itself
+    kill "$p" 2>/dev/null || true
+    pkill -f "PacedFeed.java .*$work/" 2>/dev/null || true
     wait "$feed" 2>/dev/null || true
     return
   fi
