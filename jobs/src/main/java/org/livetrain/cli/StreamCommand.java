@@ -120,6 +120,7 @@ public final class StreamCommand implements Callable<Integer> {
                 } catch (StreamingQueryException e) {
                     if (fenced(e)) {
                         top.err.printf("another scorer took over query %s (its Kafka producers fenced this one's); this one stops%n", query.checkpoint());
+                        top.err.flush();
                         return 1;
                     }
                     long delay = Math.min(MAX_RESTART_DELAY_SECONDS, 1L << Math.min(failures++, 5));
