@@ -15,6 +15,7 @@ import org.livetrain.kafka.Delivery;
 import org.livetrain.kafka.KafkaScorer;
 import org.livetrain.kafka.LocalKafkaBroker;
 import org.livetrain.serving.ImageLimits;
+import org.livetrain.serving.Promotion;
 import org.livetrain.spark.SparkSessions;
 import org.livetrain.store.CheckpointLocation;
 
@@ -80,7 +81,7 @@ public class KafkaScorerBench {
             StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(
                     new KafkaScorer.Topics(broker.bootstrapServers(), "in", "out", Map.of()), new CheckpointLocation(ckpt, new Configuration()),
                     new KafkaScorer.Query(Files.createTempDirectory(work, "query").toString(), trigger, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER,
-                            Delivery.parse(System.getProperty("delivery", trigger.equals("continuous") ? "at-least-once" : "exactly-once"))),
+                            Delivery.parse(System.getProperty("delivery", trigger.equals("continuous") ? "at-least-once" : "exactly-once")), Promotion.IMMEDIATE),
                     new KafkaScorer.Reading(List.of(work.toString()), ImageLimits.DEFAULT)));
             Load load = new Load(broker.bootstrapServers(), paths, "in", "out");
             try {

@@ -1,5 +1,6 @@
 package org.livetrain.cli;
 
+import org.livetrain.serving.Promotion;
 import org.livetrain.terminal.PipedPrompt;
 import org.livetrain.terminal.PromptIO;
 import org.livetrain.terminal.ReaderSettings;
@@ -21,6 +22,9 @@ public final class ReaderOptions {
     @Mixin
     ImageLimitOptions limits;
 
+    @Mixin
+    PromotionOptions promotion;
+
     @Option(names = "--save-inputs", paramLabel = "DIR", description = "Write the input the network was given for each answered file"
             + " as a PNG in DIR (named after the request), and name it in the answer.")
     Path saveInputs;
@@ -31,7 +35,7 @@ public final class ReaderOptions {
 
     /** The prompt's settings, for a person at a terminal or not. */
     ReaderSettings settings(boolean interactive) {
-        return new ReaderSettings(poll(), limits.limits(), limits.allowedRoots, json, saveInputs, interactive);
+        return new ReaderSettings(poll(), limits.limits(), limits.allowedRoots, json, saveInputs, interactive, promotion.policy(Promotion.Mode.IMMEDIATE));
     }
 
     /** A person's terminal when there is one (and no --json): line editing, history, completion; else the piped streams as they are. */

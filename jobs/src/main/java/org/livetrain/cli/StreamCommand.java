@@ -9,6 +9,8 @@ import org.livetrain.jobs.byteps.Hooks;
 import org.livetrain.kafka.Delivery;
 import org.livetrain.kafka.KafkaScorer;
 import org.livetrain.kafka.RequestScorer;
+import org.livetrain.serving.BestModelService;
+import org.livetrain.serving.Promotion;
 import org.livetrain.serving.ServingStats;
 import org.livetrain.spark.SparkSessions;
 import org.livetrain.store.CheckpointLocation;
@@ -25,6 +27,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /** {@code livetrain stream}: the Kafka scorer, a Structured Streaming query. */
 @Command(name = "stream", mixinStandardHelpOptions = true, sortOptions = false, showDefaultValues = true,
@@ -61,6 +64,9 @@ public final class StreamCommand implements Callable<Integer> {
     long maxOffsetsPerTrigger;
 
     @Mixin
+    PromotionOptions promotion;
+
+    @Mixin
     ImageLimitOptions limits;
 
     @Option(names = {"--serving-cores", "--threads"}, paramLabel = "N", defaultValue = "1",
@@ -93,24 +99,25 @@ public final class StreamCommand implements Callable<Integer> {
         common.apply();
         KafkaScorer.Reading reading = new KafkaScorer.Reading(limits.allowedRoots.isEmpty() ? List.of("") : limits.allowedRoots, limits.limits());
         KafkaScorer.Query query = new KafkaScorer.Query(queryCheckpoint != null ? queryCheckpoint : checkpoints.uri().replaceAll("/+$", "") + "/scorer-query",
-                trigger, checkPositive("--max-offsets-per-trigger", maxOffsetsPerTrigger), Delivery.parse(delivery));
+                trigger, checkPositive("--max-offsets-per-trigger", maxOffsetsPerTrigger), Delivery.parse(delivery), promotion.policy(Promotion.Mode.SHADOW));
         SparkSession spark = SparkSessions.create("LiveTrain stream", checkServingCores(servingCores), common.conf());
         CheckpointLocation models = checkpoints.location(spark.sparkContext().hadoopConfiguration());
         KafkaScorer.Settings settings = new KafkaScorer.Settings(new KafkaScorer.Topics(kafka.bootstrapServers, inputTopic, outputTopic, kafka.properties),
                 models, query, reading);
         ServingStats stats = new ServingStats();
         KafkaScorer.Hook hook = Hooks.from(common.conf())::answersWritten;
-        Thread reporter = statsEvery > 0 ? new Thread(() -> reportStats(stats, models), "livetrain-serving-stats") : null;
+        BestModelService promotions = query.promotion().shadow() ? promotions(models, query.promotion()) : null;
+        Thread reporter = statsEvery > 0 ? new Thread(() -> reportStats(stats, models, promotions), "livetrain-serving-stats") : null;
         try {
             // the first start fails fast (a wrong address or topic is a usage error); once running, a
             // failed query (the broker went away, say) is started again from its checkpoint, losing nothing
-            StreamingQuery q = KafkaScorer.start(spark, settings, stats, hook);
+            StreamingQuery q = KafkaScorer.start(spark, settings, stats, hook, promotions);
             if (reporter != null) {
                 reporter.setDaemon(true);
                 reporter.start();
             }
-            top.out.printf("scoring %s -> %s on %s with the best model of %s (allowed roots %s; query checkpoint %s)%n",
-                    inputTopic, outputTopic, kafka.bootstrapServers, models, reading.allowedRoots(), query.checkpoint());
+            top.out.printf("scoring %s -> %s on %s with the best model of %s (promotion %s; allowed roots %s; query checkpoint %s)%n",
+                    inputTopic, outputTopic, kafka.bootstrapServers, models, query.promotion().describe(), reading.allowedRoots(), query.checkpoint());
             top.out.flush();
             int failures = 0;
             while (true) {
@@ -126,12 +133,13 @@ public final class StreamCommand implements Callable<Integer> {
                     long delay = Math.min(MAX_RESTART_DELAY_SECONDS, 1L << Math.min(failures++, 5));
                     top.err.printf("the scorer query failed (%s); restarting it from %s in %d s%n", firstLine(e), query.checkpoint(), delay);
                     top.err.flush();
-                    q = restart(spark, settings, stats, hook, delay);
+                    q = restart(spark, settings, stats, hook, promotions, delay);
                     failures = 0;
                 }
             }
         } finally {
             if (reporter != null) reporter.interrupt();
+            if (promotions != null) promotions.close();
             RequestScorer.closeAll();
             spark.stop();
         }
@@ -143,7 +151,7 @@ public final class StreamCommand implements Callable<Integer> {
      * serving-stats.jsonl for the report. A checkpoint directory this scorer may not write to only
      * loses the file (said once).
      */
-    private void reportStats(ServingStats stats, CheckpointLocation models) {
+    private void reportStats(ServingStats stats, CheckpointLocation models, BestModelService promotions) {
         CheckpointStore store = LiveTrainException.about("--checkpoint-dir", models::open);
         ServingStats.Snapshot before = stats.value();
         boolean canWrite = true;
@@ -159,6 +167,7 @@ public final class StreamCommand implements Callable<Integer> {
             top.out.printf(Locale.ROOT, "scorer: %d requests (%d errors) in %d s = %.1f/s; latency p50 %.0f ms, p99 %.0f ms; model step %s%n",
                     interval.requests(), interval.errors(), statsEvery, interval.requests() / (double) statsEvery, p50, p99,
                     now.modelStep() < 0 ? "none yet" : Long.toString(now.modelStep()));
+            if (promotions != null) promotions.promotionStatus().ifPresent(p -> top.out.printf("scorer: %s%n", p));
             top.out.flush();
             if (!canWrite || interval.requests() == 0) continue;
             Map<String, Object> line = new LinkedHashMap<>();
@@ -180,16 +189,42 @@ public final class StreamCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * The driver's model service, which decides promotions for every executor: it follows best.json, shadows each
+     * newer best, and says each decision in one line and one record of serving-stats.jsonl (a directory this
+     * scorer may not write to only loses the record, said once).
+     */
+    private BestModelService promotions(CheckpointLocation models, Promotion policy) {
+        CheckpointStore store = LiveTrainException.about("--checkpoint-dir", models::open);
+        BestModelService service = BestModelService.shadowing(store, BestModelService.DEFAULT_POLL, policy);
+        AtomicBoolean unrecorded = new AtomicBoolean();
+        service.onEvent(line -> {
+            top.out.println("scorer: " + line);
+            top.out.flush();
+        });
+        service.onDecision(d -> {
+            if (unrecorded.get()) return;
+            try {
+                store.appendServingStats(d.record());
+            } catch (RuntimeException e) {
+                unrecorded.set(true);
+                top.err.printf("promotion decisions not recorded in %s (%s)%n", models, e.getMessage());
+            }
+        });
+        return service;
+    }
+
     static final long MAX_RESTART_DELAY_SECONDS = 30;
 
     /** Starts the query again after {@code delaySeconds}, retrying (with a growing delay) while it cannot start. */
-    private StreamingQuery restart(SparkSession spark, KafkaScorer.Settings settings, ServingStats stats, KafkaScorer.Hook hook, long delaySeconds)
+    private StreamingQuery restart(SparkSession spark, KafkaScorer.Settings settings, ServingStats stats, KafkaScorer.Hook hook, BestModelService promotions,
+                                   long delaySeconds)
             throws InterruptedException {
         long delay = delaySeconds;
         while (true) {
             Thread.sleep(delay * 1000);
             try {
-                StreamingQuery q = KafkaScorer.start(spark, settings, stats, hook);
+                StreamingQuery q = KafkaScorer.start(spark, settings, stats, hook, promotions);
                 top.err.printf("the scorer query is running again%n");
                 top.err.flush();
                 return q;

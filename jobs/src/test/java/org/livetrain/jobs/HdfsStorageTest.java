@@ -351,7 +351,7 @@ class HdfsStorageTest {
         KafkaScorer.Settings base = Scorers.settings(broker.bootstrapServers(), "uri-in", "uri-out", ckpt, ckpt + "/uri-query", "0 seconds", SEVEN.getParent());
         KafkaScorer.Settings settings = new KafkaScorer.Settings(base.topics(), base.models(), base.query(),
                 new KafkaScorer.Reading(List.of(SEVEN.getParent().toString(), nn + "/demo"), ImageLimits.DEFAULT));
-        StreamingQuery q = KafkaScorer.start(spark, settings, new ServingStats(), KafkaScorer.Hook.NONE);
+        StreamingQuery q = KafkaScorer.start(spark, settings, new ServingStats(), KafkaScorer.Hook.NONE, null);
         try (KafkaProducer<String, String> p = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()), new StringSerializer(), new StringSerializer());
              KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", broker.bootstrapServers(), "group.id", "uris",
                      "auto.offset.reset", "earliest"), new StringDeserializer(), new StringDeserializer())) {

@@ -4,6 +4,7 @@ import org.apache.hadoop.conf.Configuration;
 import org.livetrain.kafka.Delivery;
 import org.livetrain.kafka.KafkaScorer;
 import org.livetrain.serving.ImageLimits;
+import org.livetrain.serving.Promotion;
 import org.livetrain.store.CheckpointLocation;
 
 import java.nio.file.Path;
@@ -19,7 +20,7 @@ final class Scorers {
                                          Path allowedRoot) {
         return new KafkaScorer.Settings(new KafkaScorer.Topics(bootstrapServers, in, out, Map.of()), new CheckpointLocation(checkpointDir, new Configuration()),
                 new KafkaScorer.Query(queryCheckpoint, trigger, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER,
-                        trigger.equals("continuous") ? Delivery.AT_LEAST_ONCE : Delivery.EXACTLY_ONCE),
+                        trigger.equals("continuous") ? Delivery.AT_LEAST_ONCE : Delivery.EXACTLY_ONCE, Promotion.IMMEDIATE),
                 new KafkaScorer.Reading(List.of(allowedRoot.toString()), ImageLimits.DEFAULT));
     }
 }

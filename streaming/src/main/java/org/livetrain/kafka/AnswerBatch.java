@@ -7,6 +7,8 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.execution.streaming.StreamExecution;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
+import org.livetrain.serving.BestModelService;
+import org.livetrain.serving.Promoter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -14,7 +16,9 @@ import org.slf4j.LoggerFactory;
 /**
  * One micro-batch of requests answered: each partition scored and written to the output topic on an
  * executor ({@link AnswerSender}, at least or exactly once), then what the topic refused, and what a replay
- * found answered already, said once here, on the driver. An answer refused with an error no retry can fix is
+ * found answered already, said once here, on the driver. With shadow promotion the driver's model service
+ * names the models of each micro-batch (its {@link Promoter.Plan}) and takes the executors' comparisons of the
+ * candidate with the serving model, so that a promotion is decided in one place and every executor follows it. An answer refused with an error no retry can fix is
  * answered with an error record instead and the stream goes on; a failure a retry may get past (the broker
  * away, a timeout) fails the query, which {@code stream} starts again from its checkpoint, losing nothing.
  */
@@ -26,21 +30,25 @@ final class AnswerBatch implements VoidFunction2<Dataset<Row>, Long> {
 
     private final AnswerSender sender;
     private final KafkaScorer.Hook hook;
+    /** The driver's model service deciding promotions; null when each new best serves at once. */
+    private final transient BestModelService promotions;
     /** Whether a batch ran since this query started: the first may be a replay of one answered before a crash. */
     private boolean started;
 
-    AnswerBatch(AnswerSender sender, KafkaScorer.Hook hook) {
+    AnswerBatch(AnswerSender sender, KafkaScorer.Hook hook, BestModelService promotions) {
         this.sender = sender;
         this.hook = hook;
+        this.promotions = promotions;
     }
 
     @Override
     public void call(Dataset<Row> requests, Long batch) {
         String query = requests.sparkSession().sparkContext().getLocalProperty(StreamExecution.QUERY_ID_KEY());
         AnswerSender.Sent sent = requests.queryExecution().toRdd().toJavaRDD()
-                .mapPartitions(sender.forBatch(new AnswerSender.Batch(query, batch, !started)))
+                .mapPartitions(sender.forBatch(new AnswerSender.Batch(query, batch, !started, promotions == null ? null : promotions.plan())))
                 .fold(AnswerSender.Sent.NONE, AnswerSender.Sent::plus);
         started = true;
+        if (promotions != null && sent.shadowed() != null) promotions.shadowed(sent.shadowed());
         if (sent.refused() > 0) {
             LOG.warn("micro-batch {}: the output topic refused {} of its {} answers ({}); each of those requests is answered with an error record instead",
                     batch, sent.refused(), sent.answers(), sent.why());

@@ -13,7 +13,9 @@ import org.apache.spark.sql.catalyst.CatalystTypeConverters;
 import org.apache.spark.sql.catalyst.InternalRow;
 import org.apache.spark.sql.types.StructType;
 import org.livetrain.kafka.AnswerTransaction.Answer;
+import org.livetrain.serving.Promoter;
 import org.livetrain.serving.ScoreRecord;
+import org.livetrain.serving.ShadowTally;
 import scala.Function1;
 
 import java.io.Serializable;
@@ -51,18 +53,27 @@ final class AnswerSender implements FlatMapFunction<Iterator<InternalRow>, Answe
 
     /**
      * How a partition's answers went: written, refused by the topic (answered with an error record instead) and
-     * the first refusal, and requests not answered again because a replayed batch had answered them already.
+     * the first refusal, requests not answered again because a replayed batch had answered them already, and
+     * how the plan's candidate answered the same requests (null when none was shadowed).
      */
-    record Sent(long answers, long refused, String why, long replayed) implements Serializable {
-        static final Sent NONE = new Sent(0, 0, null, 0);
+    record Sent(long answers, long refused, String why, long replayed, ShadowTally shadowed) implements Serializable {
+        static final Sent NONE = new Sent(0, 0, null, 0, null);
+
+        Sent(long answers, long refused, String why, long replayed) {
+            this(answers, refused, why, replayed, null);
+        }
 
         Sent plus(Sent o) {
-            return new Sent(answers + o.answers, refused + o.refused, why != null ? why : o.why, replayed + o.replayed);
+            ShadowTally both = shadowed == null ? o.shadowed : o.shadowed == null ? shadowed : new ShadowTally(shadowed.candidate()).plus(shadowed).plus(o.shadowed);
+            return new Sent(answers + o.answers, refused + o.refused, why != null ? why : o.why, replayed + o.replayed, both);
         }
     }
 
-    /** The micro-batch: its query's id and number, and whether it may have been answered before (the first after a start). */
-    record Batch(String queryId, long id, boolean mayBeReplay) implements Serializable {
+    /**
+     * The micro-batch: its query's id and number, whether it may have been answered before (the first after a
+     * start), and the driver's models for it when the driver decides promotions (else null).
+     */
+    record Batch(String queryId, long id, boolean mayBeReplay, Promoter.Plan plan) implements Serializable {
     }
 
     private final StructType requests;
@@ -101,20 +112,22 @@ final class AnswerSender implements FlatMapFunction<Iterator<InternalRow>, Answe
         AnswerTransaction tx = new AnswerTransaction(kafka, batch.queryId(), input, batch.id());
         if ((batch.mayBeReplay() || TaskContext.get().attemptNumber() > 0) && tx.committed()) return new Sent(0, 0, null, rows.skip());
         List<Answer> answers = new ArrayList<>();
-        for (Iterator<Row> it = scorer.call(rows); it.hasNext(); ) {
+        RequestScorer.Answers it = scorer.answers(rows, batch.plan());
+        while (it.hasNext()) {
             Row a = it.next();
             answers.add(new Answer(a.getString(0), a.getString(1)));
         }
         if (rows.next.size() != 1) throw new IllegalStateException("a partition of micro-batch " + batch.id() + " held the requests of " + rows.next.keySet());
         AnswerTransaction.Refused r = tx.write(topic, answers, rows.next.get(input), (a, why) -> refusedAnswer(a.key(), why));
-        return new Sent(answers.size(), r.count(), r.why(), 0);
+        return new Sent(answers.size(), r.count(), r.why(), 0, shadowed(it));
     }
 
     private Sent atLeastOnce(Requests rows) throws Exception {
         KafkaProducer<String, String> p = PRODUCERS.computeIfAbsent(producerSettings(), KafkaProducer::new);
         List<Answer> sent = new ArrayList<>();
         List<Future<RecordMetadata>> acks = new ArrayList<>();
-        for (Iterator<Row> it = scorer.call(rows); it.hasNext(); ) {
+        RequestScorer.Answers it = scorer.answers(rows, batch.plan());
+        while (it.hasNext()) {
             Row a = it.next();
             sent.add(new Answer(a.getString(0), a.getString(1)));
             acks.add(p.send(new ProducerRecord<>(topic, a.getString(0), a.getString(1))));
@@ -132,7 +145,13 @@ final class AnswerSender implements FlatMapFunction<Iterator<InternalRow>, Answe
             String refusal = refusal(e);
             if (refusal != null) throw new IllegalStateException("the output topic " + topic + " refused an answer and its error record too (" + refusal + ")");
         }
-        return new Sent(sent.size(), errorAcks.size(), why, 0);
+        return new Sent(sent.size(), errorAcks.size(), why, 0, shadowed(it));
+    }
+
+    /** The partition's comparisons of a shadowed candidate with the serving model, or null when there were none. */
+    private static ShadowTally shadowed(RequestScorer.Answers answers) {
+        ShadowTally t = answers.shadowed();
+        return t.requests() == 0 ? null : t;
     }
 
     private HashMap<String, Object> producerSettings() {

@@ -15,7 +15,9 @@ import org.apache.spark.sql.streaming.StreamingQuery;
 import org.apache.spark.sql.streaming.Trigger;
 import org.livetrain.LiveTrainException;
 import org.livetrain.io.ImageFiles;
+import org.livetrain.serving.BestModelService;
 import org.livetrain.serving.ImageLimits;
+import org.livetrain.serving.Promotion;
 import org.livetrain.serving.Scorer;
 import org.livetrain.serving.ServingStats;
 import org.livetrain.store.CheckpointLocation;
@@ -53,10 +55,13 @@ public final class KafkaScorer {
      * The query: where its offsets live, its trigger (an interval, or {@code continuous}), requests per
      * micro-batch at most, and how often an answer is written when a batch is replayed.
      */
-    public record Query(String checkpoint, String trigger, long maxOffsetsPerTrigger, Delivery delivery) {
+    public record Query(String checkpoint, String trigger, long maxOffsetsPerTrigger, Delivery delivery, Promotion promotion) {
         public Query {
             if (trigger.equals("continuous") && delivery == Delivery.EXACTLY_ONCE) {
                 throw new LiveTrainException("--trigger continuous: answers exactly once need micro-batches (Spark's continuous Kafka sink has no transactions); use an interval, or --delivery at-least-once");
+            }
+            if (trigger.equals("continuous") && promotion.shadow()) {
+                throw new LiveTrainException("--trigger continuous: shadow promotion needs micro-batches (each names the models it answers with); use an interval, or --promotion immediate");
             }
         }
 
@@ -93,11 +98,16 @@ public final class KafkaScorer {
     }
 
     public static StreamingQuery start(SparkSession spark, Settings s) {
-        return start(spark, s, new ServingStats(), Hook.NONE);
+        Promotion policy = s.query().promotion();
+        return start(spark, s, new ServingStats(), Hook.NONE, policy.shadow() ? BestModelService.shadowing(s.models().open(), BestModelService.DEFAULT_POLL, policy) : null);
     }
 
-    /** @param stats summed from the executors as micro-batches finish (registered here on first use) */
-    public static StreamingQuery start(SparkSession spark, Settings s, ServingStats stats, Hook hook) {
+    /**
+     * @param stats summed from the executors as micro-batches finish (registered here on first use)
+     * @param promotions with shadow promotion, the driver's model service, which decides (it outlives a restarted query); else null
+     */
+    public static StreamingQuery start(SparkSession spark, Settings s, ServingStats stats, Hook hook, BestModelService promotions) {
+        if (s.query().promotion().shadow() != (promotions != null)) throw new IllegalArgumentException("shadow promotion is decided by the driver's model service");
         if (!stats.isRegistered()) spark.sparkContext().register(stats, "livetrain-serving");
         ensureTopics(s.topics());
         if (isLocal(s.query().checkpoint())) {
@@ -115,7 +125,7 @@ public final class KafkaScorer {
                 ? requests.mapPartitions(scorer, Encoders.row(AnswerBatch.ANSWER)).writeStream().format("kafka")
                         .options(kafkaOptions(s.topics())).option("topic", s.topics().output())
                 : requests.writeStream().foreachBatch(new AnswerBatch(new AnswerSender(requests.schema(), scorer, s.topics().output(),
-                clientSettings(s.topics()), s.query().delivery(), null), hook));
+                clientSettings(s.topics()), s.query().delivery(), null), hook, promotions));
         try {
             return writer.option("checkpointLocation", s.query().checkpoint()).trigger(trigger(s.query().trigger())).start();
         } catch (TimeoutException e) {

@@ -8,9 +8,11 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.livetrain.io.ImageFiles;
 import org.livetrain.serving.BestModelService;
+import org.livetrain.serving.Promoter;
 import org.livetrain.serving.ScoreRecord;
 import org.livetrain.serving.Scorer;
 import org.livetrain.serving.ServingStats;
+import org.livetrain.serving.ShadowTally;
 import org.livetrain.store.CheckpointLocation;
 
 import java.nio.ByteBuffer;
@@ -57,57 +59,87 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
 
     @Override
     public Iterator<Row> call(Iterator<Row> requests) {
+        return answers(requests, null);
+    }
+
+    /**
+     * The answers to a partition's requests, scored lazily, up to {@code batch} rows at a time (a
+     * continuous-processing partition never ends, so there the batch is 1 and a request is answered as soon as
+     * it arrives).
+     * @param plan the driver's models for this micro-batch when it decides promotions (shadow); null: the best
+     *             model of the directory as this executor sees it at the start of the partition
+     */
+    Answers answers(Iterator<Row> requests, Promoter.Plan plan) {
         CheckpointLocation location = models.value();
-        BestModelService best = MODELS.computeIfAbsent(location.uri(), d -> new BestModelService(location.open(), BestModelService.DEFAULT_POLL));
-        best.poll(); // a micro-batch sees the best model as of its start
+        BestModelService best;
+        if (plan == null) {
+            best = MODELS.computeIfAbsent(location.uri(), d -> new BestModelService(location.open(), BestModelService.DEFAULT_POLL));
+            best.poll(); // a micro-batch sees the best model as of its start
+        } else {
+            best = MODELS.computeIfAbsent(location.uri() + " (following the driver)", d -> BestModelService.following(location.open()));
+            best.follow(plan);
+        }
         Scorer scorer = new Scorer(best, ImageFiles.within(reading.allowedRoots(), reading.limits().maxBytes(), location.conf()), reading.limits().maxPixels(),
                 () -> "no checkpoint has been published in " + location.uri() + " yet");
-        // lazily, up to `batch` rows at a time: a continuous-processing partition never ends, so there
-        // the batch is 1 and a request is answered as soon as it arrives
-        return new Iterator<>() {
-            private final ArrayDeque<Row> ready = new ArrayDeque<>();
+        return new Answers(requests, scorer);
+    }
 
-            @Override
-            public boolean hasNext() {
-                return !ready.isEmpty() || requests.hasNext();
-            }
+    /** A partition's answers, in request order, and how a shadowed candidate answered the same requests. */
+    final class Answers implements Iterator<Row> {
+        private final Iterator<Row> requests;
+        private final Scorer scorer;
+        private final ArrayDeque<Row> ready = new ArrayDeque<>();
 
-            @Override
-            public Row next() {
-                if (ready.isEmpty()) fill();
-                return ready.removeFirst();
-            }
+        Answers(Iterator<Row> requests, Scorer scorer) {
+            this.requests = requests;
+            this.scorer = scorer;
+        }
 
-            private void fill() {
-                List<String> ids = new ArrayList<>(batch);
-                List<Long> sentMillis = new ArrayList<>(batch);
-                ScoreRecord[] records = new ScoreRecord[batch];
-                List<Integer> pending = new ArrayList<>(batch);
-                List<Scorer.Request> toScore = new ArrayList<>(batch);
-                while (ids.size() < batch && requests.hasNext()) {
-                    Row r = requests.next();
-                    String id = requestId(r);
-                    Checked checked = check(id, r.getAs("value"));
-                    if (checked.refused() != null) {
-                        records[ids.size()] = checked.refused();
-                    } else {
-                        pending.add(ids.size());
-                        toScore.add(checked.request());
-                    }
-                    ids.add(id);
-                    Timestamp ts = r.getAs("timestamp");
-                    sentMillis.add(ts == null ? -1L : ts.getTime());
+        @Override
+        public boolean hasNext() {
+            return !ready.isEmpty() || requests.hasNext();
+        }
+
+        @Override
+        public Row next() {
+            if (ready.isEmpty()) fill();
+            return ready.removeFirst();
+        }
+
+        /** The candidate's answers compared with the serving model's, over the rows read so far. */
+        ShadowTally shadowed() {
+            return scorer.shadowed();
+        }
+
+        private void fill() {
+            List<String> ids = new ArrayList<>(batch);
+            List<Long> sentMillis = new ArrayList<>(batch);
+            ScoreRecord[] records = new ScoreRecord[batch];
+            List<Integer> pending = new ArrayList<>(batch);
+            List<Scorer.Request> toScore = new ArrayList<>(batch);
+            while (ids.size() < batch && requests.hasNext()) {
+                Row r = requests.next();
+                String id = requestId(r);
+                Checked checked = check(id, r.getAs("value"));
+                if (checked.refused() != null) {
+                    records[ids.size()] = checked.refused();
+                } else {
+                    pending.add(ids.size());
+                    toScore.add(checked.request());
                 }
-                List<ScoreRecord> scored = toScore.isEmpty() ? List.of() : scorer.scoreAll(toScore);
-                for (int k = 0; k < pending.size(); k++) records[pending.get(k)] = scored.get(k);
-                long now = System.currentTimeMillis();
-                for (int i = 0; i < ids.size(); i++) {
-                    ScoreRecord rec = records[i];
-                    stats.record(sentMillis.get(i) < 0 ? 0 : now - sentMillis.get(i), !rec.ok(), rec.modelStep() == null ? -1 : rec.modelStep());
-                    ready.add(answer(records[i]));
-                }
+                ids.add(id);
+                Timestamp ts = r.getAs("timestamp");
+                sentMillis.add(ts == null ? -1L : ts.getTime());
             }
-        };
+            List<ScoreRecord> scored = toScore.isEmpty() ? List.of() : scorer.scoreAll(toScore);
+            for (int k = 0; k < pending.size(); k++) records[pending.get(k)] = scored.get(k);
+            long now = System.currentTimeMillis();
+            for (int i = 0; i < ids.size(); i++) {
+                ScoreRecord rec = records[i];
+                stats.record(sentMillis.get(i) < 0 ? 0 : now - sentMillis.get(i), !rec.ok(), rec.modelStep() == null ? -1 : rec.modelStep());
+                ready.add(answer(records[i]));
+            }
+        }
     }
 
     /** A request's id: the record key, else {@code topic-partition-offset}. Its answer echoes it cut ({@link #answer}), as its key too. */

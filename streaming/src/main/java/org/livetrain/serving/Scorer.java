@@ -4,6 +4,7 @@ import org.livetrain.LiveTrainException;
 import org.livetrain.image.ImagePreprocessor;
 import org.livetrain.image.InputContract;
 import org.livetrain.io.ImageFiles;
+import org.livetrain.store.Pointer;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -26,6 +27,7 @@ public final class Scorer {
     private final ImageFiles files;
     private final long maxPixels;
     private final Supplier<String> notReady;
+    private ShadowTally shadowed = new ShadowTally("");
 
     /**
      * @param files     where image files may be read from, and how large they may be
@@ -78,10 +80,63 @@ public final class Scorer {
             }
             return scored(out, inputs, null);
         }
-        // a file is prepared as the answering model's training data were: its checkpoint's input contract
-        ImagePreprocessor preprocessor = new ImagePreprocessor(model.input(), maxPixels);
-        return answer(model, requests.stream().map(r -> new Item(r.id(), r.shown(), () -> preprocessor.bytes(files.read(r.shown(), r.location()), r.shown()))).toList(),
-                LoadedModel.TOP);
+        List<Scored> answers = answer(model, items(requests, model.input()), LoadedModel.TOP);
+        BestModelService.Candidate candidate = models.candidate().orElse(null);
+        return candidate == null ? answers : shadow(answers, requests, candidate);
+    }
+
+    /** The requests as items to answer: a file is prepared as the answering model's training data were, by its checkpoint's input contract. */
+    private List<Item> items(List<Request> requests, InputContract contract) {
+        ImagePreprocessor preprocessor = new ImagePreprocessor(contract, maxPixels);
+        return requests.stream().map(r -> new Item(r.id(), r.shown(), () -> preprocessor.bytes(files.read(r.shown(), r.location()), r.shown()))).toList();
+    }
+
+    /**
+     * The serving model's answers with the candidate's beside them, for the requests the serving model
+     * answered (the same prepared inputs when both models take the same contract); their comparison goes to the
+     * model service (the prompt's promoter) and to {@link #shadowed()}.
+     */
+    private List<Scored> shadow(List<Scored> answers, List<Request> requests, BestModelService.Candidate c) {
+        ShadowTally tally = new ShadowTally(c.pointer().sha256());
+        List<Integer> answered = new ArrayList<>();
+        for (int i = 0; i < answers.size(); i++) if (answers.get(i).record().ok()) answered.add(i);
+        if (answered.isEmpty()) return answers;
+        List<ScoreRecord> theirs = new ArrayList<>(answered.size());
+        boolean[] finite = new boolean[answered.size()];
+        if (c.model() == null) {
+            Pointer p = c.pointer();
+            for (int i : answered) {
+                theirs.add(new ScoreRecord(requests.get(i).id(), requests.get(i).shown(), ScoreRecord.Prediction.NONE,
+                        new ScoreRecord.Answerer(p.step(), p.run(), p.sha256(), p.devAccuracy()), c.failure()));
+            }
+        } else {
+            LoadedModel m = c.model();
+            boolean same = m.input().equals(answers.get(answered.get(0)).contract());
+            List<Item> items = new ArrayList<>(answered.size());
+            List<Item> again = same ? null : items(answered.stream().map(requests::get).toList(), m.input());
+            for (int k = 0; k < answered.size(); k++) {
+                Scored s = answers.get(answered.get(k));
+                items.add(same ? new Item(s.record().requestId(), s.record().path(), s::input) : again.get(k));
+            }
+            List<Scored> scored = answer(m, items, LoadedModel.TOP);
+            for (Scored s : scored) theirs.add(s.record());
+            for (int k = 0; k < finite.length; k++) finite[k] = theirs.get(k).ok() && theirs.get(k).finite();
+        }
+        List<Scored> out = new ArrayList<>(answers);
+        for (int k = 0; k < answered.size(); k++) {
+            Scored s = answers.get(answered.get(k));
+            tally.add(s.record(), theirs.get(k), c.model() == null || finite[k]);
+            out.set(answered.get(k), new Scored(s.record().withShadow(theirs.get(k)), s.input(), s.contract()));
+        }
+        if (!shadowed.candidate().equals(tally.candidate())) shadowed = new ShadowTally(tally.candidate());
+        shadowed.plus(tally);
+        models.shadowed(tally);
+        return out;
+    }
+
+    /** Every comparison of a candidate's answers with the serving model's this scorer made (for the Kafka scorer's driver). */
+    public ShadowTally shadowed() {
+        return shadowed;
     }
 
     /** One thing to answer: its id, the path its answer shows, and how its input is read and prepared (a {@link LiveTrainException} refuses it). */

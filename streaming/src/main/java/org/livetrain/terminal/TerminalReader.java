@@ -213,6 +213,7 @@ public final class TerminalReader {
             b.append("the checkpoint directory cannot be read (").append(e.getMessage()).append(")");
         }
         b.append(scorer.models().current().map(m -> "; answering with " + m.describe()).orElse("; no model loaded yet"));
+        scorer.models().promotionStatus().ifPresent(p -> b.append("; ").append(p));
         return b.toString();
     }
 

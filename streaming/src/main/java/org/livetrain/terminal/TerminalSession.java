@@ -3,6 +3,7 @@ package org.livetrain.terminal;
 import org.livetrain.io.ImageFiles;
 import org.livetrain.serving.BestModelService;
 import org.livetrain.serving.LoadedModel;
+import org.livetrain.serving.Promoter;
 import org.livetrain.serving.Scorer;
 import org.livetrain.store.CheckpointLocation;
 import org.livetrain.store.CheckpointStore;
@@ -21,7 +22,7 @@ public final class TerminalSession implements AutoCloseable {
         this.io = io;
         try {
             CheckpointStore store = location.open();
-            this.models = new BestModelService(store, settings.poll());
+            this.models = BestModelService.shadowing(store, settings.poll(), settings.promotion());
             this.reader = open(store, settings, notReady, files(settings, location));
         } catch (RuntimeException e) {
             io.close();
@@ -39,11 +40,25 @@ public final class TerminalSession implements AutoCloseable {
         Scorer scorer = new Scorer(models, files, settings.limits().maxPixels(), notReady);
         TerminalReader reader = new TerminalReader(scorer, io, settings);
         models.onEvent(reader::printAbove);
+        models.onDecision(d -> record(store, d, reader));
         LoadedModel m = models.current().orElse(null);
         reader.printAbove(m == null
                 ? "No model yet in " + store.root() + ": " + notReady.get()
                 : String.format(Locale.ROOT, "Serving the best model of %s: %s, dev accuracy %.1f%%", store.root(), m.describe(), 100 * m.devAccuracy()));
         return reader;
+    }
+
+    private boolean unrecorded;
+
+    /** A promotion decision goes into serving-stats.jsonl for the report; a directory this prompt may not write to only loses the record (said once). */
+    private void record(CheckpointStore store, Promoter.Decision d, TerminalReader reader) {
+        if (unrecorded) return;
+        try {
+            store.appendServingStats(d.record());
+        } catch (RuntimeException e) {
+            unrecorded = true;
+            reader.printAbove("promotion decisions not recorded in " + store.location() + " (" + e.getMessage() + ")");
+        }
     }
 
     public TerminalReader reader() {

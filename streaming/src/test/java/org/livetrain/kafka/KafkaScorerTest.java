@@ -35,6 +35,7 @@ import org.livetrain.data.Split;
 import org.livetrain.model.Models;
 import org.livetrain.model.Network;
 import org.livetrain.serving.ImageLimits;
+import org.livetrain.serving.Promotion;
 import org.livetrain.spark.SparkSessions;
 import org.livetrain.store.CheckpointLocation;
 import org.livetrain.store.CheckpointMeta;
@@ -120,7 +121,7 @@ class KafkaScorerTest {
         return new KafkaScorer.Settings(new KafkaScorer.Topics(broker.bootstrapServers(), in, out, Map.of()),
                 new CheckpointLocation(checkpoints.toString(), new Configuration()),
                 new KafkaScorer.Query(query, trigger, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER,
-                        trigger.equals("continuous") ? Delivery.AT_LEAST_ONCE : Delivery.EXACTLY_ONCE),
+                        trigger.equals("continuous") ? Delivery.AT_LEAST_ONCE : Delivery.EXACTLY_ONCE, Promotion.IMMEDIATE),
                 new KafkaScorer.Reading(List.of(images.toString()), ImageLimits.DEFAULT));
     }
 
