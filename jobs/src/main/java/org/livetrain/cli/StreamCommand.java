@@ -8,8 +8,10 @@ import org.livetrain.LiveTrainException;
 import org.livetrain.jobs.byteps.Hooks;
 import org.livetrain.kafka.Delivery;
 import org.livetrain.kafka.KafkaScorer;
+import org.livetrain.kafka.PromotionFile;
 import org.livetrain.kafka.RequestScorer;
 import org.livetrain.serving.BestModelService;
+import org.livetrain.serving.Promoter;
 import org.livetrain.serving.Promotion;
 import org.livetrain.serving.ServingStats;
 import org.livetrain.spark.SparkSessions;
@@ -106,7 +108,8 @@ public final class StreamCommand implements Callable<Integer> {
                 models, query, reading);
         ServingStats stats = new ServingStats();
         KafkaScorer.Hook hook = Hooks.from(common.conf())::answersWritten;
-        BestModelService promotions = query.promotion().shadow() ? promotions(models, query.promotion()) : null;
+        BestModelService promotions = query.promotion().shadow()
+                ? promotions(models, query.promotion(), new PromotionFile(query.checkpoint(), spark.sparkContext().hadoopConfiguration())) : null;
         Thread reporter = statsEvery > 0 ? new Thread(() -> reportStats(stats, models, promotions), "livetrain-serving-stats") : null;
         try {
             // the first start fails fast (a wrong address or topic is a usage error); once running, a
@@ -192,17 +195,28 @@ public final class StreamCommand implements Callable<Integer> {
     /**
      * The driver's model service, which decides promotions for every executor: it follows best.json, shadows each
      * newer best, and says each decision in one line and one record of serving-stats.jsonl (a directory this
-     * scorer may not write to only loses the record, said once).
+     * scorer may not write to only loses the record, said once). It starts from what the query decided before
+     * it was restarted ({@link PromotionFile}), and saves each decision there.
      */
-    private BestModelService promotions(CheckpointLocation models, Promotion policy) {
+    private BestModelService promotions(CheckpointLocation models, Promotion policy, PromotionFile saved) {
         CheckpointStore store = LiveTrainException.about("--checkpoint-dir", models::open);
-        BestModelService service = BestModelService.shadowing(store, BestModelService.DEFAULT_POLL, policy);
+        Promoter.State before = saved.read().orElse(null);
+        BestModelService service = BestModelService.shadowing(store, BestModelService.DEFAULT_POLL, policy, before);
+        if (before != null && before.serving() != null) {
+            top.out.printf("scorer: taking up %s: %s%n", saved, service.current().map(m -> "serving " + m.describe() + " as promoted before")
+                    .orElse("the model promoted before cannot be loaded; serving best.json's"));
+        }
         AtomicBoolean unrecorded = new AtomicBoolean();
         service.onEvent(line -> {
             top.out.println("scorer: " + line);
             top.out.flush();
         });
         service.onDecision(d -> {
+            try {
+                saved.write(service.promotionState());
+            } catch (RuntimeException e) {
+                top.err.printf("the promotion state is not saved (%s): a restarted scorer would start from best.json's model%n", e.getMessage());
+            }
             if (unrecorded.get()) return;
             try {
                 store.appendServingStats(d.record());

@@ -125,10 +125,15 @@ public final class Report {
                     p -> 100 * p.pushPullShare(), p -> p.pushPullShare() != null));
         }
         String servingText = "Serving figures: none recorded for this directory.";
-        if (!serving.isEmpty()) {
-            servingText = servingSummary(serving);
-            charts.put("latency", latencyChart(summedHistogram(serving)));
-            charts.put("serving-throughput", servingRate(serving));
+        List<JsonNode> intervals = serving.stream().filter(n -> !n.has("event")).toList(), decisions = serving.stream().filter(n -> n.has("event")).toList();
+        if (!intervals.isEmpty()) {
+            servingText = servingSummary(intervals);
+            charts.put("latency", latencyChart(summedHistogram(intervals)));
+            charts.put("serving-throughput", servingRate(intervals));
+        }
+        if (!decisions.isEmpty()) {
+            servingText += " " + decisionSummary(decisions);
+            charts.put("model-timeline", modelTimeline(decisions));
         }
         List<Path> files = new ArrayList<>();
         try {
@@ -259,6 +264,48 @@ public final class Report {
         rate.addSeries("requests/s", serving.stream().mapToDouble(n -> Instant.parse(n.path("time").asText()).toEpochMilli() / 1000.0 - t0).toArray(),
                 serving.stream().mapToDouble(n -> n.path("per_second").asDouble()).toArray()).setMarker(SeriesMarkers.CIRCLE);
         return rate;
+    }
+
+    private static String decisionSummary(List<JsonNode> decisions) {
+        StringBuilder b = new StringBuilder(String.format(Locale.ROOT, "Shadow promotion: %d candidate(s) decided.", decisions.size()));
+        for (JsonNode d : decisions) {
+            b.append(String.format(Locale.ROOT, " %s: %s step %d (serving step %d, %d requests): %s.", d.path("time").asText(), d.path("event").asText(),
+                    d.at("/candidate/step").asLong(), d.at("/serving/step").asLong(), d.path("requests").asLong(), d.path("reason").asText()));
+        }
+        return b.toString();
+    }
+
+    /**
+     * The model timeline: the step of the serving model over time, and each shadowed candidate at the moment it
+     * was decided, promoted or refused.
+     */
+    private static XYChart modelTimeline(List<JsonNode> decisions) {
+        double t0 = seconds(decisions.get(0)) - decisions.get(0).path("window_seconds").asDouble();
+        XYChart c = base("Served model and candidates (shadow promotion)", "seconds since the first candidate", "model step");
+        List<Double> tx = new ArrayList<>(List.of(0.0)), ty = new ArrayList<>(List.of(decisions.get(0).at("/serving/step").asDouble()));
+        for (JsonNode d : decisions) {
+            if (!d.path("event").asText().equals("promoted")) continue;
+            tx.add(seconds(d) - t0);
+            ty.add(d.at("/serving/step").asDouble());
+            tx.add(seconds(d) - t0);
+            ty.add(d.at("/candidate/step").asDouble());
+        }
+        tx.add(seconds(decisions.get(decisions.size() - 1)) - t0);
+        ty.add(ty.get(ty.size() - 1));
+        c.addSeries("serving model", tx, ty).setMarker(SeriesMarkers.NONE);
+        for (var kind : List.of(Map.entry("promoted", new Color(30, 150, 60)), Map.entry("refused", new Color(200, 30, 30)))) {
+            List<JsonNode> ds = decisions.stream().filter(d -> d.path("event").asText().equals(kind.getKey())).toList();
+            if (ds.isEmpty()) continue;
+            XYSeries s = c.addSeries("candidate " + kind.getKey(), ds.stream().map(d -> seconds(d) - t0).toList(), ds.stream().map(d -> d.at("/candidate/step").asDouble()).toList());
+            s.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
+            s.setMarker(kind.getKey().equals("promoted") ? SeriesMarkers.TRIANGLE_UP : SeriesMarkers.CROSS);
+            s.setMarkerColor(kind.getValue());
+        }
+        return c;
+    }
+
+    private static double seconds(JsonNode line) {
+        return Instant.parse(line.path("time").asText()).toEpochMilli() / 1000.0;
     }
 
     // ---- the page

@@ -32,6 +32,7 @@ import org.livetrain.terminal.ReaderSettings;
 import org.livetrain.terminal.TerminalSession;
 import org.livetrain.store.CheckpointLocation;
 
+import javax.imageio.ImageIO;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -56,6 +57,7 @@ import java.util.stream.IntStream;
 import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -131,53 +133,77 @@ class ShadowPromotionTest {
         return CheckpointStore.open(ckpt.toString(), new Configuration()).servingStats().stream().filter(n -> n.has("event")).toList();
     }
 
+    static ChildJvm scorer(String name, Path ckpt) throws IOException {
+        return ChildJvm.start(dir.resolve("logs"), name, List.of(), "stream", "--bootstrap-servers", broker.bootstrapServers(),
+                "--input-topic", "shadow-in", "--output-topic", "shadow-out", "--checkpoint-dir", ckpt.toString(),
+                "--query-checkpoint", dir.resolve("shadow-query").toString(), "--allowed-roots", dir.resolve("images").toString(),
+                "--shadow-requests", "100", "--stats-every", "2");
+    }
+
     @Test
     void theKafkaScorerRefusesABrokenCandidateAndPromotesABetterOne() throws Exception {
         Path ckpt = dir.resolve("ckpt-kafka");
         RunStore run = run(ckpt);
         String s1 = publish(run, early, 100, 0.80);
         try (KafkaProducer<String, String> p = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()), new StringSerializer(), new StringSerializer());
-             Answers answers = new Answers("shadow-out");
-             ChildJvm scorer = ChildJvm.start(dir.resolve("logs"), "shadow-scorer", List.of(), "stream", "--bootstrap-servers", broker.bootstrapServers(),
-                     "--input-topic", "shadow-in", "--output-topic", "shadow-out", "--checkpoint-dir", ckpt.toString(),
-                     "--allowed-roots", dir.resolve("images").toString(), "--shadow-requests", "100", "--stats-every", "2")) {
-            List<String> before = push(p, "a", 0, 40);
-            assertTrue(answers.await(before, Duration.ofMinutes(3)), "answered: " + scorer.output());
-            for (String id : before) assertEquals(s1, answers.byId.get(id).get("model_sha256").asText());
+             Answers answers = new Answers("shadow-out")) {
+            try (ChildJvm scorer = scorer("shadow-scorer", ckpt)) {
+                List<String> before = push(p, "a", 0, 40);
+                assertTrue(answers.await(before, Duration.ofMinutes(3)), "answered: " + scorer.output());
+                for (String id : before) assertEquals(s1, answers.byId.get(id).get("model_sha256").asText());
 
-            String s2 = publish(run, broken, 200, 0.85);
-            List<String> during = pushUntilDecided(p, ckpt, 1, "b", answers, scorer);
-            JsonNode refused = decisions(ckpt).get(0);
-            assertEquals("refused", refused.get("event").asText(), refused.toString());
-            assertEquals(s2, refused.at("/candidate/sha256").asText());
-            assertTrue(refused.get("reason").asText().startsWith("collapsed onto class 3"), refused.toString());
-            assertTrue(refused.get("requests").asLong() >= 100, refused.toString());
-            int shadowed = 0;
-            for (String id : during) { // the serving model kept answering; the candidate's answers rode beside its own
-                JsonNode a = answers.byId.get(id);
-                assertEquals(s1, a.get("model_sha256").asText(), a.toString());
-                if (a.get("shadow").isNull()) continue;
-                shadowed++;
-                assertEquals(s2, a.at("/shadow/model_sha256").asText());
-                assertEquals("3", a.at("/shadow/prediction").asText());
+                String s2 = publish(run, broken, 200, 0.85);
+                List<String> during = pushUntilDecided(p, ckpt, 1, "b", answers, scorer);
+                JsonNode refused = decisions(ckpt).get(0);
+                assertEquals("refused", refused.get("event").asText(), refused.toString());
+                assertEquals(s2, refused.at("/candidate/sha256").asText());
+                assertTrue(refused.get("reason").asText().startsWith("collapsed onto class 3"), refused.toString());
+                assertTrue(refused.get("requests").asLong() >= 100, refused.toString());
+                int shadowed = 0;
+                for (String id : during) { // the serving model kept answering; the candidate's answers rode beside its own
+                    JsonNode a = answers.byId.get(id);
+                    assertEquals(s1, a.get("model_sha256").asText(), a.toString());
+                    if (a.get("shadow").isNull()) continue;
+                    shadowed++;
+                    assertEquals(s2, a.at("/shadow/model_sha256").asText());
+                    assertEquals("3", a.at("/shadow/prediction").asText());
+                }
+                assertTrue(shadowed >= 100, shadowed + " answers carry the candidate's");
+                assertTrue(scorer.output().contains("refused candidate step 200"), scorer.output());
+                scorer.kill();
             }
-            assertTrue(shadowed >= 100, shadowed + " answers carry the candidate's");
-            assertTrue(scorer.output().contains("refused candidate step 200"), scorer.output());
+            // started again, the scorer serves what it promoted, not the refused checkpoint best.json still names
+            try (ChildJvm scorer = scorer("shadow-scorer-again", ckpt)) {
+                List<String> again = push(p, "e", 0, 40);
+                assertTrue(answers.await(again, Duration.ofMinutes(3)), "answered: " + scorer.output());
+                for (String id : again) {
+                    assertEquals(s1, answers.byId.get(id).get("model_sha256").asText());
+                    assertTrue(answers.byId.get(id).get("shadow").isNull(), "the refused candidate is not tried again");
+                }
+                assertTrue(scorer.output().contains("serving step 100 of run " + run.id() + " as promoted before"), scorer.output());
 
-            String s3 = publish(run, better, 300, 0.90);
-            pushUntilDecided(p, ckpt, 2, "c", answers, scorer);
-            JsonNode promoted = decisions(ckpt).get(1);
-            decisions(ckpt).forEach(d -> System.out.println("[shadow] Kafka scorer: " + d.get("event").asText() + " " + d.at("/candidate/step") + ": " + d.get("reason").asText()));
-            assertEquals("promoted", promoted.get("event").asText(), promoted.toString());
-            assertEquals(s3, promoted.at("/candidate/sha256").asText());
-            assertEquals(s1, promoted.at("/serving/sha256").asText());
-            List<String> after = push(p, "d", 0, 40);
-            assertTrue(answers.await(after, Duration.ofMinutes(2)), "answered: " + scorer.output());
-            for (String id : after) { // the new model answers, nothing is shadowed
-                assertEquals(s3, answers.byId.get(id).get("model_sha256").asText());
-                assertTrue(answers.byId.get(id).get("shadow").isNull());
+                String s3 = publish(run, better, 300, 0.90);
+                pushUntilDecided(p, ckpt, 2, "c", answers, scorer);
+                JsonNode promoted = decisions(ckpt).get(1);
+                decisions(ckpt).forEach(d -> System.out.println("[shadow] Kafka scorer: " + d.get("event").asText() + " " + d.at("/candidate/step") + ": " + d.get("reason").asText()));
+                assertEquals("promoted", promoted.get("event").asText(), promoted.toString());
+                assertEquals(s3, promoted.at("/candidate/sha256").asText());
+                assertEquals(s1, promoted.at("/serving/sha256").asText());
+                List<String> after = push(p, "d", 0, 40);
+                assertTrue(answers.await(after, Duration.ofMinutes(2)), "answered: " + scorer.output());
+                for (String id : after) { // the new model answers, nothing is shadowed
+                    assertEquals(s3, answers.byId.get(id).get("model_sha256").asText());
+                    assertTrue(answers.byId.get(id).get("shadow").isNull());
+                }
             }
         }
+        Path out = dir.resolve("report");
+        Cli report = Cli.run("report", "--checkpoint-dir", ckpt.toString(), "--out", out.toString());
+        assertEquals(0, report.exitCode(), report.err());
+        assertNotNull(ImageIO.read(out.resolve("model-timeline.png").toFile()), "the model timeline is drawn");
+        String html = Files.readString(out.resolve("index.html"));
+        assertTrue(html.contains("Shadow promotion: 2 candidate(s) decided") && html.contains("refused step 200 (serving step 100")
+                && html.contains("promoted step 300 (serving step 100"), html);
     }
 
     /** Pushes 20 requests at a time until serving-stats.jsonl holds {@code decisions} decisions, every request answered; the ids. */

@@ -55,12 +55,17 @@ public final class BestModelService implements AutoCloseable {
     }
 
     public BestModelService(CheckpointStore store, Duration pollInterval) {
-        this(store, pollInterval, null);
+        this(store, pollInterval, null, null);
     }
 
     /** Serves the best checkpoint, and shadows each newer best before it serves ({@link Promotion#shadow()}) or not. */
     public static BestModelService shadowing(CheckpointStore store, Duration pollInterval, Promotion policy) {
-        return new BestModelService(store, pollInterval, policy.shadow() ? new Promoter(policy) : null);
+        return shadowing(store, pollInterval, policy, null);
+    }
+
+    /** @param restored what a scorer that ran before decided (its serving model, its refusal), or null */
+    public static BestModelService shadowing(CheckpointStore store, Duration pollInterval, Promotion policy, Promoter.State restored) {
+        return new BestModelService(store, pollInterval, policy.shadow() ? new Promoter(policy) : null, restored);
     }
 
     /** A Kafka scorer executor's: it loads what the driver's plans name ({@link #follow}), and polls nothing. */
@@ -74,9 +79,10 @@ public final class BestModelService implements AutoCloseable {
         this.poller = null;
     }
 
-    private BestModelService(CheckpointStore store, Duration pollInterval, Promoter promoter) {
+    private BestModelService(CheckpointStore store, Duration pollInterval, Promoter promoter, Promoter.State restored) {
         this.store = store;
         this.promoter = promoter;
+        if (promoter != null && restored != null) restore(restored);
         this.poller = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "livetrain-best-model-poller");
             t.setDaemon(true);
@@ -96,6 +102,24 @@ public final class BestModelService implements AutoCloseable {
         return Optional.ofNullable(current.get());
     }
 
+    /**
+     * Serves the model a scorer before this one promoted last, so that a restart does not serve a best that was
+     * refused; one that cannot be loaded any more (retention deleted it) leaves best.json's to serve.
+     */
+    private void restore(Promoter.State s) {
+        boolean loaded = false;
+        if (s.serving() != null) {
+            try {
+                current.set(new LoadedModel(store.load(s.serving(), false)));
+                loaded = true;
+                LOG.info("serving {} again, as promoted before the restart", s.serving().describe());
+            } catch (RuntimeException e) {
+                LOG.warn("the model served before the restart ({}) cannot be loaded ({}); serving best.json's", s.serving().describe(), e.getMessage());
+            }
+        }
+        promoter.restore(s, loaded);
+    }
+
     /** The candidate the serving model is shadowed by, if any. */
     public Optional<Candidate> candidate() {
         return Optional.ofNullable(candidate.get());
@@ -110,6 +134,13 @@ public final class BestModelService implements AutoCloseable {
     public Promoter.Plan plan() {
         synchronized (pollLock) {
             return promoter.plan();
+        }
+    }
+
+    /** What a restarted scorer should take up again (with promotion decided here). */
+    public Promoter.State promotionState() {
+        synchronized (pollLock) {
+            return promoter.state();
         }
     }
 
@@ -137,7 +168,13 @@ public final class BestModelService implements AutoCloseable {
             if (d.promoted() && c != null && c.model() != null) current.set(c.model());
             LOG.info("{}", d.line());
             emit(d.line());
-            for (Consumer<Promoter.Decision> l : decisions) l.accept(d);
+            for (Consumer<Promoter.Decision> l : decisions) {
+                try {
+                    l.accept(d);
+                } catch (RuntimeException e) { // the poller thread must live on
+                    LOG.warn("a promotion listener failed: {}", e.toString());
+                }
+            }
         });
     }
 

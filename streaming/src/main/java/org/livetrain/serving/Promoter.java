@@ -1,5 +1,6 @@
 package org.livetrain.serving;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
 import org.livetrain.store.Pointer;
 
 import java.io.Serializable;
@@ -26,6 +27,10 @@ import java.util.function.LongSupplier;
  * </pre>
  */
 public final class Promoter {
+    /** What a restarted scorer takes up again: the model promoted last (or served first), and the candidate refused last. */
+    public record State(@JsonProperty("serving") Pointer serving, @JsonProperty("refused_sha256") String refused) {
+    }
+
     /** What to answer with, and what to score beside it (null: nothing). */
     public record Plan(Pointer serving, Pointer candidate) implements Serializable {
     }
@@ -143,6 +148,16 @@ public final class Promoter {
         return String.format(Locale.ROOT, "candidate %s (dev accuracy %.1f%%) shadowing %s: %d of %d requests in %.0f of %d s%s",
                 candidate.describe(), 100 * candidate.devAccuracy(), serving.describe(), n, policy.windowRequests(), seconds,
                 policy.windowTime().toSeconds(), pending);
+    }
+
+    public synchronized State state() {
+        return new State(serving, refused);
+    }
+
+    /** Takes up a state saved before a restart: its serving model (when it could be loaded) and its refusal. */
+    public synchronized void restore(State s, boolean servingLoaded) {
+        if (servingLoaded) serving = s.serving();
+        refused = s.refused();
     }
 
     /** Whether {@code sha} is the candidate refused last. */
