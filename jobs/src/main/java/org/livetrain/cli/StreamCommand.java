@@ -34,7 +34,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /** {@code livetrain stream}: the Kafka scorer, a Structured Streaming query. */
 @Command(name = "stream", mixinStandardHelpOptions = true, sortOptions = false, showDefaultValues = true,
         description = {"Score image paths read from a Kafka topic with the best model so far, and write one JSON record per request",
-                "({\"request_id\", \"path\", \"prediction\", \"confidence\", \"top\", \"model_step\", \"model_run\", \"model_sha256\", \"model_val_accuracy\", \"error\"})",
+                "({\"request_id\", \"path\", \"prediction\", \"confidence\", \"top\", \"model_step\", \"model_run\", \"model_sha256\", \"model_val_accuracy\", \"error\", \"shadow\"})",
                 "to another topic, keyed by request id. Runs until stopped; a restarted scorer resumes from its offsets."})
 public final class StreamCommand implements Callable<Integer> {
     @Mixin
