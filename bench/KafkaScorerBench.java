@@ -1,3 +1,4 @@
+import com.sun.management.OperatingSystemMXBean;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -14,13 +15,21 @@ import org.livetrain.data.Split;
 import org.livetrain.kafka.Delivery;
 import org.livetrain.kafka.KafkaScorer;
 import org.livetrain.kafka.LocalKafkaBroker;
+import org.livetrain.model.Network;
+import org.livetrain.serving.BestModelService;
 import org.livetrain.serving.ImageLimits;
+import org.livetrain.serving.ServingStats;
+import org.livetrain.store.Checkpoint;
+import org.livetrain.store.CheckpointMeta;
+import org.livetrain.store.CheckpointStore;
 import org.livetrain.serving.Promotion;
 import org.livetrain.spark.SparkSessions;
 import org.livetrain.store.CheckpointLocation;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -47,7 +56,10 @@ import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
  *                                            running `submit.sh stream`, with latency per minute; then BURST paths at once
  *   images WORK                              only writes the 1,000 PNG files and prints their paths
  * With -Dphotos=true the requests are 100 synthetic 640x480 colour JPEG photos instead of the digits; with
- * -Ddelivery=at-least-once|exactly-once the scorer's delivery (default: exactly-once with micro-batches).
+ * -Ddelivery=at-least-once|exactly-once the scorer's delivery (default: exactly-once with micro-batches). With
+ * -Dpromotion=shadow a candidate (the served network with one weight moved by 1e-4, published into a copy of
+ * CKPT after the warm-up) is shadowed for the rest of the run (its window never closes): every request is scored
+ * twice. Each paced phase also reports the CPU this JVM (scorer, broker and load together) spent per answer.
  */
 public class KafkaScorerBench {
     static final int IMAGES = 1000;
@@ -76,22 +88,28 @@ public class KafkaScorerBench {
         String trigger = a[3];
         List<String> paths = requests(work);
         Path kafkaDir = Files.createTempDirectory(work, "kafka");
+        Promotion promotion = System.getProperty("promotion", "immediate").equals("shadow")
+                ? new Promotion(Promotion.Mode.SHADOW, Long.MAX_VALUE, Duration.ofDays(1), Promotion.DEFAULT_AGREEMENT, Promotion.DEFAULT_COLLAPSE) : Promotion.IMMEDIATE;
+        if (promotion.shadow()) ckpt = copy(Path.of(ckpt), Files.createTempDirectory(work, "ckpt-shadow")).toString();
         try (LocalKafkaBroker broker = new LocalKafkaBroker(0, kafkaDir)) {
             SparkSession spark = SparkSessions.create("scorer-bench", 2, Map.of("spark.ui.enabled", "false"));
+            BestModelService promotions = promotion.shadow() ? BestModelService.shadowing(CheckpointStore.open(ckpt, new Configuration()), BestModelService.DEFAULT_POLL, promotion) : null;
             StreamingQuery q = KafkaScorer.start(spark, new KafkaScorer.Settings(
                     new KafkaScorer.Topics(broker.bootstrapServers(), "in", "out", Map.of()), new CheckpointLocation(ckpt, new Configuration()),
                     new KafkaScorer.Query(Files.createTempDirectory(work, "query").toString(), trigger, KafkaScorer.DEFAULT_MAX_OFFSETS_PER_TRIGGER,
-                            Delivery.parse(System.getProperty("delivery", trigger.equals("continuous") ? "at-least-once" : "exactly-once")), Promotion.IMMEDIATE),
-                    new KafkaScorer.Reading(List.of(work.toString()), ImageLimits.DEFAULT)));
+                            Delivery.parse(System.getProperty("delivery", trigger.equals("continuous") ? "at-least-once" : "exactly-once")), promotion),
+                    new KafkaScorer.Reading(List.of(work.toString()), ImageLimits.DEFAULT)), new ServingStats(), KafkaScorer.Hook.NONE, promotions);
             Load load = new Load(broker.bootstrapServers(), paths, "in", "out");
             try {
                 if (mode.equals("burst")) {
                     int n = Integer.parseInt(a[4]);
                     load.paced("warm-up", 500, 2000); // JIT, model load, first micro-batches
+                    if (promotions != null) shadowed(promotions, ckpt, load);
                     load.burst(n);
                     load.paced("paced", Integer.parseInt(a[5]), Integer.parseInt(a[6]) * Integer.parseInt(a[5]));
                 } else {
                     load.paced("warm-up", 500, 2000);
+                    if (promotions != null) shadowed(promotions, ckpt, load);
                     load.paced("serve", Integer.parseInt(a[4]), Integer.parseInt(a[5]) * Integer.parseInt(a[4]));
                 }
             } finally {
@@ -101,6 +119,34 @@ public class KafkaScorerBench {
                 spark.stop();
             }
         }
+    }
+
+    /** A copy of a checkpoint directory's files. */
+    static Path copy(Path from, Path to) throws Exception {
+        try (var files = Files.walk(from)) {
+            for (Path f : files.toList()) {
+                Path t = to.resolve(from.relativize(f).toString());
+                if (Files.isDirectory(f)) Files.createDirectories(t);
+                else Files.copy(f, t, StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        return to;
+    }
+
+    /** Publishes a candidate (the best network, one weight moved by 1e-4) and waits until the scorer's answers carry it. */
+    static void shadowed(BestModelService promotions, String ckpt, Load load) throws Exception {
+        CheckpointStore store = CheckpointStore.open(ckpt, new Configuration());
+        Checkpoint best = store.load(store.best().orElseThrow(), false);
+        Network candidate = best.network().copy();
+        candidate.params().putScalar(0, candidate.params().getDouble(0) + 1e-4);
+        store.newRun(null, Map.of("trainer", "bench", "data", "digits", "model", "candidate"), null, 3, null).publish(candidate, best.input(),
+                CheckpointMeta.evaluation(new CheckpointMeta.Evaluation(best.pointer().step() + 1, 1, Math.min(1, best.pointer().devAccuracy() + 1e-3), 0.1, 0.1),
+                        new CheckpointMeta.Origin("bench", 1, "digits", "candidate", null), new CheckpointMeta.Timing(1, 1), Map.of()));
+        long end = System.nanoTime() + Duration.ofMinutes(1).toNanos();
+        while (promotions.candidate().isEmpty() && System.nanoTime() < end) Thread.sleep(100);
+        if (promotions.candidate().isEmpty()) throw new IllegalStateException("the scorer did not take up the candidate");
+        load.paced("warm-up with a candidate", 500, 1000);
+        System.out.println("shadowing: " + promotions.promotionStatus().orElse(""));
     }
 
     /** What the query's last micro-batches (up to 100: the end of the last phase) took, on average, per stage Spark reports. */
@@ -224,6 +270,7 @@ public class KafkaScorerBench {
         /** RATE paths per second until COUNT were sent. */
         void paced(String name, int rate, int count) throws InterruptedException {
             long from = next;
+            long cpu0 = processCpuNanos();
             long t0 = System.nanoTime();
             for (int i = 0; i < count; i++) {
                 long due = t0 + (long) (i * 1e9 / rate);
@@ -232,10 +279,19 @@ public class KafkaScorerBench {
                 send();
             }
             producer.flush();
-            report(name + " " + rate + "/s", from, next, t0, "");
+            report(name + " " + rate + "/s", from, next, t0, "", cpu0);
+        }
+
+        static long processCpuNanos() {
+            return ((OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
         }
 
         void report(String name, long from, long to, long t0, String extra) throws InterruptedException {
+            report(name, from, to, t0, extra, -1);
+        }
+
+        /** @param cpu0 this JVM's CPU time when the phase began, or -1: not reported */
+        void report(String name, long from, long to, long t0, String extra, long cpu0) throws InterruptedException {
             long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
             while (System.nanoTime() < deadline && !all(from, to)) Thread.sleep(5);
             if (!all(from, to)) throw new IllegalStateException(name + ": not every request was answered within 5 minutes");
@@ -246,6 +302,7 @@ public class KafkaScorerBench {
                 last = Math.max(last, done);
                 lat[(int) (i - from)] = (done - sent.get("r" + i)) / 1e6;
             }
+            if (cpu0 >= 0) extra += String.format("; CPU %.2f ms per answer (scorer, broker and load)", (processCpuNanos() - cpu0) / 1e6 / (to - from));
             Arrays.sort(lat);
             double secs = (last - t0) / 1e9;
             System.out.printf("%s: %d paths answered in %.2f s = %.0f paths/s; latency p50 %.0f ms, p99 %.0f ms, max %.0f ms%s%n",
