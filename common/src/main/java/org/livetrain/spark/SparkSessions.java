@@ -5,6 +5,7 @@ import org.apache.spark.sql.SparkSession;
 
 import scala.Option;
 
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -44,7 +45,14 @@ public final class SparkSessions {
             // Spark's UI binds to SPARK_LOCAL_IP, or to every interface when it is unset (submit.sh sets it
             // to 127.0.0.1); a JVM started some other way gets no UI rather than one open to the network
             if (System.getenv("SPARK_LOCAL_IP") == null) conf.setIfMissing("spark.ui.enabled", "false");
+            // metrics on the UI's port (127.0.0.1 here), in Prometheus' text format: the driver's and the plugin's at
+            // /metrics/prometheus, the executors' summaries at /metrics/executors/prometheus
+            conf.setIfMissing(PROMETHEUS + "class", "org.apache.spark.metrics.sink.PrometheusServlet");
+            conf.setIfMissing(PROMETHEUS + "path", METRICS_PATH);
+            conf.setIfMissing("spark.ui.prometheus.enabled", "true");
         }
+        // metric names without the application id, so that dashboards and alerts survive a restart
+        conf.setIfMissing("spark.metrics.namespace", "livetrain");
         extraConf.forEach(conf::set);
         // ND4J sizes its native thread pool from OMP_NUM_THREADS when the JVM starts, and nothing set later
         // changes it (measured: 2 tasks x 2 threads on 2 cores made a step 30-40% slower). Executors get
@@ -54,10 +62,23 @@ public final class SparkSessions {
         // glibc keeps freed native memory in per-thread arenas; fewer arenas let threads reuse it, as
         // submit.sh does for local mode (see NativeMemory)
         MALLOC_ENV.forEach((k, v) -> conf.setIfMissing("spark.executorEnv." + k, v));
-        String plugins = conf.get("spark.plugins", "");
-        if (!plugins.contains(NativeKernelsPlugin.class.getName())) {
-            conf.set("spark.plugins", plugins.isBlank() ? NativeKernelsPlugin.class.getName() : plugins + "," + NativeKernelsPlugin.class.getName());
+        for (Class<?> plugin : List.of(NativeKernelsPlugin.class, MetricsPlugin.class)) {
+            String plugins = conf.get("spark.plugins", "");
+            if (!plugins.contains(plugin.getName())) conf.set("spark.plugins", plugins.isBlank() ? plugin.getName() : plugins + "," + plugin.getName());
         }
         return SparkSession.builder().config(conf).getOrCreate();
+    }
+
+    static final String PROMETHEUS = "spark.metrics.conf.*.sink.prometheusServlet.";
+    static final String METRICS_PATH = "/metrics/prometheus";
+
+    /** Where the driver's metrics can be read in Prometheus' format, when its UI runs and the servlet is configured. */
+    public static Optional<String> metricsUrl(SparkSession spark) {
+        var conf = spark.sparkContext().getConf();
+        if (!conf.contains(PROMETHEUS + "class") && !conf.contains("spark.metrics.conf")) return Optional.empty();
+        Option<String> ui = spark.sparkContext().uiWebUrl();
+        String path = conf.get(PROMETHEUS + "path", METRICS_PATH);
+        // Spark's handler answers the path with a slash and redirects there from the path without one
+        return ui.isDefined() ? Optional.of(ui.get() + path + (path.endsWith("/") ? "" : "/")) : Optional.empty();
     }
 }

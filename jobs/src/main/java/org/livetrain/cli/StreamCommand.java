@@ -121,6 +121,7 @@ public final class StreamCommand implements Callable<Integer> {
             }
             top.out.printf("scoring %s -> %s on %s with the best model of %s (promotion %s; allowed roots %s; query checkpoint %s)%n",
                     inputTopic, outputTopic, kafka.bootstrapServers, models, query.promotion().describe(), reading.allowedRoots(), query.checkpoint());
+            SparkSessions.metricsUrl(spark).ifPresent(url -> top.out.printf("metrics (Prometheus): %s; Spark UI: %s%n", url, spark.sparkContext().uiWebUrl().get()));
             top.out.flush();
             int failures = 0;
             while (true) {

@@ -34,6 +34,8 @@ import org.livetrain.store.Pointer;
 import org.livetrain.store.RunInfo;
 import org.livetrain.store.RunLock;
 import org.livetrain.store.RunStore;
+import org.livetrain.metrics.Readings;
+import org.livetrain.spark.SparkSessions;
 import org.nd4j.evaluation.classification.Evaluation;
 import org.nd4j.linalg.dataset.DataSet;
 
@@ -216,6 +218,8 @@ public final class TrainingJob {
             progress.line("training %s with the %s trainer on %d workers (%s), %d epoch(s) of batch %d per worker; checkpoints in %s",
                     ctx.model().name(), config.trainer(), config.workers(), ctx.spark().sparkContext().master(), config.epochs(),
                     config.batch(), run.base());
+            run.info().ifPresent(i -> Readings.Driver.RUN_NUMBER.set(i.number()));
+            SparkSessions.metricsUrl(ctx.spark()).ifPresent(url -> progress.line("metrics (Prometheus): %s; Spark UI: %s", url, ctx.spark().sparkContext().uiWebUrl().get()));
             try {
                 trainer(config.trainer()).train(ctx);
             } catch (Throwable e) {

@@ -1,5 +1,7 @@
 package org.livetrain.ps;
 
+import org.livetrain.metrics.Readings;
+
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -23,6 +25,8 @@ public final class RoundWaits {
     void add(long waitNanos) {
         nanos.add(waitNanos);
         rounds.increment();
+        Readings.Worker.SERVER_ROUNDS.add(1);
+        Readings.Worker.SERVER_WAIT_SECONDS.add(waitNanos / 1e9);
     }
 
     public long nanos() {

@@ -1,5 +1,7 @@
 package org.livetrain.ps;
 
+import org.livetrain.metrics.Readings;
+
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -121,7 +123,7 @@ public final class SummationServer implements AutoCloseable {
         Wire.pipeline(ch.pipeline(), Wire.HELLO_FRAME, new FlowControlHandler(), new Handler());
         ch.eventLoop().schedule(() -> {
             if (ch.attr(WORKER).get() == null && ch.isOpen()) {
-                refusals.warn("summation server {}: closed connection from {}: no HELLO within {} s", address(), ch.remoteAddress(), HANDSHAKE.toSeconds());
+                refused("summation server {}: closed connection from {}: no HELLO within {} s", address(), ch.remoteAddress(), HANDSHAKE.toSeconds());
                 ch.close();
             }
         }, HANDSHAKE.toMillis(), TimeUnit.MILLISECONDS);
@@ -140,7 +142,7 @@ public final class SummationServer implements AutoCloseable {
 
     private void evict(Channel c) {
         unproven.remove(c);
-        refusals.warn("summation server {}: closed connection from {}: no HELLO yet, and a new connection needed its slot", address(), c.remoteAddress());
+        refused("summation server {}: closed connection from {}: no HELLO yet, and a new connection needed its slot", address(), c.remoteAddress());
         c.close();
     }
 
@@ -212,7 +214,7 @@ public final class SummationServer implements AutoCloseable {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             if (ctx.channel().attr(WORKER).get() == null) { // anyone who reaches the port: rate-limited
-                refusals.warn("summation server {}: closed connection from {}: {}", address(), ctx.channel().remoteAddress(), cause.toString());
+                refused("summation server {}: closed connection from {}: {}", address(), ctx.channel().remoteAddress(), cause.toString());
             } else {
                 LOG.warn("summation server {}: connection {} failed: {}", address(), ctx.channel().remoteAddress(), cause.toString());
             }
@@ -220,10 +222,16 @@ public final class SummationServer implements AutoCloseable {
         }
     }
 
+    /** A connection closed or refused: counted (Spark's metrics, {@code workers.server_refusals}) and logged, at most so often. */
+    private void refused(String format, Object... args) {
+        Readings.Worker.SERVER_REFUSALS.add(1);
+        refusals.warn(format, args);
+    }
+
     private void hello(ChannelHandlerContext ctx, Frame f) {
         String refused = f.message() instanceof Hello h ? refusal(ctx, h) : "the first frame must be HELLO";
         if (refused != null) {
-            refusals.warn("summation server {}: refused connection from {}: {}", address(), ctx.channel().remoteAddress(), refused);
+            refused("summation server {}: refused connection from {}: {}", address(), ctx.channel().remoteAddress(), refused);
             ctx.writeAndFlush(new Frame(f.id(), new Wire.Error(refused))).addListener(done -> ctx.close());
             return;
         }

@@ -1,12 +1,9 @@
 package org.livetrain.jobs;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.bytedeco.opencv.opencv_core.Mat;
 import org.bytedeco.opencv.opencv_core.Point;
@@ -25,16 +22,12 @@ import org.livetrain.model.Models;
 import org.livetrain.store.CheckpointMeta;
 import org.livetrain.store.CheckpointStore;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.IntStream;
 
 import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
@@ -87,59 +80,6 @@ class ScorerFaultsTest {
         return ChildJvm.start(dir.resolve("logs"), name, List.of(), args.toArray(String[]::new));
     }
 
-    /** Reads the output topic in the background: every answer per request id. */
-    static final class Answers implements AutoCloseable {
-        final Map<String, List<JsonNode>> byId = new ConcurrentHashMap<>();
-        final AtomicBoolean stop = new AtomicBoolean();
-        final Thread thread;
-
-        /** As a consumer reading committed records only ({@code isolation.level=read_committed}) sees them. */
-        Answers(String topic) {
-            ObjectMapper json = new ObjectMapper();
-            thread = new Thread(() -> {
-                try (KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", broker.bootstrapServers(),
-                        "group.id", "faults-" + topic, "auto.offset.reset", "earliest", "isolation.level", "read_committed"),
-                        new StringDeserializer(), new StringDeserializer())) {
-                    c.subscribe(List.of(topic));
-                    while (!stop.get()) {
-                        c.poll(Duration.ofMillis(200)).forEach(r -> {
-                            try {
-                                byId.computeIfAbsent(r.key(), k -> new CopyOnWriteArrayList<>()).add(json.readTree(r.value()));
-                            } catch (IOException e) {
-                                throw new IllegalStateException(e);
-                            }
-                        });
-                    }
-                }
-            }, "answers-" + topic);
-            thread.start();
-        }
-
-        boolean awaitAll(List<String> ids, Duration timeout) throws InterruptedException {
-            long end = System.nanoTime() + timeout.toNanos();
-            while (System.nanoTime() < end) {
-                if (ids.stream().allMatch(byId::containsKey)) return true;
-                Thread.sleep(100);
-            }
-            return false;
-        }
-
-        /** Answers beyond the first, over these request ids. */
-        long duplicates(List<String> ids) {
-            return ids.stream().mapToLong(id -> byId.getOrDefault(id, List.of()).size() - 1L).filter(n -> n > 0).sum();
-        }
-
-        List<String> missing(List<String> ids) {
-            return ids.stream().filter(id -> !byId.containsKey(id)).toList();
-        }
-
-        @Override
-        public void close() throws InterruptedException {
-            stop.set(true);
-            thread.join();
-        }
-    }
-
     static List<String> ids(String prefix, int n) {
         return IntStream.rangeClosed(1, n).mapToObj(i -> prefix + "-" + i).toList();
     }
@@ -153,7 +93,7 @@ class ScorerFaultsTest {
         for (String id : ids) p.send(new ProducerRecord<>(topic, id, image.toString()));
     }
 
-    static void assertAnswered(Answers answers, List<String> ids) {
+    static void assertAnswered(CommittedAnswers answers, List<String> ids) {
         for (String id : ids) {
             for (JsonNode a : answers.byId.get(id)) {
                 assertEquals(id, a.get("request_id").asText());
@@ -171,7 +111,7 @@ class ScorerFaultsTest {
     void exactlyOnceThroughTwoKillsAndABrokerRestart() throws Exception {
         List<String> all = ids("x", 1000);
         int port = Integer.parseInt(broker.bootstrapServers().substring(broker.bootstrapServers().lastIndexOf(':') + 1));
-        try (Answers answers = new Answers("x-out"); KafkaProducer<String, String> p = producer()) {
+        try (CommittedAnswers answers = new CommittedAnswers(broker.bootstrapServers(), "x-out"); KafkaProducer<String, String> p = producer()) {
             for (int kill = 0; kill < 2; kill++) {
                 List<String> part = all.subList(kill * 300, kill * 300 + 300);
                 try (ChildJvm s = scorer("x-killed-" + kill, "x-in", "x-out")) {
@@ -214,7 +154,7 @@ class ScorerFaultsTest {
             List<String> requests = ids("w-" + delivery, 50);
             String[] halting = {"--delivery", delivery, "--conf", Faults.enable(), "--conf", Faults.HALT_AFTER_ANSWERS + "=0",
                     "--conf", Faults.HALT_ONCE + "=" + dir.resolve("halted-" + delivery)};
-            try (Answers answers = new Answers(out); KafkaProducer<String, String> p = producer()) {
+            try (CommittedAnswers answers = new CommittedAnswers(broker.bootstrapServers(), out); KafkaProducer<String, String> p = producer()) {
                 push(p, in, requests);
                 p.flush();
                 try (ChildJvm first = scorer("w-halted-" + delivery, in, out, halting)) {
@@ -246,7 +186,7 @@ class ScorerFaultsTest {
     @Test
     void aFrozenScorerThatResumesAfterAnotherTookOverWritesNothing() throws Exception {
         List<String> early = ids("z", 100), late = ids("y", 300), last = ids("v", 50);
-        try (Answers answers = new Answers("z-out"); KafkaProducer<String, String> p = producer();
+        try (CommittedAnswers answers = new CommittedAnswers(broker.bootstrapServers(), "z-out"); KafkaProducer<String, String> p = producer();
              ChildJvm first = scorer("z-first", "z-in", "z-out")) {
             push(p, "z-in", early);
             p.flush();

@@ -3,10 +3,8 @@ package org.livetrain.jobs;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.hadoop.conf.Configuration;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.bytedeco.opencv.opencv_core.Mat;
 import org.bytedeco.javacpp.indexer.UByteIndexer;
@@ -48,17 +46,14 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.IntStream;
 
 import static org.bytedeco.opencv.global.opencv_core.CV_8UC1;
 import static org.bytedeco.opencv.global.opencv_imgcodecs.imwrite;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -146,11 +141,11 @@ class ShadowPromotionTest {
         RunStore run = run(ckpt);
         String s1 = publish(run, early, 100, 0.80);
         try (KafkaProducer<String, String> p = new KafkaProducer<>(Map.of("bootstrap.servers", broker.bootstrapServers()), new StringSerializer(), new StringSerializer());
-             Answers answers = new Answers("shadow-out")) {
+             CommittedAnswers answers = new CommittedAnswers(broker.bootstrapServers(), "shadow-out")) {
             try (ChildJvm scorer = scorer("shadow-scorer", ckpt)) {
                 List<String> before = push(p, "a", 0, 40);
-                assertTrue(answers.await(before, Duration.ofMinutes(3)), "answered: " + scorer.output());
-                for (String id : before) assertEquals(s1, answers.byId.get(id).get("model_sha256").asText());
+                assertTrue(answers.awaitAll(before, Duration.ofMinutes(3)), "answered: " + scorer.output());
+                for (String id : before) assertEquals(s1, answers.first(id).get("model_sha256").asText());
 
                 String s2 = publish(run, broken, 200, 0.85);
                 List<String> during = pushUntilDecided(p, ckpt, 1, "b", answers, scorer);
@@ -161,7 +156,7 @@ class ShadowPromotionTest {
                 assertTrue(refused.get("requests").asLong() >= 100, refused.toString());
                 int shadowed = 0;
                 for (String id : during) { // the serving model kept answering; the candidate's answers rode beside its own
-                    JsonNode a = answers.byId.get(id);
+                    JsonNode a = answers.first(id);
                     assertEquals(s1, a.get("model_sha256").asText(), a.toString());
                     if (a.get("shadow").isNull()) continue;
                     shadowed++;
@@ -175,10 +170,10 @@ class ShadowPromotionTest {
             // started again, the scorer serves what it promoted, not the refused checkpoint best.json still names
             try (ChildJvm scorer = scorer("shadow-scorer-again", ckpt)) {
                 List<String> again = push(p, "e", 0, 40);
-                assertTrue(answers.await(again, Duration.ofMinutes(3)), "answered: " + scorer.output());
+                assertTrue(answers.awaitAll(again, Duration.ofMinutes(3)), "answered: " + scorer.output());
                 for (String id : again) {
-                    assertEquals(s1, answers.byId.get(id).get("model_sha256").asText());
-                    assertTrue(answers.byId.get(id).get("shadow").isNull(), "the refused candidate is not tried again");
+                    assertEquals(s1, answers.first(id).get("model_sha256").asText());
+                    assertTrue(answers.first(id).get("shadow").isNull(), "the refused candidate is not tried again");
                 }
                 assertTrue(scorer.output().contains("serving step 100 of run " + run.id() + " as promoted before"), scorer.output());
 
@@ -190,12 +185,14 @@ class ShadowPromotionTest {
                 assertEquals(s3, promoted.at("/candidate/sha256").asText());
                 assertEquals(s1, promoted.at("/serving/sha256").asText());
                 List<String> after = push(p, "d", 0, 40);
-                assertTrue(answers.await(after, Duration.ofMinutes(2)), "answered: " + scorer.output());
+                assertTrue(answers.awaitAll(after, Duration.ofMinutes(2)), "answered: " + scorer.output());
                 for (String id : after) { // the new model answers, nothing is shadowed
-                    assertEquals(s3, answers.byId.get(id).get("model_sha256").asText());
-                    assertTrue(answers.byId.get(id).get("shadow").isNull());
+                    assertEquals(s3, answers.first(id).get("model_sha256").asText());
+                    assertTrue(answers.first(id).get("shadow").isNull());
                 }
             }
+            List<String> all = answers.byId.keySet().stream().toList();
+            assertEquals(0, answers.duplicates(all), "each request answered once");
         }
         Path out = dir.resolve("report");
         Cli report = Cli.run("report", "--checkpoint-dir", ckpt.toString(), "--out", out.toString());
@@ -207,7 +204,7 @@ class ShadowPromotionTest {
     }
 
     /** Pushes 20 requests at a time until serving-stats.jsonl holds {@code decisions} decisions, every request answered; the ids. */
-    static List<String> pushUntilDecided(KafkaProducer<String, String> p, Path ckpt, int decisions, String prefix, Answers answers, ChildJvm scorer)
+    static List<String> pushUntilDecided(KafkaProducer<String, String> p, Path ckpt, int decisions, String prefix, CommittedAnswers answers, ChildJvm scorer)
             throws Exception {
         List<String> ids = new ArrayList<>();
         long end = System.nanoTime() + TimeUnit.MINUTES.toNanos(3);
@@ -215,7 +212,7 @@ class ShadowPromotionTest {
             assertTrue(System.nanoTime() < end, "no decision: " + scorer.output());
             List<String> round = push(p, prefix, ids.size(), 20);
             ids.addAll(round);
-            assertTrue(answers.await(round, Duration.ofMinutes(2)), "answered: " + scorer.output());
+            assertTrue(answers.awaitAll(round, Duration.ofMinutes(2)), "answered: " + scorer.output());
         }
         return ids;
     }
@@ -308,48 +305,6 @@ class ShadowPromotionTest {
                 seen.add(l);
             }
             throw new AssertionError("no line with " + text + " in " + seen);
-        }
-    }
-
-    /** The output topic as a read_committed consumer sees it: the answer per request id. */
-    static final class Answers implements AutoCloseable {
-        final Map<String, JsonNode> byId = new ConcurrentHashMap<>();
-        final AtomicBoolean stop = new AtomicBoolean();
-        final Thread thread;
-
-        Answers(String topic) {
-            thread = new Thread(() -> {
-                try (KafkaConsumer<String, String> c = new KafkaConsumer<>(Map.of("bootstrap.servers", broker.bootstrapServers(),
-                        "group.id", "shadow-" + topic, "auto.offset.reset", "earliest", "isolation.level", "read_committed"),
-                        new StringDeserializer(), new StringDeserializer())) {
-                    c.subscribe(List.of(topic));
-                    while (!stop.get()) {
-                        c.poll(Duration.ofMillis(200)).forEach(r -> {
-                            try {
-                                assertNull(byId.put(r.key(), JSON.readTree(r.value())), "answered twice: " + r.key());
-                            } catch (IOException e) {
-                                throw new IllegalStateException(e);
-                            }
-                        });
-                    }
-                }
-            }, "answers-" + topic);
-            thread.start();
-        }
-
-        boolean await(List<String> ids, Duration timeout) throws InterruptedException {
-            long end = System.nanoTime() + timeout.toNanos();
-            while (System.nanoTime() < end) {
-                if (byId.keySet().containsAll(ids)) return true;
-                Thread.sleep(100);
-            }
-            return false;
-        }
-
-        @Override
-        public void close() throws InterruptedException {
-            stop.set(true);
-            thread.join();
         }
     }
 }

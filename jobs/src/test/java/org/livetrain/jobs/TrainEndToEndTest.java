@@ -141,8 +141,9 @@ class TrainEndToEndTest {
         var bad = json.readTree(lines.get(1));
         assertTrue(bad.get("prediction").isNull());
         assertTrue(bad.get("error").asText().contains("no such file"));
-        assertEquals(List.of("request_id", "path", "prediction", "confidence", "top", "model_step", "model_run", "model_sha256", "model_val_accuracy", "error"),
+        assertEquals(List.of("request_id", "path", "prediction", "confidence", "top", "model_step", "model_run", "model_sha256", "model_val_accuracy", "error", "shadow"),
                 Lists.newArrayList(ok.fieldNames()));
+        assertTrue(ok.get("shadow").isNull(), "the prompt promotes at once by default: no candidate is shadowed");
     }
 
     /** `show` draws the input the network is given; --save-inputs writes it beside each answer. */

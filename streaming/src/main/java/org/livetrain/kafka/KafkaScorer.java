@@ -21,8 +21,11 @@ import org.livetrain.serving.Promotion;
 import org.livetrain.serving.Scorer;
 import org.livetrain.serving.ServingStats;
 import org.livetrain.store.CheckpointLocation;
+import org.livetrain.store.CheckpointStore;
 
 import java.io.Serializable;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -34,6 +37,7 @@ import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 
 /**
  * The Structured Streaming query of {@code submit.sh stream}: image paths from an input topic (at most
@@ -108,7 +112,11 @@ public final class KafkaScorer {
      */
     public static StreamingQuery start(SparkSession spark, Settings s, ServingStats stats, Hook hook, BestModelService promotions) {
         if (s.query().promotion().shadow() != (promotions != null)) throw new IllegalArgumentException("shadow promotion is decided by the driver's model service");
-        if (!stats.isRegistered()) spark.sparkContext().register(stats, "livetrain-serving");
+        String name = "livetrain-scorer-" + s.topics().input();
+        if (!stats.isRegistered()) { // the first start in this session: a restarted query keeps its figures
+            spark.sparkContext().register(stats, "livetrain-serving");
+            spark.streams().addListener(new ServingListener(name, stats, servedCreated(s.models(), promotions)));
+        }
         ensureTopics(s.topics());
         if (isLocal(s.query().checkpoint())) {
             // Spark's default writes the offset and commit logs through Hadoop's FileContext, whose rename on a
@@ -127,9 +135,37 @@ public final class KafkaScorer {
                 : requests.writeStream().foreachBatch(new AnswerBatch(new AnswerSender(requests.schema(), scorer, s.topics().output(),
                 clientSettings(s.topics()), s.query().delivery(), null), hook, promotions));
         try {
-            return writer.option("checkpointLocation", s.query().checkpoint()).trigger(trigger(s.query().trigger())).start();
+            return writer.queryName(name).option("checkpointLocation", s.query().checkpoint()).trigger(trigger(s.query().trigger())).start();
         } catch (TimeoutException e) {
             throw new LiveTrainException("the scorer query did not start (" + e.getMessage() + ")", e);
+        }
+    }
+
+    /**
+     * When the served checkpoint was written: the driver's own model service knows it with shadow promotion; else
+     * best.json says, read at most every 10 s.
+     */
+    private static Supplier<Instant> servedCreated(CheckpointLocation models, BestModelService promotions) {
+        if (promotions != null) return () -> promotions.current().map(m -> instant(m.created())).orElse(null);
+        CheckpointStore store = models.open();
+        long[] readAt = {Long.MIN_VALUE};
+        Instant[] created = {null};
+        return () -> {
+            if (System.nanoTime() - readAt[0] < 10_000_000_000L) return created[0];
+            readAt[0] = System.nanoTime();
+            try {
+                created[0] = store.best().map(p -> instant(p.created())).orElse(null);
+            } catch (RuntimeException e) { // storage away for a moment: the age waits
+            }
+            return created[0];
+        };
+    }
+
+    private static Instant instant(String iso) {
+        try {
+            return iso == null ? null : Instant.parse(iso);
+        } catch (DateTimeParseException e) {
+            return null;
         }
     }
 

@@ -7,6 +7,7 @@ import org.apache.spark.broadcast.Broadcast;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
 import org.livetrain.io.ImageFiles;
+import org.livetrain.metrics.Readings;
 import org.livetrain.serving.BestModelService;
 import org.livetrain.serving.Promoter;
 import org.livetrain.serving.ScoreRecord;
@@ -131,7 +132,15 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
                 Timestamp ts = r.getAs("timestamp");
                 sentMillis.add(ts == null ? -1L : ts.getTime());
             }
+            long t0 = System.nanoTime();
             List<ScoreRecord> scored = toScore.isEmpty() ? List.of() : scorer.scoreAll(toScore);
+            if (!toScore.isEmpty()) {
+                double millis = (System.nanoTime() - t0) / 1e6;
+                stats.scored(toScore.size(), toScore.size(), millis);
+                Readings.Worker.FORWARD_PASSES.add(1);
+                Readings.Worker.SCORING_SECONDS.add(millis / 1000);
+            }
+            Readings.Worker.ANSWERS.add(ids.size());
             for (int k = 0; k < pending.size(); k++) records[pending.get(k)] = scored.get(k);
             long now = System.currentTimeMillis();
             for (int i = 0; i < ids.size(); i++) {

@@ -1,5 +1,6 @@
 package org.livetrain.serving;
 
+import org.livetrain.metrics.Readings;
 import org.livetrain.store.CheckpointStore;
 import org.livetrain.store.CorruptCheckpointException;
 import org.livetrain.store.Pointer;
@@ -166,6 +167,7 @@ public final class BestModelService implements AutoCloseable {
         promoter.decide().ifPresent(d -> {
             Candidate c = candidate.getAndSet(null);
             if (d.promoted() && c != null && c.model() != null) current.set(c.model());
+            (d.promoted() ? Readings.Driver.SERVING_PROMOTIONS : Readings.Driver.SERVING_REFUSED_CANDIDATES).add(1);
             LOG.info("{}", d.line());
             emit(d.line());
             for (Consumer<Promoter.Decision> l : decisions) {
@@ -213,7 +215,9 @@ public final class BestModelService implements AutoCloseable {
         if (now != null && now.sha256().equals(p.sha256())) return now;
         Candidate c = candidate.get();
         if (c != null && c.model() != null && c.model().sha256().equals(p.sha256())) return c.model();
-        return new LoadedModel(store.load(p, false));
+        LoadedModel loaded = new LoadedModel(store.load(p, false));
+        Readings.Worker.MODEL_LOADS.add(1);
+        return loaded;
     }
 
     public CheckpointStore store() {
@@ -259,6 +263,7 @@ public final class BestModelService implements AutoCloseable {
         }
         try {
             LoadedModel fresh = new LoadedModel(store.load(p, false));
+            Readings.Worker.MODEL_LOADS.add(1);
             if (promoter != null && now != null) {
                 shadow(p, fresh, now);
                 return;
@@ -301,6 +306,7 @@ public final class BestModelService implements AutoCloseable {
     private void refuse(String message) {
         if (Objects.equals(message, lastRefusal)) return;
         lastRefusal = message;
+        Readings.Worker.REFUSED_CHECKPOINTS.add(1);
         LOG.warn("refused checkpoint: {}", message);
         emit("refused checkpoint: " + message);
     }

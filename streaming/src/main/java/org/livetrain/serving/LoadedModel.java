@@ -33,6 +33,7 @@ public final class LoadedModel {
     private final String run;
     private final double devAccuracy;
     private final String sha256;
+    private final String created;
 
     public LoadedModel(Checkpoint cp) {
         this(cp.network(), cp.input(), cp.pointer(), cp.pointer().run() != null ? cp.pointer().run() : cp.meta().run());
@@ -54,6 +55,7 @@ public final class LoadedModel {
         this.run = run;
         this.devAccuracy = pointer.devAccuracy();
         this.sha256 = pointer.sha256();
+        this.created = pointer.created();
     }
 
     /** The network takes the contract's input and gives one output per class, or the checkpoint is refused; its number of outputs. */
@@ -95,6 +97,11 @@ public final class LoadedModel {
 
     public String sha256() {
         return sha256;
+    }
+
+    /** When its checkpoint was written (ISO-8601), as its pointer says; null when not said. */
+    public String created() {
+        return created;
     }
 
     public List<String> classes() {

@@ -1,7 +1,10 @@
 package org.livetrain.jobs.byteps;
 
+import org.livetrain.metrics.Readings;
+
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.broadcast.Broadcast;
+import org.apache.spark.util.LongAccumulator;
 import org.livetrain.LiveTrainException;
 import org.livetrain.data.Dataset;
 import org.livetrain.data.Pool;
@@ -25,6 +28,7 @@ import java.io.Serializable;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 
 /**
@@ -56,10 +60,11 @@ public final class BytePSTrainer implements Trainer {
          * How the job runs: its checkpoint directory, the summation service's security, whether a JVM's workers
          * reduce locally, the run's id, when its training time started, steps per epoch, the examples each worker
          * trains on in an epoch (the same for all: DL4J's updater divides by the batch size), whether the run was
-         * resumed, and whether each worker's shard arrives from the data check's first pass (else it reads it).
+         * resumed, whether each worker's shard arrives from the data check's first pass (else it reads it), and
+         * the named accumulator the workers count their steps in (the stage page of Spark's UI shows it live).
          */
         record Job(CheckpointLocation checkpoints, SummationSecurity security, boolean localReduction, String run, long startedMillis, int stepsPerEpoch,
-                   int examplesPerEpoch, boolean resume, boolean firstPass) implements Serializable {
+                   int examplesPerEpoch, boolean resume, boolean firstPass, LongAccumulator workerSteps) implements Serializable {
         }
 
         Plan attempt(int n) {
@@ -151,7 +156,7 @@ public final class BytePSTrainer implements Trainer {
             Plan.Job job = new Plan.Job(ctx.store().asLocation(), SummationSecurity.from(conf),
                     conf.getBoolean(LOCAL_REDUCTION, true) && !b.async(), ctx.run().id(), startedMillis, stepsPerEpoch,
                     firstPass.map(DataCheck.FirstPass::smallest).orElse(ctx.split().train().length / c.workers()), ctx.resumeFrom().isPresent(),
-                    firstPass.isPresent());
+                    firstPass.isPresent(), ctx.spark().sparkContext().longAccumulator("livetrain worker steps"));
             Broadcast<Plan.Inputs> shared = ctx.jsc().broadcast(inputs);
             Plan plan = new Plan(c, shared, job, Hooks.from(c.conf()), 0);
             ctx.progress().line("byteps: %d workers, %s, %d steps per epoch of global batch %d, evaluation every %d steps, partitions of %d bytes%s%s; %s",
@@ -178,8 +183,10 @@ public final class BytePSTrainer implements Trainer {
             int failed = 0; // consecutive attempts that failed without publishing a later checkpoint
             for (int attempt = 0; ; attempt++) {
                 long before = latestStep();
+                Readings.Driver.ATTEMPT.set(attempt + 1);
                 Optional<String> why = runAttempt(plan.attempt(attempt), shards);
                 if (why.isEmpty()) return;
+                Readings.Driver.FAILED_ATTEMPTS.add(1);
                 failed = latestStep() > before ? 1 : failed + 1;
                 if (failed >= limit) {
                     throw new IllegalStateException("training failed in " + failed + " attempts in a row without progress (spark.stage.maxConsecutiveAttempts = "
@@ -214,7 +221,11 @@ public final class BytePSTrainer implements Trainer {
             ctx.failures().clear();
             try {
                 if (shards.getNumPartitions() != plan.tasks()) throw new IllegalStateException(shards.getNumPartitions() + " shards for " + plan.tasks() + " tasks");
-                ctx.jsc().setJobDescription("LiveTrain: run " + ctx.run().id() + ", attempt " + (plan.attempt() + 1) + " of the BytePS stage");
+                // the stage is one job per attempt: its description cannot follow the epochs (the driver's metrics and
+                // the stage's "livetrain worker steps" accumulator do)
+                ctx.jsc().setJobGroup("livetrain-run-" + ctx.run().id(), "LiveTrain run " + ctx.run().id(), true);
+                ctx.jsc().setJobDescription(String.format(Locale.ROOT, "LiveTrain run %s, attempt %d: byteps, %d workers, %d epochs",
+                        ctx.run().id(), plan.attempt() + 1, plan.config().workers(), plan.config().epochs()));
                 JavaRDD<String> trained = JavaRDD.fromRDD(shards.rdd().barrier().mapPartitions(new BarrierTask(plan), false, ClassTag$.MODULE$.apply(String.class)),
                         ClassTag$.MODULE$.apply(String.class));
                 List<String> summaries = trained.collect();

@@ -254,6 +254,16 @@ public final class DataParallelWorker {
         return new Timing(computeNanos, exchangeNanos, applyNanos, computeSquaredMs);
     }
 
+    /** Time spent computing gradients so far, in nanoseconds. */
+    public long computeNanos() {
+        return computeNanos;
+    }
+
+    /** Time spent pushing and pulling so far (waiting for the slowest worker included), in nanoseconds. */
+    public long exchangeNanos() {
+        return exchangeNanos;
+    }
+
     public long bytesPushed() {
         return ps.bytesPushed();
     }

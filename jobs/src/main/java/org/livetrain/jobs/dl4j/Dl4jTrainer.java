@@ -1,5 +1,7 @@
 package org.livetrain.jobs.dl4j;
 
+import org.livetrain.metrics.Readings;
+
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.storage.StorageLevel;
@@ -21,6 +23,7 @@ import org.nd4j.linalg.dataset.DataSet;
 
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
@@ -88,6 +91,10 @@ public final class Dl4jTrainer implements Trainer {
             for (int epoch = from.map(p -> p.epoch() + 1).orElse(1); epoch <= c.epochs(); epoch++) {
                 // a fresh gradient-sharing master for every epoch: with one master, DL4J's third fit hangs (SharedDeadlockWatch)
                 if (shared) sparkNet = new SparkNetwork(ctx.jsc(), sparkNet == null ? start : sparkNet.network(), SharedMaster.create(ctx.jsc(), c));
+                ctx.jsc().setJobGroup("livetrain-run-" + ctx.run().id(), "LiveTrain run " + ctx.run().id(), true);
+                ctx.jsc().setJobDescription(String.format(Locale.ROOT, "LiveTrain run %s: %s, %d workers, epoch %d/%d",
+                        ctx.run().id(), c.trainer().id(), c.workers(), epoch, c.epochs()));
+                Readings.Driver.EPOCH.set(epoch);
                 Epoch e = shared ? trainSharedEpoch(sparkNet, epoch) : trainEpoch(sparkNet, epoch);
                 step += e.steps();
                 trainSeconds += e.seconds();

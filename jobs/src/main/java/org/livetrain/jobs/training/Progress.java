@@ -1,5 +1,7 @@
 package org.livetrain.jobs.training;
 
+import org.livetrain.metrics.Readings;
+
 import java.io.PrintStream;
 import java.util.Locale;
 import java.util.function.Consumer;
@@ -57,12 +59,20 @@ public final class Progress {
      * {@code step 189 of run 20261128-035711} when it belongs to an earlier run); {@code *} marks a new best.
      */
     public void evaluation(CheckpointMeta m, int epochs, double bestAccuracy, String bestWhere, boolean newBest) {
+        Readings.Driver.EPOCH.set(m.epoch());
+        Readings.Driver.STEP.set(m.step());
+        Readings.Driver.DEV_ACCURACY.set(m.devAccuracy());
+        Readings.Driver.BEST_DEV_ACCURACY.set(bestAccuracy);
+        Readings.Driver.EXAMPLES_PER_SECOND.set(m.timing().examplesPerSecond());
+        if (newBest) Readings.Driver.BEST_STEP.set(m.step());
         line("epoch %d/%d  step %d  %.0f ex/s  train loss %.4f  dev acc %.4f  best %.4f (%s)%s  %s", m.epoch(), epochs, m.step(),
                 m.timing().examplesPerSecond(), m.evaluation().trainLoss(), m.devAccuracy(), bestAccuracy, bestWhere, newBest ? " *" : "", clock(elapsedSeconds()));
     }
 
     /** Where training is between evaluations. */
     public synchronized void position(long step, long totalSteps, double stepsPerSecond) {
+        Readings.Driver.STEP.set(step);
+        Readings.Driver.TOTAL_STEPS.set(totalSteps);
         if (!positions || totalSteps <= 0) return;
         String eta = stepsPerSecond > 0 ? clock((totalSteps - step) / stepsPerSecond) : "--:--";
         double done = Math.min(1.0, step / (double) totalSteps);

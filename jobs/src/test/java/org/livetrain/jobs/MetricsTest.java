@@ -1,0 +1,184 @@
+package org.livetrain.jobs;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.livetrain.cli.LiveTrain;
+import org.livetrain.kafka.LocalKafkaBroker;
+import org.livetrain.store.CheckpointStore;
+import org.apache.hadoop.conf.Configuration;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * What an operator sees of a real `train` and a real `stream` with the tools Spark users already have: the
+ * driver's Prometheus endpoint (scraped over HTTP on 127.0.0.1 while they run) and the Spark UI's REST API.
+ */
+@Tag("slow")
+class MetricsTest {
+    static final String PLUGIN = "metrics_livetrain_driver_plugin_org_livetrain_spark_MetricsPlugin_";
+    static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    static final Pattern URL = Pattern.compile("metrics \\(Prometheus\\): (http://127\\.0\\.0\\.1:\\d+/metrics/prometheus/); Spark UI: (http://127\\.0\\.0\\.1:\\d+)");
+
+    @TempDir
+    Path dir;
+
+    /** A command running in this JVM, its output readable while it runs. */
+    static final class Running {
+        final ByteArrayOutputStream out = new ByteArrayOutputStream();
+        final AtomicInteger exit = new AtomicInteger(-1);
+        final Thread thread;
+
+        Running(String... args) {
+            PrintStream ps = new PrintStream(out, true, StandardCharsets.UTF_8);
+            thread = new Thread(() -> exit.set(LiveTrain.execute(args, new ByteArrayInputStream(new byte[0]), ps, ps)));
+            thread.start();
+        }
+
+        String output() {
+            return out.toString(StandardCharsets.UTF_8);
+        }
+
+        /** The metrics URL and the UI's, once printed (60 s at most). */
+        Matcher urls() throws InterruptedException {
+            long end = System.nanoTime() + 60_000_000_000L;
+            while (System.nanoTime() < end) {
+                Matcher m = URL.matcher(output());
+                if (m.find()) return m;
+                Thread.sleep(100);
+            }
+            throw new AssertionError("no metrics URL printed: " + output());
+        }
+    }
+
+    /** One scrape: each sample's name (without its labels) and value. */
+    static Map<String, Double> scrape(String url) throws IOException, InterruptedException {
+        String body = get(url);
+        Map<String, Double> m = new LinkedHashMap<>();
+        for (String line : body.split("\n")) {
+            int brace = line.indexOf('{'), space = line.lastIndexOf(' ');
+            if (line.isBlank() || line.startsWith("#") || space < 0) continue;
+            m.put(line.substring(0, brace >= 0 ? brace : space), Double.parseDouble(line.substring(space + 1)));
+        }
+        return m;
+    }
+
+    static String get(String url) throws IOException, InterruptedException {
+        HttpResponse<String> r = HTTP.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), url + ": " + r.body());
+        return r.body();
+    }
+
+    static double value(Map<String, Double> scrape, String name) {
+        Double v = scrape.get(PLUGIN + name);
+        assertNotNull(v, PLUGIN + name + " in " + scrape.keySet().stream().filter(k -> k.startsWith(PLUGIN)).toList());
+        return v;
+    }
+
+    @Test
+    void aTrainingRunIsWatchedThroughPrometheusAndTheSparkUi() throws Exception {
+        Path ckpt = dir.resolve("ckpt");
+        Running train = new Running("train", "--epochs", "2", "--eval-every", "20", "--checkpoint-dir", ckpt.toString());
+        Matcher urls = train.urls();
+        String metrics = urls.group(1), ui = urls.group(2);
+        List<Map<String, Double>> scrapes = new ArrayList<>();
+        JsonNode jobs = null;
+        while (train.thread.isAlive()) {
+            try {
+                scrapes.add(scrape(metrics));
+                String app = new ObjectMapper().readTree(get(ui + "/api/v1/applications")).get(0).get("id").asText();
+                jobs = new ObjectMapper().readTree(get(ui + "/api/v1/applications/" + app + "/jobs"));
+            } catch (IOException e) { // the run ended between two scrapes and took its UI with it
+                break;
+            }
+            Thread.sleep(1000);
+        }
+        train.thread.join();
+        assertEquals(0, train.exit.get(), train.output());
+        List<Map<String, Double>> during = scrapes.stream().filter(s -> s.containsKey(PLUGIN + "workers_steps_Number")).toList();
+        assertTrue(during.size() >= 3, "scraped " + scrapes.size() + " times: " + train.output());
+        double steps = -1, best = -1;
+        for (Map<String, Double> s : during) { // worker steps grow, the best accuracy never falls (NaN: no evaluation yet)
+            assertTrue(value(s, "workers_steps_Number") >= steps);
+            steps = value(s, "workers_steps_Number");
+            double b = value(s, "driver_best_dev_accuracy_Number");
+            assertTrue(Double.isNaN(b) ? best < 0 : b >= best, "best " + b + " after " + best);
+            if (!Double.isNaN(b)) best = b;
+        }
+        assertTrue(best > 0.5, "evaluations reached the metrics: " + best);
+        Map<String, Double> last = during.get(during.size() - 1);
+        assertTrue(steps > value(during.get(0), "workers_steps_Number"), "steps grew: " + during);
+        assertTrue(value(last, "workers_examples_Number") >= 60 * steps, "examples: a batch of 64 per step (the last of an epoch may be smaller)");
+        assertTrue(value(last, "workers_compute_seconds_Number") > 0 && value(last, "workers_exchange_seconds_Number") > 0);
+        assertTrue(value(last, "workers_bytes_pushed_Number") > 0 && value(last, "workers_bytes_pulled_Number") > 0);
+        assertTrue(value(last, "workers_offheap_bytes_Number") > 0);
+        assertTrue(value(last, "driver_run_number_Number") >= 1);
+        assertEquals(1, value(last, "driver_attempt_Number"));
+        assertTrue(value(last, "executor_steps_Number") > 0, "the executor's own names, distinct from the driver's");
+        assertNotNull(jobs, "the UI's REST API answered");
+        String id = CheckpointStore.open(ckpt.toString(), new Configuration()).newestRun().orElseThrow().id();
+        String descriptions = jobs.findValuesAsText("description").toString();
+        assertTrue(descriptions.contains("LiveTrain run " + id + ", attempt 1: byteps, 2 workers, 2 epochs"), descriptions);
+    }
+
+    @Test
+    void theScorersAnswersAreCountedInItsHistogram() throws Exception {
+        Path ckpt = dir.resolve("served");
+        assertEquals(0, Cli.run("train", "--epochs", "1", "--eval-every", "63", "--checkpoint-dir", ckpt.toString()).exitCode());
+        Path seven = Path.of(System.getProperty("livetrain.repo", "..")).resolve("data/demo/seven.png").toAbsolutePath();
+        LocalKafkaBroker broker = SharedBroker.get();
+        Running stream = new Running("stream", "--bootstrap-servers", broker.bootstrapServers(), "--input-topic", "metrics-in", "--output-topic", "metrics-out",
+                "--checkpoint-dir", ckpt.toString(), "--allowed-roots", seven.getParent().toString(), "--stats-every", "0");
+        try {
+            Matcher urls = stream.urls();
+            try (var p = new KafkaProducer<String, String>(Map.of("bootstrap.servers", broker.bootstrapServers()), new StringSerializer(), new StringSerializer())) {
+                for (int i = 0; i < 40; i++) p.send(new ProducerRecord<>("metrics-in", "m-" + i, seven.toString()));
+                p.send(new ProducerRecord<>("metrics-in", "bad", "/nowhere.png"));
+            }
+            long end = System.nanoTime() + 120_000_000_000L;
+            Map<String, Double> s = scrape(urls.group(1));
+            while (value(s, "driver_serving_requests_Number") < 41 && System.nanoTime() < end) {
+                Thread.sleep(500);
+                s = scrape(urls.group(1));
+            }
+            assertEquals(41, value(s, "driver_serving_requests_Number"), "requests sent, answered");
+            assertEquals(41, value(s, "serving_latency_ms_Count"), "the latency histogram holds every answer");
+            assertEquals(41, value(s, "serving_scoring_ms_Count"), "scoring time: every answer");
+            assertEquals(1, value(s, "driver_serving_errors_Number"));
+            assertEquals(63, value(s, "driver_serving_model_step_Number"));
+            assertTrue(value(s, "driver_serving_model_age_seconds_Number") > 0);
+            assertTrue(value(s, "serving_batch_size_Count") >= 1);
+            String page = get(urls.group(2) + "/StreamingQuery/");
+            assertTrue(page.contains("livetrain-scorer-metrics-in"), "the query has a name in the UI");
+        } finally {
+            stream.thread.interrupt();
+            stream.thread.join(60_000);
+        }
+    }
+}
