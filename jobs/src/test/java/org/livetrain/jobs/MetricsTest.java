@@ -5,8 +5,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.StringSerializer;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 import org.livetrain.cli.LiveTrain;
 import org.livetrain.kafka.LocalKafkaBroker;
@@ -28,6 +31,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -41,7 +47,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * driver's Prometheus endpoint (scraped over HTTP on 127.0.0.1 while they run) and the Spark UI's REST API.
  */
 @Tag("slow")
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class MetricsTest {
+    /** Every sample name the scrapes of this class saw. */
+    static final Set<String> SCRAPED = ConcurrentHashMap.newKeySet();
     static final String PLUGIN = "metrics_livetrain_driver_plugin_org_livetrain_spark_MetricsPlugin_";
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     static final Pattern URL = Pattern.compile("metrics \\(Prometheus\\): (http://127\\.0\\.0\\.1:\\d+/metrics/prometheus/); Spark UI: (http://127\\.0\\.0\\.1:\\d+)");
@@ -86,6 +95,7 @@ class MetricsTest {
             if (line.isBlank() || line.startsWith("#") || space < 0) continue;
             m.put(line.substring(0, brace >= 0 ? brace : space), Double.parseDouble(line.substring(space + 1)));
         }
+        SCRAPED.addAll(m.keySet());
         return m;
     }
 
@@ -102,6 +112,7 @@ class MetricsTest {
     }
 
     @Test
+    @Order(1)
     void aTrainingRunIsWatchedThroughPrometheusAndTheSparkUi() throws Exception {
         Path ckpt = dir.resolve("ckpt");
         Running train = new Running("train", "--epochs", "2", "--eval-every", "20", "--checkpoint-dir", ckpt.toString());
@@ -148,6 +159,7 @@ class MetricsTest {
     }
 
     @Test
+    @Order(2)
     void theScorersAnswersAreCountedInItsHistogram() throws Exception {
         Path ckpt = dir.resolve("served");
         assertEquals(0, Cli.run("train", "--epochs", "1", "--eval-every", "63", "--checkpoint-dir", ckpt.toString()).exitCode());
@@ -180,5 +192,36 @@ class MetricsTest {
             stream.thread.interrupt();
             stream.thread.join(60_000);
         }
+    }
+
+    /**
+     * The Grafana dashboard of docs/: the fields Grafana's JSON model needs to import it (a title, a uid, a schema
+     * version, panels with a type, a title, a place and queries), and every metric its queries use is one a real
+     * scrape above had.
+     */
+    @Test
+    @Order(3)
+    void theDashboardAsksOnlyForMetricsAScrapeHas() throws Exception {
+        assertTrue(SCRAPED.size() > 50, "the scrapes ran first: " + SCRAPED.size());
+        Path file = Path.of(System.getProperty("livetrain.repo", "..")).resolve("docs/grafana/livetrain-dashboard.json");
+        JsonNode d = new ObjectMapper().readTree(file.toFile());
+        assertTrue(d.path("title").isTextual() && d.path("uid").isTextual() && d.path("schemaVersion").isInt() && d.path("schemaVersion").asInt() >= 36, "dashboard fields");
+        assertTrue(d.path("panels").isArray() && d.path("panels").size() > 10);
+        Set<String> used = new TreeSet<>();
+        Pattern metric = Pattern.compile("metrics_livetrain_[A-Za-z0-9_]+");
+        for (JsonNode p : d.get("panels")) {
+            assertTrue(p.path("type").isTextual() && p.path("title").isTextual() && p.path("id").isInt(), p.toString());
+            for (String k : List.of("h", "w", "x", "y")) assertTrue(p.path("gridPos").path(k).isInt(), p.path("title") + ": gridPos." + k);
+            if (p.path("type").asText().equals("row")) continue;
+            assertTrue(p.path("targets").isArray() && !p.path("targets").isEmpty(), p.path("title") + ": targets");
+            for (JsonNode t : p.get("targets")) {
+                assertTrue(t.path("refId").isTextual() && t.path("expr").isTextual(), p.path("title") + ": " + t);
+                Matcher m = metric.matcher(t.get("expr").asText());
+                while (m.find()) used.add(m.group());
+            }
+        }
+        List<String> missing = used.stream().filter(u -> !SCRAPED.contains(u)).toList();
+        assertTrue(missing.isEmpty(), "asked for but never scraped: " + missing);
+        assertTrue(used.size() > 30, "the dashboard covers training and serving: " + used.size() + " metrics");
     }
 }
