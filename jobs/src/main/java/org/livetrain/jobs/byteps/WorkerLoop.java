@@ -24,7 +24,6 @@ import org.livetrain.store.Pointer;
 import org.livetrain.store.Position;
 import org.livetrain.store.RunStore;
 import org.nd4j.linalg.dataset.DataSet;
-import org.livetrain.metrics.Readings;
 import org.nd4j.linalg.factory.Nd4j;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -143,7 +142,7 @@ final class WorkerLoop {
         worker = new DataParallelWorker(net, exchange, config.workers(), config.byteps().partitionBytes(), config.byteps().compress(), step);
         if (config.byteps().async()) worker.startAsync(index);
         window = new Window(step, worker, waits);
-        readings.from(worker);
+        readings.from(worker.computeNanos(), worker.exchangeNanos(), worker.bytesPushed(), worker.bytesPulled());
         positionStep = step;
         positionNanos = System.nanoTime();
     }
@@ -169,7 +168,7 @@ final class WorkerLoop {
         step++;
         double loss = worker.score();
         window.loss(loss);
-        readings.step(step, batch.numExamples(), loss, worker);
+        readings.step(step, batch.numExamples(), loss, worker.computeNanos(), worker.exchangeNanos(), worker.bytesPushed(), worker.bytesPulled());
         plan.job().workerSteps().add(1);
     }
 
@@ -296,35 +295,6 @@ final class WorkerLoop {
         long[] sums = worker.checksums(index);
         for (long other : sums) {
             if (other != sums[0]) throw new IllegalStateException("replicas diverged at step " + worker.steps() + ": parameter checksums " + Arrays.toString(sums));
-        }
-    }
-
-    /** What each step adds to this JVM's worker readings (Spark's metrics): a few adds, no allocation. */
-    private static final class StepReadings {
-        private long computeNanos, exchangeNanos, pushed, pulled;
-
-        void step(long step, int examples, double loss, DataParallelWorker worker) {
-            Readings.Worker.STEPS.add(1);
-            Readings.Worker.EXAMPLES.add(examples);
-            Readings.Worker.STEP.set(step);
-            Readings.Worker.TRAIN_LOSS.set(loss);
-            long c = worker.computeNanos(), x = worker.exchangeNanos(), p = worker.bytesPushed(), q = worker.bytesPulled();
-            Readings.Worker.COMPUTE_SECONDS.add((c - computeNanos) / 1e9);
-            Readings.Worker.EXCHANGE_SECONDS.add((x - exchangeNanos) / 1e9);
-            Readings.Worker.BYTES_PUSHED.add(p - pushed);
-            Readings.Worker.BYTES_PULLED.add(q - pulled);
-            computeNanos = c;
-            exchangeNanos = x;
-            pushed = p;
-            pulled = q;
-        }
-
-        /** Starts counting from the worker's totals now (a worker resumed or rebuilt). */
-        void from(DataParallelWorker worker) {
-            computeNanos = worker.computeNanos();
-            exchangeNanos = worker.exchangeNanos();
-            pushed = worker.bytesPushed();
-            pulled = worker.bytesPulled();
         }
     }
 
