@@ -45,6 +45,7 @@ public class MetricsCost {
         System.out.printf(Locale.ROOT, "metric updates per step: %.1f ns (one worker), %.1f ns (two workers of one JVM at once): %.5f%% and %.5f%% of a step%n",
                 one, two, 100 * one / (stepMs * 1e6), 100 * two / (stepMs * 1e6));
         System.out.printf(Locale.ROOT, "an executor's report (snapshot of %d readings, every 2 s): %.0f ns%n", Readings.Worker.values().length, report);
+        System.exit(0); // Spark 3.5's barrier timer thread outlives a local-mode barrier stage (SPARK-46895)
     }
 
     /** Nanoseconds per step of the updates, with {@code threads} workers updating at once. */

@@ -175,7 +175,8 @@ class MetricsTest {
             }
             long end = System.nanoTime() + 120_000_000_000L;
             Map<String, Double> s = scrape(urls.group(1));
-            while (value(s, "driver_serving_requests_Number") < 41 && System.nanoTime() < end) {
+            // the driver counts as each micro-batch ends; the executors report every 2 s
+            while ((value(s, "driver_serving_requests_Number") < 41 || value(s, "workers_answers_Number") < 41) && System.nanoTime() < end) {
                 Thread.sleep(500);
                 s = scrape(urls.group(1));
             }
@@ -183,6 +184,9 @@ class MetricsTest {
             assertEquals(41, value(s, "serving_latency_ms_Count"), "the latency histogram holds every answer");
             assertEquals(41, value(s, "serving_scoring_ms_Count"), "scoring time: every answer");
             assertEquals(1, value(s, "driver_serving_errors_Number"));
+            assertEquals(41, value(s, "workers_answers_Number"));
+            assertEquals(1, value(s, "workers_unreadable_images_Number"), "the error's kind: a file that is not there");
+            assertEquals(0, value(s, "workers_refused_requests_Number") + value(s, "workers_no_model_answers_Number"));
             assertEquals(63, value(s, "driver_serving_model_step_Number"));
             assertTrue(value(s, "driver_serving_model_age_seconds_Number") > 0);
             assertTrue(value(s, "serving_batch_size_Count") >= 1);

@@ -7,6 +7,7 @@ import org.apache.spark.sql.Row;
 import org.apache.spark.sql.execution.streaming.StreamExecution;
 import org.apache.spark.sql.types.DataTypes;
 import org.apache.spark.sql.types.StructType;
+import org.livetrain.metrics.Readings;
 import org.livetrain.serving.BestModelService;
 import org.livetrain.serving.Promoter;
 import org.slf4j.Logger;
@@ -49,6 +50,7 @@ final class AnswerBatch implements VoidFunction2<Dataset<Row>, Long> {
                 .fold(AnswerSender.Sent.NONE, AnswerSender.Sent::plus);
         started = true;
         if (promotions != null && sent.shadowed() != null) promotions.shadowed(sent.shadowed());
+        Readings.Driver.SERVING_TOPIC_REFUSALS.add(sent.refused());
         if (sent.refused() > 0) {
             LOG.warn("micro-batch {}: the output topic refused {} of its {} answers ({}); each of those requests is answered with an error record instead",
                     batch, sent.refused(), sent.answers(), sent.why());

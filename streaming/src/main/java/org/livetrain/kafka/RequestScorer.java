@@ -107,6 +107,12 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
             return ready.removeFirst();
         }
 
+        /** The scored requests that got an error record: their file or image could not be used, or no model was there yet. */
+        private void errorsByKind(List<ScoreRecord> scored) {
+            boolean noModel = scorer.models().current().isEmpty();
+            for (ScoreRecord r : scored) if (!r.ok()) (noModel ? Readings.Worker.NO_MODEL_ANSWERS : Readings.Worker.UNREADABLE_IMAGES).add(1);
+        }
+
         /** The candidate's answers compared with the serving model's, over the rows read so far. */
         ShadowTally shadowed() {
             return scorer.shadowed();
@@ -123,6 +129,7 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
                 String id = requestId(r);
                 Checked checked = check(id, r.getAs("value"));
                 if (checked.refused() != null) {
+                    Readings.Worker.REFUSED_REQUESTS.add(1);
                     records[ids.size()] = checked.refused();
                 } else {
                     pending.add(ids.size());
@@ -134,6 +141,7 @@ public final class RequestScorer implements MapPartitionsFunction<Row, Row> {
             }
             long t0 = System.nanoTime();
             List<ScoreRecord> scored = toScore.isEmpty() ? List.of() : scorer.scoreAll(toScore);
+            errorsByKind(scored);
             if (!toScore.isEmpty()) {
                 double millis = (System.nanoTime() - t0) / 1e6;
                 stats.scored(toScore.size(), toScore.size(), millis);

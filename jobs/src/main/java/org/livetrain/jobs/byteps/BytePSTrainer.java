@@ -61,10 +61,11 @@ public final class BytePSTrainer implements Trainer {
          * reduce locally, the run's id, when its training time started, steps per epoch, the examples each worker
          * trains on in an epoch (the same for all: DL4J's updater divides by the batch size), whether the run was
          * resumed, whether each worker's shard arrives from the data check's first pass (else it reads it), and
-         * the named accumulator the workers count their steps in (the stage page of Spark's UI shows it live).
+         * the named accumulators the workers count their steps in and worker 0 its epochs (the stage page of Spark's
+         * UI shows them live).
          */
         record Job(CheckpointLocation checkpoints, SummationSecurity security, boolean localReduction, String run, long startedMillis, int stepsPerEpoch,
-                   int examplesPerEpoch, boolean resume, boolean firstPass, LongAccumulator workerSteps) implements Serializable {
+                   int examplesPerEpoch, boolean resume, boolean firstPass, LongAccumulator workerSteps, LongAccumulator epochs) implements Serializable {
         }
 
         Plan attempt(int n) {
@@ -156,7 +157,8 @@ public final class BytePSTrainer implements Trainer {
             Plan.Job job = new Plan.Job(ctx.store().asLocation(), SummationSecurity.from(conf),
                     conf.getBoolean(LOCAL_REDUCTION, true) && !b.async(), ctx.run().id(), startedMillis, stepsPerEpoch,
                     firstPass.map(DataCheck.FirstPass::smallest).orElse(ctx.split().train().length / c.workers()), ctx.resumeFrom().isPresent(),
-                    firstPass.isPresent(), ctx.spark().sparkContext().longAccumulator("livetrain worker steps"));
+                    firstPass.isPresent(), ctx.spark().sparkContext().longAccumulator("livetrain worker steps"),
+                    ctx.spark().sparkContext().longAccumulator("livetrain epochs begun"));
             Broadcast<Plan.Inputs> shared = ctx.jsc().broadcast(inputs);
             Plan plan = new Plan(c, shared, job, Hooks.from(c.conf()), 0);
             ctx.progress().line("byteps: %d workers, %s, %d steps per epoch of global batch %d, evaluation every %d steps, partitions of %d bytes%s%s; %s",

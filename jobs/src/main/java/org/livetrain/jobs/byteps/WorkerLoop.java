@@ -106,6 +106,7 @@ final class WorkerLoop {
         while (step < totalSteps) {
             int epoch = (int) (step / perEpoch) + 1;
             Iterator<DataSet> batches = epochBatches(epoch, (int) (step % perEpoch));
+            if (index == 0) plan.job().epochs().add(1);
             for (int b = (int) (step % perEpoch); b < perEpoch; b++) {
                 if (!batches.hasNext()) throw new IllegalStateException("worker " + index + ": its shard ran out at batch " + b + " of " + perEpoch);
                 step(batches.next());
