@@ -3,6 +3,7 @@ package org.livetrain.metrics;
 import com.codahale.metrics.ExponentiallyDecayingReservoir;
 import com.codahale.metrics.Histogram;
 
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.DoubleAdder;
@@ -69,6 +70,11 @@ public final class Readings {
 
         private final Value value = new Value();
 
+        /** A training run starts in this JVM: the previous run's position and accuracies no longer describe it. */
+        public static void newRun() {
+            for (Driver d : List.of(ATTEMPT, EPOCH, STEP, TOTAL_STEPS, DEV_ACCURACY, BEST_DEV_ACCURACY, BEST_STEP, EXAMPLES_PER_SECOND)) d.value.clear();
+        }
+
         public String id() {
             return name().toLowerCase(Locale.ROOT);
         }
@@ -86,10 +92,14 @@ public final class Readings {
         }
     }
 
-    /** A count that only grows ({@link #add}) or a latest value ({@link #set}): whichever its user calls. */
+    /**
+     * A count that only grows ({@link #add}) or a latest value ({@link #set}): whichever its user calls. A latest
+     * value not set yet, or {@link #clear}ed, reads NaN (Prometheus shows NaN: no value, rather than a false 0).
+     */
     private static final class Value {
         private final DoubleAdder sum = new DoubleAdder();
         private final AtomicLong latest = new AtomicLong(Double.doubleToRawLongBits(Double.NaN));
+        private volatile boolean isLatest;
 
         void add(double v) {
             sum.add(v);
@@ -97,11 +107,15 @@ public final class Readings {
 
         void set(double v) {
             latest.set(Double.doubleToRawLongBits(v));
+            isLatest = true;
+        }
+
+        void clear() {
+            latest.set(Double.doubleToRawLongBits(Double.NaN));
         }
 
         double get() {
-            double l = Double.longBitsToDouble(latest.get());
-            return Double.isNaN(l) ? sum.sum() : l;
+            return isLatest ? Double.longBitsToDouble(latest.get()) : sum.sum();
         }
     }
 

@@ -26,9 +26,11 @@ import java.util.concurrent.TimeUnit;
  * {@link SparkSessions} sets to {@code livetrain}):
  * <pre>
  * driver.NAME     the driver's readings: the run, its attempts, the served checkpoint, the Kafka scorer
+ * workers.executors  how many executors have reported
  * workers.NAME    every executor's worker readings, combined: each executor sends its own every
  *                 {@value #REPORT_SECONDS} s through the plugin's messages, since Spark exports an executor
- *                 plugin's metrics only from that executor's own sinks
+ *                 plugin's metrics only from that executor's own sinks. Counts are cumulative per JVM (a
+ *                 JVM that runs several applications one after another counts them all)
  * executor.NAME   this executor's own readings (on a cluster, for the executors' sinks; in local mode the driver's
  *                 endpoint shows them too, under these distinct names)
  * serving.latency_ms, serving.scoring_ms, serving.batch_size   histograms of the Kafka scorer's answers
@@ -52,6 +54,7 @@ public final class MetricsPlugin implements SparkPlugin {
                 MetricRegistry r = ctx.metricRegistry();
                 for (Readings.Driver d : Readings.Driver.values()) r.register("driver." + d.id(), (Gauge<Double>) d::get);
                 for (Readings.Worker w : Readings.Worker.values()) r.register("workers." + w.id(), (Gauge<Double>) () -> combined(w));
+                r.register("workers.executors", (Gauge<Integer>) reports::size); // the executors that reported
                 r.register("serving.latency_ms", Readings.SERVING_LATENCY);
                 r.register("serving.scoring_ms", Readings.SCORING_MILLIS);
                 r.register("serving.batch_size", Readings.BATCH_SIZE);

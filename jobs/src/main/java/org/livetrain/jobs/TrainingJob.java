@@ -218,6 +218,7 @@ public final class TrainingJob {
             progress.line("training %s with the %s trainer on %d workers (%s), %d epoch(s) of batch %d per worker; checkpoints in %s",
                     ctx.model().name(), config.trainer(), config.workers(), ctx.spark().sparkContext().master(), config.epochs(),
                     config.batch(), run.base());
+            Readings.Driver.newRun();
             run.info().ifPresent(i -> Readings.Driver.RUN_NUMBER.set(i.number()));
             SparkSessions.metricsUrl(ctx.spark()).ifPresent(url -> progress.line("metrics (Prometheus): %s; Spark UI: %s", url, ctx.spark().sparkContext().uiWebUrl().get()));
             try {
