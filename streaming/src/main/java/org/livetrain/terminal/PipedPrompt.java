@@ -37,7 +37,15 @@ public final class PipedPrompt implements PromptIO {
     /** When the last line came off the stream, and how long after the one before it. */
     private long lastRead = System.nanoTime() - STREAMING_GAP, gap = Long.MAX_VALUE;
 
+    private final long linger;
+
     public PipedPrompt(InputStream in, PrintStream out, PrintStream err, boolean json) {
+        this(in, out, err, json, LINGER);
+    }
+
+    /** @param linger how long a line of a stream waits for the next ones, in nanoseconds */
+    PipedPrompt(InputStream in, PrintStream out, PrintStream err, boolean json, long linger) {
+        this.linger = linger;
         this.in = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
         this.out = out;
         this.err = err;
@@ -70,7 +78,7 @@ public final class PipedPrompt implements PromptIO {
      */
     @Override
     public List<String> waiting(int max) throws IOException {
-        long deadline = System.nanoTime() + (gap < STREAMING_GAP ? LINGER : 0);
+        long deadline = System.nanoTime() + (gap < STREAMING_GAP ? linger : 0);
         while (ahead.size() < max && !ended) {
             if (in.ready()) {
                 String line = read();

@@ -9,6 +9,7 @@ import java.io.PipedOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -18,8 +19,9 @@ class PipedPromptTest {
     @Test
     void aLineOfAStreamWaitsForTheNextOne() throws Exception {
         PipedOutputStream writer = new PipedOutputStream();
+        // a wait of 500 ms rather than the prompt's 5: a line 1 ms late must arrive within it even on a loaded machine
         PipedPrompt prompt = new PipedPrompt(new PipedInputStream(writer, 1 << 16), new PrintStream(new ByteArrayOutputStream()),
-                new PrintStream(new ByteArrayOutputStream()), true);
+                new PrintStream(new ByteArrayOutputStream()), true, TimeUnit.MILLISECONDS.toNanos(500));
         write(writer, "a\nb\n");
         assertEquals("a", prompt.readLine());
         assertEquals(List.of("b"), prompt.waiting(63), "what is already there (the first line is not a stream yet: no wait)");
