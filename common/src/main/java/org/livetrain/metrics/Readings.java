@@ -23,11 +23,36 @@ public final class Readings {
     private Readings() {
     }
 
+    /** One reading: its name ({@link #id}, as Spark's metrics show it) and its value, counted or set. */
+    public interface Reading {
+        String name();
+
+        Value value();
+
+        default String id() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+        /** Counts {@code v} more. */
+        default void add(double v) {
+            value().add(v);
+        }
+
+        /** Replaces the latest value. */
+        default void set(double v) {
+            value().set(v);
+        }
+
+        default double get() {
+            return value().get();
+        }
+    }
+
     /** How an executor's readings combine into the driver's {@code workers.*}. */
     public enum Combine { SUM, MAX, MEAN }
 
     /** What the tasks of a JVM did: cumulative counts (summed over executors), and a few latest values. */
-    public enum Worker {
+    public enum Worker implements Reading {
         STEPS, EXAMPLES, COMPUTE_SECONDS, EXCHANGE_SECONDS, BYTES_PUSHED, BYTES_PULLED,
         SERVER_ROUNDS, SERVER_WAIT_SECONDS, SERVER_REFUSALS,
         STEP(Combine.MAX), TRAIN_LOSS(Combine.MEAN), OFFHEAP_BYTES,
@@ -45,25 +70,14 @@ public final class Readings {
             this.combine = combine;
         }
 
-        public String id() {
-            return name().toLowerCase(Locale.ROOT);
-        }
-
-        public void add(double v) {
-            value.add(v);
-        }
-
-        public void set(double v) {
-            value.set(v);
-        }
-
-        public double get() {
-            return value.get();
+        @Override
+        public Value value() {
+            return value;
         }
     }
 
     /** The driver's view: the training run, and the Kafka scorer's query. */
-    public enum Driver {
+    public enum Driver implements Reading {
         RUN_NUMBER, ATTEMPT, FAILED_ATTEMPTS, EPOCH, STEP, TOTAL_STEPS, DEV_ACCURACY, BEST_DEV_ACCURACY, BEST_STEP, EXAMPLES_PER_SECOND,
         SERVING_REQUESTS, SERVING_ERRORS, SERVING_TOPIC_REFUSALS, SERVING_MODEL_STEP, SERVING_MODEL_AGE_SECONDS, SERVING_PROMOTIONS, SERVING_REFUSED_CANDIDATES,
         SERVING_INPUT_ROWS_PER_SECOND, SERVING_PROCESSED_ROWS_PER_SECOND, SERVING_BATCH_MILLIS, SERVING_KAFKA_LAG;
@@ -75,20 +89,9 @@ public final class Readings {
             for (Driver d : List.of(ATTEMPT, EPOCH, STEP, TOTAL_STEPS, DEV_ACCURACY, BEST_DEV_ACCURACY, BEST_STEP, EXAMPLES_PER_SECOND)) d.value.clear();
         }
 
-        public String id() {
-            return name().toLowerCase(Locale.ROOT);
-        }
-
-        public void add(double v) {
-            value.add(v);
-        }
-
-        public void set(double v) {
-            value.set(v);
-        }
-
-        public double get() {
-            return value.get();
+        @Override
+        public Value value() {
+            return value;
         }
     }
 
@@ -96,10 +99,13 @@ public final class Readings {
      * A count that only grows ({@link #add}) or a latest value ({@link #set}): whichever its user calls. A latest
      * value not set yet, or {@link #clear}ed, reads NaN (Prometheus shows NaN: no value, rather than a false 0).
      */
-    private static final class Value {
+    public static final class Value {
         private final DoubleAdder sum = new DoubleAdder();
         private final AtomicLong latest = new AtomicLong(Double.doubleToRawLongBits(Double.NaN));
         private volatile boolean isLatest;
+
+        private Value() {
+        }
 
         void add(double v) {
             sum.add(v);
