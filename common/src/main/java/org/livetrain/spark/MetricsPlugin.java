@@ -106,7 +106,9 @@ public final class MetricsPlugin implements SparkPlugin {
 
             private void report() {
                 try {
-                    Readings.Worker.OFFHEAP_BYTES.set(Pointer.totalBytes()); // what ND4J and OpenCV hold off the heap
+                    // resident memory outside the Java heap: ND4J, oneDNN, OpenCV, metaspace, thread stacks (what
+                    // spark.executor.memoryOverhead must cover); JavaCPP's own count misses most of ND4J's
+                    Readings.Worker.OFFHEAP_BYTES.set(Math.max(0, Pointer.physicalBytes() - Runtime.getRuntime().totalMemory()));
                     ctx.send(new Report(ctx.executorID(), Readings.workers()));
                 } catch (Exception e) { // the driver away for a moment: the next report carries the totals anyway
                     LOG.debug("metrics report not sent: {}", e.toString());
