@@ -212,6 +212,7 @@ public final class StreamCommand implements Callable<Integer> {
             top.out.println("scorer: " + line);
             top.out.flush();
         });
+        if (service.candidate().isPresent()) service.promotionStatus().ifPresent(st -> top.out.println("scorer: " + st)); // found before the listener
         service.onDecision(d -> {
             try {
                 saved.write(service.promotionState());

@@ -45,6 +45,7 @@ public final class TerminalSession implements AutoCloseable {
         reader.printAbove(m == null
                 ? "No model yet in " + store.root() + ": " + notReady.get()
                 : String.format(Locale.ROOT, "Serving the best model of %s: %s, dev accuracy %.1f%%", store.root(), m.describe(), 100 * m.devAccuracy()));
+        if (models.candidate().isPresent()) models.promotionStatus().ifPresent(reader::printAbove); // found at the first poll, before the listener
         return reader;
     }
 
